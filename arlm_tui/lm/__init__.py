@@ -1,0 +1,1 @@
+"""Language-model backends behind one protocol (see ``arlm_tui.lm.base``)."""

@@ -1,0 +1,125 @@
+"""The one protocol every language-model backend follows.
+
+A language model here is a next-token distribution: given the tokens since the start of a text,
+``next_logprobs(context_ids)`` returns natural-log probabilities over the whole vocabulary,
+normalised so that ``logsumexp == 0``. The model adds its own start padding (``<s>`` tokens for an
+n-gram, nothing but a learned start for a neural net), so an empty context gives the distribution
+of the first token. ``<s>`` is never predicted: its log-probability is ``-inf``.
+
+Generation needs the same thing many times, so there is an incremental and batched form that
+carries a backend-specific *state* for a batch of B sequences (beams):
+
+    logprobs, state = model.start([prompt_ids] * B)     # (B, V) and a state for B sequences
+    logprobs, state = model.extend(state, next_ids)     # append one token to each sequence
+    state = model.select(state, beam_indices)           # reorder / duplicate / drop sequences
+
+For an n-gram the state is just the recent history; a recurrent net keeps its hidden state so a
+step costs one cell update; a transformer keeps its key/value cache. The default implementation
+below keeps the full token lists and calls ``next_logprobs`` once per sequence, which is correct
+for every backend; fast backends override it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+BOS = "<s>"
+EOS = "</s>"
+UNK = "<unk>"
+
+
+@dataclass
+class ListState:
+    """Default batched state: the token ids of each sequence since the start of the text."""
+
+    histories: list[list[int]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.histories)
+
+
+class LanguageModel(ABC):
+    """Base class of every backend. Subclasses set ``name``, ``tokenizer`` and implement
+    ``next_logprobs``; they may override ``start``/``extend``/``select`` for speed."""
+
+    #: Short identifier ("pyref-kn3", "oracle-lstm", or a path).
+    name: str = "model"
+    #: Backend family shown to the learner ("ngram", "lstm", "transformer", "oracle", ...).
+    backend: str = "unknown"
+    #: Tokenizer with ``encode(text) -> ids`` and ``decode(ids) -> text``.
+    tokenizer: Any
+
+    # ------------------------------------------------------------------ vocabulary
+    @property
+    def vocab(self) -> list[str]:
+        """Token strings, index = id."""
+        return self.tokenizer.vocab
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def bos_id(self) -> int:
+        return self.tokenizer.bos_id
+
+    @property
+    def eos_id(self) -> int:
+        return self.tokenizer.eos_id
+
+    @property
+    def unk_id(self) -> int:
+        return self.tokenizer.unk_id
+
+    @property
+    def normalized(self) -> bool:
+        """False for scores that do not sum to one (stupid backoff): excluded from perplexity."""
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for ``arlm models list --json`` and the model picker."""
+        return {"name": self.name, "backend": self.backend, "vocab_size": self.vocab_size}
+
+    # ------------------------------------------------------------------ one context
+    @abstractmethod
+    def next_logprobs(self, context_ids: Sequence[int]) -> np.ndarray:
+        """log p(w | context) for every w in the vocabulary, shape [V], float64."""
+
+    # ------------------------------------------------------------------ incremental, batched
+    def start(self, contexts: Sequence[Sequence[int]]) -> tuple[np.ndarray, Any]:
+        """Consume B contexts; return next-token log-probs (B, V) and a state for B sequences."""
+        state = ListState([list(c) for c in contexts])
+        return self._logprobs_of(state), state
+
+    def extend(self, state: Any, token_ids: Sequence[int]) -> tuple[np.ndarray, Any]:
+        """Append ``token_ids[b]`` to sequence b; return the next log-probs (B, V) and new state.
+
+        The input state is not modified, so a caller may keep it (undo)."""
+        if len(token_ids) != len(state):
+            raise ValueError(f"extend got {len(token_ids)} tokens for {len(state)} sequences")
+        new = ListState([h + [int(t)] for h, t in zip(state.histories, token_ids)])
+        return self._logprobs_of(new), new
+
+    def select(self, state: Any, indices: Sequence[int]) -> Any:
+        """Keep sequences ``indices`` (in that order, repeats allowed): beam reordering."""
+        return ListState([list(state.histories[int(i)]) for i in indices])
+
+    def _logprobs_of(self, state: ListState) -> np.ndarray:
+        if not state.histories:
+            return np.zeros((0, self.vocab_size))
+        return np.stack([self.next_logprobs(h) for h in state.histories])
+
+
+def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable log-softmax: x - logsumexp(x). Rows of all ``-inf`` stay ``-inf``."""
+    logits = np.asarray(logits, dtype=np.float64)
+    m = np.max(logits, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        lse = np.log(np.sum(np.exp(logits - m), axis=axis, keepdims=True)) + m
+    return logits - lse
