@@ -1,0 +1,75 @@
+"""Decoding: from next-token log-probs to a chosen token, with a Trace explaining every step.
+
+    processors  - temperature, top-k, top-p, min-p, typical-p, epsilon, repetition penalty,
+                  no-repeat-n-gram, min length; ``warp`` gives the final sampling distribution
+    config      - ``DecodingConfig`` (every knob, validated) and ``KNOBS`` (their metadata)
+    trace       - ``Trace``, ``Stage`` and the beam records
+    strategies  - ``decode_step`` (one step), ``generate_ids``, ``greedy``, ``sample``
+    beam        - ``BeamSearch``, ``beam_search``, ``exact_search``
+    session     - ``Session``: step, undo, redo, force, configure, save and replay
+    explain     - ``explain(trace)``: one line saying why a token was chosen
+"""
+
+from arlm_tui.decoding.beam import BeamSearch, beam_search, exact_search
+from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig, Knob
+from arlm_tui.decoding.explain import explain
+from arlm_tui.decoding.processors import (
+    PROCESSOR_ORDER,
+    Epsilon,
+    MinLength,
+    MinP,
+    NoRepeatNGram,
+    RepetitionPenalty,
+    Temperature,
+    TopK,
+    TopP,
+    TypicalP,
+    make_processors,
+    softmax,
+    warp,
+)
+from arlm_tui.decoding.session import ReplayError, Session
+from arlm_tui.decoding.strategies import (
+    GenerationResult,
+    decode_step,
+    generate_ids,
+    greedy,
+    sample,
+)
+from arlm_tui.decoding.trace import BeamCandidate, BeamStep, Hypothesis, Stage, Trace
+
+__all__ = [
+    "KNOBS",
+    "PROCESSOR_ORDER",
+    "STRATEGIES",
+    "BeamCandidate",
+    "BeamSearch",
+    "BeamStep",
+    "DecodingConfig",
+    "Epsilon",
+    "GenerationResult",
+    "Hypothesis",
+    "Knob",
+    "MinLength",
+    "MinP",
+    "NoRepeatNGram",
+    "RepetitionPenalty",
+    "ReplayError",
+    "Session",
+    "Stage",
+    "Temperature",
+    "TopK",
+    "TopP",
+    "Trace",
+    "TypicalP",
+    "beam_search",
+    "decode_step",
+    "exact_search",
+    "explain",
+    "generate_ids",
+    "greedy",
+    "make_processors",
+    "sample",
+    "softmax",
+    "warp",
+]

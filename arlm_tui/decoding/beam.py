@@ -1,0 +1,385 @@
+"""Beam search (stepwise and in one call) and exact search by enumeration, for comparison.
+
+Beam search keeps the ``width`` most probable partial hypotheses. At each step every live
+hypothesis h is extended by every token w, candidate log p(h + w) = log p(h) + log p(w | h);
+candidates are ranked by that log-probability (ties: lower beam index, then lower token id).
+Going down the ranking (as Hugging Face transformers does, over the best 2·width candidates):
+
+* a candidate ending in ``</s>`` ranked within the first ``width`` becomes a finished
+  hypothesis with score = log p / L^α, where L is its generated length counting ``</s>`` and α
+  is the length penalty (α = 0: raw log-probability; α > 0 favours longer texts);
+* any other candidate becomes a live beam, until ``width`` live beams are chosen.
+
+A live beam reaching ``max_tokens`` tokens is finished as it is (same score formula). Only the
+``width`` best finished hypotheses are kept. The search stops when no live beam is left, or
+
+* ``early_stopping=True``: as soon as ``width`` hypotheses have finished;
+* ``early_stopping=False``: when ``width`` have finished and the best live beam cannot beat the
+  worst of them by Hugging Face's heuristic: best live log p / (current length)^α <= worst
+  finished score. (The heuristic is exact for α = 0; for α > 0 a longer continuation could in
+  principle still score better.)
+
+The model state is batched over beams: ``model.select`` reorders it by parent beam and
+``model.extend`` appends each beam's new token, one call per step.
+
+Processors: beam search applies ``min_tokens``, ``repetition_penalty`` and ``no_repeat_ngram``
+(the sampling knobs do not apply); the scores are the processed log-probabilities.
+
+``exact_search`` enumerates every sequence (ending with ``</s>`` or of ``max_tokens`` tokens)
+and scores it the same way: with a width that keeps every hypothesis, beam search returns the
+same list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from arlm_tui.decoding.config import KNOBS, DecodingConfig
+from arlm_tui.decoding.processors import (
+    LogitsProcessor,
+    MinLength,
+    apply_processors,
+    check_number,
+    make_processors,
+    top_indices,
+)
+from arlm_tui.decoding.strategies import as_prompt_ids, decode_step, model_logprobs
+from arlm_tui.decoding.trace import BeamCandidate, BeamStep, Hypothesis, Trace
+from arlm_tui.lm.base import LanguageModel
+
+
+def length_normalized(logprob: float, length: int, length_penalty: float) -> float:
+    """score = log p / L^α (L = generated length counting ``</s>``; L = 0 gives log p)."""
+    return logprob / (length**length_penalty) if length > 0 else logprob
+
+
+def _best_first(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
+    return sorted(hypotheses, key=lambda h: (-h.score, h.ids))
+
+
+def beam_processors(
+    model: LanguageModel, prompt_length: int, config: DecodingConfig
+) -> list[LogitsProcessor]:
+    """The processors beam search applies: min_tokens, repetition_penalty, no_repeat_ngram."""
+    return make_processors(
+        eos_id=model.eos_id,
+        prompt_length=prompt_length,
+        min_tokens=config.min_tokens,
+        repetition_penalty=config.repetition_penalty,
+        no_repeat_ngram=config.no_repeat_ngram,
+        sampling=False,
+    )
+
+
+@dataclass(frozen=True)
+class BeamSnapshot:
+    """What a search is at one moment (for undo): live and finished hypotheses, step count."""
+
+    live: tuple[Hypothesis, ...]
+    finished: tuple[Hypothesis, ...]
+    step_count: int
+    done: bool
+
+
+class BeamSearch:
+    """Beam search one step at a time (see the module docstring for the rules).
+
+    ``config`` supplies beam_width, max_tokens, length_penalty, early_stopping, min_tokens,
+    repetition_penalty and no_repeat_ngram; it may be replaced between steps (``.config = ...``).
+    ``generated_ids``/``generated_logprob``: tokens already generated after the prompt (they
+    count towards the length, min_tokens and max_tokens), e.g. when a session switches to beam
+    search mid-text.
+    """
+
+    def __init__(
+        self,
+        model: LanguageModel,
+        prompt_ids: str | Sequence[int],
+        config: DecodingConfig | None = None,
+        *,
+        generated_ids: Sequence[int] = (),
+        generated_logprob: float = 0.0,
+    ):
+        self.model = model
+        self.prompt_ids = as_prompt_ids(model, prompt_ids)
+        self.config = config if config is not None else DecodingConfig(strategy="beam")
+        root = self._hypothesis([int(i) for i in generated_ids], float(generated_logprob), None)
+        self._live: list[Hypothesis] = [root]
+        self._finished: list[Hypothesis] = []
+        self.step_count = 0
+        self._done = False
+        self._state = None
+        self._logprobs: np.ndarray | None = None
+        self._pending: tuple[list[int], list[int]] | None = None
+        if root.ids and root.ids[-1] == model.eos_id or len(root.ids) >= self.config.max_tokens:
+            self._live, self._finished, self._done = [], [dataclasses.replace(root, finished=True)], True
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshot(self) -> BeamSnapshot:
+        return BeamSnapshot(tuple(self._live), tuple(self._finished), self.step_count, self._done)
+
+    @classmethod
+    def from_snapshot(
+        cls,
+        model: LanguageModel,
+        prompt_ids: Sequence[int],
+        config: DecodingConfig,
+        snapshot: BeamSnapshot,
+    ) -> BeamSearch:
+        """A search continuing from ``snapshot`` (the model state is rebuilt from the texts)."""
+        search = cls(model, prompt_ids, config)
+        search._live = list(snapshot.live)
+        search._finished = list(snapshot.finished)
+        search.step_count = snapshot.step_count
+        search._done = snapshot.done
+        return search
+
+    # ------------------------------------------------------------------ state
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    @property
+    def hypotheses(self) -> list[Hypothesis]:
+        """The live beams, most probable first."""
+        return list(self._live)
+
+    @property
+    def finished(self) -> list[Hypothesis]:
+        """Finished hypotheses (at most ``beam_width``), best score first."""
+        return list(self._finished)
+
+    @property
+    def best(self) -> Hypothesis | None:
+        """The best finished hypothesis once done, else the most probable live beam."""
+        if self._done or not self._live:
+            return self._finished[0] if self._finished else (self._live or [None])[0]
+        return self._live[0]
+
+    def _hypothesis(self, ids: list[int], logprob: float, parent: int | None,
+                    finished: bool = False) -> Hypothesis:
+        vocab = self.model.vocab
+        score = length_normalized(logprob, len(ids), self.config.length_penalty)
+        return Hypothesis(ids, [vocab[i] for i in ids], logprob, score, finished, parent)
+
+    def _processors(self) -> list[LogitsProcessor]:
+        return beam_processors(self.model, len(self.prompt_ids), self.config)
+
+    def _ensure_logprobs(self) -> np.ndarray:
+        """Next-token log-probs (B, V) of the live beams, bringing the model state up to date."""
+        if self._state is None or self._logprobs is None:
+            contexts = [self.prompt_ids + h.ids for h in self._live]
+            self._logprobs, self._state = self.model.start(contexts)
+            self._pending = None
+        elif self._pending is not None:
+            parents, tokens = self._pending
+            state = self.model.select(self._state, parents)
+            self._logprobs, self._state = self.model.extend(state, tokens)
+            self._pending = None
+        return self._logprobs
+
+    # ------------------------------------------------------------------ one step
+    def step(self) -> BeamStep | None:
+        """Extend every live beam by one token; None if the search is already done."""
+        if self._done:
+            return None
+        model, config = self.model, self.config
+        width, alpha, eos = config.beam_width, config.length_penalty, model.eos_id
+        vocab = model.vocab
+        logprobs = self._ensure_logprobs()
+        live = self._live
+        processors = self._processors()
+        rows = []
+        for b, hyp in enumerate(live):
+            lp = model_logprobs(model, logprobs[b])
+            if processors:
+                lp = apply_processors(processors, self.prompt_ids + hyp.ids, lp)
+            rows.append(lp)
+        scores = np.stack(rows) + np.array([h.logprob for h in live])[:, None]  # (B, V)
+        vocab_size = scores.shape[1]
+        flat = scores.ravel()
+        num_candidates = int(np.count_nonzero(np.isfinite(flat)))
+        ranked = top_indices(flat, min(2 * width, num_candidates))
+
+        new_live: list[Hypothesis] = []
+        new_finished: list[Hypothesis] = []
+        selected: set[int] = set()
+        for rank, index in enumerate(ranked.tolist()):
+            b, w = divmod(index, vocab_size)
+            ids = live[b].ids + [w]
+            if w == eos:
+                if rank >= width:
+                    continue
+                new_finished.append(self._hypothesis(ids, float(flat[index]), b, True))
+                selected.add(index)
+            else:
+                new_live.append(self._hypothesis(ids, float(flat[index]), b))
+                selected.add(index)
+                if len(new_live) == width:
+                    break
+        if new_live and len(new_live[0].ids) >= config.max_tokens:
+            new_finished += [dataclasses.replace(h, finished=True) for h in new_live]
+            new_live = []
+
+        # What the step shows: each beam's best few continuations (every survivor is among
+        # its beam's best `width`), plus its </s> candidate.
+        candidates: list[BeamCandidate] = []
+        for b in range(len(live)):
+            row = scores[b]
+            finite = int(np.count_nonzero(np.isfinite(row)))
+            shown = top_indices(row, min(width + 1, finite)).tolist()
+            if np.isfinite(row[eos]) and eos not in shown:
+                shown.append(eos)
+            for w in shown:
+                lp = float(row[w])
+                candidates.append(BeamCandidate(
+                    b, w, vocab[w], lp,
+                    length_normalized(lp, len(live[b].ids) + 1, alpha)))
+        candidates.sort(key=lambda c: (-c.logprob, c.parent, c.token_id))
+        pruned = [c for c in candidates if c.parent * vocab_size + c.token_id not in selected]
+
+        self._finished = _best_first(self._finished + new_finished)[:width]
+        self._live = new_live
+        self.step_count += 1
+        if not new_live:
+            self._done = True
+        elif len(self._finished) >= width:
+            if config.early_stopping:
+                self._done = True
+            else:
+                best = new_live[0]
+                attainable = length_normalized(best.logprob, len(best.ids), alpha)
+                self._done = self._finished[-1].score >= attainable
+        if not self._done:
+            self._pending = ([h.parent for h in new_live], [h.ids[-1] for h in new_live])
+        return BeamStep(
+            candidates=candidates,
+            survivors=list(new_live),
+            pruned=pruned,
+            finished=list(self._finished),
+            num_candidates=num_candidates,
+            step=self.step_count - 1,
+            done=self._done,
+        )
+
+    def step_trace(self) -> Trace | None:
+        """``step()`` wrapped in a Trace about the best hypothesis after the step: its last token
+        as the choice, its parent's distribution as the raw one, the BeamStep in ``beam``."""
+        if self._done:
+            return None
+        before = {tuple(h.ids): b for b, h in enumerate(self._live)}
+        raw_rows = self._ensure_logprobs()
+        beam_step = self.step()
+        best = self.best
+        if beam_step is None or best is None or not best.ids:
+            return None
+        parent_ids = best.ids[:-1]
+        context = self.prompt_ids + parent_ids
+        row = before.get(tuple(parent_ids))
+        raw = raw_rows[row] if row is not None else self.model.next_logprobs(context)
+        config = self.config if self.config.strategy == "beam" else self.config.replace(
+            strategy="beam")
+        trace = decode_step(self.model, context, raw, config, len(parent_ids),
+                            len(self.prompt_ids), force=best.ids[-1],
+                            processors=self._processors())
+        return dataclasses.replace(trace, step=beam_step.step, beam=beam_step, forced=False,
+                                   cum_logprob=best.logprob, num_tokens=len(best.ids))
+
+    def run(self) -> list[BeamStep]:
+        """Step until done; the steps taken."""
+        steps = []
+        while not self._done:
+            step = self.step()
+            if step is None:
+                break
+            steps.append(step)
+        return steps
+
+    def results(self, n_best: int | None = None) -> list[tuple[list[int], float]]:
+        """(ids, score) of the finished hypotheses, best first (runs the search to the end)."""
+        self.run()
+        n = self.config.beam_width if n_best is None else n_best
+        return [(list(h.ids), h.score) for h in self._finished[:n]]
+
+
+def beam_search(
+    model: LanguageModel,
+    prompt_ids: str | Sequence[int],
+    width: int,
+    max_tokens: int,
+    length_penalty: float = 1.0,
+    *,
+    early_stopping: bool = True,
+    min_tokens: int = 0,
+    n_best: int | None = None,
+    return_steps: bool = False,
+) -> list[tuple[list[int], float]] | tuple[list[tuple[list[int], float]], list[BeamStep]]:
+    """The ``n_best`` (default ``width``) best finished hypotheses as (ids, score), best first.
+
+    ids are the generated tokens after the prompt (ending with ``</s>`` unless the hypothesis
+    stopped at ``max_tokens``); score = Σ log p / len(ids)^length_penalty. With
+    ``return_steps=True`` also returns the list of BeamSteps.
+    """
+    beam_knob = KNOBS["beam_width"]
+    width = int(check_number("width", width, beam_knob.min, beam_knob.max, integer=True))
+    if n_best is not None:
+        n_best = int(check_number("n_best", n_best, 1, width, integer=True))
+    config = DecodingConfig(
+        strategy="beam",
+        beam_width=width,
+        max_tokens=max_tokens,
+        length_penalty=length_penalty,
+        early_stopping=early_stopping,
+        min_tokens=min_tokens,
+    )
+    search = BeamSearch(model, prompt_ids, config)
+    steps = search.run()
+    results = search.results(n_best)
+    return (results, steps) if return_steps else results
+
+
+def exact_search(
+    model: LanguageModel,
+    prompt_ids: str | Sequence[int],
+    max_tokens: int,
+    length_penalty: float = 1.0,
+    *,
+    min_tokens: int = 0,
+    limit: int = 200_000,
+) -> list[tuple[list[int], float]]:
+    """Every possible continuation as (ids, score), best first (ties: smaller ids first).
+
+    A continuation ends with ``</s>`` or has ``max_tokens`` tokens; ``</s>`` is not allowed
+    before ``min_tokens`` tokens; score = Σ log p / len(ids)^length_penalty; sequences of
+    probability 0 are left out. Only for tiny vocabularies: ValueError if V^max_tokens > limit.
+    """
+    max_tokens = int(check_number("max_tokens", max_tokens, 1, math.inf, integer=True))
+    vocab_size = model.vocab_size
+    if vocab_size**max_tokens > limit:
+        raise ValueError(
+            f"max_tokens: exact search would enumerate up to V^max_tokens = "
+            f"{vocab_size}^{max_tokens} sequences, more than limit = {limit}"
+        )
+    prompt = as_prompt_ids(model, prompt_ids)
+    eos = model.eos_id
+    min_length = MinLength(min_tokens, eos, len(prompt))
+    results: list[tuple[list[int], float]] = []
+    stack: list[tuple[list[int], float]] = [([], 0.0)]
+    while stack:
+        ids, logprob = stack.pop()
+        context = prompt + ids
+        lp = min_length(context, model_logprobs(model, model.next_logprobs(context)))
+        for w in np.flatnonzero(np.isfinite(lp)).tolist():
+            total = logprob + float(lp[w])
+            longer = ids + [w]
+            if w == eos or len(longer) >= max_tokens:
+                results.append((longer, length_normalized(total, len(longer), length_penalty)))
+            else:
+                stack.append((longer, total))
+    results.sort(key=lambda r: (-r[1], r[0]))
+    return results

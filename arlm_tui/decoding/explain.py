@@ -1,0 +1,96 @@
+"""One line, in words, saying why a step chose its token (for the step view, demo and games)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from arlm_tui.decoding.trace import Trace
+
+#: Processors that cut tokens from the sampling distribution.
+_TRUNCATORS = ("top_k", "top_p", "min_p", "typical_p", "epsilon")
+
+VocabText = Sequence[str] | Callable[[int], str] | None
+
+
+def _p(x: float) -> str:
+    """A probability with two decimals, or two significant digits when it is small."""
+    if x == 0:
+        return "0"
+    return f"{x:.2f}" if x >= 0.01 else f"{x:.2g}"
+
+
+def _text_function(trace: Trace, vocab_text: VocabText) -> Callable[[int], str]:
+    if vocab_text is None:
+        return trace.text_of
+    if callable(vocab_text):
+        return vocab_text
+    return lambda i: vocab_text[i]
+
+
+def _quoted(text: str) -> str:
+    return repr(text)  # quotes, and escapes newlines so the line stays one line
+
+
+def explain(trace: Trace, vocab_text: VocabText = None) -> str:
+    """Why ``trace`` chose its token, in one line.
+
+    ``vocab_text``: how to show a token id (a list of strings, a function such as
+    ``tokenizer.token_text``, or None for the trace's own)."""
+    show = _text_function(trace, vocab_text)
+    token = _quoted(show(trace.chosen_id))
+    end = "; </s> ends the text" if trace.chosen_token == "</s>" else ""
+    raw_p = trace.chosen_raw_prob
+
+    if trace.forced:
+        why = f"you forced {token} (p = {_p(raw_p)}, rank {trace.chosen_rank})"
+        if raw_p == 0:
+            why += ": the model gives it probability 0, so the whole text now has probability 0"
+        elif trace.chosen_id in trace.removed_by:
+            why += f", which {trace.removed_by[trace.chosen_id].replace('_', '-')} had removed"
+        return why + end
+
+    if trace.beam is not None:
+        beam = trace.beam
+        kept = len(beam.survivors)
+        line = f"beam kept {kept} of {beam.num_candidates} candidates"
+        if beam.done:
+            best = beam.finished[0] if beam.finished else None
+            if best is not None:
+                text = _quoted(" ".join(show(i) for i in best.ids))
+                line += (f"; search done, best finished hypothesis {text} "
+                         f"(log p = {best.logprob:.2f}, score = {best.score:.2f})")
+            return line
+        finished = len(beam.finished)
+        line += f" ({finished} finished)" if finished else ""
+        return (f"{line}; best hypothesis now ends with {token} "
+                f"(log p = {trace.cum_logprob:.2f}, p of the token = {_p(raw_p)}){end}")
+
+    if trace.draw is None:  # greedy (or temperature 0)
+        changed = [s.label for s in trace.stages[1:] if s.removed or s.name in
+                   ("temperature", "repetition_penalty")]
+        if trace.chosen_rank == 1:
+            return f"greedy took the most probable token {token} (p = {_p(raw_p)}){end}"
+        after = ", ".join(changed) if changed else "processing"
+        return (f"greedy took {token} (model p = {_p(raw_p)}, rank {trace.chosen_rank}), the "
+                f"most probable token after {after}{end}")
+
+    # sampling
+    prefix = ""
+    cut = [s for s in trace.stages[1:] if s.name in _TRUNCATORS and s.removed]
+    if cut:
+        kept = trace.final_probs > 0
+        covering = float(np.sum(trace.raw_probs[kept]))
+        labels = " and ".join(s.label for s in cut)
+        prefix = f"{labels} kept {trace.kept} tokens covering {_p(covering)}; "
+    temperature = float(trace.config.get("temperature", 1.0))
+    at = f" at T = {temperature:g}" if temperature != 1.0 else ""
+    p = trace.chosen_prob
+    model_p = f", model p = {_p(raw_p)}" if abs(p - raw_p) >= 0.005 else ""
+    if trace.chosen_rank == 1:
+        reason = "the most probable token, which a draw picks most often"
+    else:
+        reason = "sampling draws in proportion to p, so the top token is not always chosen"
+    return (f"{prefix}sampled {token} (p = {_p(p)}{model_p}, rank {trace.chosen_rank}){at}: "
+            f"{reason}{end}")

@@ -1,0 +1,503 @@
+"""Logits processors: small pure steps that reshape the next-token distribution before a choice.
+
+Each processor is called as ``processor(context_ids, logits) -> new_logits``. It never changes
+its input; a token it removes gets the logit ``-inf`` (probability exactly 0 after the softmax);
+at least one token always survives. The semantics follow Hugging Face transformers'
+``generation/logits_process.py`` (``min_tokens_to_keep = 1``, ``filter_value = -inf``).
+
+They run in one fixed order, ``PROCESSOR_ORDER``:
+
+1. ``MinLength``         - no ``</s>`` before ``min_tokens`` new tokens exist;
+2. ``RepetitionPenalty`` - tokens already in the context become less likely;
+3. ``NoRepeatNGram``     - no n-gram may occur twice;
+4. ``Temperature``       - z / T: sharper (T < 1) or flatter (T > 1);
+5. ``TopK``              - keep the k most probable tokens;
+6. ``TopP``              - keep the smallest set whose probability reaches p (the nucleus);
+7. ``MinP``              - drop tokens below min_p x the largest probability;
+8. ``TypicalP``          - keep the tokens whose surprisal is closest to the entropy;
+9. ``Epsilon``           - drop tokens whose probability is below epsilon.
+
+The first three change what the model may say and apply to every strategy; the last six
+("warpers") shape the sampling distribution and only apply when sampling. ``warp`` applies the
+warpers to one vector of logits and returns the final sampling distribution.
+
+Model log-probabilities are used as the logits: softmax(log p) = p, so the order of operations
+is the same as in a library that starts from raw network outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import Protocol
+
+import numpy as np
+
+NEG_INF = -np.inf
+
+#: Processor names in the order they are applied.
+PROCESSOR_ORDER: tuple[str, ...] = (
+    "min_length",
+    "repetition_penalty",
+    "no_repeat_ngram",
+    "temperature",
+    "top_k",
+    "top_p",
+    "min_p",
+    "typical_p",
+    "epsilon",
+)
+#: Processors that shape the sampling distribution (ignored by greedy and beam search).
+WARPER_NAMES: frozenset[str] = frozenset(PROCESSOR_ORDER[3:])
+
+
+class LogitsProcessor(Protocol):
+    """What every processor looks like."""
+
+    name: str
+    label: str
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray: ...
+
+
+# ------------------------------------------------------------------------------ numeric helpers
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """p_i = exp(z_i - m) / Σ_j exp(z_j - m), m = max z: stable for any scale of z.
+
+    Tokens at ``-inf`` get exactly 0. Raises ValueError when no token is finite."""
+    z = np.asarray(logits, dtype=np.float64)
+    m = np.max(z) if z.size else NEG_INF
+    if not np.isfinite(m):
+        raise ValueError("logits: no token has a finite logit, so there is no distribution")
+    e = np.exp(z - m)
+    return e / e.sum()
+
+
+def entropy(probs: np.ndarray) -> float:
+    """H(p) = -Σ p_i ln p_i in nats (terms with p_i = 0 count 0)."""
+    p = np.asarray(probs, dtype=np.float64)
+    nz = p[p > 0]
+    return float(-(nz * np.log(nz)).sum())
+
+
+def check_number(
+    name: str,
+    value: object,
+    lo: float,
+    hi: float,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    integer: bool = False,
+) -> float | int:
+    """Return ``value`` as a float (or int) if it lies in the range, else ValueError naming
+    ``name`` and the allowed range, e.g. ``top_p must be in (0, 1], got 1.5``."""
+    left = "(" if lo_open else "["
+    right = ")" if hi_open else "]"
+    hi_text = "∞" if math.isinf(hi) else f"{hi:g}"
+    allowed = f"{'an integer' if integer else 'a number'} in {left}{lo:g}, {hi_text}{right}"
+    # ValueError, not TypeError, for every bad knob value: callers catch one exception type
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")  # noqa: TRY004
+    if integer:
+        if not isinstance(value, Integral) and not float(value).is_integer():
+            raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        number: float | int = int(value)
+    else:
+        number = float(value)
+    if math.isnan(number):
+        raise ValueError(f"{name} must be {allowed}, got nan")
+    too_low = number <= lo if lo_open else number < lo
+    too_high = number >= hi if hi_open else number > hi
+    if too_low or too_high:
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return number
+
+
+def _logits_array(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64)
+    if z.ndim != 1 or z.size == 0:
+        raise ValueError(f"logits must be a non-empty 1-D array, got shape {z.shape}")
+    return z
+
+
+def _remove(logits: np.ndarray, remove: np.ndarray) -> np.ndarray:
+    """``logits`` with ``remove`` set to -inf, keeping the arg-max if nothing else would survive."""
+    if np.all(remove | np.isneginf(logits)):
+        remove = remove.copy()
+        remove[int(np.argmax(logits))] = False
+    return np.where(remove, NEG_INF, logits)
+
+
+def _descending_order(z: np.ndarray) -> np.ndarray:
+    """Token ids by decreasing logit; ties by increasing id (the order greedy uses)."""
+    return np.argsort(-z, kind="stable")
+
+
+def top_indices(values: np.ndarray, k: int) -> np.ndarray:
+    """Ids of the k largest values, largest first, ties by smaller id (O(V) + O(k log k))."""
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if k < values.size:
+        part = np.argpartition(-values, k - 1)[:k]
+        candidates = np.flatnonzero(values >= values[part].min())  # every tie with the k-th
+    else:
+        candidates = np.arange(values.size)
+    return candidates[np.lexsort((candidates, -values[candidates]))][:k]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+# ------------------------------------------------------------------------------ processors
+class MinLength:
+    """Forbid ``</s>`` until ``min_tokens`` new tokens follow the prompt.
+
+    new = len(context) - prompt_length; if new < min_tokens: z[eos] = -inf. (HF
+    ``MinNewTokensLengthLogitsProcessor``.) If ``</s>`` is the only possible token it stays.
+    """
+
+    name = "min_length"
+
+    def __init__(self, min_tokens: int, eos_id: int, prompt_length: int = 0):
+        self.min_tokens = int(check_number("min_tokens", min_tokens, 0, math.inf, integer=True))
+        self.eos_id = int(check_number("eos_id", eos_id, 0, math.inf, integer=True))
+        self.prompt_length = int(
+            check_number("prompt_length", prompt_length, 0, math.inf, integer=True)
+        )
+        self.label = f"min tokens = {self.min_tokens}"
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits)
+        if len(context_ids) - self.prompt_length >= self.min_tokens:
+            return z.copy()
+        remove = np.zeros(z.shape, dtype=bool)
+        remove[self.eos_id] = True
+        return _remove(z, remove)
+
+
+class RepetitionPenalty:
+    """Make tokens already in the context less likely (CTRL, Keskar et al. 2019; HF semantics).
+
+    For every token w in the context: z_w <- z_w · penalty if z_w < 0, else z_w / penalty.
+    With log-probs as logits (all <= 0), penalty > 1 pushes repeated tokens down; 1.0 = off.
+    """
+
+    name = "repetition_penalty"
+
+    def __init__(self, penalty: float):
+        self.penalty = float(check_number("repetition_penalty", penalty, 0, math.inf,
+                                          lo_open=True, hi_open=True))
+        self.label = f"repetition penalty = {_fmt(self.penalty)}"
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits).copy()
+        if len(context_ids) == 0:
+            return z
+        seen = np.unique(np.asarray(context_ids, dtype=np.int64))
+        score = z[seen]
+        z[seen] = np.where(score < 0, score * self.penalty, score / self.penalty)
+        return z
+
+
+class NoRepeatNGram:
+    """Forbid any n-gram from occurring twice (HF ``NoRepeatNGramLogitsProcessor``).
+
+    If the last n-1 tokens of the context already occurred followed by w, then z_w = -inf.
+    n = 1 forbids every token already in the context. The prompt counts as context.
+    """
+
+    name = "no_repeat_ngram"
+
+    def __init__(self, n: int):
+        self.n = int(check_number("no_repeat_ngram", n, 1, math.inf, integer=True))
+        self.label = f"no repeated {self.n}-gram"
+
+    def banned(self, context_ids: Sequence[int]) -> np.ndarray:
+        """Token ids that would complete an n-gram already in ``context_ids``."""
+        n = self.n
+        ctx = np.asarray(context_ids, dtype=np.int64)
+        if len(ctx) + 1 < n or len(ctx) == 0:
+            return np.zeros(0, dtype=np.int64)
+        if n == 1:
+            return np.unique(ctx)
+        windows = np.lib.stride_tricks.sliding_window_view(ctx, n)  # (len - n + 1, n)
+        match = np.all(windows[:, : n - 1] == ctx[len(ctx) - (n - 1) :], axis=1)
+        return np.unique(windows[match, n - 1])
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits)
+        banned = self.banned(context_ids)
+        if banned.size == 0:
+            return z.copy()
+        remove = np.zeros(z.shape, dtype=bool)
+        remove[banned] = True
+        return _remove(z, remove)
+
+
+class Temperature:
+    """z / T. T < 1 sharpens the distribution, T > 1 flattens it; the ranking never changes.
+
+    p_i(T) = exp(z_i / T) / Σ_j exp(z_j / T) = p_i^(1/T) / Σ_j p_j^(1/T) when z = log p.
+    T = 0 (greedy) is not a processor: strategies and ``warp`` treat it as the arg-max.
+    Computed as (z - max z) / T, the same distribution, so that a tiny T cannot overflow.
+    """
+
+    name = "temperature"
+
+    def __init__(self, temperature: float):
+        self.temperature = float(check_number("temperature", temperature, 0, math.inf,
+                                              lo_open=True, hi_open=True))
+        self.label = f"T = {_fmt(self.temperature)}"
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits)
+        m = np.max(z)
+        return (z - m) / self.temperature if np.isfinite(m) else z.copy()
+
+
+class TopK:
+    """Keep the k tokens with the largest logits (Fan et al. 2018).
+
+    Removes z_i < z_(k), the k-th largest value, so tokens tied with the k-th are all kept
+    (HF ``TopKLogitsWarper``). k larger than the vocabulary keeps everything.
+    """
+
+    name = "top_k"
+
+    def __init__(self, k: int):
+        self.k = int(check_number("top_k", k, 1, math.inf, integer=True))
+        self.label = f"top-k = {self.k}"
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits)
+        if self.k >= z.size:
+            return z.copy()
+        kth = np.partition(z, z.size - self.k)[z.size - self.k]
+        return _remove(z, z < kth)
+
+
+class TopP:
+    """Nucleus sampling (Holtzman et al. 2020): keep the smallest set of most probable tokens
+    whose total probability reaches p.
+
+    As HF ``TopPLogitsWarper``: sort ascending, c_i = cumulative probability, remove tokens with
+    c_i <= 1 - p; so the token at which the descending cumulative probability crosses p is kept.
+    Ties are ranked by id (a lower id counts as more probable, as in greedy), and a relative
+    slack of 1e-12 absorbs rounding so that p = 0.8 on (0.5, 0.3, 0.2) keeps exactly two tokens.
+    """
+
+    name = "top_p"
+
+    def __init__(self, p: float):
+        self.p = float(check_number("top_p", p, 0, 1, lo_open=True))
+        self.label = f"top-p = {_fmt(self.p)}"
+
+    def kept_count(self, logits: np.ndarray) -> int:
+        """How many tokens survive (the rank at which the cumulative probability crosses p)."""
+        return int(np.count_nonzero(np.isfinite(self(None, logits))))
+
+    def __call__(self, context_ids: Sequence[int] | None, logits: np.ndarray) -> np.ndarray:
+        # Same result as sorting everything, but only the most probable tokens get sorted:
+        # token j (in descending order) survives iff the mass before it, Σ_{i<j} p_i, is < p.
+        z = _logits_array(logits)
+        probs = softmax(z)
+        limit = self.p - 1e-12
+        possible = int(np.count_nonzero(probs))  # tokens at -inf never need sorting
+        k = min(64, possible)
+        while True:
+            top = top_indices(z, k)
+            cumulative = np.cumsum(probs[top])
+            if cumulative[-1] >= limit or k == possible:
+                break
+            k = min(4 * k, possible)
+        before = np.concatenate(([0.0], cumulative[:-1]))
+        keep = max(1, int(np.count_nonzero(before < limit)))
+        remove = np.ones(z.shape, dtype=bool)
+        remove[top[:keep]] = False
+        return _remove(z, remove)
+
+
+def _top_p_by_full_sort(p: float, logits: np.ndarray) -> np.ndarray:
+    """Reference for ``TopP``, literally HF's steps (used by the tests)."""
+    z = _logits_array(logits)
+    order = _descending_order(z)[::-1]  # ascending, ties: higher id first
+    cumulative = np.cumsum(softmax(z)[order])
+    sorted_remove = cumulative <= (1.0 - p) + 1e-12
+    sorted_remove[-1] = False  # min_tokens_to_keep = 1: the most probable token stays
+    remove = np.empty_like(sorted_remove)
+    remove[order] = sorted_remove
+    return _remove(z, remove)
+
+
+class MinP:
+    """Keep tokens with p_i >= min_p · max_j p_j (Nguyen et al. 2024; HF ``MinPLogitsWarper``).
+
+    The test is strict: a token exactly at min_p · p_max stays (a relative slack of 1e-12
+    absorbs rounding). min_p = 1 keeps only the most probable token(s).
+    """
+
+    name = "min_p"
+
+    def __init__(self, p: float):
+        self.p = float(check_number("min_p", p, 0, 1))
+        self.label = f"min-p = {_fmt(self.p)}"
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits)
+        if self.p == 0:
+            return z.copy()
+        ratio = np.exp(z - np.max(z))  # p_i / p_max
+        return _remove(z, ratio < self.p * (1.0 - 1e-12))
+
+
+class TypicalP:
+    """Locally typical sampling (Meister et al. 2023; HF ``TypicalLogitsWarper``).
+
+    H = -Σ p_i ln p_i; sort tokens by |-ln p_i - H| (how far their surprisal is from the
+    entropy), ascending; keep the shortest prefix whose cumulative probability reaches p (tokens
+    tied with the last kept distance are kept too).
+    """
+
+    name = "typical_p"
+
+    def __init__(self, p: float):
+        self.p = float(check_number("typical_p", p, 0, 1, lo_open=True))
+        self.label = f"typical-p = {_fmt(self.p)}"
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits)
+        probs = softmax(z)
+        with np.errstate(divide="ignore"):
+            log_probs = np.log(probs)
+        h = entropy(probs)
+        distance = np.abs(-log_probs - h)  # inf for removed tokens: sorted last
+        order = np.argsort(distance, kind="stable")
+        sorted_distance = distance[order]
+        cumulative = np.cumsum(probs[order])
+        last = min(int(np.sum(cumulative < self.p)), z.size - 1)
+        sorted_remove = sorted_distance > sorted_distance[last]
+        sorted_remove[0] = False
+        remove = np.empty_like(sorted_remove)
+        remove[order] = sorted_remove
+        return _remove(z, remove)
+
+
+class Epsilon:
+    """Drop tokens with p_i < epsilon (Hewitt et al. 2022; HF ``EpsilonLogitsWarper``); the
+    most probable token always stays. A token exactly at epsilon stays (1e-12 relative slack)."""
+
+    name = "epsilon"
+
+    def __init__(self, epsilon: float):
+        self.epsilon = float(check_number("epsilon", epsilon, 0, 1, hi_open=True))
+        self.label = f"epsilon = {_fmt(self.epsilon)}"
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits)
+        remove = softmax(z) < self.epsilon * (1.0 - 1e-12)
+        remove &= z < np.max(z)
+        return _remove(z, remove)
+
+
+# ------------------------------------------------------------------------------ building them
+def make_processors(
+    *,
+    eos_id: int = 2,
+    prompt_length: int = 0,
+    min_tokens: int = 0,
+    repetition_penalty: float = 1.0,
+    no_repeat_ngram: int = 0,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    min_p: float = 0.0,
+    typical_p: float = 1.0,
+    epsilon: float = 0.0,
+    sampling: bool = True,
+) -> list[LogitsProcessor]:
+    """The active processors in ``PROCESSOR_ORDER``; a knob at its "off" value makes none.
+
+    Off values: min_tokens 0, repetition_penalty 1, no_repeat_ngram 0, temperature 1 (and 0,
+    which means greedy), top_k 0, top_p 1, min_p 0, typical_p 1, epsilon 0. With
+    ``sampling=False`` (greedy, beam search) the six warpers are left out.
+    """
+    processors: list[LogitsProcessor] = []
+    if check_number("min_tokens", min_tokens, 0, math.inf, integer=True) > 0:
+        processors.append(MinLength(min_tokens, eos_id, prompt_length))
+    if check_number("repetition_penalty", repetition_penalty, 0, math.inf,
+                    lo_open=True, hi_open=True) != 1.0:
+        processors.append(RepetitionPenalty(repetition_penalty))
+    if check_number("no_repeat_ngram", no_repeat_ngram, 0, math.inf, integer=True) > 0:
+        processors.append(NoRepeatNGram(no_repeat_ngram))
+    t = check_number("temperature", temperature, 0, math.inf, hi_open=True)
+    k = check_number("top_k", top_k, 0, math.inf, integer=True)
+    tp = check_number("top_p", top_p, 0, 1, lo_open=True)
+    mp = check_number("min_p", min_p, 0, 1)
+    ty = check_number("typical_p", typical_p, 0, 1, lo_open=True)
+    eps = check_number("epsilon", epsilon, 0, 1, hi_open=True)
+    if not sampling or t == 0:
+        return processors
+    if t != 1.0:
+        processors.append(Temperature(t))
+    if k > 0:
+        processors.append(TopK(int(k)))
+    if tp < 1.0:
+        processors.append(TopP(tp))
+    if mp > 0.0:
+        processors.append(MinP(mp))
+    if ty < 1.0:
+        processors.append(TypicalP(ty))
+    if eps > 0.0:
+        processors.append(Epsilon(eps))
+    return processors
+
+
+def apply_processors(
+    processors: Sequence[LogitsProcessor], context_ids: Sequence[int], logits: np.ndarray
+) -> np.ndarray:
+    """Run ``processors`` in order; returns new logits."""
+    z = _logits_array(logits)
+    for processor in processors:
+        z = processor(context_ids, z)
+    return z
+
+
+def warp(
+    logits: np.ndarray,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    min_p: float = 0.0,
+    typical_p: float = 1.0,
+    epsilon: float = 0.0,
+) -> np.ndarray:
+    """The final sampling distribution for one vector of logits (or log-probs).
+
+    p = softmax(epsilon ∘ typical ∘ min-p ∘ top-p ∘ top-k (z / T)), a float64 vector that sums
+    to 1 with exact zeros for removed tokens. Off values: temperature 1, top_k 0, top_p 1,
+    min_p 0, typical_p 1, epsilon 0. ``temperature = 0`` means greedy: all the mass on the
+    arg-max of ``logits`` (the first one on ties); the other knobs cannot change that choice
+    and are ignored. ``logits`` may contain ``-inf`` (impossible tokens) but not NaN or +inf.
+    """
+    z = _logits_array(logits)
+    if np.isnan(z).any() or np.isposinf(z).any():
+        raise ValueError("logits must not contain NaN or +inf")
+    if not np.isfinite(z).any():
+        raise ValueError("logits: no token has a finite logit, so there is no distribution")
+    processors = make_processors(
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        min_p=min_p,
+        typical_p=typical_p,
+        epsilon=epsilon,
+    )
+    if temperature == 0:
+        probs = np.zeros_like(z)
+        probs[int(np.argmax(z))] = 1.0
+        return probs
+    return softmax(apply_processors(processors, (), z))

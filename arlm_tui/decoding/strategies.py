@@ -1,0 +1,237 @@
+"""Choosing the next token: one decoding step (``decode_step``) and whole generations.
+
+Greedy takes w* = argmax_w p(w | context) after the processors; sampling draws w* ~ p' where p'
+is the processed distribution. Every step returns a ``Trace``.
+
+Randomness: step i of a generation with seed s uses ``np.random.default_rng([s, i])`` for one
+uniform draw u in [0, 1), and picks the first token id (in id order) whose cumulative
+probability exceeds u (inverse-CDF sampling). A step's choice therefore depends only on
+(seed, step index, distribution): undo, redo and replay make the same choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from arlm_tui.decoding.config import DecodingConfig
+from arlm_tui.decoding.processors import LogitsProcessor, entropy, softmax
+from arlm_tui.decoding.trace import Stage, Trace
+from arlm_tui.lm.base import LanguageModel, log_softmax
+
+
+@dataclass
+class GenerationResult:
+    """``ids``: the generated token ids after the prompt (``</s>`` included when the text ended);
+    ``traces``: one per step; ``finished``: True if ``</s>`` was generated."""
+
+    ids: list[int]
+    traces: list[Trace] = field(default_factory=list)
+    finished: bool = False
+
+    @property
+    def logprob(self) -> float:
+        """log p(generated | prompt) = Σ log p(w_t | w_<t) (for beam search: of the best
+        hypothesis, as the last trace's running total)."""
+        return float(self.traces[-1].cum_logprob) if self.traces else 0.0
+
+
+def as_prompt_ids(model: LanguageModel, prompt: str | Sequence[int]) -> list[int]:
+    """Token ids of a prompt given as text or ids (ids are checked against the vocabulary)."""
+    if isinstance(prompt, str):
+        return list(model.tokenizer.encode(prompt))
+    ids = [int(i) for i in prompt]
+    bad = [i for i in ids if not 0 <= i < model.vocab_size]
+    if bad:
+        raise ValueError(f"prompt_ids: id {bad[0]} is outside the vocabulary [0, {model.vocab_size})")
+    return ids
+
+
+def model_logprobs(model: LanguageModel, logprobs: np.ndarray) -> np.ndarray:
+    """The model's log-probs as float64, renormalised (log-softmax) if the model's scores do not
+    sum to one (stupid backoff), so that they can be sampled from."""
+    lp = np.asarray(logprobs, dtype=np.float64)
+    return lp if model.normalized else log_softmax(lp)
+
+
+def sample_index(probs: np.ndarray, u: float) -> int:
+    """Inverse CDF: the first id i with Σ_{j<=i} p_j > u (so a token with p = 0 is never picked)."""
+    cdf = np.cumsum(probs)
+    i = int(np.searchsorted(cdf, u, side="right"))
+    if i >= probs.size:  # u above a cdf that rounding left just below 1
+        i = int(np.flatnonzero(probs)[-1])
+    return i
+
+
+def step_draw(seed: int, step_index: int) -> float:
+    """The uniform draw of step ``step_index`` for ``seed``: default_rng([seed, step]).random()."""
+    return float(np.random.default_rng([int(seed), int(step_index)]).random())
+
+
+def _rank(probs: np.ndarray, token_id: int) -> int:
+    """1-based rank of ``token_id`` by probability; ties rank the lower id first."""
+    p = probs[token_id]
+    return int(np.count_nonzero(probs > p) + np.count_nonzero(probs[:token_id] == p) + 1)
+
+
+def decode_step(
+    model: LanguageModel,
+    context_ids: Sequence[int],
+    raw_logprobs: np.ndarray,
+    config: DecodingConfig,
+    step_index: int,
+    prompt_length: int,
+    cum_logprob: float = 0.0,
+    num_tokens: int = 0,
+    force: int | None = None,
+    *,
+    processors: Sequence[LogitsProcessor] | None = None,
+    config_dict: dict[str, Any] | None = None,
+) -> Trace:
+    """Choose the token after ``context_ids`` and explain the choice.
+
+    ``raw_logprobs``: the model's log p(· | context) ([V]); ``step_index``: which generated token
+    this is (0 = first; it seeds the draw); ``cum_logprob``/``num_tokens``: running totals over
+    the tokens generated before this one; ``force``: the learner's choice (any id; it is taken
+    even if a processor removed it). With ``strategy="beam"`` the choice must be forced (beam
+    search picks it) and ``final_probs`` is the processed distribution the beam scored.
+    ``processors`` (default ``config.processors(...)``) and ``config_dict`` may be passed in
+    to save work in a loop.
+    """
+    vocab_size = model.vocab_size
+    raw = model_logprobs(model, raw_logprobs)
+    if raw.shape != (vocab_size,):
+        raise ValueError(f"raw_logprobs must have shape ({vocab_size},), got {raw.shape}")
+    if processors is None:
+        processors = config.processors(model.eos_id, prompt_length)
+
+    raw_probs = softmax(raw)
+    stages = [Stage("raw", "model", raw_probs, [])]
+    z = raw
+    top_p_cutoff: int | None = None
+    for processor in processors:
+        new = processor(context_ids, z)
+        newly = np.isneginf(new) & ~np.isneginf(z)
+        stages.append(Stage(processor.name, processor.label, softmax(new),
+                            np.flatnonzero(newly).tolist()))
+        if processor.name == "top_p":
+            top_p_cutoff = int(np.count_nonzero(np.isfinite(new)))
+        z = new
+
+    draw: float | None = None
+    if config.strategy == "beam":
+        if force is None:
+            raise ValueError("force: a beam step's token is chosen by BeamSearch, pass it")
+        final_probs = stages[-1].probs
+    elif config.sampling:
+        final_probs = stages[-1].probs
+    else:  # greedy, or temperature 0
+        final_probs = np.zeros(vocab_size)
+        final_probs[int(np.argmax(z))] = 1.0
+
+    if force is not None:
+        chosen = int(force)
+        if not 0 <= chosen < vocab_size:
+            raise ValueError(f"force: token id {chosen} is outside the vocabulary [0, {vocab_size})")
+    elif config.sampling:
+        draw = step_draw(config.seed, step_index)
+        chosen = sample_index(final_probs, draw)
+    else:
+        chosen = int(np.argmax(final_probs))
+
+    logprob = float(raw[chosen])
+    vocab = model.vocab
+    return Trace(
+        step=int(step_index),
+        strategy=config.strategy,
+        context_ids=list(context_ids),
+        raw_logprobs=raw,
+        stages=stages,
+        final_probs=final_probs,
+        chosen_id=chosen,
+        chosen_token=vocab[chosen],
+        chosen_prob=float(final_probs[chosen]),
+        chosen_raw_prob=float(raw_probs[chosen]),
+        chosen_rank=_rank(raw_probs, chosen),
+        forced=force is not None,
+        draw=draw,
+        entropy=entropy(raw_probs),
+        final_entropy=entropy(final_probs),
+        logprob=logprob,
+        cum_logprob=float(cum_logprob) + logprob,
+        num_tokens=int(num_tokens) + 1,
+        top_p_cutoff=top_p_cutoff,
+        config=config_dict if config_dict is not None else config.to_dict(),
+        vocab=vocab,
+        token_text=getattr(model.tokenizer, "token_text", None),
+    )
+
+
+def generate_ids(
+    model: LanguageModel, prompt_ids: str | Sequence[int], config: DecodingConfig
+) -> GenerationResult:
+    """Generate after ``prompt_ids`` with ``config`` until ``</s>`` or ``max_tokens`` tokens.
+
+    Greedy and sampling extend the model state one token at a time (model.start once, then
+    one model.extend per token); ``min_tokens`` keeps ``</s>`` away until enough tokens exist.
+    Beam search returns the best hypothesis and one (beam) trace per step.
+    """
+    prompt = as_prompt_ids(model, prompt_ids)
+    if config.strategy == "beam":
+        from arlm_tui.decoding.beam import BeamSearch
+
+        search = BeamSearch(model, prompt, config)
+        traces = []
+        while not search.done:
+            trace = search.step_trace()
+            if trace is None:
+                break
+            traces.append(trace)
+        best = search.best
+        ids = list(best.ids) if best is not None else []
+        return GenerationResult(ids, traces, bool(ids) and ids[-1] == model.eos_id)
+
+    processors = config.processors(model.eos_id, len(prompt))
+    config_dict = config.to_dict()
+    logprobs, state = model.start([prompt])
+    context = list(prompt)
+    ids: list[int] = []
+    traces: list[Trace] = []
+    cum = 0.0
+    for step in range(config.max_tokens):
+        trace = decode_step(model, context, logprobs[0], config, step, len(prompt), cum, step,
+                            processors=processors, config_dict=config_dict)
+        traces.append(trace)
+        ids.append(trace.chosen_id)
+        context.append(trace.chosen_id)
+        cum = trace.cum_logprob
+        if trace.chosen_id == model.eos_id:
+            return GenerationResult(ids, traces, True)
+        if step + 1 < config.max_tokens:
+            logprobs, state = model.extend(state, [trace.chosen_id])
+    return GenerationResult(ids, traces, False)
+
+
+def greedy(
+    model: LanguageModel, prompt_ids: str | Sequence[int], *, max_tokens: int = 50, **knobs: Any
+) -> GenerationResult:
+    """Greedy decoding: w_t = argmax_w p(w | w_<t) (after min-length / repetition processors)."""
+    config = DecodingConfig(strategy="greedy", max_tokens=max_tokens, **knobs)
+    return generate_ids(model, prompt_ids, config)
+
+
+def sample(
+    model: LanguageModel,
+    prompt_ids: str | Sequence[int],
+    *,
+    max_tokens: int = 50,
+    seed: int = 0,
+    **knobs: Any,
+) -> GenerationResult:
+    """Ancestral sampling: w_t ~ p'(w | w_<t), p' the processed distribution (temperature,
+    top-k, top-p, ... given as knobs)."""
+    config = DecodingConfig(strategy="sample", max_tokens=max_tokens, seed=seed, **knobs)
+    return generate_ids(model, prompt_ids, config)

@@ -1,0 +1,354 @@
+"""Logits processors, ``warp`` and ``DecodingConfig``: Hugging Face semantics on hand examples,
+validation messages, and the property that ``warp`` always returns a distribution."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arlm_tui.decoding import (
+    KNOBS,
+    PROCESSOR_ORDER,
+    DecodingConfig,
+    Epsilon,
+    MinLength,
+    MinP,
+    NoRepeatNGram,
+    RepetitionPenalty,
+    Temperature,
+    TopK,
+    TopP,
+    TypicalP,
+    make_processors,
+    softmax,
+    warp,
+)
+from arlm_tui.decoding.processors import _top_p_by_full_sort, entropy
+
+NEG = -np.inf
+
+
+def logits_of(*probs: float) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(np.array(probs, dtype=np.float64))
+
+
+def kept(z: np.ndarray) -> list[int]:
+    return np.flatnonzero(np.isfinite(z)).tolist()
+
+
+# ------------------------------------------------------------------------------ top-k
+def test_top_k_keeps_ties_with_the_kth_value():
+    z = np.array([3.0, 2.0, 2.0, 1.0, 2.0])
+    assert kept(TopK(2)(None, z)) == [0, 1, 2, 4]
+    assert kept(TopK(1)(None, z)) == [0]
+    assert kept(TopK(4)(None, z)) == [0, 1, 2, 4]  # the 4th largest is 2.0; 1.0 goes
+    assert kept(TopK(10)(None, z)) == [0, 1, 2, 3, 4]
+
+
+def test_top_k_keeps_the_k_largest_and_leaves_values_unchanged():
+    z = np.array([0.5, -1.0, 4.0, 2.0, -3.0])
+    out = TopK(2)(None, z)
+    assert kept(out) == [2, 3]
+    assert out[2] == 4.0 and out[3] == 2.0
+
+
+# ------------------------------------------------------------------------------ top-p
+def test_top_p_keeps_the_token_that_crosses_p():
+    z = logits_of(0.5, 0.3, 0.15, 0.05)
+    assert kept(TopP(0.6)(None, z)) == [0, 1]  # 0.5 < 0.6, 0.5 + 0.3 crosses: both kept
+    assert kept(TopP(0.81)(None, z)) == [0, 1, 2]
+    assert kept(TopP(0.4)(None, z)) == [0]
+
+
+def test_top_p_exact_boundary_is_the_smallest_set_reaching_p():
+    z = logits_of(0.5, 0.3, 0.2)
+    assert kept(TopP(0.8)(None, z)) == [0, 1]  # 0.5 + 0.3 = 0.8 reaches p exactly
+    assert kept(TopP(0.5)(None, z)) == [0]
+    assert TopP(0.8).kept_count(z) == 2
+
+
+def test_top_p_order_does_not_depend_on_position():
+    z = logits_of(0.05, 0.15, 0.5, 0.3)
+    assert kept(TopP(0.6)(None, z)) == [2, 3]
+
+
+def test_top_p_tiny_p_keeps_only_the_most_probable():
+    z = logits_of(0.2, 0.5, 0.3)
+    assert kept(TopP(1e-9)(None, z)) == [1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    z=st.lists(st.one_of(st.floats(-20, 20), st.sampled_from([NEG, 0.0, 1.0])), min_size=1,
+               max_size=400).filter(lambda v: any(math.isfinite(x) for x in v)),
+    p=st.floats(1e-6, 1.0),
+)
+def test_top_p_partial_sort_equals_full_sort(z, p):
+    z = np.array(z)
+    assert kept(TopP(p)(None, z)) == kept(_top_p_by_full_sort(p, z))
+
+
+# ------------------------------------------------------------------------------ min-p
+def test_min_p_removes_strictly_below_threshold():
+    z = logits_of(0.5, 0.25, 0.125, 0.125)
+    # threshold 0.5 * 0.5 = 0.25: the token at exactly 0.25 stays
+    assert kept(MinP(0.5)(None, z)) == [0, 1]
+    assert kept(MinP(0.51)(None, z)) == [0]
+    assert kept(MinP(0.25)(None, z)) == [0, 1, 2, 3]
+    assert kept(MinP(1.0)(None, z)) == [0]
+
+
+def test_min_p_is_relative_to_the_top_probability():
+    flat = logits_of(0.26, 0.25, 0.25, 0.24)
+    peaked = logits_of(0.9, 0.05, 0.03, 0.02)
+    assert kept(MinP(0.1)(None, flat)) == [0, 1, 2, 3]
+    assert kept(MinP(0.1)(None, peaked)) == [0]
+
+
+# ------------------------------------------------------------------------------ typical-p
+def test_typical_p_can_remove_the_most_probable_token():
+    # H ≈ 1.28 nats; surprisals 0.92, 1.20, 1.61, 2.30: the 0.3 and 0.2 tokens are the most
+    # typical, then the 0.4 token, then the 0.1 token
+    z = logits_of(0.4, 0.3, 0.2, 0.1)
+    assert kept(TypicalP(0.45)(None, z)) == [1, 2]
+    assert kept(TypicalP(0.55)(None, z)) == [0, 1, 2]
+    assert kept(TypicalP(0.2)(None, z)) == [1]
+    assert kept(TypicalP(1.0)(None, z)) == [0, 1, 2, 3]
+
+
+# ------------------------------------------------------------------------------ epsilon
+def test_epsilon_drops_tokens_below_epsilon_but_keeps_the_top():
+    z = logits_of(0.6, 0.3, 0.0999, 0.0001)
+    assert kept(Epsilon(0.001)(None, z)) == [0, 1, 2]
+    assert kept(Epsilon(0.1)(None, z)) == [0, 1]
+    assert kept(Epsilon(0.99)(None, z)) == [0]
+
+
+# ------------------------------------------------------------------------------ temperature
+def test_temperature_matches_powered_probabilities():
+    p = np.array([0.5, 0.3, 0.2])
+    for t in (0.5, 2.0):
+        got = softmax(Temperature(t)(None, np.log(p)))
+        expected = p ** (1 / t) / np.sum(p ** (1 / t))
+        assert np.allclose(got, expected, rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------ repetition
+def test_repetition_penalty_hf_rule():
+    z = np.array([2.0, -1.0, 0.5, -3.0])
+    out = RepetitionPenalty(2.0)([0, 1, 1], z)
+    assert out.tolist() == [1.0, -2.0, 0.5, -3.0]  # positive / 2, negative * 2, others unchanged
+    out = RepetitionPenalty(0.5)([0, 1], z)
+    assert out.tolist() == [4.0, -0.5, 0.5, -3.0]
+    logprobs = logits_of(0.5, 0.3, 0.2)
+    penalised = softmax(RepetitionPenalty(1.5)([0], logprobs))
+    assert penalised[0] < 0.5 and penalised[1] > 0.3
+
+
+# ------------------------------------------------------------------------------ no-repeat-n-gram
+def test_no_repeat_ngram_bans_completions_of_seen_ngrams():
+    z = np.zeros(10)
+    ctx = [5, 6, 7, 5, 6]
+    assert kept(NoRepeatNGram(3)(ctx, z)) == [i for i in range(10) if i != 7]
+    assert kept(NoRepeatNGram(2)(ctx, z)) == [i for i in range(10) if i != 7]
+    assert kept(NoRepeatNGram(1)(ctx, z)) == [i for i in range(10) if i not in (5, 6, 7)]
+    assert kept(NoRepeatNGram(4)([5, 6], z)) == list(range(10))  # too short to repeat
+    assert NoRepeatNGram(2).banned([1, 2, 1, 3, 1]).tolist() == [2, 3]
+
+
+# ------------------------------------------------------------------------------ min length
+def test_min_length_blocks_eos_until_enough_new_tokens():
+    z = logits_of(0.1, 0.0, 0.6, 0.3)  # id 2 = </s>
+    proc = MinLength(2, eos_id=2, prompt_length=2)
+    assert kept(proc([7, 7, 3], z)) == [0, 3]  # one new token: </s> blocked
+    assert kept(proc([7, 7, 3, 3], z)) == [0, 2, 3]  # two new tokens: allowed
+    only_eos = logits_of(0.0, 0.0, 1.0, 0.0)
+    assert kept(proc([7, 7], only_eos)) == [2]  # at least one token survives
+
+
+# ------------------------------------------------------------------------------ common rules
+ALL_PROCESSORS = [
+    MinLength(3, 2, 0),
+    RepetitionPenalty(1.7),
+    NoRepeatNGram(1),
+    Temperature(0.3),
+    TopK(1),
+    TopP(0.01),
+    MinP(1.0),
+    TypicalP(0.01),
+    Epsilon(0.9),
+]
+
+
+@pytest.mark.parametrize("proc", ALL_PROCESSORS, ids=lambda p: p.name)
+def test_processor_never_mutates_input_and_keeps_one_token(proc):
+    z = np.array([-0.5, -2.0, -0.7, NEG, -1.0, -0.5])
+    before = z.copy()
+    out = proc([0, 1, 2, 4, 5], z)
+    assert np.array_equal(z, before, equal_nan=True)
+    assert out is not z
+    assert np.isfinite(out).sum() >= 1
+    assert np.isneginf(out[3])  # an impossible token stays impossible
+    assert proc.name in PROCESSOR_ORDER and proc.label
+
+
+def test_processor_order_and_off_values_make_no_processor():
+    assert make_processors() == []
+    assert make_processors(temperature=0.0, top_k=5) == []  # T = 0 is greedy
+    procs = make_processors(
+        min_tokens=1, repetition_penalty=1.2, no_repeat_ngram=2, temperature=0.7, top_k=5,
+        top_p=0.9, min_p=0.05, typical_p=0.95, epsilon=1e-4,
+    )
+    assert [p.name for p in procs] == list(PROCESSOR_ORDER)
+    assert [p.name for p in make_processors(top_p=0.9, min_tokens=2, sampling=False)] == [
+        "min_length"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("make", "name", "allowed"),
+    [
+        (lambda: TopK(0), "top_k", "[1,"),
+        (lambda: TopK(2.5), "top_k", "integer"),
+        (lambda: TopP(0.0), "top_p", "(0, 1]"),
+        (lambda: TopP(1.5), "top_p", "(0, 1]"),
+        (lambda: MinP(-0.1), "min_p", "[0, 1]"),
+        (lambda: MinP(1.1), "min_p", "[0, 1]"),
+        (lambda: TypicalP(0), "typical_p", "(0, 1]"),
+        (lambda: Epsilon(1.0), "epsilon", "[0, 1)"),
+        (lambda: Temperature(0), "temperature", "(0,"),
+        (lambda: Temperature(float("nan")), "temperature", "(0,"),
+        (lambda: RepetitionPenalty(0), "repetition_penalty", "(0,"),
+        (lambda: NoRepeatNGram(0), "no_repeat_ngram", "[1,"),
+        (lambda: MinLength(-1, 2), "min_tokens", "[0,"),
+        (lambda: warp(np.zeros(3), temperature=-1), "temperature", "[0,"),
+        (lambda: warp(np.zeros(3), top_k=-3), "top_k", "[0,"),
+        (lambda: warp(np.zeros(3), top_p=2), "top_p", "(0, 1]"),
+        (lambda: warp(np.zeros(3), min_p="lots"), "min_p", "[0, 1]"),
+    ],
+)
+def test_invalid_arguments_name_the_parameter_and_range(make, name, allowed):
+    with pytest.raises(ValueError) as err:
+        make()
+    message = str(err.value)
+    assert name in message and allowed in message and "\n" not in message
+
+
+# ------------------------------------------------------------------------------ warp
+def test_warp_defaults_to_softmax_and_zero_temperature_is_argmax():
+    z = np.array([1.0, 3.0, 3.0, NEG])
+    assert np.allclose(warp(z), softmax(z))
+    assert warp(z, temperature=0).tolist() == [0.0, 1.0, 0.0, 0.0]  # first arg-max on ties
+    probs = warp(logits_of(0.5, 0.3, 0.15, 0.05), top_k=2)
+    assert np.allclose(probs, [0.625, 0.375, 0, 0]) and probs[2] == 0 and probs[3] == 0
+
+
+def test_warp_rejects_bad_logits():
+    with pytest.raises(ValueError, match="logits"):
+        warp(np.array([NEG, NEG]))
+    with pytest.raises(ValueError, match="logits"):
+        warp(np.array([0.0, np.nan]))
+
+
+def test_top_p_kept_count_matches_syllabus_definition():
+    # the smallest set whose probability reaches p
+    probs = np.array([0.05, 0.4, 0.25, 0.2, 0.1])
+    out = warp(np.log(probs), top_p=0.7)
+    assert np.count_nonzero(out) == 3  # 0.4 + 0.25 = 0.65 < 0.7, + 0.2 = 0.85
+
+
+logit_values = st.one_of(
+    st.floats(-60, 60, allow_nan=False),
+    st.sampled_from([NEG, 0.0, 1.0, -1.0]),  # -inf and repeated values (ties)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    z=st.lists(logit_values, min_size=1, max_size=12).filter(
+        lambda v: any(math.isfinite(x) for x in v)
+    ),
+    log_t=st.floats(-6, 6),
+    top_k=st.integers(0, 13),
+    top_p=st.floats(1e-6, 1.0),
+    min_p=st.floats(0.0, 1.0),
+    typical_p=st.floats(1e-6, 1.0),
+    epsilon=st.floats(0.0, 0.999),
+    use=st.lists(st.booleans(), min_size=5, max_size=5),
+)
+def test_warp_is_always_a_distribution(z, log_t, top_k, top_p, min_p, typical_p, epsilon, use):
+    z = np.array(z)
+    knobs = {
+        "top_k": top_k if use[0] else 0,
+        "top_p": top_p if use[1] else 1.0,
+        "min_p": min_p if use[2] else 0.0,
+        "typical_p": typical_p if use[3] else 1.0,
+        "epsilon": epsilon if use[4] else 0.0,
+    }
+    before = z.copy()
+    probs = warp(z, temperature=10.0**log_t, **knobs)
+    assert np.array_equal(z, before)
+    assert probs.dtype == np.float64 and probs.shape == z.shape
+    assert not np.isnan(probs).any() and (probs >= 0).all()
+    assert abs(probs.sum() - 1.0) < 1e-9
+    assert (probs[np.isneginf(z)] == 0).all()
+    if knobs["typical_p"] == 1.0:
+        assert probs[int(np.argmax(z))] > 0  # every other filter keeps the most probable token
+    greedy = warp(z, temperature=0, **knobs)
+    assert greedy.sum() == 1.0 and greedy[int(np.argmax(z))] == 1.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    z=st.lists(st.floats(-30, 30), min_size=2, max_size=10),
+    t1=st.floats(0.05, 20),
+    t2=st.floats(0.05, 20),
+)
+def test_entropy_grows_with_temperature(z, t1, t2):
+    z = np.array(z)
+    lo, hi = sorted((t1, t2))
+    assert entropy(warp(z, temperature=lo)) <= entropy(warp(z, temperature=hi)) + 1e-9
+
+
+# ------------------------------------------------------------------------------ config
+def test_config_validates_and_names_the_knob():
+    with pytest.raises(ValueError, match="beam_width"):
+        DecodingConfig(strategy="beam", beam_width=0)
+    with pytest.raises(ValueError, match="greedy, sample, beam"):
+        DecodingConfig(strategy="nucleus")
+    with pytest.raises(ValueError, match="top_p.*\\(0, 1\\]"):
+        DecodingConfig().replace(top_p=0)
+    with pytest.raises(ValueError, match="unknown decoding knob 'topk'"):
+        DecodingConfig().replace(topk=3)
+    assert DecodingConfig().validate() == DecodingConfig()
+
+
+def test_config_round_trip_and_processors_per_strategy():
+    config = DecodingConfig(strategy="sample", temperature=0.7, top_k=5, min_tokens=2, seed=9)
+    assert DecodingConfig.from_dict(config.to_dict()) == config
+    assert config.replace(top_k=6).top_k == 6 and config.top_k == 5
+    assert [p.name for p in config.processors(2, 4)] == ["min_length", "temperature", "top_k"]
+    greedy = config.replace(strategy="greedy")
+    assert [p.name for p in greedy.processors(2, 4)] == ["min_length"]
+    assert config.replace(temperature=0).sampling is False
+    assert config.active_knobs() == {
+        "strategy": "sample", "temperature": 0.7, "top_k": 5, "min_tokens": 2, "seed": 9,
+    }
+
+
+def test_knobs_metadata_covers_every_config_field():
+    fields = list(DecodingConfig().to_dict())
+    assert list(KNOBS) == fields
+    for name, knob in KNOBS.items():
+        assert knob.help and "\n" not in knob.help
+        default = getattr(DecodingConfig(), name)
+        if name not in ("strategy", "max_tokens", "beam_width", "seed"):
+            assert default == knob.off, name  # defaults are the "off" values
+        assert knob.check(default) == default
+        if knob.type in (int, float):
+            assert knob.fine_step <= knob.coarse_step
