@@ -1,0 +1,140 @@
+"""The Python API: ``load_model``, ``score`` and ``generate``.
+
+These are what the README documents and what notebooks and tests use:
+
+    model = load_model("pyref-word-kn3")
+    score(model, "the object is returned")      # per-token log-probs, NLL, perplexity
+    generate(model, "the", strategy="sample", temperature=0.8, top_p=0.9, seed=1)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from arlm_tui.lm.base import LanguageModel
+from arlm_tui.lm.registry import load_model
+
+__all__ = ["load_model", "score", "score_ids", "generate"]
+
+
+def _as_model(model: LanguageModel | str) -> LanguageModel:
+    return model if isinstance(model, LanguageModel) else load_model(model)
+
+
+def score_ids(model: LanguageModel, ids: Sequence[int], *, add_eos: bool = True) -> np.ndarray:
+    """log p(w_k | w_<k) for each token id (then ``</s>`` if ``add_eos``): the chain rule's terms.
+
+    log p(w_1 … w_n </s>) = Σ_k log p(w_k | w_1 … w_{k-1}).
+    """
+    targets = list(ids) + ([model.eos_id] if add_eos else [])
+    fast = getattr(model, "sequence_logprobs", None)
+    if callable(fast):
+        return np.asarray(fast(targets), dtype=np.float64)
+    return score_ids_from(model, [], targets)
+
+
+def score(model: LanguageModel | str, text: str) -> dict[str, Any]:
+    """Score every token of ``text``, then the closing ``</s>``.
+
+    Returns ``tokens``, ``logprobs`` (natural log, one per token), ``nll`` (nats, = −Σ log p),
+    ``perplexity`` (= exp(nll / N)), ``bits_per_token`` (= nll / (N ln 2)) and ``normalized``.
+    For a model whose scores are not probabilities (stupid backoff) perplexity and bits are
+    ``None``: they would not mean anything.
+    """
+    model = _as_model(model)
+    ids = model.tokenizer.encode(text)
+    logprobs = score_ids(model, ids)
+    tokens = [model.vocab[i] for i in ids] + [model.vocab[model.eos_id]]
+    n = len(logprobs)
+    nll = float(-np.sum(logprobs))
+    normalized = bool(model.normalized)
+    perplexity = bits = None
+    if normalized:
+        perplexity = math.exp(nll / n) if math.isfinite(nll) else math.inf
+        bits = nll / (n * math.log(2)) if math.isfinite(nll) else math.inf
+    return {
+        "model": model.name,
+        "tokens": tokens,
+        "logprobs": [float(x) for x in logprobs],
+        "nll": nll,
+        "num_tokens": n,
+        "perplexity": perplexity,
+        "bits_per_token": bits,
+        "normalized": normalized,
+    }
+
+
+def generate(
+    model: LanguageModel | str,
+    prompt: str = "",
+    *,
+    strategy: str = "greedy",
+    max_tokens: int = 50,
+    seed: int = 0,
+    **knobs: Any,
+) -> dict[str, Any]:
+    """Generate a continuation of ``prompt``; the same dict as ``arlm generate --json``.
+
+    ``text`` is the prompt followed by the continuation, ``completion`` the continuation alone,
+    ``tokens`` the generated tokens, ``logprob`` the model's log-probability of them (natural log,
+    including ``</s>`` when the text ended). Knobs: temperature, top_k, top_p, min_p, typical_p,
+    epsilon, repetition_penalty, no_repeat_ngram, min_tokens, beam_width, length_penalty,
+    early_stopping.
+    """
+    from arlm_tui.decoding import DecodingConfig, beam_search, generate_ids
+
+    model = _as_model(model)
+    config = DecodingConfig(strategy=strategy, max_tokens=max_tokens, seed=seed, **knobs)
+    config.validate()
+    prompt_ids = model.tokenizer.encode(prompt)
+    if config.strategy == "beam":
+        best_ids, _ = beam_search(
+            model,
+            prompt_ids,
+            width=config.beam_width,
+            max_tokens=config.max_tokens,
+            length_penalty=config.length_penalty,
+            early_stopping=config.early_stopping,
+            min_tokens=config.min_tokens,
+        )[0]
+        generated = list(best_ids)
+        full = list(prompt_ids) + generated
+        logprob = float(np.sum(score_ids_from(model, prompt_ids, generated)))
+        traces = []
+    else:
+        result = generate_ids(model, prompt_ids, config)
+        generated = list(result.ids)
+        traces = result.traces
+        logprob = float(sum(t.logprob for t in traces))
+        full = list(prompt_ids) + generated
+    shown = [t for t in generated if t != model.eos_id]
+    return {
+        "text": model.tokenizer.decode(full),
+        "completion": model.tokenizer.decode(shown),
+        "prompt": prompt,
+        "tokens": [model.vocab[t] for t in generated],
+        "token_ids": generated,
+        "logprob": logprob,
+        "num_tokens": len(generated),
+        "finished": bool(generated) and generated[-1] == model.eos_id,
+        "strategy": config.strategy,
+        "seed": seed,
+        "model": model.name,
+        "config": config.to_dict(),
+        "steps": [t.to_dict(top_n=5) for t in traces],
+    }
+
+
+def score_ids_from(model: LanguageModel, prefix: Sequence[int], ids: Sequence[int]) -> np.ndarray:
+    """log p(ids[k] | prefix, ids[:k]) for each k (no closing ``</s>`` added)."""
+    out = np.empty(len(ids))
+    logprobs, state = model.start([list(prefix)])
+    for k, token in enumerate(ids):
+        out[k] = logprobs[0, token]
+        if k + 1 < len(ids):
+            logprobs, state = model.extend(state, [token])
+    return out

@@ -1,0 +1,143 @@
+"""Finding and loading models by name or path: the bundled ones, the user's, or any directory.
+
+A model directory holds ``config.json`` whose ``"backend"`` says which loader reads the rest
+(``ngram``, ``oracle``, ``rnn``/``gru``/``lstm``/``ffn``/``transformer``); an ``.arpa`` file is read
+as a back-off n-gram. Names are looked up first among the bundled models (``models/``), then among
+the user's (``$ARLM_HOME/models``). Loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from arlm_tui import paths
+from arlm_tui.errors import ModelLoadError, UnknownModelError
+from arlm_tui.lm.base import LanguageModel
+
+NEURAL_BACKENDS = ("rnn", "gru", "lstm", "ffn", "transformer")
+
+#: The model used when a command is given no ``--model``.
+DEFAULT_MODEL = "pyref-word-kn3"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model found on disk, described from its ``config.json`` without loading its weights."""
+
+    name: str
+    path: Path
+    origin: str  # "bundled" | "user"
+    config: dict[str, Any]
+
+    @property
+    def backend(self) -> str:
+        return str(self.config.get("backend", "?"))
+
+    def summary(self) -> dict[str, Any]:
+        info = self.config.get("summary", {})
+        return {
+            "name": self.name,
+            "backend": self.backend,
+            "origin": self.origin,
+            "parameters": info.get("parameters"),
+            "corpus": info.get("corpus"),
+            "heldout_perplexity": info.get("heldout_perplexity"),
+            "path": str(self.path),
+        }
+
+
+def read_config(directory: Path) -> dict[str, Any]:
+    """``config.json`` of a model directory, or a one-line ModelLoadError naming the file."""
+    file = Path(directory) / "config.json"
+    if not file.is_file():
+        raise ModelLoadError("missing config.json (not a model directory)", path=file)
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        raise ModelLoadError(f"not valid JSON ({exc.__class__.__name__})", path=file, line=line) from None
+    if not isinstance(config, dict) or "backend" not in config:
+        raise ModelLoadError('no "backend" field', path=file)
+    return config
+
+
+def _scan(root: Path, origin: str) -> list[ModelEntry]:
+    entries = []
+    if not root.is_dir():
+        return entries
+    for child in sorted(root.iterdir()):
+        if (child / "config.json").is_file():
+            try:
+                config = read_config(child)
+            except ModelLoadError:
+                config = {"backend": "broken"}
+            entries.append(ModelEntry(child.name, child, origin, config))
+    return entries
+
+
+def list_models() -> list[ModelEntry]:
+    """Every bundled and user-trained model (bundled first; a user model may not shadow one)."""
+    bundled = _scan(paths.models_dir(), "bundled")
+    names = {e.name for e in bundled}
+    user = [e for e in _scan(paths.user_models_dir(), "user") if e.name not in names]
+    return bundled + user
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """The directory (or ARPA file) a model name or path refers to."""
+    text = str(name_or_path)
+    for entry in list_models():
+        if entry.name == text:
+            return entry.path
+    path = Path(text).expanduser()
+    if path.exists():
+        return path
+    known = ", ".join(e.name for e in list_models()) or "none"
+    raise UnknownModelError(f"unknown model {text!r} (known models: {known}; or give a path)")
+
+
+def load_model(name_or_path: str | Path | LanguageModel | None = None) -> LanguageModel:
+    """Load a model by bundled/user name, directory path, ``.arpa`` file or ``hf:PATH``."""
+    if isinstance(name_or_path, LanguageModel):
+        return name_or_path
+    if name_or_path is None:
+        name_or_path = DEFAULT_MODEL
+    text = str(name_or_path)
+    if text.startswith("hf:"):
+        try:
+            from arlm_tui.lm.hf import load_hf
+        except ImportError:
+            raise UnknownModelError(
+                "hf: models need the optional Hugging Face backend, which is not installed"
+            ) from None
+        return load_hf(text[3:])
+    path = resolve(text)
+    if path.is_file():
+        if path.suffix.lower() == ".arpa":
+            from arlm_tui.lm.arpa import read_arpa
+
+            model = read_arpa(path)
+            model.name = path.stem
+            return model
+        raise ModelLoadError("not a model directory or an .arpa file", path=path)
+    config = read_config(path)
+    backend = config["backend"]
+    if backend == "ngram":
+        from arlm_tui.lm.ngram import NGramModel
+
+        model = NGramModel.load(path)
+    elif backend == "oracle":
+        from arlm_tui.lm.oracle import load_oracle
+
+        model = load_oracle(path)
+    elif backend in NEURAL_BACKENDS:
+        from arlm_tui.lm.neural import load_neural
+
+        model = load_neural(path)
+    else:
+        raise ModelLoadError(f'unknown backend "{backend}"', path=path / "config.json")
+    model.name = text if not Path(text).exists() else path.name
+    return model

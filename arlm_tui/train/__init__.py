@@ -1,0 +1,1 @@
+"""Training commands: ``arlm train ngram`` (numpy) and the neural backends (torch)."""

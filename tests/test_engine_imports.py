@@ -1,0 +1,52 @@
+"""The engine never imports Textual, and nothing but the neural backends imports torch.
+
+Each module is imported in a fresh interpreter so one module's imports cannot hide another's.
+"""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import arlm_tui
+
+NEURAL_PREFIXES = ("arlm_tui.lm.neural", "arlm_tui.train.neural", "arlm_tui.lm.hf")
+UI_PREFIXES = ("arlm_tui.tui",)
+
+
+def _modules() -> list[str]:
+    names = ["arlm_tui"]
+    for info in pkgutil.walk_packages(arlm_tui.__path__, "arlm_tui."):
+        names.append(info.name)
+    return sorted(names)
+
+
+def _imported_by(module: str) -> set[str]:
+    code = (
+        "import importlib, json, sys; importlib.import_module(%r); "
+        "print(json.dumps(sorted(m for m in ('textual', 'torch', 'transformers') if m in sys.modules)))"
+        % module
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, f"importing {module} failed:\n{out.stderr}"
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_engine_modules_import_neither_textual_nor_torch():
+    engine = [m for m in _modules() if not m.startswith(UI_PREFIXES)]
+    assert "arlm_tui.lm.ngram" in engine and "arlm_tui.decoding" in engine
+    problems = {}
+    for module in engine:
+        heavy = _imported_by(module)
+        allowed = {"torch"} if module.startswith(NEURAL_PREFIXES) else set()
+        bad = heavy - allowed
+        if bad:
+            problems[module] = sorted(bad)
+    assert problems == {}
+
+
+def test_package_and_cli_stay_light():
+    assert _imported_by("arlm_tui") == set()
+    assert _imported_by("arlm_tui.cli") == set()
