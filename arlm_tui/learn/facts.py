@@ -1,0 +1,222 @@
+"""Recompute the numbers a lesson states (its ``facts:``) with the engine, so text cannot drift.
+
+Each fact's ``compute`` mapping names a kind from ``lessons.FACT_KINDS``. The n-gram kinds fit a
+real ``arlm_tui.lm.ngram.NGramModel`` on the corpus ("toy" = ``TOY_CORPUS``, or a list of
+sentences written in the lesson) with a ``WordTokenizer``; the decoding kinds go through
+``arlm_tui.decoding.warp``; the information-theory kinds are the formulas themselves, in nats
+unless ``unit: bits``. The engine is imported only when an engine-backed fact is computed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from arlm_tui.learn.lessons import FACT_KINDS, Fact, as_number
+from arlm_tui.lm.base import BOS, EOS, UNK
+
+
+def compute_fact(fact: Fact | Mapping[str, Any]) -> float:
+    """The value the engine computes for a fact (or for a bare ``compute`` mapping)."""
+    compute = fact.compute if isinstance(fact, Fact) else fact
+    kind = compute.get("kind")
+    if kind not in _COMPUTERS:
+        raise ValueError(f"compute kind must be one of {', '.join(FACT_KINDS)}, not {kind!r}")
+    missing = [key for key in FACT_KINDS[kind].required if key not in compute]
+    if missing:
+        raise ValueError(f"compute kind {kind!r} needs {', '.join(missing)}")
+    return float(_COMPUTERS[kind](compute))
+
+
+# ---------------------------------------------------------------------------- helpers
+def _numbers(values: Sequence[Any], name: str) -> np.ndarray:
+    out = []
+    for value in values:
+        if isinstance(value, Mapping):  # {token, prob} items of a chain_rule lab
+            value = value.get("prob")
+        number = as_number(value)
+        if number is None:
+            raise ValueError(f"{name} must hold numbers, got {value!r}")
+        out.append(number)
+    return np.asarray(out, dtype=np.float64)
+
+
+def _scale(compute: Mapping[str, Any]) -> float:
+    """Divide nats by this to get the requested unit."""
+    unit = compute.get("unit", "nats")
+    if unit not in ("nats", "bits"):
+        raise ValueError(f"unit must be 'nats' or 'bits', not {unit!r}")
+    return math.log(2) if unit == "bits" else 1.0
+
+
+def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x · ln y with 0 · ln 0 = 0 (terms with zero weight contribute nothing)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, x * np.log(np.where(x > 0, y, 1.0)), 0.0)
+
+
+def _pq(compute: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    p, q = _numbers(compute["p"], "p"), _numbers(compute["q"], "q")
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must have the same length ({p.size} vs {q.size})")
+    return p, q
+
+
+# ---------------------------------------------------------------------------- pure formulas
+def _chain_product(c: Mapping[str, Any]) -> float:
+    """p(x₁, …, x_T) = ∏_t p(x_t | x_<t)."""
+    return float(np.prod(_numbers(c["conditionals"], "conditionals")))
+
+
+def _nll(c: Mapping[str, Any]) -> float:
+    """NLL = −Σ_t ln p(x_t | x_<t); divided by N with per_token, by ln 2 with unit: bits."""
+    probs = _numbers(c["conditionals"], "conditionals")
+    with np.errstate(divide="ignore"):
+        total = -float(np.sum(np.log(probs)))
+    if c.get("per_token", False):
+        total /= probs.size
+    return total / _scale(c)
+
+
+def _perplexity(c: Mapping[str, Any]) -> float:
+    """PP = exp(−(1/N) Σ_t ln p(x_t | x_<t))."""
+    probs = _numbers(c["conditionals"], "conditionals")
+    with np.errstate(divide="ignore"):
+        return float(np.exp(-np.mean(np.log(probs))))
+
+
+def _entropy(c: Mapping[str, Any]) -> float:
+    """H(p) = −Σ_x p(x) ln p(x)."""
+    p = _numbers(c["probs"], "probs")
+    return float(-np.sum(_xlogy(p, p))) / _scale(c)
+
+
+def _cross_entropy(c: Mapping[str, Any]) -> float:
+    """H(p, q) = −Σ_x p(x) ln q(x)."""
+    p, q = _pq(c)
+    return float(-np.sum(_xlogy(p, q))) / _scale(c)
+
+
+def _kl(c: Mapping[str, Any]) -> float:
+    """KL(p ‖ q) = Σ_x p(x) ln(p(x) / q(x)) = H(p, q) − H(p)."""
+    p, q = _pq(c)
+    return float(np.sum(_xlogy(p, p)) - np.sum(_xlogy(p, q))) / _scale(c)
+
+
+def _ngram_param_count(c: Mapping[str, Any]) -> float:
+    """V^(n−1) contexts × (V − 1) free probabilities each."""
+    vocab, n = int(c["V"]), int(c["n"])
+    return float(vocab ** (n - 1) * (vocab - 1))
+
+
+def _ffn_param_count(c: Mapping[str, Any]) -> float:
+    """Embeddings V·d + hidden layer h·(n−1)·d + h + output layer V·h + V."""
+    vocab, d, n, h = (int(c[key]) for key in ("V", "d", "n", "h"))
+    return float(vocab * d + h * (n - 1) * d + h + vocab * h + vocab)
+
+
+# ---------------------------------------------------------------------------- decoding engine
+def _softmax_temperature(c: Mapping[str, Any]) -> float:
+    """softmax(z / T)_i, via ``arlm_tui.decoding.warp``."""
+    from arlm_tui.decoding import warp
+
+    logits = _numbers(c["logits"], "logits")
+    index = int(c["index"])
+    if not 0 <= index < logits.size:
+        raise ValueError(f"index must be in 0..{logits.size - 1}, not {index}")
+    temperature = as_number(c["temperature"])
+    return float(warp(logits, temperature=temperature)[index])
+
+
+def _top_p_kept(c: Mapping[str, Any]) -> float:
+    """How many tokens survive top-p (nucleus) filtering, via ``arlm_tui.decoding.warp``."""
+    from arlm_tui.decoding import warp
+
+    probs = _numbers(c["probs"], "probs")
+    with np.errstate(divide="ignore"):
+        logits = np.log(probs)
+    return float(np.count_nonzero(warp(logits, top_p=as_number(c["p"])) > 0))
+
+
+# ---------------------------------------------------------------------------- n-gram engine
+@lru_cache(maxsize=32)
+def _ngram_model(corpus: tuple[str, ...], order: int, smoothing: str, k: float) -> Any:
+    from arlm_tui.lm.ngram import NGramModel
+    from arlm_tui.text.tokenizers import WordTokenizer
+
+    tokenizer = WordTokenizer.train(list(corpus))
+    sentences = [tokenizer.encode(sentence) for sentence in corpus]
+    return NGramModel.fit(sentences, tokenizer, order=order, smoothing=smoothing, k=k)
+
+
+def _model_of(c: Mapping[str, Any]) -> Any:
+    corpus = c["corpus"]
+    if corpus == "toy":
+        from arlm_tui.text.corpora import TOY_CORPUS
+
+        corpus = TOY_CORPUS
+    return _ngram_model(tuple(corpus), int(c["order"]), str(c["smoothing"]), float(c.get("k", 1)))
+
+
+def _token_id(model: Any, token: str) -> int:
+    special = {EOS: model.eos_id, UNK: model.unk_id, BOS: model.bos_id}
+    if token in special:
+        return special[token]
+    ids = model.tokenizer.encode(token)
+    if len(ids) != 1:
+        raise ValueError(f"token must be one token of the vocabulary, not {token!r}")
+    return ids[0]
+
+
+def _context_ids(model: Any, context: str) -> list[int]:
+    """Ids of the text since the sentence start; written ``<s>`` padding is dropped because the
+    model pads the context itself."""
+    words = str(context).split()
+    while words and words[0] == BOS:
+        words.pop(0)
+    if BOS in words:
+        raise ValueError(f"context may start with {BOS} padding only: {context!r}")
+    return model.tokenizer.encode(" ".join(words)) if words else []
+
+
+def _ngram_prob(c: Mapping[str, Any]) -> float:
+    """p(token | context) = exp(next_logprobs(context)[token])."""
+    model = _model_of(c)
+    logprobs = model.next_logprobs(_context_ids(model, c["context"]))
+    return float(np.exp(logprobs[_token_id(model, str(c["token"]))]))
+
+
+def _sentence_logprob(c: Mapping[str, Any]) -> float:
+    """ln p(w₁ … w_T </s>) = Σ_t ln p(w_t | w_<t) + ln p(</s> | w_≤T)."""
+    model = _model_of(c)
+    ids = model.tokenizer.encode(str(c["sentence"])) + [model.eos_id]
+    return float(sum(model.next_logprobs(ids[:t])[ids[t]] for t in range(len(ids))))
+
+
+def _sentence_prob(c: Mapping[str, Any]) -> float:
+    return math.exp(_sentence_logprob(c))
+
+
+def _sentence_nll(c: Mapping[str, Any]) -> float:
+    return -_sentence_logprob(c)
+
+
+_COMPUTERS: dict[str, Callable[[Mapping[str, Any]], float]] = {
+    "ngram_prob": _ngram_prob,
+    "sentence_prob": _sentence_prob,
+    "sentence_nll": _sentence_nll,
+    "chain_product": _chain_product,
+    "nll": _nll,
+    "perplexity": _perplexity,
+    "entropy": _entropy,
+    "kl": _kl,
+    "cross_entropy": _cross_entropy,
+    "softmax_temperature": _softmax_temperature,
+    "top_p_kept": _top_p_kept,
+    "ngram_param_count": _ngram_param_count,
+    "ffn_param_count": _ffn_param_count,
+}
