@@ -323,6 +323,11 @@ BROKEN_CASES = {
         "kind: essay",
         "unknown question kind 'essay'",
     ),
+    "unsafe yaml tag": (
+        lambda t: _swap(t, "      order: 3\n", "      order: !!python/object/apply:os.getcwd []\n"),
+        "os.getcwd",
+        "unreadable value",
+    ),
     "choices on a text question": (
         lambda t: _swap(
             t,

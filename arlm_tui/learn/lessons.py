@@ -378,7 +378,7 @@ def load_lesson(folder: str | Path, *, known_ids: Iterable[str] | None = None) -
         for target, line in link_lines:
             if target not in known:
                 raise fail(line, f"link to unknown lesson 'lesson:{target}'")
-        for prerequisite, line in lesson_prerequisite_lines(root_node):
+        for prerequisite, line in _prerequisite_lines(root_node):
             if prerequisite not in known:
                 raise fail(line, f"unknown prerequisite '{prerequisite}'")
     return lesson
@@ -404,7 +404,8 @@ def lesson_links(text: str) -> list[tuple[str, int]]:
     ]
 
 
-def lesson_prerequisite_lines(root_node: Node) -> list[tuple[str, int]]:
+def _prerequisite_lines(root_node: Node) -> list[tuple[str, int]]:
+    """Each listed prerequisite with its line (for the unknown-prerequisite message)."""
     if not isinstance(root_node, MappingNode):
         return []
     for key, value in root_node.value:
@@ -437,7 +438,12 @@ def _describe(node: Node) -> str:
 
 
 def _construct(node: Node) -> Any:
-    return SafeConstructor().construct_object(node, deep=True)
+    """The plain Python value of a node; tags outside safe YAML (``!!python/...``) are refused."""
+    try:
+        return SafeConstructor().construct_object(node, deep=True)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise _Problem(_line(node), f"unreadable value: {problem}") from None
 
 
 def _mapping(node: Node, what: str) -> dict[str, tuple[Node, Node]]:
