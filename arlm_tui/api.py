@@ -18,7 +18,7 @@ import numpy as np
 from arlm_tui.lm.base import LanguageModel
 from arlm_tui.lm.registry import load_model
 
-__all__ = ["load_model", "score", "score_ids", "generate"]
+__all__ = ["generate", "load_model", "score", "score_ids"]
 
 
 def _as_model(model: LanguageModel | str) -> LanguageModel:

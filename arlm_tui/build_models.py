@@ -33,8 +33,45 @@ def _pyref_word_kn3(out: Path) -> dict:
     )
 
 
+#: Stories of the oracle language the oracle-trained models learn from (seed 0).
+ORACLE_TRAIN_STORIES = 20_000
+
+
+def _oracle(out: Path) -> dict:
+    from arlm_tui.evaluate import HELDOUT_SEED, HELDOUT_STORIES
+    from arlm_tui.lm.information import oracle_floor
+    from arlm_tui.lm.oracle import OracleLanguage, load_oracle, save_oracle
+    from arlm_tui.lm.registry import write_summary
+
+    save_oracle(out, seed=0, name=out.name)
+    floor = oracle_floor(load_oracle(out), OracleLanguage().corpus(HELDOUT_STORIES, HELDOUT_SEED))
+    summary = {
+        "corpus": "the oracle language itself (exact next-token distribution)",
+        "parameters": 0,
+        "heldout_perplexity": floor,
+    }
+    write_summary(out, summary)
+    return summary
+
+
+def _oracle_kn3(out: Path) -> dict:
+    from arlm_tui.train.ngram import train_ngram
+
+    return train_ngram(
+        corpus=f"oracle:{ORACLE_TRAIN_STORIES}",
+        out_dir=out,
+        order=3,
+        smoothing="kn",
+        valid_fraction=0.1,
+        seed=0,
+        name=out.name,
+    )
+
+
 #: name -> builder(out_dir) -> summary
 BUNDLED: dict[str, Callable[[Path], dict]] = {
+    "oracle": _oracle,
+    "oracle-kn3": _oracle_kn3,
     "pyref-word-kn3": _pyref_word_kn3,
 }
 

@@ -51,10 +51,7 @@ def _knob_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="random seed (same seed, same text)")
 
 
-_KNOB_NAMES = (
-    "temperature top_k top_p min_p typical_p epsilon repetition_penalty no_repeat_ngram "
-    "beam_width length_penalty max_tokens min_tokens seed"
-).split()
+_KNOB_NAMES = ["temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon", "repetition_penalty", "no_repeat_ngram", "beam_width", "length_penalty", "max_tokens", "min_tokens", "seed"]
 
 
 def _knobs(args: argparse.Namespace) -> dict[str, Any]:
@@ -261,7 +258,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"step {trace.step + 1}: context …{model.tokenizer.decode(trace.context_ids[-6:])!r}")
         for row in trace.top(5):
             mark = "→" if row["id"] == trace.chosen_id else " "
-            bar = "█" * int(round(row["raw_prob"] * 30))
+            bar = "█" * round(row["raw_prob"] * 30)
             reason = f"  removed by {row['removed_by']}" if row.get("removed_by") else ""
             print(
                 f"  {mark} {row['text']!r:<16} p={row['raw_prob']:.3f} "
@@ -296,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="step through a generation, printing every step")
     model_arg(demo)
-    demo.add_argument("--prompt", default="the")
+    demo.add_argument("--prompt", default="")
     demo.add_argument("--strategy", choices=("greedy", "sample"), default="sample")
     _knob_arguments(demo)
     demo.set_defaults(func=cmd_demo, max_tokens=12, top_p=0.9, temperature=0.8)

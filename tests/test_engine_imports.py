@@ -25,9 +25,9 @@ def _modules() -> list[str]:
 
 def _imported_by(module: str) -> set[str]:
     code = (
-        "import importlib, json, sys; importlib.import_module(%r); "
-        "print(json.dumps(sorted(m for m in ('textual', 'torch', 'transformers') if m in sys.modules)))"
-        % module
+        f"import importlib, json, sys; importlib.import_module({module!r}); "
+        "print(json.dumps(sorted(m for m in ('textual', 'torch', 'transformers') "
+        "if m in sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, f"importing {module} failed:\n{out.stderr}"

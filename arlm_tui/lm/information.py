@@ -182,16 +182,13 @@ def heldout_nll(model: LanguageModel, texts: Iterable[str]) -> tuple[float, int]
     if not model.normalized:
         raise ArlmError(f"model {model.name} gives scores that do not sum to one "
                         "(stupid backoff): it has no perplexity")
-    eos = model.eos_id
+    from arlm_tui.api import score_ids
+
     total, count = 0.0, 0
     for text in texts:
-        targets = list(model.tokenizer.encode(text)) + [eos]
-        logprobs, state = model.start([[]])
-        for t, token in enumerate(targets):
-            total -= float(logprobs[0, token])
-            count += 1
-            if t + 1 < len(targets):
-                logprobs, state = model.extend(state, [token])
+        logprobs = score_ids(model, model.tokenizer.encode(text))
+        total -= float(logprobs.sum())
+        count += len(logprobs)
     return total, count
 
 

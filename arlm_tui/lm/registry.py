@@ -20,7 +20,7 @@ from arlm_tui.lm.base import LanguageModel
 NEURAL_BACKENDS = ("rnn", "gru", "lstm", "ffn", "transformer")
 
 #: The model used when a command is given no ``--model``.
-DEFAULT_MODEL = "pyref-word-kn3"
+DEFAULT_MODEL = "oracle-kn3"
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,21 @@ def read_config(directory: Path) -> dict[str, Any]:
     if not isinstance(config, dict) or "backend" not in config:
         raise ModelLoadError('no "backend" field', path=file)
     return config
+
+
+def write_summary(directory: str | Path, summary: dict[str, Any], **extra: Any) -> None:
+    """Store what ``arlm models list`` shows (corpus, parameters, held-out perplexity...) in the
+    model's ``config.json`` under ``"summary"``; non-finite numbers are left out (JSON has none)."""
+    import math
+
+    file = Path(directory) / "config.json"
+    config = json.loads(file.read_text(encoding="utf-8"))
+    config["summary"] = {
+        k: v for k, v in summary.items() if not (isinstance(v, float) and not math.isfinite(v))
+    }
+    for key, value in extra.items():
+        config.setdefault(key, value)
+    file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
 def _scan(root: Path, origin: str) -> list[ModelEntry]:

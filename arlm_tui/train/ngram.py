@@ -48,6 +48,7 @@ def train_ngram(
     from arlm_tui.corpus_spec import load_corpus_spec
     from arlm_tui.lm.card import write_card
     from arlm_tui.lm.ngram import NGramModel
+    from arlm_tui.lm.registry import write_summary
     from arlm_tui.progress import ProgressBar
     from arlm_tui.text.corpora import train_valid_split
 
@@ -109,7 +110,7 @@ def train_ngram(
         "train_tokens": sum(len(ids) + 1 for ids in train_ids),
         "training_seconds": round(fit_seconds, 3),
     }
-    _add_summary(out, summary, tokenizer_kind=getattr(tokenizer, "kind", tokenizer_kind))
+    write_summary(out, summary, tokenizer=getattr(tokenizer, "kind", tokenizer_kind))
     write_card(
         out,
         f"n-gram model: order {order}, {smoothing}",
@@ -130,13 +131,3 @@ def train_ngram(
         ),
     )
     return summary | {"path": str(out)}
-
-
-def _add_summary(directory: Path, summary: dict[str, Any], *, tokenizer_kind: str) -> None:
-    import json
-
-    file = directory / "config.json"
-    config = json.loads(file.read_text(encoding="utf-8"))
-    config["summary"] = {k: v for k, v in summary.items() if v is None or not isinstance(v, float) or math.isfinite(v)}
-    config.setdefault("tokenizer", tokenizer_kind)
-    file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
