@@ -1,0 +1,160 @@
+"""The neural nets behind arlm's one ``LanguageModel`` protocol.
+
+``NeuralLanguageModel`` wraps a torch net (``RecurrentLM``, ``FeedForwardLM`` or
+``TransformerLM``) and its tokenizer. Every sequence the net reads starts with ``<s>``:
+
+    next_logprobs(w_1 … w_t) = log softmax(z),   z = net(<s> w_1 … w_t)[last]
+
+``start``/``extend``/``select`` pass the net's own state through (hidden state, window, or KV
+cache), so a generation step costs one cell update or one token's forward pass. Log-probs come
+back as float64 numpy arrays (computed from float32 logits in float64, so each row's logsumexp
+is 0 to float64 precision); ``<s>`` always has log-probability −∞.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from arlm_tui.lm.base import LanguageModel
+
+
+def parameter_count(net: nn.Module) -> int:
+    """Number of trained numbers in ``net`` (a tied matrix counts once)."""
+    return sum(p.numel() for p in net.parameters())
+
+
+def set_inference_threads() -> None:
+    """One intra-op thread for generation. Measured with benchmarks/bench_neural.py on two
+    cores: a second thread speeds only the output product up (one step 0.48 ms instead of
+    0.57), and when the other core is busy every step waits for it (up to 2–4 ms)."""
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+class NeuralLanguageModel(LanguageModel):
+    """A trained net + tokenizer, with facts from its ``config.json`` for ``describe()``."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        tokenizer: Any,
+        *,
+        backend: str,
+        name: str = "neural",
+        summary: dict[str, Any] | None = None,
+    ):
+        vocab_size = net.config.vocab_size
+        if len(tokenizer.vocab) != vocab_size:
+            raise ValueError(
+                f"tokenizer: {len(tokenizer.vocab)} tokens, but the net predicts {vocab_size}"
+            )
+        self.net = net.eval()
+        self.tokenizer = tokenizer
+        self.backend = backend
+        self.name = name
+        self.summary = dict(summary or {})
+        self._last_state: Any = None
+
+    # ------------------------------------------------------------------ conversions
+    def _ids(self, ids: Sequence[int], what: str) -> list[int]:
+        ids = [int(i) for i in ids]
+        V = self.net.config.vocab_size
+        if ids and (min(ids) < 0 or max(ids) >= V):
+            bad = next(i for i in ids if not 0 <= i < V)
+            raise ValueError(f"{what}: token ids must be in [0, {V}), got {bad}")
+        return ids
+
+    @staticmethod
+    def _logprobs(logits: torch.Tensor) -> np.ndarray:
+        return torch.log_softmax(logits.double(), dim=-1).numpy()
+
+    # ------------------------------------------------------------------ the protocol
+    def next_logprobs(self, context_ids: Sequence[int]) -> np.ndarray:
+        context = [self.bos_id] + self._ids(context_ids, "context_ids")
+        with torch.inference_mode():
+            logits, _ = self.net.start([context])
+        return self._logprobs(logits[0])
+
+    def start(self, contexts: Sequence[Sequence[int]]) -> tuple[np.ndarray, Any]:
+        rows = [[self.bos_id] + self._ids(c, "contexts") for c in contexts]
+        if not rows:
+            raise ValueError("contexts: need at least one context")
+        with torch.inference_mode():
+            logits, state = self.net.start(rows)
+        self._last_state = state
+        return self._logprobs(logits), state
+
+    def extend(self, state: Any, token_ids: Sequence[int]) -> tuple[np.ndarray, Any]:
+        if len(token_ids) != len(state):
+            raise ValueError(f"token_ids: {len(token_ids)} tokens for {len(state)} sequences")
+        idx = torch.tensor(self._ids(token_ids, "token_ids"), dtype=torch.long)
+        with torch.inference_mode():
+            logits, new = self.net.extend(state, idx)
+        self._last_state = new
+        return self._logprobs(logits), new
+
+    def select(self, state: Any, indices: Sequence[int]) -> Any:
+        index = torch.tensor([int(i) for i in indices], dtype=torch.long)
+        if len(index) and (int(index.min()) < 0 or int(index.max()) >= len(state)):
+            raise ValueError(f"indices: must be in [0, {len(state)}), got {list(indices)}")
+        with torch.inference_mode():
+            return self.net.select(state, index)
+
+    def score_ids(self, ids: Sequence[int]) -> np.ndarray:
+        """log p(ids[k] | <s> ids[:k]) for every k, in one pass over the text."""
+        ids = self._ids(ids, "ids")
+        out = np.zeros(len(ids))
+        targets = torch.tensor(ids, dtype=torch.long)
+        with torch.inference_mode():
+            for start, logits in self.net.chunked_logits([self.bos_id] + ids[:-1]):
+                chunk = torch.log_softmax(logits.double(), dim=-1)
+                wanted = targets[start : start + len(chunk)].unsqueeze(1)
+                out[start : start + len(chunk)] = chunk.gather(1, wanted)[:, 0].numpy()
+        return out
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def parameters(self) -> int:
+        return parameter_count(self.net)
+
+    @property
+    def last_attention(self) -> np.ndarray | None:
+        """Transformer only: attention weights of the last token read by the most recent
+        ``start``/``extend`` call (sequence 0), shape (layers, heads, keys); keys are the
+        positions of the current window (``attention_keys``). None for other backends."""
+        state = self._last_state
+        if getattr(state, "queries", None) is None:
+            return None
+        length = int(state.lengths[0])
+        with torch.inference_mode():
+            weights = self.net.attention(state)
+        return np.stack([w[0, :, :length].double().numpy() for w in weights])
+
+    @property
+    def attention_keys(self) -> list[int] | None:
+        """Token ids of the keys in ``last_attention`` (the window of sequence 0)."""
+        state = self._last_state
+        if getattr(state, "queries", None) is None:
+            return None
+        return state.cache.ids[0, : int(state.lengths[0])].tolist()
+
+    def describe(self) -> dict[str, Any]:
+        config = self.net.config
+        facts = super().describe()
+        facts.update(
+            parameters=self.parameters,
+            layers=config.layers,
+            width=config.d_model,
+            heads=getattr(config, "heads", None),
+            context=config.context if self.backend in ("ffn", "transformer") else None,
+            corpus=self.summary.get("corpus"),
+            heldout_perplexity=self.summary.get("heldout_perplexity"),
+        )
+        if self.backend not in ("ffn", "transformer"):
+            facts["bptt_steps"] = config.context
+        return facts

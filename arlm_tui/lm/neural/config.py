@@ -1,0 +1,242 @@
+"""Architecture configs of the neural backends: plain dataclasses, no torch.
+
+One dataclass per family, read and written as the ``"architecture"`` object of a model
+directory's ``config.json``. Keeping them torch-free lets the CLI validate flags and the model
+list describe a directory without loading torch.
+
+    RecurrentConfig(cell="lstm", vocab_size=V, d_model=m, layers=L)   # rnn | gru | lstm
+    FeedForwardConfig(vocab_size=V, context=n-1, d_model=d, d_hidden=h)
+    TransformerConfig(vocab_size=V, context=C, layers=L, heads=H, d_model=d)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+#: Backend names, as written in ``config.json``'s ``"backend"``.
+RECURRENT_CELLS = ("rnn", "gru", "lstm")
+NEURAL_BACKENDS = (*RECURRENT_CELLS, "ffn", "transformer")
+
+
+def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
+
+
+def _check_dropout(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
+        raise ValueError(f"dropout must be a number in [0, 1), got {value!r}")
+
+
+@dataclass
+class RecurrentConfig:
+    """Embedding (V × m), ``layers`` stacked cells of width m, output projection (m × V).
+
+    ``context`` is not a limit of the model (the hidden state carries the whole past); it is
+    the number of time steps that truncated back-propagation through time unrolls in training.
+    """
+
+    cell: str = "lstm"
+    vocab_size: int = 0
+    d_model: int = 128
+    layers: int = 1
+    dropout: float = 0.0
+    tie_weights: bool = True
+    context: int = 64
+
+    def validate(self) -> RecurrentConfig:
+        if self.cell not in RECURRENT_CELLS:
+            raise ValueError(f"cell must be one of {', '.join(RECURRENT_CELLS)}, got {self.cell!r}")
+        _check_int("vocab_size", self.vocab_size, 3)
+        _check_int("d_model", self.d_model, 1)
+        _check_int("layers", self.layers, 1, 16)
+        _check_int("context", self.context, 1)
+        _check_dropout(self.dropout)
+        if self.tie_weights not in (True, False):
+            raise ValueError(f"tie_weights must be true or false, got {self.tie_weights!r}")
+        return self
+
+
+@dataclass
+class FeedForwardConfig:
+    """Bengio et al. (2003): the last n−1 = ``context`` embeddings (each d = ``d_model`` wide),
+    concatenated, through ``layers`` tanh layers of width ``d_hidden``, then a softmax over V."""
+
+    vocab_size: int = 0
+    context: int = 4
+    d_model: int = 64
+    d_hidden: int = 256
+    layers: int = 1
+    dropout: float = 0.0
+
+    def validate(self) -> FeedForwardConfig:
+        _check_int("vocab_size", self.vocab_size, 3)
+        _check_int("context", self.context, 1, 256)
+        _check_int("d_model", self.d_model, 1)
+        _check_int("d_hidden", self.d_hidden, 1)
+        _check_int("layers", self.layers, 1, 16)
+        _check_dropout(self.dropout)
+        return self
+
+
+@dataclass
+class TransformerConfig:
+    """Decoder-only, pre-LayerNorm transformer with learned positions and tied embeddings.
+
+    ``context`` (C) is the number of learned positions: the longest window the model attends
+    over. Longer texts are read through windows that restart every C − C//2 tokens
+    (see ``window_start``).
+    """
+
+    vocab_size: int = 0
+    context: int = 256
+    layers: int = 4
+    heads: int = 4
+    d_model: int = 128
+    dropout: float = 0.0
+
+    def validate(self) -> TransformerConfig:
+        _check_int("vocab_size", self.vocab_size, 3)
+        _check_int("context", self.context, 2, 65536)
+        _check_int("layers", self.layers, 1, 64)
+        _check_int("heads", self.heads, 1)
+        _check_int("d_model", self.d_model, 1)
+        if self.d_model % self.heads:
+            raise ValueError(
+                f"d_model must be a multiple of heads, got d_model={self.d_model}, "
+                f"heads={self.heads}"
+            )
+        _check_dropout(self.dropout)
+        return self
+
+    @property
+    def keep(self) -> int:
+        """K: tokens kept when a full window restarts (C // 2)."""
+        return self.context // 2
+
+
+ModelConfig = RecurrentConfig | FeedForwardConfig | TransformerConfig
+
+
+def config_to_dict(config: ModelConfig) -> dict[str, Any]:
+    """The ``"architecture"`` object of ``config.json``."""
+    return asdict(config)
+
+
+def config_from_dict(backend: str, d: Mapping[str, Any]) -> ModelConfig:
+    """Rebuild and validate a config; unknown backend, unknown field or bad value -> ValueError."""
+    if backend in RECURRENT_CELLS:
+        cls: type = RecurrentConfig
+    elif backend == "ffn":
+        cls = FeedForwardConfig
+    elif backend == "transformer":
+        cls = TransformerConfig
+    else:
+        raise ValueError(f"backend must be one of {', '.join(NEURAL_BACKENDS)}, got {backend!r}")
+    if not isinstance(d, Mapping):
+        raise TypeError("the architecture must be a JSON object")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown architecture field(s): {', '.join(unknown)}")
+    config = cls(**dict(d))
+    if backend in RECURRENT_CELLS and config.cell != backend:
+        raise ValueError(f"cell {config.cell!r} does not match backend {backend!r}")
+    return config.validate()
+
+
+def make_config(
+    kind: str,
+    vocab_size: int,
+    *,
+    layers: int | None = None,
+    d_model: int | None = None,
+    heads: int | None = None,
+    context: int | None = None,
+    dropout: float = 0.0,
+) -> ModelConfig:
+    """A config for backend ``kind`` from the training flags; None keeps each family's default.
+
+    ``heads`` only applies to the transformer. For the feed-forward model ``layers`` counts tanh
+    hidden layers and the hidden width is 4·d_model.
+    """
+
+    def pick(value: Any, default: Any) -> Any:
+        return default if value is None else value
+
+    if kind in RECURRENT_CELLS:
+        base = RecurrentConfig(cell=kind)
+        config: ModelConfig = RecurrentConfig(
+            cell=kind,
+            vocab_size=vocab_size,
+            d_model=pick(d_model, base.d_model),
+            layers=pick(layers, base.layers),
+            dropout=dropout,
+            context=pick(context, base.context),
+        )
+    elif kind == "ffn":
+        base_f = FeedForwardConfig()
+        width = pick(d_model, base_f.d_model)
+        config = FeedForwardConfig(
+            vocab_size=vocab_size,
+            context=pick(context, base_f.context),
+            d_model=width,
+            d_hidden=4 * width if isinstance(width, int) else base_f.d_hidden,
+            layers=pick(layers, base_f.layers),
+            dropout=dropout,
+        )
+    elif kind == "transformer":
+        base_t = TransformerConfig()
+        config = TransformerConfig(
+            vocab_size=vocab_size,
+            context=pick(context, base_t.context),
+            layers=pick(layers, base_t.layers),
+            heads=pick(heads, base_t.heads),
+            d_model=pick(d_model, base_t.d_model),
+            dropout=dropout,
+        )
+    else:
+        raise ValueError(f"kind must be one of {', '.join(NEURAL_BACKENDS)}, got {kind!r}")
+    return config.validate()
+
+
+def window_start(length: int, context: int, keep: int) -> int:
+    """Where the transformer's window starts for a sequence of ``length`` tokens (``<s>`` included).
+
+    With C = ``context`` learned positions and K = ``keep``: up to C tokens the window is the
+    whole sequence; after that it restarts, keeping the last K tokens, every S = C − K tokens:
+
+        start(n) = 0                      if n ≤ C
+                 = ⌈(n − C) / S⌉ · S       otherwise      (so n − start is in [K+1, C])
+
+    A pure function of n, so the cached path and a fresh forward pass read the same window.
+    """
+    if length <= context:
+        return 0
+    stride = context - keep
+    return -(-(length - context) // stride) * stride
+
+
+def window_spans(length: int, context: int, keep: int) -> list[tuple[int, int, int]]:
+    """The windows that score a sequence of ``length`` input tokens with ``window_start``'s rule.
+
+    Returns (a, b, first): run the net on tokens [a, b) and keep the predictions made at
+    positions a+first … b−1. Every position is kept exactly once, read through the same window
+    the incremental path would use. The first window is (0, min(C, length), 0); then
+    a = S, 2S, … with S = C − K and first = K.
+    """
+    spans = [(0, min(context, length), 0)]
+    stride = context - keep
+    start = stride
+    while start + keep < length:
+        spans.append((start, min(start + context, length), keep))
+        start += stride
+    return spans

@@ -1,0 +1,216 @@
+"""``arlm train rnn|gru|lstm|ffn|transformer``: train a neural model from the command line.
+
+    arlm train lstm --corpus pyref --out models/pyref-lstm --d-model 128 --epochs 5
+    arlm train transformer --corpus oracle:5000 --name oracle-tf --context 128 --steps 2000
+
+``register`` adds the five subcommands to ``arlm train``'s subparsers; ``run`` is their handler.
+torch is imported only when a command runs, never when the parser is built. Models trained on
+``--corpus oracle`` use the oracle's own word tokenizer, so their token ids match the oracle's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from arlm_tui.errors import ArlmError
+
+KINDS = {
+    "rnn": "train an Elman recurrent network (torch)",
+    "gru": "train a GRU recurrent network (torch)",
+    "lstm": "train an LSTM recurrent network (torch)",
+    "ffn": "train a feed-forward fixed-window network, Bengio et al. 2003 (torch)",
+    "transformer": "train a small decoder-only transformer (torch)",
+}
+
+
+def register(train_subparsers: Any) -> None:
+    """Add ``rnn``, ``gru``, ``lstm``, ``ffn`` and ``transformer`` to ``arlm train``."""
+    for kind, help_text in KINDS.items():
+        parser = train_subparsers.add_parser(kind, help=help_text, description=help_text)
+        _arguments(parser, kind)
+        parser.set_defaults(func=run, kind=kind)
+
+
+def _arguments(p: argparse.ArgumentParser, kind: str) -> None:
+    data = p.add_argument_group("data")
+    data.add_argument(
+        "--corpus", required=True, help="a UTF-8 text file, or toy | pyref | oracle[:N]"
+    )
+    data.add_argument(
+        "--unit",
+        choices=("sentence", "line"),
+        default="sentence",
+        help="one training text per sentence (default) or per line",
+    )
+    data.add_argument(
+        "--tokenizer",
+        choices=("word", "char", "bpe"),
+        default=None,
+        help="default word (the oracle corpus always uses its own)",
+    )
+    data.add_argument("--vocab-size", type=int, default=2000, help="BPE vocabulary size")
+    data.add_argument("--min-count", type=int, default=1, help="rarer tokens become <unk>")
+    data.add_argument("--lowercase", action="store_true")
+    data.add_argument(
+        "--valid-fraction",
+        type=float,
+        default=0.1,
+        help="texts held out for perplexity and early stopping (0 = none)",
+    )
+
+    model = p.add_argument_group("model")
+    model.add_argument("--layers", type=int, help="stacked layers (ffn: tanh hidden layers)")
+    model.add_argument("--d-model", type=int, help="width: embedding and hidden size")
+    if kind == "transformer":
+        model.add_argument("--heads", type=int, help="attention heads (divides --d-model)")
+    context_help = {
+        "ffn": "window n−1: tokens the model sees (default 4)",
+        "transformer": "learned positions: the longest window attended over (default 256)",
+    }.get(kind, "time steps unrolled by truncated BPTT (default 64)")
+    model.add_argument("--context", type=int, help=context_help)
+    model.add_argument("--dropout", type=float, default=0.0, help="in [0, 1)")
+
+    train = p.add_argument_group("training")
+    train.add_argument("--epochs", type=int, help="passes over the corpus (default 10)")
+    train.add_argument("--steps", type=int, help="parameter updates (stops first if both)")
+    train.add_argument("--lr", type=float, help="AdamW learning rate (default per model)")
+    train.add_argument(
+        "--batch-size", type=int, help="texts per batch (ffn: windows; default 32, ffn 512)"
+    )
+    train.add_argument("--seed", type=int, default=0, help="same seed, same model")
+    train.add_argument(
+        "--patience",
+        type=int,
+        default=3,
+        help="epochs without a better held-out perplexity before stopping (0 off)",
+    )
+    train.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        help="start afresh even if the output has a checkpoint",
+    )
+
+    where = p.add_argument_group("output")
+    where.add_argument("--out", help="directory to save the model in")
+    where.add_argument("--name", help="save under this name in arlm's user models directory")
+
+
+def _output_dir(args: argparse.Namespace) -> Path:
+    if args.out is not None and args.name is not None:
+        raise ArlmError("give either --out DIR or --name NAME, not both")
+    if args.name is not None:
+        from arlm_tui.paths import user_models_dir
+
+        if "/" in args.name or "\\" in args.name or args.name.startswith("."):
+            raise ArlmError(f"--name {args.name!r}: a model name has no slashes; use --out DIR")
+        return user_models_dir() / args.name
+    if args.out is None:
+        raise ArlmError("say where to save the model: --out DIR (or --name NAME)")
+    return Path(args.out)
+
+
+def _as_flag_error(exc: ValueError) -> ArlmError:
+    """'batch_size must be …' -> '--batch-size must be …'."""
+    name, _, rest = str(exc).partition(" ")
+    return ArlmError(f"--{name.replace('_', '-')} {rest}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``arlm train <neural kind>``: load the corpus, train, save, report."""
+    from arlm_tui.corpus_spec import load_corpus_spec
+    from arlm_tui.lm.neural.config import make_config
+    from arlm_tui.text.corpora import train_valid_split
+    from arlm_tui.train.neural import check_hyperparameters
+
+    kind = args.kind
+    heads = getattr(args, "heads", None)
+    try:
+        check_hyperparameters(
+            kind,
+            epochs=args.epochs,
+            steps=args.steps,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            dropout=args.dropout,
+            patience=args.patience,
+        )
+        make_config(
+            kind,
+            3,
+            layers=args.layers,
+            d_model=args.d_model,
+            heads=heads,
+            context=args.context,
+            dropout=args.dropout,
+        )
+    except ValueError as exc:
+        raise _as_flag_error(exc) from None
+    if not 0.0 <= args.valid_fraction < 1.0:
+        raise ArlmError(f"--valid-fraction {args.valid_fraction}: must be in [0, 1)")
+    out = _output_dir(args)
+
+    source = load_corpus_spec(args.corpus, unit=args.unit, seed=args.seed)
+    if source.tokenizer is not None and args.tokenizer not in (None, "word"):
+        raise ArlmError(
+            f"--corpus {args.corpus} uses the oracle's own word tokenizer (so token ids match "
+            f"the oracle's); drop --tokenizer {args.tokenizer}"
+        )
+    texts = source.texts
+    if args.valid_fraction > 0 and len(texts) >= 2:
+        train_texts, valid_texts = train_valid_split(texts, args.valid_fraction, seed=args.seed)
+    else:
+        train_texts, valid_texts = list(texts), []
+    tokenizer = source.tokenizer
+    if tokenizer is None:
+        from arlm_tui.train.ngram import build_tokenizer
+
+        tokenizer = build_tokenizer(
+            args.tokenizer or "word",
+            train_texts,
+            min_count=args.min_count,
+            lowercase=args.lowercase,
+            vocab_size=args.vocab_size,
+        )
+
+    from arlm_tui.train.neural import TrainingBar, train_neural
+
+    try:
+        result = train_neural(
+            kind,
+            train_texts,
+            valid_texts,
+            tokenizer,
+            out,
+            layers=args.layers,
+            d_model=args.d_model,
+            heads=heads,
+            context=args.context,
+            epochs=args.epochs,
+            steps=args.steps,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            dropout=args.dropout,
+            patience=args.patience,
+            resume=args.resume,
+            progress=TrainingBar(f"training {kind}"),
+            corpus=source.description,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"stopped; the last checkpoint in {out} resumes with the same command", file=sys.stderr
+        )
+        raise
+    print(f"saved {result.out_dir}")
+    print(
+        f"parameters: {result.parameters:,} · steps: {result.steps} · "
+        f"epochs: {result.epochs_completed} · {result.seconds:.1f}s"
+        + (" · stopped early" if result.stopped_early else "")
+    )
+    if result.val_perplexity is not None:
+        print(f"held-out perplexity: {result.val_perplexity:.3f}")
+    return 0
