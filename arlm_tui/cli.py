@@ -1,11 +1,14 @@
 """The ``arlm`` command line.
 
-    arlm                      the step-through demo (the TUI replaces it when it lands)
+    arlm                      the full-screen app (home screen)
+    arlm play ...             the play screen directly, with a model, prompt and knobs
+    arlm demo                 a step-through generation printed in the terminal
     arlm generate ...         generate text with a decoding strategy; --json for machines
     arlm score ...            per-token log-probs, NLL, perplexity of a text
     arlm train ngram ...      fit an n-gram model (train rnn|gru|lstm|ffn|transformer: neural)
     arlm export-arpa ...      write an n-gram model in the ARPA format
     arlm models list          the bundled and user-trained models
+    arlm lessons / cards / games   lessons, flashcards (FSRS) and games
 
 A user's mistake (bad flag value, missing file, unknown model) prints one line and exits with
 status 2; nothing here prints a traceback for it. Heavy modules are imported inside the commands
@@ -334,12 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     ng.add_argument("--out", help="directory to save the model in")
     ng.add_argument("--name", help="save under this name in arlm's user models directory")
     ng.set_defaults(func=cmd_train_ngram)
-    try:
-        from arlm_tui.train import cli_neural
-    except ImportError:
-        cli_neural = None
-    if cli_neural is not None:
-        cli_neural.register(tsub)
+    from arlm_tui.train import cli_neural
+
+    cli_neural.register(tsub)
 
     ex = sub.add_parser("export-arpa", help="write an n-gram model as an ARPA file")
     model_arg(ex)
@@ -356,15 +356,25 @@ def build_parser() -> argparse.ArgumentParser:
     from arlm_tui.learn import cli_learn
 
     cli_learn.register(sub)
+
+    from arlm_tui.games import cli_games
+
+    cli_games.register(sub)
+
+    from arlm_tui.tui.cli_play import register_play_command
+
+    register_play_command(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["demo"])
     try:
+        if args.command is None:
+            from arlm_tui.tui.app import run_app
+
+            return run_app()
         return int(args.func(args) or 0)
     except ArlmError as exc:
         print(f"arlm: error: {exc}", file=sys.stderr)

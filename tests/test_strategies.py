@@ -282,11 +282,17 @@ def test_explain_lines(model):
     greedy_line = explain(step(model, DecodingConfig()))
     assert greedy_line == "greedy took the most probable token 'the' (p = 0.40)"
     config = DecodingConfig(strategy="sample", temperature=0.8, top_p=0.7)
-    lines = {}
+    lines, traces = {}, {}
     for seed in range(40):
         trace = step(model, config.replace(seed=seed))
         lines.setdefault(trace.chosen_rank, explain(trace))
-    assert lines[1].startswith("top-p = 0.7 kept 2 tokens covering 0.70; sampled 'the'")
+        traces.setdefault(trace.chosen_rank, trace)
+    # coverage is measured where top-p cut: on the distribution after temperature, so >= p
+    tempered = traces[1].stages[1]
+    assert tempered.name == "temperature"
+    covering = float(tempered.probs[traces[1].final_probs > 0].sum())
+    assert covering >= 0.7
+    assert lines[1].startswith(f"top-p = 0.7 kept 2 tokens covering {covering:.2f}; sampled 'the'")
     assert "at T = 0.8" in lines[2] and "top token is not always chosen" in lines[2]
     forced = explain(step(model, config, force=model.tokenizer.token_to_id["dog"]))
     assert forced == "you forced 'dog' (p = 0.10, rank 4), which top-p had removed"

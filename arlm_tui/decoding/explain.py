@@ -80,8 +80,11 @@ def explain(trace: Trace, vocab_text: VocabText = None) -> str:
     prefix = ""
     cut = [s for s in trace.stages[1:] if s.name in _TRUNCATORS and s.removed]
     if cut:
+        # Coverage is measured on the distribution the first truncation saw (after temperature
+        # and penalties), so "top-p = 0.9 kept 4 tokens covering 0.93" is never below p.
         kept = trace.final_probs > 0
-        covering = float(np.sum(trace.raw_probs[kept]))
+        before = trace.stages[trace.stages.index(cut[0]) - 1].probs
+        covering = float(np.sum(before[kept]))
         labels = " and ".join(s.label for s in cut)
         prefix = f"{labels} kept {trace.kept} tokens covering {_p(covering)}; "
     temperature = float(trace.config.get("temperature", 1.0))

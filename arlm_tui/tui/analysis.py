@@ -1,0 +1,307 @@
+"""The numbers behind the play screen's analysis views, computed with the engine (no Textual).
+
+- ``compare_models``: one context under several models side by side, and KL(oracle ‖ model)
+  when the oracle is among them;
+- ``sample_study``: N continuations under the current knobs, the empirical histogram of the
+  first token against the model's distribution, and diversity numbers per strategy;
+- ``attention_at``: a transformer's attention weights for the last token;
+- ``speculative_demo``: a few rounds of speculative decoding from the current text.
+
+Diversity numbers (``distinct_n``, ``repetition_rate``) are plain counts over token ids; every
+probability comes from the engine (``decode_step``/``generate_ids``, ``lm.information``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from arlm_tui.decoding.config import DecodingConfig
+
+
+# --------------------------------------------------------------------------- diversity numbers
+def distinct_n(texts: Sequence[Sequence[int]], n: int) -> float:
+    """distinct-n = (number of different n-grams) / (number of n-grams), over all texts.
+
+    1.0 means no n-gram occurs twice; greedy decoding repeated N times gives 1/N."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    grams = [tuple(t[i:i + n]) for t in texts for i in range(len(t) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def repetition_rate(texts: Sequence[Sequence[int]]) -> float:
+    """Share of tokens that repeat a token seen earlier in the same text (0 = never)."""
+    repeated = total = 0
+    for text in texts:
+        seen: set[int] = set()
+        for token in text:
+            total += 1
+            repeated += token in seen
+            seen.add(token)
+    return repeated / total if total else 0.0
+
+
+# --------------------------------------------------------------------------- compare
+@dataclass
+class CompareColumn:
+    model: str
+    backend: str
+    top: list[tuple[str, float]]  # (token text, p) best first
+    entropy: float
+    kl_from_oracle: float | None = None  # KL(oracle ‖ model), nats
+    cross_entropy: float | None = None
+    note: str = ""
+
+
+@dataclass
+class CompareResult:
+    context: str
+    columns: list[CompareColumn]
+    oracle: str | None  # the oracle model's name, when it was compared
+    oracle_entropy: float | None = None
+    oracle_possible: bool = True
+    missing: list[str] = field(default_factory=list)  # models that failed to load, with reason
+
+
+def _top_tokens(model: Any, logprobs: np.ndarray, n: int) -> list[tuple[str, float]]:
+    probs = np.exp(logprobs - np.max(logprobs))
+    probs = probs / probs.sum()
+    order = [i for i in np.argsort(-probs, kind="stable")[:n] if probs[i] > 0]
+    text_of = getattr(model.tokenizer, "token_text", None)
+    return [((text_of(int(i)) if text_of else model.vocab[int(i)]), float(probs[i]))
+            for i in order]
+
+
+def compare_models(context: str, models: Sequence[Any], *, top_n: int = 8) -> CompareResult:
+    """The next-token distribution after ``context`` (text, encoded by each model's own
+    tokenizer) under each model; the oracle (backend "oracle"), if given, also yields
+    H(oracle), and for every other model H(oracle, model) and KL(oracle ‖ model)."""
+    from arlm_tui.lm.base import log_softmax
+    from arlm_tui.lm.information import compare_at, entropy
+
+    oracle = next((m for m in models if m.backend == "oracle"), None)
+    info = {}
+    if oracle is not None:
+        others = [m for m in models if m is not oracle]
+        for model, row in zip(others, compare_at(context, oracle, others)):
+            info[id(model)] = row
+    columns = []
+    oracle_entropy = None
+    possible = True
+    for model in models:
+        ids = list(model.tokenizer.encode(context))
+        logprobs = np.asarray(model.next_logprobs(ids), dtype=np.float64)
+        if not model.normalized:
+            logprobs = log_softmax(logprobs)
+        column = CompareColumn(model.name, model.backend, _top_tokens(model, logprobs, top_n),
+                               entropy(np.exp(logprobs)))
+        row = info.get(id(model))
+        if row is not None:
+            column.kl_from_oracle = row.kl
+            column.cross_entropy = row.cross_entropy
+            oracle_entropy = row.entropy
+            possible = row.possible
+        if model is oracle:
+            oracle_entropy = column.entropy
+            column.note = "the true distribution"
+        unk = model.unk_id
+        if ids and unk in ids:
+            column.note = (column.note + "; " if column.note else "") + "context has <unk>"
+        columns.append(column)
+    return CompareResult(context, columns, oracle.name if oracle is not None else None,
+                         oracle_entropy, possible)
+
+
+# --------------------------------------------------------------------------- sample N
+@dataclass
+class StrategyRow:
+    label: str
+    distinct_1: float
+    distinct_2: float
+    repetition: float
+    mean_nll: float  # per token, nats, under the model
+    examples: list[str]
+
+
+@dataclass
+class SampleStudy:
+    n: int
+    max_tokens: int
+    continuations: list[str]  # under the current knobs
+    histogram: list[tuple[str, int, float]]  # (first token, times drawn, p after processors)
+    rows: list[StrategyRow]
+    total_variation: float  # ½ Σ |empirical − p| over first tokens
+
+
+def _continue(model: Any, prompt_ids: list[int], config: DecodingConfig, seeds: Sequence[int]
+              ) -> tuple[list[list[int]], list[float], list[Any]]:
+    from arlm_tui.decoding.strategies import generate_ids
+
+    texts, nlls, first = [], [], []
+    for seed in seeds:
+        result = generate_ids(model, prompt_ids, config.replace(seed=seed))
+        texts.append([i for i in result.ids if i != model.eos_id])
+        tokens = max(len(result.traces), 1)
+        nlls.append(-result.logprob / tokens)
+        if result.traces:
+            first.append(result.traces[0])
+    return texts, nlls, first
+
+
+def _row(label: str, model: Any, texts: list[list[int]], nlls: list[float]) -> StrategyRow:
+    finite = [x for x in nlls if math.isfinite(x)]
+    return StrategyRow(
+        label=label,
+        distinct_1=distinct_n(texts, 1),
+        distinct_2=distinct_n(texts, 2),
+        repetition=repetition_rate(texts),
+        mean_nll=float(np.mean(finite)) if finite else math.inf,
+        examples=[model.tokenizer.decode(t) for t in texts[:2]],
+    )
+
+
+def sample_study(model: Any, context_ids: Sequence[int], config: DecodingConfig, *,
+                 n: int = 20, max_tokens: int = 12) -> SampleStudy:
+    """N continuations of ``context_ids`` under ``config`` (seeds seed … seed+N−1), and the same
+    numbers for greedy decoding and for pure sampling (T = 1, no truncation)."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    context = list(context_ids)
+    current = config.replace(max_tokens=max_tokens)
+    if current.strategy == "beam":
+        current = current.replace(strategy="sample")
+    seeds = [config.seed + i for i in range(n)]
+    texts, nlls, first = _continue(model, context, current, seeds)
+    label = "current knobs" if config.strategy != "beam" else "current knobs, sampled"
+    rows = [_row(label, model, texts, nlls)]
+    greedy = config.replace(strategy="greedy", max_tokens=max_tokens)
+    g_texts, g_nlls, _ = _continue(model, context, greedy, seeds[:1])
+    rows.append(_row("greedy", model, g_texts * n, g_nlls * n))
+    pure = DecodingConfig(strategy="sample", max_tokens=max_tokens, seed=config.seed)
+    p_texts, p_nlls, _ = _continue(model, context, pure, seeds)
+    rows.append(_row("pure sampling (T = 1)", model, p_texts, p_nlls))
+
+    counts = Counter(t.chosen_id for t in first)
+    final = first[0].final_probs if first else np.zeros(model.vocab_size)
+    ids = sorted(set(counts) | set(np.argsort(-final)[:8].tolist()),
+                 key=lambda i: (-counts.get(i, 0), -final[i]))
+    text_of = getattr(model.tokenizer, "token_text", None)
+    histogram = [((text_of(int(i)) if text_of else model.vocab[int(i)]), counts.get(i, 0),
+                  float(final[i])) for i in ids]
+    empirical = np.zeros(model.vocab_size)
+    for i, c in counts.items():
+        empirical[i] = c / max(len(first), 1)
+    tv = 0.5 * float(np.abs(empirical - final).sum()) if first else 0.0
+    return SampleStudy(n, max_tokens, [model.tokenizer.decode(t) for t in texts], histogram,
+                       rows, tv)
+
+
+# --------------------------------------------------------------------------- attention
+@dataclass
+class AttentionMap:
+    weights: np.ndarray | None  # (layers, heads, keys)
+    keys: list[str]
+    message: str = ""
+
+
+def attention_at(model: Any, context_ids: Sequence[int]) -> AttentionMap:
+    """The attention of the last position over the context, for each layer and head."""
+    if not hasattr(type(model), "last_attention") and not hasattr(model, "last_attention"):
+        return AttentionMap(None, [], f"{model.name} is a {model.backend} model: it has no "
+                            "attention. Switch (m) to a transformer to see where it looks.")
+    model.start([list(context_ids)])
+    weights = model.last_attention
+    if weights is None:
+        return AttentionMap(None, [], f"{model.name} ({model.backend}) has no attention "
+                            "weights: only a transformer has them.")
+    key_ids = getattr(model, "attention_keys", None)
+    if key_ids is None:
+        full = [model.bos_id] + list(context_ids)
+        key_ids = full[-weights.shape[-1]:]
+    text_of = getattr(model.tokenizer, "token_text", None)
+    keys = [(text_of(int(i)) if text_of else model.vocab[int(i)]) for i in key_ids]
+    return AttentionMap(np.asarray(weights, dtype=np.float64), keys)
+
+
+# --------------------------------------------------------------------------- speculative
+@dataclass
+class SpeculativeDemo:
+    target: str
+    draft: str
+    draft_note: str
+    k: int
+    result: Any  # speculative.SpeculativeResult
+    token_text: Any
+    prompt_text: str
+
+
+def find_draft(target: Any, entries: Sequence[Any], cache: dict[str, Any]) -> Any | None:
+    """A model to draft for ``target``: one with the same vocabulary, smallest first.
+
+    Vocabularies are compared from each model's ``tokenizer.json`` before any weights load."""
+    from arlm_tui.decoding.speculative import same_vocabulary
+    from arlm_tui.lm.registry import load_model
+    from arlm_tui.text.tokenizers import load_tokenizer
+
+    def size(entry: Any) -> float:
+        parameters = entry.summary().get("parameters")
+        return float(parameters) if isinstance(parameters, (int, float)) else math.inf
+
+    for entry in sorted(entries, key=size):
+        try:
+            if entry.name not in cache:
+                tokenizer_file = entry.path / "tokenizer.json"
+                if tokenizer_file.is_file():
+                    vocab = load_tokenizer(tokenizer_file).vocab
+                    if list(vocab) != list(target.vocab):
+                        continue
+                cache[entry.name] = load_model(entry.name)
+            if same_vocabulary(cache[entry.name], target):
+                return cache[entry.name]
+        except Exception:  # noqa: BLE001, S112 - a model that does not load is no draft
+            continue
+    return None
+
+
+def warp_knobs(config: DecodingConfig) -> dict[str, Any]:
+    """The sampling knobs of ``config`` as ``warp`` takes them (greedy and beam: none)."""
+    if not config.sampling:
+        return {}
+    return {"temperature": config.temperature, "top_k": config.top_k, "top_p": config.top_p,
+            "min_p": config.min_p, "typical_p": config.typical_p, "epsilon": config.epsilon}
+
+
+def speculative_demo(target: Any, draft: Any | None, context_ids: Sequence[int],
+                     config: DecodingConfig, *, k: int = 4, max_tokens: int = 16
+                     ) -> SpeculativeDemo:
+    """Speculative rounds from ``context_ids``: target = the model under the current sampling
+    knobs; draft = ``draft`` (same vocabulary) or, without one, the target itself with the same
+    knobs at 1.5 times the temperature (a stand-in so the mechanism can be seen)."""
+    from arlm_tui.decoding.speculative import model_distribution, speculative_generate
+
+    knobs = warp_knobs(config)
+    target_dist = model_distribution(target, **knobs)
+    if draft is not None:
+        draft_dist = model_distribution(draft)
+        draft_name, note = draft.name, "another installed model with the same vocabulary"
+    else:
+        temperature = 1.5 * knobs.get("temperature", 1.0)
+        draft_dist = model_distribution(target, **{**knobs, "temperature": temperature})
+        draft_name = f"{target.name} at T = {temperature:g}"
+        note = ("no other installed model shares this vocabulary: the draft is the target "
+                "made flatter")
+    result = speculative_generate(target_dist, draft_dist, list(context_ids), k=k,
+                                  max_tokens=max_tokens, seed=config.seed, eos_id=target.eos_id)
+    text_of = getattr(target.tokenizer, "token_text", None)
+    return SpeculativeDemo(
+        target=target.name + (" (sampling knobs applied)" if knobs else ""),
+        draft=draft_name, draft_note=note, k=k, result=result,
+        token_text=text_of or (lambda i: target.vocab[i]),
+        prompt_text=target.tokenizer.decode(list(context_ids)),
+    )

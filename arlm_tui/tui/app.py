@@ -1,0 +1,120 @@
+"""The arlm Textual application: the screen stack, the global keys, themes and the entry points.
+
+``run_app()`` opens the home screen; ``run_app("play", model=..., prompt=..., strategy=...,
+knobs=...)`` opens the play screen directly (with the home screen under it, so escape leads
+home). ``arlm play`` is defined in ``arlm_tui.tui.cli_play`` (which does not import Textual
+until the command runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from arlm_tui.tui.settings import DARK_THEME, LIGHT_THEME, Settings
+
+
+class ArlmApp(App[int]):
+    """arlm's full-screen interface."""
+
+    CSS_PATH = ["app.tcss", "learn.tcss", "games.tcss"]
+    TITLE = "arlm"
+    SUB_TITLE = "how language models generate text"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-tiny"), (70, "-narrow"), (90, "-normal"), (140, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-short"), (24, "-tall"), (44, "-very-tall")]
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help",
+                tooltip="List every key of this screen"),
+        Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme",
+                tooltip="Switch between the light and the dark theme"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        initial: str = "home",
+        *,
+        model: Any = None,
+        prompt: str = "",
+        strategy: str | None = None,
+        knobs: dict[str, Any] | None = None,
+        settings: Settings | None = None,
+        save_settings: bool = True,
+    ) -> None:
+        super().__init__()
+        if initial not in ("home", "play"):
+            raise ValueError(f"initial must be 'home' or 'play', got {initial!r}")
+        self.settings = settings if settings is not None else Settings.load()
+        self._save_settings = save_settings
+        self._initial = initial
+        self._play_args = {"model": model, "prompt": prompt, "strategy": strategy,
+                           "knobs": dict(knobs or {})}
+
+    def on_mount(self) -> None:
+        from arlm_tui.tui.screens.home import HomeScreen
+
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        self.push_screen(HomeScreen())
+        if self._initial == "play":
+            self.open_play(**self._play_args)
+
+    # ------------------------------------------------------------------ navigation
+    def open_play(self, *, model: Any = None, prompt: str = "", strategy: str | None = None,
+                  knobs: dict[str, Any] | None = None) -> None:
+        """Push the play screen (the model is loaded by the screen, errors shown there)."""
+        from arlm_tui.tui.screens.play import PlayScreen
+
+        self.push_screen(
+            PlayScreen(model=model if model is not None else self.settings.model,
+                       prompt=prompt, strategy=strategy, knobs=knobs)
+        )
+
+    def action_help(self) -> None:
+        from arlm_tui.tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT_THEME if self.current_theme.dark else DARK_THEME
+
+    def watch_theme(self, theme: str) -> None:
+        if self.settings.theme != theme:
+            self.settings.theme = theme
+            if self._save_settings:
+                self.settings.save()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Toggle light/dark theme", "Switch between the light and dark themes",
+                            self.action_toggle_theme)
+        yield SystemCommand("Help: every key", "List every key of the current screen",
+                            self.action_help)
+        commands = getattr(screen, "palette_commands", None)
+        if callable(commands):
+            for title, help_text, callback in commands():
+                yield SystemCommand(title, help_text, callback)
+
+
+def run_app(
+    initial: str = "home",
+    *,
+    model: Any = None,
+    prompt: str = "",
+    strategy: str | None = None,
+    knobs: dict[str, Any] | None = None,
+) -> int:
+    """Run the interface until the learner quits; returns the exit status (0)."""
+    app = ArlmApp(initial, model=model, prompt=prompt, strategy=strategy, knobs=knobs)
+    result = app.run()
+    return int(result or 0)

@@ -1,0 +1,74 @@
+"""``arlm play [--model M] [--prompt TEXT] [--strategy S] [knobs...]``: the play screen from the
+command line.
+
+Kept apart from ``app`` so that building the ``arlm`` parser does not import Textual; the app is
+imported when the command runs. The CLI wires it with ``register_play_command(subparsers)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+#: (flag, type, help): the knobs ``arlm play`` takes (the play screen can change them all).
+_PLAY_KNOBS = (
+    ("--temperature", float, "T > 0; 0 means greedy"),
+    ("--top-k", int, "keep the k most probable tokens (0 = off)"),
+    ("--top-p", float, "nucleus: smallest set covering p (1 = off)"),
+    ("--min-p", float, "drop tokens below min_p × max p (0 = off)"),
+    ("--typical-p", float, "locally typical sampling (1 = off)"),
+    ("--epsilon", float, "drop tokens with p < epsilon (0 = off)"),
+    ("--repetition-penalty", float, "> 1 discourages repeats (1 = off)"),
+    ("--no-repeat-ngram", int, "forbid repeating n-grams of this size (0 = off)"),
+    ("--beam-width", int, "beams kept (strategy beam)"),
+    ("--length-penalty", float, "α in score = log p / length^α"),
+    ("--max-tokens", int, "tokens to generate at most"),
+    ("--min-tokens", int, "suppress </s> before this many"),
+    ("--seed", int, "random seed (same seed, same text)"),
+)
+
+
+def register_play_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``arlm play [--model M] [--prompt TEXT] [--strategy S] [knobs...]``.
+
+    Knobs not given keep the play screen's defaults; the command's function is ``cmd_play``.
+    """
+    play = subparsers.add_parser("play", help="open the interactive play screen")
+    play.add_argument("--model", default=None, help="model name or path")
+    play.add_argument("--prompt", default="", help="the text to continue")
+    play.add_argument("--strategy", choices=("greedy", "sample", "beam"), default=None,
+                      help="how the next token is chosen (default sample)")
+    knobs = play.add_argument_group("decoding knobs (not given: the play screen's defaults)")
+    for flag, kind, text in _PLAY_KNOBS:
+        knobs.add_argument(flag, type=kind, default=None, help=text)
+    play.set_defaults(func=cmd_play)
+    return play
+
+
+def knobs_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The knobs given on the command line (None = not given), validated by the play screen."""
+    knobs = {}
+    for flag, _, _ in _PLAY_KNOBS:
+        name = flag[2:].replace("-", "_")
+        value = getattr(args, name, None)
+        if value is not None:
+            knobs[name] = value
+    return knobs
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    """``arlm play``: check the knobs and the model first, so mistakes are one line and exit 2."""
+    from arlm_tui.decoding.config import DecodingConfig
+    from arlm_tui.errors import ArlmError
+    from arlm_tui.lm.registry import resolve
+    from arlm_tui.tui.app import run_app
+
+    knobs = knobs_from_args(args)
+    try:
+        DecodingConfig(strategy=args.strategy or "sample", **knobs)
+    except ValueError as exc:
+        raise ArlmError(str(exc)) from None
+    if args.model is not None and not str(args.model).startswith("hf:"):
+        resolve(args.model)
+    return run_app("play", model=args.model, prompt=args.prompt, strategy=args.strategy,
+                   knobs=knobs)

@@ -1,0 +1,169 @@
+"""What the play screen shows, gathered from a Session in one call (no Textual here).
+
+``snapshot(session)`` runs on whichever thread did the engine work, so the screen only copies
+finished values into its widgets: the text pieces with their probabilities, the traces, the
+preview of the next step (when there is no step to show yet, or the learner is forcing), and the
+running numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from arlm_tui.decoding.session import Session
+from arlm_tui.decoding.strategies import decode_step
+from arlm_tui.decoding.trace import Trace
+
+
+@dataclass(frozen=True)
+class TokenPiece:
+    """A generated token as it reads in the text, with the probability the model gave it."""
+
+    text: str
+    prob: float
+    forced: bool = False
+    end: bool = False  # the </s> that ended the text
+
+
+#: Tokens of left context used to decode one piece (enough for multi-byte characters).
+PIECE_WINDOW = 16
+
+
+def text_pieces(tokenizer: Any, prompt_ids: Sequence[int], generated_ids: Sequence[int],
+                eos_id: int) -> tuple[str, list[str]]:
+    """The prompt's text and how each generated token extends it.
+
+    Piece i is decode(w + [token_i]) minus decode(w), w being the PIECE_WINDOW tokens before
+    it, so the tokenizer's own spacing rules are kept while the cost per token stays constant;
+    ``</s>`` reads as " </s>".
+    """
+    ids = list(prompt_ids)
+    prompt_text = tokenizer.decode(ids)
+    text_of = getattr(tokenizer, "token_text", None)
+    pieces = []
+    for token in generated_ids:
+        if token == eos_id:
+            pieces.append(" </s>")
+            continue
+        window = ids[-PIECE_WINDOW:]
+        previous = tokenizer.decode(window)
+        current = tokenizer.decode([*window, int(token)])
+        if current.startswith(previous):
+            pieces.append(current[len(previous):])
+        else:  # a tokenizer that rewrites earlier text: fall back to the token's own text
+            pieces.append(" " + (text_of(int(token)) if text_of else str(token)))
+        ids.append(int(token))
+    return prompt_text, pieces
+
+
+@dataclass
+class PlaySnapshot:
+    """Everything the play screen draws after an engine operation."""
+
+    prompt_text: str
+    pieces: list[TokenPiece]
+    traces: list[Trace]
+    preview: Trace | None
+    done: bool
+    finished: bool
+    can_redo: bool
+    logprob: float
+    nll: float
+    perplexity: float
+    bits_per_token: float
+    num_tokens: int
+    config: Any
+    model_name: str
+    backend: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def preview_trace(session: Session) -> Trace | None:
+    """The distribution of the token still to come (what ``step`` or ``force`` will use).
+
+    For beam search it is the distribution after the best hypothesis, under the processors a
+    beam uses (no sampling warpers). None when the text is done.
+    """
+    if session.done:
+        return None
+    config = session.config
+    if config.strategy == "beam":
+        config = config.replace(strategy="greedy")
+    generated = session.generated_ids
+    context = session.prompt_ids + generated
+    logprobs = session.model.next_logprobs(context)
+    last = session.traces[-1] if session.traces else None
+    cum = last.cum_logprob if last is not None else 0.0
+    num = last.num_tokens if last is not None else 0
+    return decode_step(session.model, context, logprobs, config, len(generated),
+                       len(session.prompt_ids), cum, num)
+
+
+def generated_probs(session: Session) -> list[float]:
+    """p(token | context) of each generated token, as the model gave it.
+
+    Sampling and greedy read it from the traces; a beam's best hypothesis changes from step to
+    step, so its tokens are scored again (one pass of the model)."""
+    generated = session.generated_ids
+    traces = session.traces
+    if session.config.strategy != "beam" and len(traces) == len(generated) and all(
+        t.beam is None for t in traces
+    ):
+        return [t.chosen_raw_prob for t in traces]
+    import numpy as np
+
+    from arlm_tui.api import score_ids_from
+
+    if not generated:
+        return []
+    return [float(x) for x in np.exp(score_ids_from(session.model, session.prompt_ids,
+                                                      generated))]
+
+
+def snapshot(session: Session, *, with_preview: bool = False) -> PlaySnapshot:
+    """Gather the screen's data; ``with_preview`` also computes the next step's distribution
+    (always computed when there is no step yet)."""
+    model = session.model
+    generated = session.generated_ids
+    prompt_text, texts = text_pieces(model.tokenizer, session.prompt_ids, generated,
+                                     model.eos_id)
+    probs = generated_probs(session)
+    traces = session.traces
+    forced = [t.forced for t in traces] if len(traces) == len(generated) else []
+    pieces = [
+        TokenPiece(text, probs[i] if i < len(probs) else 1.0,
+                   forced[i] if i < len(forced) else False,
+                   generated[i] == model.eos_id)
+        for i, text in enumerate(texts)
+    ]
+    preview = preview_trace(session) if (with_preview or not traces) else None
+    return PlaySnapshot(
+        prompt_text=prompt_text,
+        pieces=pieces,
+        traces=traces,
+        preview=preview,
+        done=session.done,
+        finished=session.finished,
+        can_redo=session.can_redo,
+        logprob=session.logprob,
+        nll=session.nll,
+        perplexity=session.perplexity,
+        bits_per_token=session.bits_per_token,
+        num_tokens=session.num_tokens,
+        config=session.config,
+        model_name=model.name,
+        backend=model.backend,
+    )
+
+
+def hypothesis_text(tokenizer: Any, eos_id: int) -> Any:
+    """decode(ids) for beam hypotheses: the text of the ids, with " </s>" when it ended."""
+    def decode(ids: Sequence[int]) -> str:
+        ids = list(ids)
+        ended = bool(ids) and ids[-1] == eos_id
+        text = tokenizer.decode([i for i in ids if i != eos_id])
+        return text + (" </s>" if ended else "")
+
+    return decode

@@ -1,0 +1,1 @@
+"""One screen a module: home, play, help, settings, and the small dialogs."""

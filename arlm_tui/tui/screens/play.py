@@ -1,0 +1,909 @@
+"""The play screen: step through generation, turn the knobs, force tokens, switch views.
+
+The screen owns one ``Session`` (the engine's step/undo/redo/force/replay object). Every action
+that changes it is an *engine operation*: it runs inline for the numpy backends (well under a
+millisecond) and in a thread worker for neural ones, so the interface never freezes; one
+operation runs at a time. When it ends, ``play_state.snapshot`` has gathered what to draw and the
+screen hands it down to the widgets (attributes down, messages up).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import ContentSwitcher, Footer, Header, Input, Label, Static
+from textual.worker import get_current_worker
+
+from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
+from arlm_tui.errors import ArlmError
+from arlm_tui.tui.play_state import PlaySnapshot, hypothesis_text, snapshot
+from arlm_tui.tui.settings import AUTOPLAY_INTERVALS
+from arlm_tui.tui.widgets.analysis_views import (
+    AttentionView,
+    CompareView,
+    SampleView,
+    SpeculativeView,
+)
+from arlm_tui.tui.widgets.beam_view import BeamView
+from arlm_tui.tui.widgets.generated_text import GeneratedText
+from arlm_tui.tui.widgets.knob_panel import KnobPanel, knob_title
+from arlm_tui.tui.widgets.token_bars import TokenBars
+
+#: Views of the main area: (id, title, key).
+VIEWS: tuple[tuple[str, str, str], ...] = (
+    ("bars", "next-token bars", "1"),
+    ("beam", "beam search", "2"),
+    ("compare", "compare models", "3"),
+    ("samples", "sample N", "4"),
+    ("attention", "attention", "5"),
+    ("speculative", "speculative decoding", "6"),
+)
+VIEW_IDS = tuple(v[0] for v in VIEWS)
+VIEW_TITLES = {v[0]: v[1] for v in VIEWS}
+
+#: Space presses remembered while a (neural) step is computing.
+MAX_QUEUED_STEPS = 8
+
+#: Backends fast enough to run on the interface's thread (numpy, well under a millisecond).
+INLINE_BACKENDS = frozenset({"ngram", "table", "oracle"})
+
+HELP_TEXT = (
+    "[b]Play[/b]: the model proposes a distribution over the next token; the decoding knobs "
+    "reshape it and a strategy picks one. Space takes a step, backspace takes it back. The bars "
+    "show the model's probability and the probability after the processors side by side; "
+    "greyed rows were removed (the reason is given); ▶ marks the choice. Knobs change with ←/→ "
+    "(shift: coarse) when the knob panel has the focus, or type a value with ⏎.\n\n"
+    "[b]Views[/b] (1–6, v cycles): 1 the next-token bars; 2 beam search (live hypotheses, their "
+    "log p and score log p / length^α, pruned candidates, finished ones); 3 the same text under "
+    "every installed model, with KL(oracle ‖ model) when the oracle is installed; 4 twenty "
+    "continuations: first-token histogram against p, distinct-n, repetition and NLL per "
+    "strategy; 5 a transformer's attention for the last token; 6 speculative decoding, a draft "
+    "proposing k tokens that the model keeps or replaces."
+)
+
+
+def sessions_dir() -> Path:
+    from arlm_tui import paths
+
+    return paths.user_home() / "sessions"
+
+
+def parse_knob(name: str, text: str) -> Any:
+    """A typed knob value converted to the knob's type; ValueError with a one-line reason."""
+    knob = KNOBS[name]
+    text = text.strip()
+    if knob.choices:
+        return text
+    if knob.type is bool:
+        lowered = text.lower()
+        if lowered in ("1", "true", "on", "yes"):
+            return True
+        if lowered in ("0", "false", "off", "no"):
+            return False
+        raise ValueError(f"{name} must be on or off, got {text!r}")
+    if text.lower() == "off":
+        return knob.off
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number in {knob.range_text}, got {text!r}") from None
+    if knob.type is int:
+        if not value.is_integer():
+            raise ValueError(f"{name} must be a whole number in {knob.range_text}, got {text!r}")
+        return int(value)
+    return value
+
+
+class PlayScreen(Screen):
+    """Step through the generation of a text with a model and a decoding strategy."""
+
+    HELP_TITLE = "Play screen"
+    HELP_TEXT = HELP_TEXT
+    AUTO_FOCUS = "#knobs"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "step", "Step", id="play.step", tooltip="take one decoding step"),
+        Binding("backspace", "undo", "Undo", id="play.undo", tooltip="take back the last step"),
+        Binding("r", "redo", "Redo", id="play.redo", tooltip="re-apply the step taken back"),
+        Binding("f", "force_pick", "Force", id="play.force",
+                tooltip="pick the next token yourself from the bars"),
+        Binding("s", "cycle_strategy", "Strategy", id="play.strategy",
+                tooltip="switch strategy: greedy → sample → beam"),
+        Binding("m", "pick_model", "Model", id="play.model",
+                tooltip="switch model (the text so far is kept)"),
+        Binding("v", "next_view", "View", id="play.view",
+                tooltip="next view: bars, beam, compare, sample-N, attention, speculative"),
+        Binding("a", "autoplay", "Auto", id="play.autoplay",
+                tooltip="start or pause autoplay (one step at a time)"),
+        Binding("q", "app.quit", "Quit", id="play.quit", tooltip="quit arlm"),
+        Binding("F", "force_type", "Force typed", show=False, key_display="F",
+                id="play.force_type", tooltip="type the next token yourself"),
+        Binding("p", "edit_prompt", "Prompt", show=False, id="play.prompt",
+                tooltip="edit the prompt (⏎ starts again from it)"),
+        Binding("k", "focus_knobs", "Knobs", show=False, id="play.knobs",
+                tooltip="focus the knob panel (←/→ adjust, ⏎ types a value)"),
+        Binding("t", "select_tokens", "Tokens", show=False, id="play.tokens",
+                tooltip="select generated tokens with ←/→ to see the step that chose each"),
+        Binding("left_square_bracket", "speed(-1)", "Slower", show=False, key_display="[",
+                id="play.slower", tooltip="slower autoplay"),
+        Binding("right_square_bracket", "speed(1)", "Faster", show=False, key_display="]",
+                id="play.faster", tooltip="faster autoplay"),
+        Binding("R", "reset", "Reset", show=False, key_display="R", id="play.reset",
+                tooltip="back to the prompt (same knobs)"),
+        *(Binding(key, f"view('{view}')", title.capitalize(), show=False, id=f"play.view_{view}",
+                  tooltip=f"view: {title}") for view, title, key in VIEWS),
+        Binding("ctrl+s", "save", "Save", show=False, id="play.save",
+                tooltip="save the session to a JSON file"),
+        Binding("ctrl+o", "open", "Open", show=False, id="play.open",
+                tooltip="open a saved session and replay it step by step"),
+        Binding("escape", "back", "Back", show=False, id="play.back",
+                tooltip="cancel forcing / token selection; else back to the home screen"),
+    ]
+
+    def __init__(self, *, model: Any = None, prompt: str = "", strategy: str | None = None,
+                 knobs: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.model_spec = model
+        self.initial_prompt = prompt
+        self.initial_strategy = strategy
+        self.initial_knobs = dict(knobs or {})
+        self.session: Any = None
+        self.snap: PlaySnapshot | None = None
+        self.view = "bars"
+        self.busy = False
+        self.force_mode = False
+        self.selected: int | None = None
+        self.autoplay_timer: Timer | None = None
+        self.replay_total: int | None = None
+        self.last_error = ""
+        #: run every engine operation in a thread worker (tests set it to exercise that path)
+        self.always_threaded = False
+        self._analysis_version = 0
+        self._queued_steps = 0
+        #: held by engine operations and the attention view: a transformer's last_attention
+        #: belongs to its most recent call, so that call and the read must not interleave
+        self.model_lock = threading.RLock()
+        self._pending_config = DecodingConfig(strategy="sample")
+        #: models loaded for the compare and speculative views, by name
+        self.model_cache: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="prompt-row"):
+            yield Label("prompt ›", id="prompt-label")
+            yield Input(self.initial_prompt, placeholder="type a text to continue, ⏎ to start",
+                        id="prompt", select_on_focus=False)
+        with VerticalScroll(id="text-box"):
+            yield GeneratedText(id="text")
+        with Horizontal(id="main"):
+            with ContentSwitcher(initial="view-bars", id="views"):
+                yield TokenBars(id="view-bars")
+                yield BeamView(id="view-beam")
+                yield CompareView(id="view-compare")
+                yield SampleView(id="view-samples")
+                yield AttentionView(id="view-attention")
+                yield SpeculativeView(id="view-speculative")
+            yield KnobPanel(id="knobs")
+        yield Static("", id="explain")
+        yield Static("", id="stats")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#views").border_title = VIEW_TITLES["bars"]
+        self.query_one("#knobs").border_title = "knobs"
+        self.query_one("#text-box").border_title = "text"
+        bars = self.query_one(TokenBars)
+        bars.note = "loading the model …"
+        try:
+            config = DecodingConfig(strategy=self.initial_strategy or "sample",
+                                    **self.initial_knobs)
+        except (ValueError, TypeError) as exc:
+            self.notify(f"{exc}; using the default knobs", severity="error", timeout=8)
+            config = DecodingConfig(strategy="sample")
+        self.query_one(KnobPanel).config = config
+        self._pending_config = config
+        self.load_model(self.model_spec, first=True)
+
+    def on_resize(self) -> None:
+        # on short terminals the shade legend gives its line to the bars
+        self.query_one(GeneratedText).legend = self.size.height >= 24
+        if self.snap is not None:
+            self._draw_stats(self.snap)
+
+    # ------------------------------------------------------------------ engine operations
+    @property
+    def threaded(self) -> bool:
+        if self.always_threaded or self.session is None:
+            return True
+        return self.session.model.backend not in INLINE_BACKENDS
+
+    def run_engine(self, operation: Callable[[], Any], *, preview: bool = False,
+                   after: Callable[[Any], None] | None = None,
+                   queue_as_step: bool = False) -> bool:
+        """Run ``operation`` (which changes the session), then redraw from a snapshot.
+
+        Returns False when another operation is still running: a step (``queue_as_step``) is
+        then queued and taken next, anything else is refused with a message.
+        """
+        if self.session is None:
+            if self.busy:
+                self.notify("still loading the model …", timeout=2)
+            else:
+                self.notify("no model is loaded: press m to choose one", severity="warning")
+            return False
+        if self.busy:
+            if queue_as_step and self._queued_steps < MAX_QUEUED_STEPS:
+                self._queued_steps += 1  # taken as soon as the running step is drawn
+            else:
+                self.notify("still computing the previous step …", timeout=2)
+            return False
+        self.busy = True
+        if self.threaded:
+            self._engine_worker(operation, preview, after)
+        else:
+            result, snap, error = self._execute(operation, preview)
+            self._finish(result, snap, error, after)
+        return True
+
+    def _execute(self, operation: Callable[[], Any], preview: bool
+                 ) -> tuple[Any, PlaySnapshot | None, str | None]:
+        try:
+            with self.model_lock:
+                result = operation()
+                snap = snapshot(self.session, with_preview=preview)
+            return result, snap, None
+        except (ArlmError, ValueError) as exc:
+            return None, None, str(exc)
+
+    @work(thread=True, exclusive=True, group="engine")
+    def _engine_worker(self, operation: Callable[[], Any], preview: bool,
+                       after: Callable[[Any], None] | None) -> None:
+        result, snap, error = self._execute(operation, preview)
+        self.app.call_from_thread(self._finish, result, snap, error, after)
+
+    def _finish(self, result: Any, snap: PlaySnapshot | None, error: str | None,
+                after: Callable[[Any], None] | None) -> None:
+        self.busy = False
+        if error is not None:
+            self.last_error = error
+            self._queued_steps = 0
+            self.notify(error, severity="error", timeout=6)
+            self._stop_autoplay()
+            return
+        if snap is not None:
+            self.snap = snap
+        if after is not None:
+            after(result)
+        self.refresh_views()
+        if self._queued_steps:
+            self._queued_steps -= 1
+            self.action_step()
+
+    # ------------------------------------------------------------------ model loading
+    def load_model(self, spec: Any, *, first: bool = False) -> None:
+        if self.busy:
+            self.notify("still computing …", timeout=2)
+            return
+        self.busy = True
+        self._load_worker(spec, first)
+
+    @work(thread=True, exclusive=True, group="engine")
+    def _load_worker(self, spec: Any, first: bool) -> None:
+        from arlm_tui.decoding.session import Session
+        from arlm_tui.lm.registry import load_model
+
+        try:
+            model = load_model(spec)
+            if first or self.session is None:
+                prompt = self.query_one("#prompt", Input).value if not first else (
+                    self.initial_prompt)
+                session = Session(model, prompt, self._pending_config)
+            else:
+                session = self.session
+                session.set_model(model)
+            snap = snapshot(session)
+        except (ArlmError, ValueError, OSError) as exc:
+            self.app.call_from_thread(self._load_failed, str(exc))
+            return
+        self.app.call_from_thread(self._loaded, session, snap)
+
+    def _loaded(self, session: Any, snap: PlaySnapshot) -> None:
+        self.busy = False
+        self._queued_steps = 0
+        switched = self.session is not None and self.session is session
+        self.session = session
+        self.snap = snap
+        self.selected = None
+        if snap.config.strategy == "beam" and self.view == "bars":
+            self.action_view("beam")
+        if switched:
+            self.query_one("#prompt", Input).value = snap.prompt_text
+            self.notify(f"now continuing with {snap.model_name}: the text so far is the prompt",
+                        timeout=4)
+        self.refresh_views()
+
+    def _load_failed(self, message: str) -> None:
+        self.busy = False
+        self._queued_steps = 0
+        self.last_error = message
+        self.notify(message, title="Model", severity="error", timeout=10)
+        if self.session is None:
+            self.query_one(TokenBars).note = (
+                f"Could not load the model: {message}\nPress m to choose another model.")
+            self.query_one(TokenBars).refresh()
+
+    # ------------------------------------------------------------------ drawing
+    def refresh_views(self) -> None:
+        snap = self.snap
+        if snap is None:
+            return
+        text = self.query_one(GeneratedText)
+        text.set_text(snap.prompt_text, snap.pieces)
+        if self.selected is not None and self.selected >= len(snap.traces):
+            self.selected = None
+        text.cursor = self.selected
+        self.query_one("#text-box", VerticalScroll).scroll_end(animate=False)
+        self.query_one(KnobPanel).config = snap.config
+        bars = self.query_one(TokenBars)
+        shown = self.shown_trace()
+        if self.force_mode and snap.preview is not None:
+            bars.mode = "force"
+            bars.trace = snap.preview
+        elif shown is not None:
+            bars.mode = "step"
+            bars.trace = shown
+        else:
+            bars.mode = "next"
+            bars.trace = snap.preview
+            if snap.preview is None:
+                bars.note = "The text is finished."
+        self._draw_beam(shown)
+        self._draw_explain(shown, snap)
+        self._draw_stats(snap)
+        self.sub_title = (f"{snap.model_name} ({snap.backend}) · {snap.config.strategy}"
+                          f" · seed {snap.config.seed}")
+        self.query_one("#views").border_title = self._view_title()
+        self._refresh_analysis()
+
+    def shown_trace(self) -> Any:
+        snap = self.snap
+        if snap is None or not snap.traces:
+            return None
+        if self.selected is not None and self.selected < len(snap.traces):
+            return snap.traces[self.selected]
+        return snap.traces[-1]
+
+    def _view_title(self) -> str:
+        title = VIEW_TITLES[self.view]
+        snap = self.snap
+        if self.view == "bars" and snap is not None:
+            if self.force_mode:
+                title = "force the next token"
+            elif not snap.traces:
+                title = "next-token bars: the first token (space chooses)"
+            elif self.selected is not None:
+                title = f"next-token bars: step {self.selected + 1} of {len(snap.traces)}"
+        number = VIEW_IDS.index(self.view) + 1
+        return f"{title} [dim]({number}/{len(VIEWS)}, v: next view)[/dim]"
+
+    def _draw_beam(self, shown: Any) -> None:
+        snap = self.snap
+        beam_view = self.query_one(BeamView)
+        if snap is None or self.session is None:
+            return
+        model = self.session.model
+        if shown is None or shown.beam is None:
+            beam_view.show(None, (), hypothesis_text(model.tokenizer, model.eos_id),
+                           snap.config.to_dict())
+            return
+        index = snap.traces.index(shown) if shown in snap.traces else len(snap.traces) - 1
+        previous_trace = snap.traces[index - 1] if index > 0 else None
+        previous = (previous_trace.beam.survivors
+                    if previous_trace is not None and previous_trace.beam is not None else ())
+        beam_view.show(shown.beam, previous, hypothesis_text(model.tokenizer, model.eos_id),
+                       shown.config)
+
+    def _draw_explain(self, shown: Any, snap: PlaySnapshot) -> None:
+        from arlm_tui.decoding.explain import explain
+
+        widget = self.query_one("#explain", Static)
+        if self.force_mode:
+            widget.update(Text("force: ↑/↓ choose a token in the bars, ⏎ takes it, "
+                               "esc cancels (F types one instead)", style="bold"))
+        elif shown is not None:
+            line = Text("why: ", style="bold")
+            line.append(explain(shown))
+            widget.update(line)
+        elif snap.done:
+            widget.update("")
+        else:
+            widget.update(Text("space takes a step · f forces a token · ←/→ turn the "
+                               "selected knob · ? lists every key", style="dim"))
+
+    def _draw_stats(self, snap: PlaySnapshot) -> None:
+        parts = []
+        wide = self.size.width >= 100
+        if snap.num_tokens:
+            parts.append(f"{snap.num_tokens} token" + ("s" if snap.num_tokens != 1 else ""))
+            parts.append(f"log p = {snap.logprob:.2f}" if wide else f"log p {snap.logprob:.2f}")
+            parts.append(f"NLL = {snap.nll:.2f} nats" if wide else f"NLL {snap.nll:.2f}")
+            if math.isfinite(snap.perplexity):
+                parts.append(f"perplexity = {snap.perplexity:.2f}" if wide
+                             else f"ppl {snap.perplexity:.2f}")
+                parts.append(f"{snap.bits_per_token:.2f} bits/token" if wide
+                             else f"{snap.bits_per_token:.2f} bits/tok")
+            else:
+                parts.append("perplexity = ∞")
+        else:
+            parts.append("no token generated yet")
+        if snap.finished:
+            parts.append("ended with </s>")
+        elif snap.done:
+            parts.append("done")
+        if self.replay_total is not None and (snap.can_redo or not snap.traces):
+            parts.append(f"replay {len(snap.traces)}/{self.replay_total}")
+        elif self.replay_total is not None:
+            parts.append("replay finished: space goes on from here")
+            self.replay_total = None
+        elif snap.can_redo:
+            parts.append("r redoes")
+        if self.autoplay_timer is not None:
+            parts.append(f"▶ autoplay {self.app.settings.autoplay_interval:g} s")
+        self.query_one("#stats", Static).update(Text(" · ".join(parts)))
+
+    # ------------------------------------------------------------------ stepping
+    def action_step(self) -> None:
+        if self.session is None:
+            self.run_engine(lambda: None)
+            return
+        if self.force_mode:
+            self._leave_force_mode()
+        if self.replay_total is not None and self.session.can_redo:
+            self.action_redo()
+            return
+        if self.session.done:
+            self.notify("the text is finished: backspace undoes, R resets", timeout=3)
+            self._stop_autoplay()
+            return
+        self.selected = None
+        self.run_engine(self.session.step, queue_as_step=True)
+
+    def action_undo(self) -> None:
+        self._queued_steps = 0
+        if self.session is None:
+            return
+        self._leave_force_mode()
+        if not self.session.can_undo:
+            self.notify("nothing to undo", timeout=2)
+            return
+        self.selected = None
+        self.run_engine(self.session.undo)
+
+    def action_redo(self) -> None:
+        if self.session is None:
+            return
+        if not self.session.can_redo:
+            self.notify("nothing to redo", timeout=2)
+            return
+        self.selected = None
+        self.run_engine(self.session.redo)
+
+    def action_reset(self) -> None:
+        if self.session is None:
+            return
+        self._leave_force_mode()
+        self.selected = None
+        self.replay_total = None
+        self.run_engine(self.session.reset)
+
+    # ------------------------------------------------------------------ forcing
+    def action_force_pick(self) -> None:
+        if self.session is None:
+            return
+        if self.session.done:
+            self.notify("the text is finished: undo a step to force another token", timeout=3)
+            return
+        self._stop_autoplay()
+        self.force_mode = True
+        self.selected = None
+        if self.view != "bars":
+            self.action_view("bars")
+        bars = self.query_one(TokenBars)
+        bars.cursor = 0
+        bars.focus()
+        self.run_engine(lambda: None, preview=True)
+
+    def _leave_force_mode(self) -> None:
+        if self.force_mode:
+            self.force_mode = False
+            self.query_one(KnobPanel).focus()
+            self.refresh_views()
+
+    def on_token_bars_force_requested(self, message: TokenBars.ForceRequested) -> None:
+        message.stop()
+        if not self.force_mode or self.session is None:
+            return
+        self.force_mode = False
+        self.query_one(KnobPanel).focus()
+        token_id = message.token_id
+        self.selected = None
+        self.run_engine(lambda: self.session.force(token_id))
+
+    def action_force_type(self) -> None:
+        if self.session is None:
+            return
+        if self.session.done:
+            self.notify("the text is finished: undo a step to force another token", timeout=3)
+            return
+        from arlm_tui.tui.screens.dialogs import ValueDialog
+
+        session = self.session
+
+        def check(text: str) -> str | None:
+            if not text:
+                return "type a token"
+            try:
+                session.token_id(text)
+            except ArlmError as exc:
+                return str(exc)
+            return None
+
+        def done(text: str | None) -> None:
+            if text:
+                self._leave_force_mode()
+                self.selected = None
+                self.run_engine(lambda: session.force(text))
+
+        self._stop_autoplay()
+        self.app.push_screen(
+            ValueDialog("Force the next token", help_text="Type a token of the model's "
+                        "vocabulary; it becomes the next token whatever its probability.",
+                        check=check, placeholder="a token, e.g. the"), done)
+
+    # ------------------------------------------------------------------ knobs and strategy
+    def on_knob_panel_changed(self, message: KnobPanel.Changed) -> None:
+        message.stop()
+        self.apply_knob(message.name, message.value)
+
+    def apply_knob(self, name: str, value: Any) -> bool:
+        """Validate and apply one knob; False (and a message) if the value is refused."""
+        if self.session is None:
+            return False
+        try:
+            self.session.config.replace(**{name: value})
+        except ValueError as exc:
+            self.notify(str(exc), severity="error", timeout=5)
+            return False
+        previous = self.session.config.strategy
+        ok = self.run_engine(lambda: self.session.configure(**{name: value}))
+        if ok and name == "strategy" and value != previous:
+            if value == "beam" and self.view == "bars":
+                self.view = "beam"
+                self.query_one("#views", ContentSwitcher).current = "view-beam"
+            elif previous == "beam" and self.view == "beam":
+                self.view = "bars"
+                self.query_one("#views", ContentSwitcher).current = "view-bars"
+            self.refresh_views()
+        return ok
+
+    def on_knob_panel_edit_requested(self, message: KnobPanel.EditRequested) -> None:
+        message.stop()
+        if self.session is None:
+            return
+        from arlm_tui.tui.screens.dialogs import ValueDialog
+
+        name = message.name
+        knob = KNOBS[name]
+        session = self.session
+
+        def check(text: str) -> str | None:
+            try:
+                session.config.replace(**{name: parse_knob(name, text)})
+            except ValueError as exc:
+                return str(exc)
+            return None
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self.apply_knob(name, parse_knob(name, text))
+
+        current = getattr(session.config, name)
+        self.app.push_screen(
+            ValueDialog(f"{knob_title(name)} =", str(current),
+                        help_text=f"{knob.help}. Allowed: {knob.range_text}"
+                        + ("" if knob.choices else f"; off = {knob.off}."),
+                        check=check), done)
+
+    def action_cycle_strategy(self) -> None:
+        if self.session is None:
+            return
+        current = self.session.config.strategy
+        following = STRATEGIES[(STRATEGIES.index(current) + 1) % len(STRATEGIES)]
+        if self.apply_knob("strategy", following):
+            self.notify(f"strategy: {following}", timeout=2)
+
+    def action_focus_knobs(self) -> None:
+        self._leave_force_mode()
+        self.query_one(KnobPanel).focus()
+
+    # ------------------------------------------------------------------ prompt and text
+    def action_edit_prompt(self) -> None:
+        self._leave_force_mode()
+        self.query_one("#prompt", Input).focus()
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        if message.input.id != "prompt":
+            return
+        message.stop()
+        if self.session is None:
+            self.initial_prompt = message.value
+            return
+        text = message.value
+        self.selected = None
+        self.replay_total = None
+        self.run_engine(lambda: self.session.set_prompt(text))
+        self.query_one(KnobPanel).focus()
+
+    def action_select_tokens(self) -> None:
+        self._leave_force_mode()
+        text = self.query_one(GeneratedText)
+        text.focus()
+        if text.pieces and text.cursor is None:
+            text.select(len(text.pieces) - 1)
+
+    def on_generated_text_step_selected(self, message: GeneratedText.StepSelected) -> None:
+        message.stop()
+        self.selected = message.index
+        if self.view not in ("bars", "beam"):
+            self.action_view("bars")
+        self.refresh_views()
+
+    # ------------------------------------------------------------------ views
+    def action_view(self, view: str) -> None:
+        if view not in VIEW_IDS:
+            return
+        if view != "bars" and self.force_mode:
+            self._leave_force_mode()
+        self.view = view
+        self.query_one("#views", ContentSwitcher).current = f"view-{view}"
+        self.query_one("#views").border_title = self._view_title()
+        self._refresh_analysis()
+
+    def action_next_view(self) -> None:
+        self.action_view(VIEW_IDS[(VIEW_IDS.index(self.view) + 1) % len(VIEW_IDS)])
+
+    def _refresh_analysis(self) -> None:
+        """Recompute the visible analysis view (compare, samples, attention, speculative)."""
+        if self.view in ("bars", "beam") or self.session is None:
+            return
+        widget = self.query_one(f"#view-{self.view}")
+        request = widget.request(self)  # type: ignore[attr-defined]
+        if request is None:
+            return
+        self._analysis_version += 1
+        widget.computing()  # type: ignore[attr-defined]
+        self._analysis_worker(self.view, request, self._analysis_version)
+
+    @work(thread=True, exclusive=True, group="analysis")
+    def _analysis_worker(self, view: str, request: Callable[[], Any], version: int) -> None:
+        try:
+            data = request()
+            error = None
+        except (ArlmError, ValueError, OSError, ImportError) as exc:
+            data, error = None, str(exc)
+        if get_current_worker().is_cancelled:  # a newer request replaced this one
+            return
+        self.app.call_from_thread(self._analysis_done, view, data, error, version)
+
+    def _analysis_done(self, view: str, data: Any, error: str | None, version: int) -> None:
+        if version != self._analysis_version:
+            return
+        widget = self.query_one(f"#view-{view}")
+        widget.show_result(data, error)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ autoplay
+    def action_autoplay(self) -> None:
+        if self.autoplay_timer is not None:
+            self._stop_autoplay()
+            self.notify("autoplay paused", timeout=2)
+            return
+        if self.session is None or self.session.done:
+            self.notify("nothing to play: the text is finished", timeout=2)
+            return
+        self._leave_force_mode()
+        interval = self.app.settings.autoplay_interval
+        self.autoplay_timer = self.set_interval(interval, self._autoplay_tick)
+        self.notify(f"autoplay: one step every {interval:g} s (a pauses, [ ] speed)", timeout=3)
+        if self.snap is not None:
+            self._draw_stats(self.snap)
+
+    def _autoplay_tick(self) -> None:
+        if self.busy or self.session is None:
+            return
+        if self.session.done or self.force_mode:
+            self._stop_autoplay()
+            return
+        self.selected = None
+        self.run_engine(self.session.step)
+
+    def _stop_autoplay(self) -> None:
+        if self.autoplay_timer is not None:
+            self.autoplay_timer.stop()
+            self.autoplay_timer = None
+            if self.snap is not None:
+                self._draw_stats(self.snap)
+
+    def action_speed(self, direction: int) -> None:
+        settings = self.app.settings
+        index = AUTOPLAY_INTERVALS.index(settings.autoplay_interval)
+        index = max(0, min(len(AUTOPLAY_INTERVALS) - 1, index + direction))
+        settings.autoplay_interval = AUTOPLAY_INTERVALS[index]
+        if self.app._save_settings:
+            settings.save()
+        if self.autoplay_timer is not None:
+            self.autoplay_timer.stop()
+            self.autoplay_timer = self.set_interval(settings.autoplay_interval,
+                                                    self._autoplay_tick)
+        self.notify(f"autoplay speed: one step every {settings.autoplay_interval:g} s",
+                    timeout=2)
+        if self.snap is not None:
+            self._draw_stats(self.snap)
+
+    # ------------------------------------------------------------------ model
+    def action_pick_model(self) -> None:
+        from arlm_tui.tui.screens.dialogs import ModelPicker
+
+        self._stop_autoplay()
+        self._leave_force_mode()
+        current = self.session.model.name if self.session is not None else ""
+
+        def done(choice: str | None) -> None:
+            if choice:
+                self.replay_total = None
+                self.load_model(choice)
+
+        self.app.push_screen(ModelPicker(current), done)
+
+    # ------------------------------------------------------------------ save and open
+    def action_save(self) -> None:
+        if self.session is None:
+            return
+        from arlm_tui.tui.screens.dialogs import FileDialog
+
+        default = sessions_dir() / time.strftime("session-%Y%m%d-%H%M%S.json")
+        data = self.session.to_json()
+
+        def done(path: Path | None) -> None:
+            if path is None:
+                return
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(data, encoding="utf-8")
+            except OSError as exc:
+                self.notify(f"could not save {path}: {exc.strerror or exc}", severity="error")
+                return
+            self.notify(f"saved {path}", timeout=4)
+
+        def check(text: str) -> str | None:
+            path = Path(text).expanduser()
+            if path.is_dir():
+                return f"{path} is a directory: add a file name"
+            return None
+
+        self.app.push_screen(FileDialog("Save the session as", default, check=check), done)
+
+    def action_open(self) -> None:
+        from arlm_tui.tui.screens.dialogs import FileDialog
+
+        self._stop_autoplay()
+        folder = sessions_dir()
+        existing = sorted(folder.glob("*.json"), reverse=True)[:8] if folder.is_dir() else []
+
+        def check(text: str) -> str | None:
+            path = Path(text).expanduser()
+            if not path.is_file():
+                return f"no such file: {path}"
+            return None
+
+        def done(path: Path | None) -> None:
+            if path is not None:
+                self.open_session(path)
+
+        self.app.push_screen(FileDialog("Open a saved session", existing[0] if existing
+                                        else folder, existing=existing, check=check), done)
+
+    def open_session(self, path: Path) -> None:
+        """Replay a saved session: load it, go back to its prompt, then space replays a step."""
+        if self.busy:
+            self.notify("still computing …", timeout=2)
+            return
+        self.busy = True
+        self._open_worker(path)
+
+    @work(thread=True, exclusive=True, group="engine")
+    def _open_worker(self, path: Path) -> None:
+        from arlm_tui.decoding.session import Session
+        from arlm_tui.lm.registry import load_model
+
+        current = self.session.model if self.session is not None else None
+
+        def loader(name: str) -> Any:
+            if current is not None and current.name == name:
+                return current
+            return load_model(name)
+
+        try:
+            text = path.read_text(encoding="utf-8")
+            session = Session.from_json(text, model_loader=loader)
+            total = len(session.traces)
+            while session.undo():
+                pass
+            snap = snapshot(session)
+        except (ArlmError, ValueError, OSError, UnicodeDecodeError) as exc:
+            message = str(exc) if isinstance(exc, ArlmError) else f"{path}: {exc}"
+            self.app.call_from_thread(self._load_failed, message)
+            return
+        self.app.call_from_thread(self._opened, session, snap, total, path)
+
+    def _opened(self, session: Any, snap: PlaySnapshot, total: int, path: Path) -> None:
+        self.busy = False
+        self._queued_steps = 0
+        self.session = session
+        self.snap = snap
+        self.selected = None
+        self.replay_total = total
+        self.query_one("#prompt", Input).value = snap.prompt_text
+        self.notify(f"opened {path.name}: {total} steps; space replays them one by one",
+                    timeout=5)
+        self.refresh_views()
+
+    # ------------------------------------------------------------------ leaving
+    def action_back(self) -> None:
+        if self.force_mode:
+            self._leave_force_mode()
+            return
+        focused = self.focused
+        if isinstance(focused, Input):
+            self.query_one(KnobPanel).focus()
+            return
+        if self.selected is not None:
+            self.selected = None
+            self.query_one(KnobPanel).focus()
+            self.refresh_views()
+            return
+        self._stop_autoplay()
+        self.app.pop_screen()
+
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        """Entries of the command palette while this screen is shown."""
+        commands: list[tuple[str, str, Callable[[], Any]]] = [
+            ("Play: step", "take one decoding step (space)", self.action_step),
+            ("Play: undo", "take back the last step (backspace)", self.action_undo),
+            ("Play: redo", "re-apply the step taken back (r)", self.action_redo),
+            ("Play: reset", "back to the prompt (R)", self.action_reset),
+            ("Play: force a token", "pick the next token from the bars (f)",
+             self.action_force_pick),
+            ("Play: type a token to force", "type the next token (F)", self.action_force_type),
+            ("Play: switch model", "the text so far is kept (m)", self.action_pick_model),
+            ("Play: next strategy", "greedy → sample → beam (s)", self.action_cycle_strategy),
+            ("Play: autoplay", "start or pause autoplay (a)", self.action_autoplay),
+            ("Play: save session", "save to JSON (ctrl+s)", self.action_save),
+            ("Play: open session", "replay a saved session (ctrl+o)", self.action_open),
+        ]
+        for view, title, key in VIEWS:
+            commands.append((f"View: {title}", f"show the {title} view ({key})",
+                             lambda view=view: self.action_view(view)))
+        return commands

@@ -1,0 +1,303 @@
+"""The play screen driven with Textual's Pilot and the bundled n-gram model.
+
+Each test presses keys as a learner would and checks both what the screen shows and what the
+Session holds.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from arlm_tui.tui.app import ArlmApp
+from arlm_tui.tui.screens.dialogs import ValueDialog
+from arlm_tui.tui.screens.play import PlayScreen
+from arlm_tui.tui.settings import Settings
+from arlm_tui.tui.widgets.beam_view import BeamView
+from arlm_tui.tui.widgets.generated_text import GeneratedText
+from arlm_tui.tui.widgets.knob_panel import KnobPanel
+from arlm_tui.tui.widgets.token_bars import TokenBars
+
+PROMPT = "the value of"
+
+
+def make_app(**play) -> ArlmApp:
+    play.setdefault("prompt", PROMPT)
+    play.setdefault("model", "pyref-word-kn3")
+    return ArlmApp("play", settings=Settings(), save_settings=False, **play)
+
+
+async def settle(pilot) -> None:
+    """Let workers (model loading, analysis views) finish and the screen redraw."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def rendered(widget) -> str:
+    return widget.render().plain
+
+
+async def start(pilot) -> PlayScreen:
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, PlayScreen)
+    assert screen.session is not None, screen.last_error
+    return screen
+
+
+async def select_knob(pilot, screen: PlayScreen, name: str) -> None:
+    panel = screen.query_one(KnobPanel)
+    panel.focus()
+    panel.select(name)
+    await pilot.pause()
+
+
+# --------------------------------------------------------------------------- stepping
+async def test_step_undo_redo_reset():
+    app = make_app(strategy="sample", knobs={"seed": 3})
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await start(pilot)
+        bars = screen.query_one(TokenBars)
+        assert bars.mode == "next" and bars.trace is not None  # the first token's distribution
+        assert "space chooses" in rendered(bars)
+
+        await pilot.press("space", "space", "space")
+        session = screen.session
+        assert len(session.traces) == 3
+        tokens = [t.chosen_id for t in session.traces]
+        assert bars.mode == "step" and bars.trace is session.traces[-1]
+        text = screen.query_one(GeneratedText)
+        assert len(text.pieces) == 3
+        assert rendered(text).startswith(PROMPT)
+        chosen_text = session.traces[-1].text_of(tokens[-1])
+        assert f"chose {chosen_text}" in rendered(bars)
+        assert "▶" in rendered(bars) and "✓ chosen" in rendered(bars)
+        stats = rendered(screen.query_one("#stats"))
+        assert "3 tokens" in stats and f"perplexity = {session.perplexity:.2f}" in stats
+        assert f"log p = {session.logprob:.2f}" in stats
+        assert rendered(screen.query_one("#explain")).startswith("why: ")
+
+        await pilot.press("backspace")
+        assert len(session.traces) == 2 and len(text.pieces) == 2
+        assert "r redoes" in rendered(screen.query_one("#stats"))
+        await pilot.press("r")
+        assert [t.chosen_id for t in session.traces] == tokens
+        await pilot.press("backspace", "space")  # same seed, same step index: same token
+        assert [t.chosen_id for t in session.traces] == tokens
+
+        await pilot.press("R")
+        assert session.traces == [] and bars.mode == "next"
+        assert rendered(text).startswith(PROMPT)
+
+
+async def test_stepping_until_the_text_ends():
+    app = make_app(strategy="greedy", knobs={"max_tokens": 4})
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await start(pilot)
+        for _ in range(6):
+            await pilot.press("space")
+        session = screen.session
+        assert session.done and len(session.traces) <= 4
+        stats = rendered(screen.query_one("#stats"))
+        assert "done" in stats or "ended with </s>" in stats
+        # greedy chooses rank 1 every time
+        assert all(t.chosen_rank == 1 for t in session.traces)
+
+
+# --------------------------------------------------------------------------- knobs
+async def test_knobs_fine_coarse_typed_and_refused():
+    app = make_app(strategy="sample")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await start(pilot)
+        panel = screen.query_one(KnobPanel)
+        assert screen.focused is panel  # the knobs answer the arrow keys from the start
+        assert panel.selected == "strategy"
+        await pilot.press("down")
+        assert panel.selected == "temperature"
+        await pilot.press("up", "up")
+        assert panel.selected == "seed"  # wraps around
+        await select_knob(pilot, screen, "temperature")
+        await pilot.press("right")
+        assert screen.session.config.temperature == pytest.approx(1.05)
+        await pilot.press("shift+left")
+        assert screen.session.config.temperature == pytest.approx(0.55)
+        assert "0.55" in rendered(panel)
+
+        await pilot.press("enter")
+        assert isinstance(app.screen, ValueDialog)
+        dialog = app.screen
+        dialog.query_one("#dialog-input").value = "hot"
+        await pilot.press("enter")
+        assert isinstance(app.screen, ValueDialog)  # refused, still open
+        assert "temperature" in rendered(dialog.query_one("#dialog-error"))
+        dialog.query_one("#dialog-input").value = "-2"
+        await pilot.press("enter")
+        assert isinstance(app.screen, ValueDialog)
+        assert "temperature" in rendered(dialog.query_one("#dialog-error"))
+        dialog.query_one("#dialog-input").value = "0.7"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen and screen.session.config.temperature == 0.7
+
+        await select_knob(pilot, screen, "top_p")
+        for _ in range(3):
+            await pilot.press("left")
+        assert screen.session.config.top_p == pytest.approx(0.97)
+        await pilot.press("delete")  # back to off
+        assert screen.session.config.top_p == 1.0
+        await select_knob(pilot, screen, "top_k")
+        await pilot.press("left")  # already at its minimum: stays valid
+        assert screen.session.config.top_k == 0
+
+        # a knob change applies from the next step, and the trace records it
+        await select_knob(pilot, screen, "top_k")
+        await pilot.press("right", "right", "right", "space")
+        trace = screen.session.traces[-1]
+        assert trace.config["top_k"] == 3 and trace.kept <= 3 + 5  # ties with the 3rd kept
+        assert "✗ top-k" in rendered(screen.query_one(TokenBars))
+
+
+async def test_invalid_knob_from_the_command_line_is_refused_not_fatal():
+    app = make_app(strategy="sample", knobs={"temperature": -1.0})
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await start(pilot)
+        assert screen.session.config.temperature == 1.0
+        assert any("temperature" in n.message for n in app._notifications)
+
+
+async def test_strategy_cycle_and_beam_view():
+    app = make_app(strategy="greedy", knobs={"beam_width": 3})
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await start(pilot)
+        await pilot.press("s")
+        assert screen.session.config.strategy == "sample"
+        await pilot.press("s")
+        assert screen.session.config.strategy == "beam"
+        assert screen.view == "beam"  # the beam view comes up by itself
+        await pilot.press("space", "space")
+        trace = screen.session.traces[-1]
+        assert trace.beam is not None and len(trace.beam.survivors) == 3
+        view = screen.query_one(BeamView)
+        text = rendered(view)
+        assert "live hypotheses" in text and "pruned this step" in text
+        best = trace.beam.survivors[0]
+        assert f"{best.logprob:8.2f}" in text and f"{best.score:8.2f}" in text
+        # stepping advances all beams; the text is the best hypothesis
+        assert screen.session.generated_ids == list(best.ids)
+        await pilot.press("s")
+        assert screen.session.config.strategy == "greedy" and screen.view == "bars"
+
+
+# --------------------------------------------------------------------------- forcing
+async def test_force_from_the_bars():
+    app = make_app(strategy="sample")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await start(pilot)
+        await pilot.press("space")
+        await pilot.press("f")
+        bars = screen.query_one(TokenBars)
+        assert bars.mode == "force" and screen.focused is bars
+        preview = bars.trace
+        third = preview.top(3)[2]["id"]
+        await pilot.press("down", "down")
+        assert bars.cursor_token == third
+        await pilot.press("enter")
+        session = screen.session
+        assert len(session.traces) == 2
+        assert session.traces[-1].forced and session.traces[-1].chosen_id == third
+        assert bars.mode == "step" and "✓ forced" in rendered(bars)
+        assert rendered(screen.query_one("#explain")).startswith("why: you forced")
+        # escape leaves force mode without forcing
+        await pilot.press("f", "down", "escape")
+        assert bars.mode == "step" and len(session.traces) == 2
+
+
+async def test_force_far_down_the_list_scrolls():
+    app = make_app(strategy="sample")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await start(pilot)
+        await pilot.press("f", "pagedown", "pagedown", "pagedown")
+        bars = screen.query_one(TokenBars)
+        assert bars.cursor == 30
+        wanted = bars.trace.top(31)[30]
+        assert wanted["text"] in rendered(bars)
+        await pilot.press("enter")
+        trace = screen.session.traces[-1]
+        assert trace.forced and trace.chosen_id == wanted["id"] and trace.chosen_rank == 31
+
+
+async def test_force_by_typing():
+    app = make_app(strategy="greedy")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await start(pilot)
+        await pilot.press("F")
+        dialog = app.screen
+        assert isinstance(dialog, ValueDialog)
+        dialog.query_one("#dialog-input").value = "no-such-token-xyz"
+        await pilot.press("enter")
+        assert isinstance(app.screen, ValueDialog)
+        assert "vocabulary" in rendered(dialog.query_one("#dialog-error"))
+        dialog.query_one("#dialog-input").value = "object"
+        await pilot.press("enter")
+        await settle(pilot)
+        trace = screen.session.traces[-1]
+        assert trace.forced and trace.chosen_token == "object"
+        assert rendered(screen.query_one(GeneratedText)).startswith(f"{PROMPT} object")
+
+
+# --------------------------------------------------------------------------- text
+async def test_selecting_a_token_shows_its_step():
+    app = make_app(strategy="sample", knobs={"seed": 1})
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await start(pilot)
+        await pilot.press("space", "space", "space", "t")
+        text = screen.query_one(GeneratedText)
+        bars = screen.query_one(TokenBars)
+        assert screen.focused is text and text.cursor == 2
+        await pilot.press("left")
+        assert text.cursor == 1 and screen.selected == 1
+        assert bars.trace is screen.session.traces[1]
+        assert "step 2 of 3" in str(screen.query_one("#views").border_title)
+        await pilot.press("home")
+        assert bars.trace is screen.session.traces[0]
+        await pilot.press("escape")
+        assert screen.selected is None and bars.trace is screen.session.traces[-1]
+
+
+async def test_new_prompt():
+    app = make_app(strategy="greedy")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await start(pilot)
+        await pilot.press("space", "p")
+        prompt = screen.query_one("#prompt")
+        assert screen.focused is prompt
+        prompt.value = "the obj"
+        await pilot.press("e", "c", "t", "enter")
+        session = screen.session
+        assert session.traces == []
+        assert session.text == "the object"
+        assert screen.focused is screen.query_one(KnobPanel)
+
+
+# --------------------------------------------------------------------------- autoplay
+async def test_autoplay_steps_and_pauses():
+    app = make_app(strategy="sample", knobs={"max_tokens": 50})
+    app.settings.autoplay_interval = 0.05
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await start(pilot)
+        await pilot.press("a")
+        assert screen.autoplay_timer is not None
+        assert "autoplay" in rendered(screen.query_one("#stats"))
+        await pilot.pause(0.4)
+        await pilot.press("a")
+        assert screen.autoplay_timer is None
+        steps = len(screen.session.traces)
+        assert steps >= 2 or screen.session.done
+        await pilot.pause(0.2)
+        assert len(screen.session.traces) == steps  # paused
+        await pilot.press("left_square_bracket")
+        assert app.settings.autoplay_interval == 0.1
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        assert app.settings.autoplay_interval == 0.05
+
+
