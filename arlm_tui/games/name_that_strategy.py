@@ -1,0 +1,267 @@
+"""Name that strategy: three continuations of one prompt, each written by a hidden decoding
+strategy; the learner matches them, and the answer points at the tell-tale signs.
+
+Each puzzle draws one strategy from each of three families, so the three texts differ in kind:
+
+* deterministic (greedy, beam search): the most probable tokens. Low NLL per token (bland);
+  greedy tends to loop, beam search favours short, generic texts.
+* tempered sampling (T = 0.7, top-p = 0.9, top-k = 10): random but with the unreliable tail cut
+  or shrunk; fluent and varied.
+* hot sampling (T = 1.5, plain sampling T = 1): every token keeps a chance, so improbable ones
+  slip in: high NLL per token, the text drifts into incoherence.
+
+The answer measures each text: mean NLL per token under the model (−(1/T) Σ log p(w_t | w_<t):
+low = bland, high = incoherent), distinct-1 and distinct-2 (share of different words and word
+pairs: low = repetitive), the repetition rate (share of tokens already used) and the longest
+repeated phrase. A puzzle whose three texts are not all different is regenerated with the next
+attempt's seed, so every puzzle can be solved by looking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from arlm_tui.decoding import DecodingConfig, generate_ids
+from arlm_tui.errors import ArlmError
+from arlm_tui.games.common import (
+    GameResult,
+    check_seed,
+    distinct_n,
+    heldout_prompt,
+    repeated_ngram,
+    repetition_rate,
+)
+from arlm_tui.lm.base import LanguageModel
+
+GAME_ID = "name-that-strategy"
+TITLE = "Name that strategy"
+TAGLINE = "match three texts to the decoding strategies that wrote them"
+TEACHES = (
+    "The same model writes very different text depending on how the next token is chosen. "
+    "Three continuations of one prompt were made by three hidden strategies: match each text "
+    "to its strategy. Look for the tell-tale signs: greedy and beam search pick the most "
+    "probable tokens (bland, and greedy often loops), low temperature or top-p cut the "
+    "unreliable tail (fluent, varied), and a high temperature lets improbable tokens in "
+    "(incoherent). The answer shows the measured numbers behind each sign."
+)
+
+LETTERS = ("A", "B", "C")
+#: Tokens each continuation may have.
+MAX_TOKENS = 30
+#: Prompt length in tokens (the first words of a held-out text).
+PROMPT_TOKENS = 5
+#: A phrase of at least this many tokens said twice counts as a loop.
+LOOP_TOKENS = 3
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A hidden strategy: an id, how it is named to the learner, its family, the decoding
+    settings, and what it does (said in the answer)."""
+
+    id: str
+    label: str
+    family: str  # "deterministic" | "tempered" | "hot"
+    knobs: dict[str, Any]
+    explains: str
+
+    def config(self, seed: int) -> DecodingConfig:
+        return DecodingConfig(max_tokens=MAX_TOKENS, seed=seed, **self.knobs)
+
+
+STRATEGIES: tuple[Strategy, ...] = (
+    Strategy("greedy", "greedy", "deterministic", {"strategy": "greedy"},
+             "greedy takes the arg-max every step: the most predictable tokens, and once a "
+             "phrase comes back it tends to repeat forever"),
+    Strategy("beam-5", "beam search, width 5", "deterministic",
+             {"strategy": "beam", "beam_width": 5},
+             "beam search looks for the most probable whole text: bland, often short and "
+             "generic, since every extra token multiplies in a probability below one"),
+    Strategy("t-0.7", "sampling, T = 0.7", "tempered",
+             {"strategy": "sample", "temperature": 0.7},
+             "temperature 0.7 sharpens the distribution before drawing: mostly likely tokens, "
+             "some variety"),
+    Strategy("top-p-0.9", "top-p = 0.9", "tempered", {"strategy": "sample", "top_p": 0.9},
+             "nucleus sampling draws only from the most probable tokens covering 90%: the "
+             "unreliable tail is cut, the text stays fluent yet varied"),
+    Strategy("top-k-10", "top-k = 10", "tempered", {"strategy": "sample", "top_k": 10},
+             "top-k draws only among the 10 most probable tokens: no wild tokens, some "
+             "variety"),
+    Strategy("t-1.5", "sampling, T = 1.5", "hot", {"strategy": "sample", "temperature": 1.5},
+             "temperature 1.5 flattens the distribution: improbable tokens get real chances "
+             "and the text loses its thread"),
+    Strategy("t-1.0", "plain sampling, T = 1", "hot", {"strategy": "sample"},
+             "plain sampling draws from the model's full distribution: every token, even a "
+             "very unlikely one, keeps its chance, so odd turns slip in"),
+)
+STRATEGY_BY_ID = {s.id: s for s in STRATEGIES}
+FAMILIES = ("deterministic", "tempered", "hot")
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """One text of the puzzle with its measured signs."""
+
+    letter: str
+    strategy: Strategy
+    ids: list[int]
+    text: str
+    mean_nll: float  # nats per token under the model
+    distinct_1: float
+    distinct_2: float
+    repetition: float
+    repeated: str | None  # the longest phrase of >= LOOP_TOKENS tokens said twice, if any
+    ended: bool  # True if the model ended the text (</s>)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The graded answer: which letters were right, and an explanation per letter."""
+
+    answer: dict[str, str]
+    correct: dict[str, bool]
+    explanations: dict[str, str]
+
+    @property
+    def score(self) -> int:
+        return sum(self.correct.values())
+
+
+def measure(model: LanguageModel, prompt: list[int], strategy: Strategy, seed: int,
+            letter: str = "?") -> Continuation:
+    """Generate with ``strategy`` and measure the signs of the text."""
+    result = generate_ids(model, prompt, strategy.config(seed))
+    ids = list(result.ids)
+    body = [i for i in ids if i != model.eos_id]
+    nll = generated_nll(model, prompt, ids)
+    grams = repeated_ngram(body, n_min=LOOP_TOKENS)
+    return Continuation(
+        letter=letter,
+        strategy=strategy,
+        ids=ids,
+        text=model.tokenizer.decode(body),
+        mean_nll=nll / max(len(ids), 1),
+        distinct_1=distinct_n([body], 1),
+        distinct_2=distinct_n([body], 2),
+        repetition=repetition_rate([body]),
+        repeated=model.tokenizer.decode(list(grams)) if grams else None,
+        ended=bool(ids) and ids[-1] == model.eos_id,
+    )
+
+
+def generated_nll(model: LanguageModel, prompt: list[int], ids: list[int]) -> float:
+    """−Σ_t log p(w_t | prompt, w_<t) over the generated ids, under the model itself (not the
+    processed distribution the strategy drew from): one incremental pass."""
+    if not ids:
+        return 0.0
+    logprobs, state = model.start([prompt])
+    nll = 0.0
+    for t, token in enumerate(ids):
+        nll -= float(logprobs[0, token])
+        if t + 1 < len(ids):
+            logprobs, state = model.extend(state, [token])
+    return nll
+
+
+class NameThatStrategyPuzzle:
+    """Three continuations (A, B, C) of one prompt by one strategy of each family, shuffled.
+
+    Deterministic in ``seed``; ``max_attempts`` regenerations at most (ArlmError after)."""
+
+    def __init__(self, model: LanguageModel, seed: int = 0, *, max_attempts: int = 20):
+        self.model = model
+        self.seed = check_seed(seed)
+        for attempt in range(max_attempts):
+            rng = np.random.default_rng([self.seed, attempt, 3])
+            chosen = [self._pick(rng, family) for family in FAMILIES]
+            order = rng.permutation(3)
+            prompt = heldout_prompt(model, self.seed, PROMPT_TOKENS, salt=attempt)
+            texts = []
+            for slot, index in enumerate(order):
+                strategy = chosen[int(index)]
+                sample_seed = int(rng.integers(2**31))
+                texts.append(measure(model, prompt, strategy, sample_seed, LETTERS[slot]))
+            if len({tuple(c.ids) for c in texts}) == 3 and all(c.ids for c in texts):
+                self.prompt_ids = prompt
+                self.attempt = attempt
+                self.continuations = texts
+                return
+        raise ArlmError(f"{TITLE}: {model.name} wrote the same text with different strategies "
+                        f"{max_attempts} times; try another model")
+
+    @staticmethod
+    def _pick(rng: np.random.Generator, family: str) -> Strategy:
+        members = [s for s in STRATEGIES if s.family == family]
+        return members[int(rng.integers(len(members)))]
+
+    @property
+    def prompt_text(self) -> str:
+        """The prompt as text ("" when the texts start from nothing)."""
+        return self.model.tokenizer.decode(self.prompt_ids)
+
+    @property
+    def options(self) -> list[Strategy]:
+        """The three strategies in a fixed order for the learner to pick from (by family)."""
+        return sorted((c.strategy for c in self.continuations),
+                      key=lambda s: FAMILIES.index(s.family))
+
+    @property
+    def solution(self) -> dict[str, str]:
+        """letter -> strategy id."""
+        return {c.letter: c.strategy.id for c in self.continuations}
+
+    def grade(self, answer: dict[str, str]) -> Verdict:
+        """Compare the learner's ``answer`` (letter -> strategy id, a matching of the three)
+        with the solution, and explain each text by its measured signs."""
+        if sorted(answer) != list(LETTERS):
+            raise ValueError(f"answer must name a strategy for each of {', '.join(LETTERS)}")
+        solution = self.solution
+        correct = {letter: answer[letter] == solution[letter] for letter in LETTERS}
+        return Verdict(dict(answer), correct, {c.letter: self.explain(c) for c in
+                                               self.continuations})
+
+    def explain(self, c: Continuation) -> str:
+        """Why text ``c`` reads the way it does, with its numbers next to the other two's."""
+        others = [o for o in self.continuations if o is not c]
+        signs = []
+        nlls = sorted(o.mean_nll for o in self.continuations)
+        if c.mean_nll == nlls[0]:
+            signs.append(f"the lowest mean NLL, {c.mean_nll:.2f} nats/token: the blandest, most "
+                         "predictable tokens")
+        elif c.mean_nll == nlls[-1]:
+            signs.append(f"the highest mean NLL, {c.mean_nll:.2f} nats/token: improbable "
+                         "tokens, the text is the least coherent")
+        else:
+            signs.append(f"a middling mean NLL, {c.mean_nll:.2f} nats/token")
+        if c.repeated is not None:
+            signs.append(f"it loops: \"{c.repeated}\" comes back (distinct-2 "
+                         f"{c.distinct_2:.2f}; {c.repetition:.0%} of its tokens repeat earlier "
+                         "ones)")
+        elif c.distinct_2 >= 0.99:
+            signs.append(f"no word pair repeats (distinct-2 {c.distinct_2:.2f})")
+        if c.ended and len(c.ids) < min(len(o.ids) for o in others):
+            signs.append(f"the shortest: the text ended after {len(c.ids)} tokens")
+        return (f"{c.letter} was {c.strategy.label}: {c.strategy.explains}. Signs: "
+                + "; ".join(signs) + ".")
+
+    def result(self, verdict: Verdict) -> GameResult:
+        """score = strategies named right (0-3); xp = 5 per right one, +5 for all three."""
+        score = verdict.score
+        xp = 5 * score + (5 if score == len(LETTERS) else 0)
+        details = {
+            "model": self.model.name,
+            "correct": score,
+            "solution": self.solution,
+            "answer": verdict.answer,
+            "all_correct": score == len(LETTERS),
+            "measures": {c.letter: {"mean_nll": round(c.mean_nll, 4),
+                                    "distinct_2": round(c.distinct_2, 4),
+                                    "repetition": round(c.repetition, 4)}
+                         for c in self.continuations},
+        }
+        summary = f"{score}/3 strategies named ({self.model.name})"
+        return GameResult(GAME_ID, self.seed, float(score), xp, summary, details)
+
