@@ -328,6 +328,17 @@ BROKEN_CASES = {
         "os.getcwd",
         "unreadable value",
     ),
+    "unquoted yes/no/on/off token": (
+        lambda t: _swap(
+            t,
+            "    kind: trigram_table\n    title: Table\n    intro: Look at the counts.\n"
+            "    preset:\n      corpus: toy\n      order: 3\n      smoothing: mle\n",
+            "    kind: causal_mask\n    title: Mask\n    intro: Look at the mask.\n"
+            "    preset:\n      length: 4\n      tokens: [the, cat, sat, on]\n",
+        ),
+        "      tokens: [the, cat, sat, on]",
+        "quote True",
+    ),
     "choices on a text question": (
         lambda t: _swap(
             t,

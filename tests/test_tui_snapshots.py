@@ -46,9 +46,9 @@ def pinned(monkeypatch):
     monkeypatch.setattr(summaries, "play_summary",
                         lambda: "step through generation · 3 models")
     monkeypatch.setattr(summaries, "lessons_summary",
-                        lambda: "10 lessons, 0 completed · the lesson screen is not available yet")
+                        lambda: "10 lessons, 0 completed · read, check yourself, open the labs")
     monkeypatch.setattr(summaries, "cards_summary",
-                        lambda: "95 cards, 0 reviews · the review screen is not available yet")
+                        lambda: "95 cards, 0 reviews · spaced repetition (FSRS)")
 
 
 async def settle(pilot) -> None:

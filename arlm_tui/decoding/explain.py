@@ -86,7 +86,8 @@ def explain(trace: Trace, vocab_text: VocabText = None) -> str:
         before = trace.stages[trace.stages.index(cut[0]) - 1].probs
         covering = float(np.sum(before[kept]))
         labels = " and ".join(s.label for s in cut)
-        prefix = f"{labels} kept {trace.kept} tokens covering {_p(covering)}; "
+        noun = "token" if trace.kept == 1 else "tokens"
+        prefix = f"{labels} kept {trace.kept} {noun} covering {_p(covering)}; "
     temperature = float(trace.config.get("temperature", 1.0))
     at = f" at T = {temperature:g}" if temperature != 1.0 else ""
     p = trace.chosen_prob

@@ -44,8 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     st.set_defaults(func=cmd_cards_stats)
     cards.set_defaults(func=cmd_cards_stats, json=False)
 
-    rv = csub.add_parser("review", help="review the due cards in the terminal")
+    rv = csub.add_parser("review", help="open the review screen (space reveals, 1-4 rate)")
     rv.add_argument("--limit", type=int, default=None, help="stop after this many reviews")
+    rv.add_argument("--plain", action="store_true",
+                    help="review line by line in the terminal instead of the review screen")
     rv.set_defaults(func=cmd_cards_review)
 
     ex = csub.add_parser("export", help="export every card to Anki or a printable page")
@@ -152,6 +154,11 @@ def cmd_cards_stats(args: argparse.Namespace) -> int:
 def cmd_cards_review(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ArlmError(f"--limit must be at least 1, got {args.limit}")
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    if not args.plain and args.limit is None and interactive:
+        from arlm_tui.tui.app import run_app
+
+        return run_app("review")
     with _open_store() as store:
         deck = _open_deck(store)
         review_loop(deck, limit=args.limit)

@@ -863,7 +863,15 @@ def _words(value: Any) -> str | None:
     return None if ok else "must map words to counts ≥ 1"
 
 
+def _text_list(value: Any) -> str | None:
+    # YAML reads bare yes/no/on/off as booleans and 1 as a number: a token must be quoted then.
+    ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    bad = next((v for v in value if not isinstance(v, str)), None) if isinstance(value, list) else value
+    return None if ok else f"must be a list of texts; quote {bad!r} (YAML read it as {type(bad).__name__})"
+
+
 _VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "tokens": _text_list,
     "order": _positive_int,
     "width": _positive_int,
     "steps": _positive_int,

@@ -49,13 +49,29 @@ class ArlmApp(App[int]):
         save_settings: bool = True,
     ) -> None:
         super().__init__()
-        if initial not in ("home", "play"):
-            raise ValueError(f"initial must be 'home' or 'play', got {initial!r}")
+        if initial not in ("home", "play", "review"):
+            raise ValueError(f"initial must be 'home', 'play' or 'review', got {initial!r}")
         self.settings = settings if settings is not None else Settings.load()
         self._save_settings = save_settings
         self._initial = initial
         self._play_args = {"model": model, "prompt": prompt, "strategy": strategy,
                            "knobs": dict(knobs or {})}
+        self._progress_store: Any = None
+
+    @property
+    def progress_store(self) -> Any:
+        """The learner's progress store, opened on first use (a broken one is moved aside)."""
+        if self._progress_store is None:
+            from arlm_tui.learn.store import Store
+
+            self._progress_store = Store.open()
+            if self._progress_store.notice:
+                self.notify(self._progress_store.notice, severity="warning", timeout=10)
+        return self._progress_store
+
+    def on_unmount(self) -> None:
+        if self._progress_store is not None:
+            self._progress_store.close()
 
     def on_mount(self) -> None:
         from arlm_tui.tui.screens.home import HomeScreen
@@ -65,6 +81,8 @@ class ArlmApp(App[int]):
         self.push_screen(HomeScreen())
         if self._initial == "play":
             self.open_play(**self._play_args)
+        elif self._initial == "review":
+            self.open_review(exit_after=True)
 
     # ------------------------------------------------------------------ navigation
     def open_play(self, *, model: Any = None, prompt: str = "", strategy: str | None = None,
@@ -76,6 +94,27 @@ class ArlmApp(App[int]):
             PlayScreen(model=model if model is not None else self.settings.model,
                        prompt=prompt, strategy=strategy, knobs=knobs)
         )
+
+    def open_lessons(self) -> None:
+        from arlm_tui.tui.screens.lessons import LessonListScreen
+
+        self.push_screen(LessonListScreen(self.progress_store))
+
+    def open_review(self, *, exit_after: bool = False) -> None:
+        """The flashcard review screen; ``exit_after`` quits when it closes (arlm cards review)."""
+        from arlm_tui.learn.cards import Deck
+        from arlm_tui.tui.screens.review import ReviewScreen
+
+        self.push_screen(
+            ReviewScreen(Deck.load(self.progress_store)),
+            (lambda _done: self.exit(0)) if exit_after else None,
+        )
+
+    def open_stats(self) -> None:
+        from arlm_tui.learn.cards import Deck
+        from arlm_tui.tui.screens.stats import StatsScreen
+
+        self.push_screen(StatsScreen(Deck.load(self.progress_store)))
 
     def action_help(self) -> None:
         from arlm_tui.tui.screens.help import HelpScreen

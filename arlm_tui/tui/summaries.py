@@ -40,7 +40,7 @@ def _store() -> Any | None:
 
 
 def lessons_summary() -> str:
-    """Lessons written and completed; the lesson screen itself is a later issue."""
+    """Lessons written and completed."""
     try:
         from arlm_tui.learn import load_lessons
 
@@ -56,11 +56,11 @@ def lessons_summary() -> str:
             done = 0
         finally:
             store.close()
-    return f"{len(lessons)} lessons, {done} completed · the lesson screen is not available yet"
+    return f"{len(lessons)} lessons, {done} completed · read, check yourself, open the labs"
 
 
 def cards_summary() -> str:
-    """Cards written in the lessons and reviews done (the review screen is a later issue)."""
+    """Cards written in the lessons and reviews done."""
     try:
         from arlm_tui.learn import load_lessons
 
@@ -76,8 +76,7 @@ def cards_summary() -> str:
             reviews = 0
         finally:
             store.close()
-    return (f"{count} cards, {reviews} reviews · the review screen is not available yet "
-            "(`arlm cards review` works)")
+    return f"{count} cards, {reviews} reviews · spaced repetition (FSRS)"
 
 
 def games_summary() -> str:

@@ -30,10 +30,6 @@ SECTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("settings", "Settings", "s", "theme, default model, autoplay speed"),
 )
 
-NOT_AVAILABLE = {
-    "lessons": "The lesson screen is not available yet: it comes with a later version.",
-    "cards": "The review screen is not available yet; `arlm cards review` works in a terminal.",
-}
 
 BANNER = (
     "[b]arlm[/b] — watch a language model choose every next token\n"
@@ -104,9 +100,11 @@ class HomeScreen(Screen):
             from arlm_tui.tui.screens.settings import SettingsScreen
 
             self.app.push_screen(SettingsScreen())
+        elif section == "lessons":
+            self.app.open_lessons()
+        elif section == "cards":
+            self.app.open_review()
         elif section == "games":
             from arlm_tui.tui.screens.games import GamesScreen
 
             self.app.push_screen(GamesScreen())
-        else:
-            self.notify(NOT_AVAILABLE[section], title=section.capitalize(), timeout=5)

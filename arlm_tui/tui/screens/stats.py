@@ -1,0 +1,118 @@
+"""The flashcard statistics: due today, the coming week, retention, reviews per day, streak.
+
+``StatsScreen(deck)`` draws ``Deck.stats()`` (the same numbers as ``arlm cards stats``) and
+re-reads them whenever it comes back into view; ``c`` starts a review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Sparkline, Static
+
+from arlm_tui.learn.cards import CardStats, Deck
+from arlm_tui.learn.store import utc_now
+
+_EIGHTHS = " ▏▎▍▌▋▊▉█"
+
+
+def _bar(value: int, largest: int, width: int = 30) -> str:
+    if largest <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(value / largest * width * 8))
+    full, rest = divmod(eighths, 8)
+    return "█" * full + (_EIGHTHS[rest] if rest else "")
+
+
+def stats_text(stats: CardStats) -> Table:
+    """The numbers as a two-column table."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    table.add_row("cards", f"{stats.cards} ({stats.new} new, {stats.learning} learning, "
+                           f"{stats.review} in review)")
+    table.add_row("due today", Text.assemble((f"{stats.due_today} reviews", "bold"),
+                                             f" + {stats.new_today} new cards"))
+    retention = "–" if stats.retention is None else f"{stats.retention:.0%}"
+    table.add_row("retention", f"{retention} of reviews not rated Again")
+    table.add_row("reviews", f"{stats.reviews_total} in total, {stats.reviews_today} today")
+    days = "day" if stats.streak == 1 else "days"
+    table.add_row("streak", Text(f"{stats.streak} {days} in a row",
+                                 style="bold green" if stats.streak else ""))
+    return table
+
+
+def forecast_text(stats: CardStats) -> Table:
+    """Cards due on each of the coming days, as bars."""
+    table = Table(box=None, show_header=False, padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column(justify="right")
+    table.add_column(style="cyan")
+    largest = max((n for _, n in stats.forecast), default=0)
+    for day, n in stats.forecast:
+        table.add_row(f"{day:%a %d %b}", str(n), _bar(n, largest))
+    return table
+
+
+class StatsScreen(Screen[None]):
+    """Statistics of ``deck``; ``clock`` gives "now" (tests fix it)."""
+
+    CSS_PATH = "../learn.tcss"
+    HELP_TITLE = "Card statistics"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="stats.back", tooltip="go back"),
+        Binding("c", "review", "Review now", id="stats.review", tooltip="review the due cards"),
+        Binding("r", "reload", "Refresh", show=False, id="stats.reload",
+                tooltip="read the numbers again"),
+    ]
+
+    def __init__(self, deck: Deck, *, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__()
+        self.deck = deck
+        self.clock = clock or utc_now
+        self.sub_title = "card statistics"
+        self.stats: CardStats | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="stats-body"):
+            yield Static(id="stats-numbers")
+            yield Static(Text("Due in the coming days", style="bold"), classes="stats-title")
+            yield Static(id="stats-forecast")
+            yield Static(id="stats-history-title", classes="stats-title")
+            yield Sparkline([], id="stats-history")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_reload()
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self.stats = stats = self.deck.stats(self.clock())
+        self.query_one("#stats-numbers", Static).update(stats_text(stats))
+        self.query_one("#stats-forecast", Static).update(forecast_text(stats))
+        counts = [n for _, n in stats.reviews_per_day]
+        first, last = stats.reviews_per_day[0][0], stats.reviews_per_day[-1][0]
+        self.query_one("#stats-history-title", Static).update(Text.assemble(
+            ("Reviews per day", "bold"),
+            (f"  {first:%d %b} … {last:%d %b}, most in a day: {max(counts, default=0)}", "dim"),
+        ))
+        self.query_one("#stats-history", Sparkline).data = counts
+
+    def action_review(self) -> None:
+        from arlm_tui.tui.screens.review import ReviewScreen
+
+        self.app.push_screen(ReviewScreen(self.deck, clock=self.clock))
+
+    def action_back(self) -> None:
+        self.dismiss(None)
