@@ -78,7 +78,8 @@ def entropy(probs: np.ndarray) -> float:
     """H(p) = -Σ p_i ln p_i in nats (terms with p_i = 0 count 0)."""
     p = np.asarray(probs, dtype=np.float64)
     nz = p[p > 0]
-    return float(-(nz * np.log(nz)).sum())
+    # A one-hot distribution can round to -1e-17; entropy is never negative.
+    return max(0.0, float(-(nz * np.log(nz)).sum()))
 
 
 def check_number(
