@@ -37,28 +37,47 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+#: (flag, type, help) of the decoding knobs that ``arlm generate``, ``demo`` and ``play`` take.
+KNOB_FLAGS: tuple[tuple[str, type, str], ...] = (
+    ("--temperature", float, "T > 0; 0 means greedy"),
+    ("--top-k", int, "keep the k most probable tokens (0 = off)"),
+    ("--top-p", float, "nucleus: smallest set covering p (1 = off)"),
+    ("--min-p", float, "drop tokens below min_p × max p (0 = off)"),
+    ("--typical-p", float, "locally typical sampling (1 = off)"),
+    ("--epsilon", float, "drop tokens with p < epsilon (0 = off)"),
+    ("--repetition-penalty", float, "> 1 discourages repeats (1 = off)"),
+    ("--no-repeat-ngram", int, "forbid repeating n-grams of this size (0 = off)"),
+    ("--beam-width", int, "beams kept (strategy beam)"),
+    ("--length-penalty", float, "α in score = log p / length^α"),
+    ("--max-tokens", int, "tokens to generate at most"),
+    ("--min-tokens", int, "suppress </s> before this many"),
+    ("--seed", int, "random seed (same seed, same text)"),
+)
+#: The knob names of ``KNOB_FLAGS`` (``--top-k`` -> ``top_k``).
+KNOB_NAMES: tuple[str, ...] = tuple(flag[2:].replace("-", "_") for flag, _, _ in KNOB_FLAGS)
+#: What ``arlm generate`` and ``demo`` use for a knob that is not given.
+_KNOB_DEFAULTS: dict[str, Any] = {
+    "temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0,
+    "epsilon": 0.0, "repetition_penalty": 1.0, "no_repeat_ngram": 0, "beam_width": 4,
+    "length_penalty": 1.0, "max_tokens": 30, "min_tokens": 0, "seed": 0,
+}
+
+
+def add_knob_flags(group: Any, defaults: dict[str, Any] | None = None) -> None:
+    """Add ``KNOB_FLAGS`` to an argparse parser or group; ``defaults`` by knob name (None:
+    every knob defaults to None, "not given")."""
+    for (flag, kind, text), name in zip(KNOB_FLAGS, KNOB_NAMES):
+        default = None if defaults is None else defaults[name]
+        group.add_argument(flag, type=kind, default=default, help=text)
+
+
 def _knob_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("decoding knobs (0 or 1.0 mean off, as in Hugging Face)")
-    g.add_argument("--temperature", type=float, default=1.0, help="T > 0; 0 means greedy")
-    g.add_argument("--top-k", type=int, default=0, help="keep the k most probable tokens")
-    g.add_argument("--top-p", type=float, default=1.0, help="nucleus: smallest set covering p")
-    g.add_argument("--min-p", type=float, default=0.0, help="drop tokens below min_p × max p")
-    g.add_argument("--typical-p", type=float, default=1.0, help="locally typical sampling")
-    g.add_argument("--epsilon", type=float, default=0.0, help="drop tokens with p < epsilon")
-    g.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages repeats")
-    g.add_argument("--no-repeat-ngram", type=int, default=0, help="forbid repeating n-grams")
-    g.add_argument("--beam-width", type=int, default=4, help="beams kept (strategy beam)")
-    g.add_argument("--length-penalty", type=float, default=1.0, help="α in score / length^α")
-    g.add_argument("--max-tokens", type=int, default=30, help="tokens to generate at most")
-    g.add_argument("--min-tokens", type=int, default=0, help="suppress </s> before this many")
-    g.add_argument("--seed", type=int, default=0, help="random seed (same seed, same text)")
-
-
-_KNOB_NAMES = ["temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon", "repetition_penalty", "no_repeat_ngram", "beam_width", "length_penalty", "max_tokens", "min_tokens", "seed"]
+    add_knob_flags(g, _KNOB_DEFAULTS)
 
 
 def _knobs(args: argparse.Namespace) -> dict[str, Any]:
-    return {name: getattr(args, name) for name in _KNOB_NAMES}
+    return {name: getattr(args, name) for name in KNOB_NAMES}
 
 
 def _config(strategy: str, knobs: dict[str, Any]):

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import CountingModel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,24 +20,6 @@ from arlm_tui.decoding import (
 )
 from arlm_tui.lm.base import EOS
 from arlm_tui.lm.table import TableModel, greedy_trap_model, random_model
-
-
-class CountingModel(TableModel):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.calls = {"start": 0, "extend": 0, "select": 0}
-
-    def start(self, contexts):
-        self.calls["start"] += 1
-        return super().start(contexts)
-
-    def extend(self, state, token_ids):
-        self.calls["extend"] += 1
-        return super().extend(state, token_ids)
-
-    def select(self, state, indices):
-        self.calls["select"] += 1
-        return super().select(state, indices)
 
 
 def sequence_logprob(model, prompt, ids):

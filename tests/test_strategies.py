@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import CountingModel
 
 from arlm_tui.decoding import DecodingConfig, decode_step, explain, greedy, sample
 from arlm_tui.decoding.strategies import sample_index
@@ -28,26 +29,6 @@ TABLE = {
 @pytest.fixture
 def model() -> TableModel:
     return TableModel(VOCAB, 2, TABLE, name="tiny")
-
-
-class CountingModel(TableModel):
-    """Counts the incremental calls so tests can check a step costs one extend."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.calls = {"start": 0, "extend": 0, "select": 0}
-
-    def start(self, contexts):
-        self.calls["start"] += 1
-        return super().start(contexts)
-
-    def extend(self, state, token_ids):
-        self.calls["extend"] += 1
-        return super().extend(state, token_ids)
-
-    def select(self, state, indices):
-        self.calls["select"] += 1
-        return super().select(state, indices)
 
 
 class HalfScoresModel(TableModel):

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 from textual.app import App
 from textual.widgets import Input, Static
+from tui_helpers import settle
 
 from arlm_tui.games import beat_greedy, name_that_strategy, progression
 from arlm_tui.games import tune_the_knobs as ttk
@@ -41,12 +42,6 @@ class OneScreenApp(App):
 def store(tmp_path):
     with Store.open(tmp_path / "progress.sqlite3") as s:
         yield s
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def plain(renderable: Any) -> str:

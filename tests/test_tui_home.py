@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from rich.console import Console
+from tui_helpers import settle
 
 from arlm_tui.errors import ArlmError
 from arlm_tui.lm.registry import DEFAULT_MODEL
@@ -20,12 +21,6 @@ from arlm_tui.tui.screens.home import HomeScreen
 from arlm_tui.tui.screens.play import PlayScreen
 from arlm_tui.tui.screens.settings import SettingsScreen
 from arlm_tui.tui.settings import DARK_THEME, LIGHT_THEME, Settings
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def menu_text(screen: HomeScreen) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from rich.console import Console
 from textual.app import App
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Markdown, OptionList, Static
+from tui_helpers import settle
 
 from arlm_tui.learn.cards import Deck, Flashcard
 from arlm_tui.learn.lessons import format_number, load_lessons
@@ -62,12 +64,6 @@ def text_of(screen: Screen, selector: str) -> str:
 def drawn(view: LabView) -> str:
     """What a lab view draws, as plain text."""
     return plain(view.render())
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 class Clock:
@@ -320,17 +316,19 @@ async def test_every_shipped_lab_opens_with_a_live_view():
             assert app.screen is not screen
 
 
-def lab_of(lesson_id: str, lab_id: str):
+@asynccontextmanager
+async def open_lab(lesson_id: str, lab_id: str):
+    """The lab screen of one lesson's lab, settled: yields (pilot, its LabView)."""
     lesson = LESSONS.get(lesson_id)
-    return lesson, next(lab for lab in lesson.labs if lab.id == lab_id)
-
-
-async def test_trigram_lab_smoothing_order_and_typed_context():
-    lesson, lab = lab_of("05-ngrams", "lab1")
+    lab = next(lab for lab in lesson.labs if lab.id == lab_id)
     app = LearnApp(lambda: LabScreen(lab, lesson.title))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        view = app.screen.query_one(LabView)
+        yield pilot, app.screen.query_one(LabView)
+
+
+async def test_trigram_lab_smoothing_order_and_typed_context():
+    async with open_lab("05-ngrams", "lab1") as (pilot, view):
         assert view.result.sentence_prob == 0
         await pilot.press("s")
         assert view.result.smoothing == "addk" and view.result.sentence_prob > 0
@@ -338,8 +336,8 @@ async def test_trigram_lab_smoothing_order_and_typed_context():
         assert view.result.order == 4
         await pilot.press("c")
         await settle(pilot)
-        assert isinstance(app.screen, TextPrompt)
-        app.screen.query_one(Input).value = "cats"
+        assert isinstance(pilot.app.screen, TextPrompt)
+        pilot.app.screen.query_one(Input).value = "cats"
         await pilot.press("enter")
         await settle(pilot)
         assert view.result.context == ("<s>", "<s>", "cats")
@@ -347,11 +345,7 @@ async def test_trigram_lab_smoothing_order_and_typed_context():
 
 
 async def test_chain_rule_bpe_and_playground_controls():
-    lesson, lab = lab_of("02-chain-rule", "lab1")
-    app = LearnApp(lambda: LabScreen(lab, lesson.title))
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        view = app.screen.query_one(LabView)
+    async with open_lab("02-chain-rule", "lab1") as (pilot, view):
         joint = view.result.joint
         await pilot.press("down", "right", "right")  # falls: 0.25 → 0.27
         assert view.result.factors[1].prob == pytest.approx(0.27)
@@ -359,32 +353,20 @@ async def test_chain_rule_bpe_and_playground_controls():
         await pilot.press("r")
         assert view.result.joint == pytest.approx(joint)
 
-    lesson, lab = lab_of("04-tokenization", "lab1")
-    app = LearnApp(lambda: LabScreen(lab, lesson.title))
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        view = app.screen.query_one(LabView)
+    async with open_lab("04-tokenization", "lab1") as (pilot, view):
         assert view.position == 0
         await pilot.press("right", "right", "left", "right", "right")
         assert view.position == 3
         assert "Merge 3 of 4" in drawn(view)
 
-    lesson, lab = lab_of("06-decoding", "lab1")
-    app = LearnApp(lambda: LabScreen(lab, lesson.title))
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        view = app.screen.query_one(LabView)
+    async with open_lab("06-decoding", "lab1") as (pilot, view):
         assert view.result.kept == 4
         await pilot.press("down", "down", *["left"] * 4)  # top-p 1 → 0.8
         assert view.knobs["top_p"] == pytest.approx(0.8) and view.result.kept == 2
 
 
 async def test_gradient_lab_recomputes_in_a_worker():
-    lesson, lab = lab_of("09-lstm-gru", "lab1")
-    app = LearnApp(lambda: LabScreen(lab, lesson.title))
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        view = app.screen.query_one(LabView)
+    async with open_lab("09-lstm-gru", "lab1") as (pilot, view):
         before = {c.cell: c.state_norms[-1] for c in view.result.curves}
         await pilot.press("down", "right", "right", "right", "right")  # forget bias 1 → 3
         await settle(pilot)
@@ -397,21 +379,13 @@ async def test_a_torch_lab_says_so_when_torch_is_missing(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "torch", None)
-    lesson, lab = lab_of("08-recurrent-networks", "lab1")
-    app = LearnApp(lambda: LabScreen(lab, lesson.title))
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        view = app.screen.query_one(LabView)
+    async with open_lab("08-recurrent-networks", "lab1") as (pilot, view):
         assert view.result is None and "needs PyTorch" in view.error
         assert "needs PyTorch" in drawn(view)
 
 
 async def test_causal_mask_lab_switches_the_mask():
-    lesson, lab = lab_of("10-causal-transformers", "lab1")
-    app = LearnApp(lambda: LabScreen(lab, lesson.title))
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        view = app.screen.query_one(LabView)
+    async with open_lab("10-causal-transformers", "lab1") as (pilot, view):
         assert view.result.masked and "copy" not in drawn(view)
         await pilot.press("m")
         assert not view.result.masked

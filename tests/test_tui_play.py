@@ -7,42 +7,14 @@ Session holds.
 from __future__ import annotations
 
 import pytest
+from tui_helpers import PROMPT, make_play_app, rendered, settle, start_play
 
-from arlm_tui.tui.app import ArlmApp
 from arlm_tui.tui.screens.dialogs import ValueDialog
 from arlm_tui.tui.screens.play import PlayScreen
-from arlm_tui.tui.settings import Settings
 from arlm_tui.tui.widgets.beam_view import BeamView
 from arlm_tui.tui.widgets.generated_text import GeneratedText
 from arlm_tui.tui.widgets.knob_panel import KnobPanel
 from arlm_tui.tui.widgets.token_bars import TokenBars
-
-PROMPT = "the value of"
-
-
-def make_app(**play) -> ArlmApp:
-    play.setdefault("prompt", PROMPT)
-    play.setdefault("model", "pyref-word-kn3")
-    return ArlmApp("play", settings=Settings(), save_settings=False, **play)
-
-
-async def settle(pilot) -> None:
-    """Let workers (model loading, analysis views) finish and the screen redraw."""
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def rendered(widget) -> str:
-    return widget.render().plain
-
-
-async def start(pilot) -> PlayScreen:
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, PlayScreen)
-    assert screen.session is not None, screen.last_error
-    return screen
 
 
 async def select_knob(pilot, screen: PlayScreen, name: str) -> None:
@@ -54,9 +26,9 @@ async def select_knob(pilot, screen: PlayScreen, name: str) -> None:
 
 # --------------------------------------------------------------------------- stepping
 async def test_step_undo_redo_reset():
-    app = make_app(strategy="sample", knobs={"seed": 3})
+    app = make_play_app(strategy="sample", knobs={"seed": 3})
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         bars = screen.query_one(TokenBars)
         assert bars.mode == "next" and bars.trace is not None  # the first token's distribution
         assert "space chooses" in rendered(bars)
@@ -91,9 +63,9 @@ async def test_step_undo_redo_reset():
 
 
 async def test_stepping_until_the_text_ends():
-    app = make_app(strategy="greedy", knobs={"max_tokens": 4})
+    app = make_play_app(strategy="greedy", knobs={"max_tokens": 4})
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         for _ in range(6):
             await pilot.press("space")
         session = screen.session
@@ -106,9 +78,9 @@ async def test_stepping_until_the_text_ends():
 
 # --------------------------------------------------------------------------- knobs
 async def test_knobs_fine_coarse_typed_and_refused():
-    app = make_app(strategy="sample")
+    app = make_play_app(strategy="sample")
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         panel = screen.query_one(KnobPanel)
         assert screen.focused is panel  # the knobs answer the arrow keys from the start
         assert panel.selected == "strategy"
@@ -158,17 +130,17 @@ async def test_knobs_fine_coarse_typed_and_refused():
 
 
 async def test_invalid_knob_from_the_command_line_is_refused_not_fatal():
-    app = make_app(strategy="sample", knobs={"temperature": -1.0})
+    app = make_play_app(strategy="sample", knobs={"temperature": -1.0})
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         assert screen.session.config.temperature == 1.0
         assert any("temperature" in n.message for n in app._notifications)
 
 
 async def test_strategy_cycle_and_beam_view():
-    app = make_app(strategy="greedy", knobs={"beam_width": 3})
+    app = make_play_app(strategy="greedy", knobs={"beam_width": 3})
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         await pilot.press("s")
         assert screen.session.config.strategy == "sample"
         await pilot.press("s")
@@ -190,9 +162,9 @@ async def test_strategy_cycle_and_beam_view():
 
 # --------------------------------------------------------------------------- forcing
 async def test_force_from_the_bars():
-    app = make_app(strategy="sample")
+    app = make_play_app(strategy="sample")
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         await pilot.press("space")
         await pilot.press("f")
         bars = screen.query_one(TokenBars)
@@ -213,9 +185,9 @@ async def test_force_from_the_bars():
 
 
 async def test_force_far_down_the_list_scrolls():
-    app = make_app(strategy="sample")
+    app = make_play_app(strategy="sample")
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         await pilot.press("f", "pagedown", "pagedown", "pagedown")
         bars = screen.query_one(TokenBars)
         assert bars.cursor == 30
@@ -227,9 +199,9 @@ async def test_force_far_down_the_list_scrolls():
 
 
 async def test_force_by_typing():
-    app = make_app(strategy="greedy")
+    app = make_play_app(strategy="greedy")
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         await pilot.press("F")
         dialog = app.screen
         assert isinstance(dialog, ValueDialog)
@@ -247,9 +219,9 @@ async def test_force_by_typing():
 
 # --------------------------------------------------------------------------- text
 async def test_selecting_a_token_shows_its_step():
-    app = make_app(strategy="sample", knobs={"seed": 1})
+    app = make_play_app(strategy="sample", knobs={"seed": 1})
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         await pilot.press("space", "space", "space", "t")
         text = screen.query_one(GeneratedText)
         bars = screen.query_one(TokenBars)
@@ -265,9 +237,9 @@ async def test_selecting_a_token_shows_its_step():
 
 
 async def test_new_prompt():
-    app = make_app(strategy="greedy")
+    app = make_play_app(strategy="greedy")
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         await pilot.press("space", "p")
         prompt = screen.query_one("#prompt")
         assert screen.focused is prompt
@@ -281,10 +253,10 @@ async def test_new_prompt():
 
 # --------------------------------------------------------------------------- autoplay
 async def test_autoplay_steps_and_pauses():
-    app = make_app(strategy="sample", knobs={"max_tokens": 50})
+    app = make_play_app(strategy="sample", knobs={"max_tokens": 50})
     app.settings.autoplay_interval = 0.05
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         await pilot.press("a")
         assert screen.autoplay_timer is not None
         assert "autoplay" in rendered(screen.query_one("#stats"))

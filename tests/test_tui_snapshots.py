@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
+from tui_helpers import settle
 
 from arlm_tui.lm import registry
 from arlm_tui.tui import summaries
@@ -49,12 +50,6 @@ def pinned(monkeypatch):
                         lambda: "10 lessons, 0 completed · read, check yourself, open the labs")
     monkeypatch.setattr(summaries, "cards_summary",
                         lambda: "95 cards, 0 reviews · spaced repetition (FSRS)")
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def play_app(**play) -> ArlmApp:

@@ -9,42 +9,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from tui_helpers import PROMPT, make_play_app, rendered, settle, start_play
 
-from arlm_tui.tui.app import ArlmApp
 from arlm_tui.tui.screens.dialogs import FileDialog, ModelPicker
 from arlm_tui.tui.screens.help import HelpScreen
 from arlm_tui.tui.screens.play import PlayScreen
-from arlm_tui.tui.settings import Settings
 from arlm_tui.tui.widgets.generated_text import GeneratedText
 from arlm_tui.tui.widgets.knob_panel import KnobPanel
 from arlm_tui.tui.widgets.token_bars import TokenBars
-
-PROMPT = "the value of"
-
-
-def make_app(**play) -> ArlmApp:
-    play.setdefault("prompt", PROMPT)
-    play.setdefault("model", "pyref-word-kn3")
-    return ArlmApp("play", settings=Settings(), save_settings=False, **play)
-
-
-async def settle(pilot) -> None:
-    """Let workers (model loading, analysis views) finish and the screen redraw."""
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def rendered(widget) -> str:
-    return widget.render().plain
-
-
-async def start(pilot) -> PlayScreen:
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, PlayScreen)
-    assert screen.session is not None, screen.last_error
-    return screen
 
 
 async def select_knob(pilot, screen: PlayScreen, name: str) -> None:
@@ -62,9 +34,9 @@ async def test_switch_model_keeps_the_text(tmp_path):
     train_ngram(corpus="toy", out_dir=paths.user_models_dir() / "toy-mle", order=2,
                 smoothing="addk", tokenizer_kind="word", min_count=1, lowercase=False,
                 valid_fraction=0.0, seed=0, name="toy-mle")
-    app = make_app(strategy="greedy", prompt="i love")
+    app = make_play_app(strategy="greedy", prompt="i love")
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         await pilot.press("space")
         before = screen.session.text
         await pilot.press("m")
@@ -88,7 +60,7 @@ async def test_switch_model_keeps_the_text(tmp_path):
 
 
 async def test_unknown_model_is_a_message_not_a_crash():
-    app = make_app(model="no-such-model")
+    app = make_play_app(model="no-such-model")
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -101,9 +73,9 @@ async def test_unknown_model_is_a_message_not_a_crash():
 
 # --------------------------------------------------------------------------- views
 async def test_analysis_views():
-    app = make_app(strategy="sample", knobs={"temperature": 0.8, "top_p": 0.9})
+    app = make_play_app(strategy="sample", knobs={"temperature": 0.8, "top_p": 0.9})
     async with app.run_test(size=(110, 34)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         await pilot.press("space", "space")
 
         await pilot.press("3")
@@ -139,9 +111,9 @@ async def test_analysis_views():
 # --------------------------------------------------------------------------- save / open
 async def test_save_and_replay_a_session(tmp_path):
     target = tmp_path / "s.json"
-    app = make_app(strategy="sample", knobs={"seed": 5})
+    app = make_play_app(strategy="sample", knobs={"seed": 5})
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         await pilot.press("space", "space", "f", "down", "enter", "space")
         saved = [t.chosen_id for t in screen.session.traces]
         assert len(saved) == 4
@@ -180,9 +152,9 @@ async def test_save_and_replay_a_session(tmp_path):
 
 # --------------------------------------------------------------------------- help, back, quit
 async def test_help_lists_every_key_and_escape_goes_home():
-    app = make_app()
+    app = make_play_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         sections = app.screen.sections
@@ -204,9 +176,9 @@ async def test_help_lists_every_key_and_escape_goes_home():
 
 async def test_threaded_engine_path():
     """Neural models step in a thread worker; the same results arrive on screen."""
-    app = make_app(strategy="sample", knobs={"seed": 2})
+    app = make_play_app(strategy="sample", knobs={"seed": 2})
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         screen.always_threaded = True
         await pilot.press("space")
         await settle(pilot)
@@ -219,9 +191,9 @@ async def test_threaded_engine_path():
 
 @pytest.mark.parametrize("size", [(80, 24), (60, 20), (160, 50)])
 async def test_layout_at_several_sizes(size):
-    app = make_app(strategy="sample")
+    app = make_play_app(strategy="sample")
     async with app.run_test(size=size) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         await pilot.press("space", "space")
         bars = screen.query_one(TokenBars)
         assert bars.size.height >= 5 and bars.size.width >= 30
@@ -256,9 +228,9 @@ def save_tiny_transformer() -> None:
 
 async def test_transformer_steps_in_a_worker_and_shows_attention():
     save_tiny_transformer()
-    app = make_app(model="tiny-tf", prompt="the cat sat", strategy="sample")
+    app = make_play_app(model="tiny-tf", prompt="the cat sat", strategy="sample")
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         assert screen.session.model.backend == "transformer" and screen.threaded
         await pilot.press("space", "space", "space")  # presses during a step are queued
         for _ in range(10):
@@ -279,9 +251,9 @@ async def test_transformer_steps_in_a_worker_and_shows_attention():
 
 
 async def test_mouse_selects_tokens_and_knobs_and_palette_has_play_commands():
-    app = make_app(strategy="greedy")
+    app = make_play_app(strategy="greedy")
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await start(pilot)
+        screen = await start_play(pilot)
         await pilot.press("space", "space")
         text = screen.query_one(GeneratedText)
         # the first generated token starts right after the prompt and its space

@@ -131,6 +131,21 @@ def _remove(logits: np.ndarray, remove: np.ndarray) -> np.ndarray:
     return np.where(remove, NEG_INF, logits)
 
 
+def _remove_ids(logits: np.ndarray, ids: np.ndarray | int) -> np.ndarray:
+    """``_remove`` for the token ids ``ids``."""
+    remove = np.zeros(logits.shape, dtype=bool)
+    remove[ids] = True
+    return _remove(logits, remove)
+
+
+def _remove_sorted(logits: np.ndarray, order: np.ndarray, sorted_remove: np.ndarray) -> np.ndarray:
+    """``_remove`` with a mask given in the token order ``order`` (sorted_remove[i] is about
+    token order[i])."""
+    remove = np.empty_like(sorted_remove)
+    remove[order] = sorted_remove
+    return _remove(logits, remove)
+
+
 def _descending_order(z: np.ndarray) -> np.ndarray:
     """Token ids by decreasing logit; ties by increasing id (the order greedy uses)."""
     return np.argsort(-z, kind="stable")
@@ -174,9 +189,7 @@ class MinLength:
         z = _logits_array(logits)
         if len(context_ids) - self.prompt_length >= self.min_tokens:
             return z.copy()
-        remove = np.zeros(z.shape, dtype=bool)
-        remove[self.eos_id] = True
-        return _remove(z, remove)
+        return _remove_ids(z, self.eos_id)
 
 
 class RepetitionPenalty:
@@ -233,9 +246,7 @@ class NoRepeatNGram:
         banned = self.banned(context_ids)
         if banned.size == 0:
             return z.copy()
-        remove = np.zeros(z.shape, dtype=bool)
-        remove[banned] = True
-        return _remove(z, remove)
+        return _remove_ids(z, banned)
 
 
 class Temperature:
@@ -328,9 +339,7 @@ def _top_p_by_full_sort(p: float, logits: np.ndarray) -> np.ndarray:
     cumulative = np.cumsum(softmax(z)[order])
     sorted_remove = cumulative <= (1.0 - p) + 1e-12
     sorted_remove[-1] = False  # min_tokens_to_keep = 1: the most probable token stays
-    remove = np.empty_like(sorted_remove)
-    remove[order] = sorted_remove
-    return _remove(z, remove)
+    return _remove_sorted(z, order, sorted_remove)
 
 
 class MinP:
@@ -381,9 +390,7 @@ class TypicalP:
         last = min(int(np.sum(cumulative < self.p)), z.size - 1)
         sorted_remove = sorted_distance > sorted_distance[last]
         sorted_remove[0] = False
-        remove = np.empty_like(sorted_remove)
-        remove[order] = sorted_remove
-        return _remove(z, remove)
+        return _remove_sorted(z, order, sorted_remove)
 
 
 class Epsilon:

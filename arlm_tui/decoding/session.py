@@ -21,7 +21,6 @@ Switching model (``set_model``) or prompt (``set_prompt``) starts a new segment:
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,13 +31,12 @@ from arlm_tui.decoding.beam import BeamSearch, BeamSnapshot, beam_processors
 from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.processors import LogitsProcessor
 from arlm_tui.decoding.strategies import as_prompt_ids, decode_step
-from arlm_tui.decoding.trace import Trace, json_float
+from arlm_tui.decoding.trace import RunningScores, Trace, json_float
 from arlm_tui.errors import ArlmError
 from arlm_tui.lm.base import BOS, LanguageModel
 
 FORMAT = "arlm-session"
 FORMAT_VERSION = 1
-_LN2 = math.log(2.0)
 
 
 class ReplayError(ArlmError, ValueError):
@@ -56,7 +54,7 @@ class _Record:
     beam: BeamSnapshot | None = None
 
 
-class Session:
+class Session(RunningScores):
     """Step-by-step generation with undo/redo, forced tokens and replay (see module docstring)."""
 
     def __init__(
@@ -136,16 +134,6 @@ class Session:
     def nll(self) -> float:
         """-log p(generated | prompt), nats."""
         return -self.logprob
-
-    @property
-    def perplexity(self) -> float:
-        """exp(NLL / T) over the T generated tokens (NaN before the first step)."""
-        return math.exp(self.nll / self.num_tokens) if self.num_tokens else math.nan
-
-    @property
-    def bits_per_token(self) -> float:
-        """NLL / (T ln 2)."""
-        return self.nll / (self.num_tokens * _LN2) if self.num_tokens else math.nan
 
     # ------------------------------------------------------------------ actions
     def step(self) -> Trace | None:

@@ -116,8 +116,23 @@ class BeamStep:
         }
 
 
+class RunningScores:
+    """Perplexity and bits per token of the T generated tokens so far, from the class's ``nll``
+    (-Σ log p(w_t | w_<t), nats) and ``num_tokens`` (T). Shared by Trace and Session."""
+
+    @property
+    def perplexity(self) -> float:
+        """exp(NLL / T) over the T generated tokens so far (NaN before the first token)."""
+        return math.exp(self.nll / self.num_tokens) if self.num_tokens else math.nan
+
+    @property
+    def bits_per_token(self) -> float:
+        """NLL / (T ln 2)."""
+        return self.nll / (self.num_tokens * _LN2) if self.num_tokens else math.nan
+
+
 @dataclass(eq=False)  # compared by identity: numpy fields have no single truth value
-class Trace:
+class Trace(RunningScores):
     """Everything about one decoding step. Probabilities are [V] float64 vectors, index = id.
 
     ``raw_logprobs`` are the model's log-probs (renormalised if the model's scores do not sum
@@ -170,16 +185,6 @@ class Trace:
     def nll(self) -> float:
         """Negative log-likelihood of the generated tokens so far: -Σ log p, in nats."""
         return -self.cum_logprob
-
-    @property
-    def perplexity(self) -> float:
-        """exp(NLL / T) over the T generated tokens so far."""
-        return math.exp(self.nll / self.num_tokens) if self.num_tokens else math.nan
-
-    @property
-    def bits_per_token(self) -> float:
-        """NLL / (T ln 2)."""
-        return self.nll / (self.num_tokens * _LN2) if self.num_tokens else math.nan
 
     @property
     def effective_choices(self) -> float:

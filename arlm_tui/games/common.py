@@ -183,7 +183,8 @@ def heldout_prompt(model: LanguageModel, seed: int, length: int, salt: int = 0) 
 def distinct_n(texts: Sequence[Sequence[int]], n: int) -> float:
     """distinct-n = |different n-grams| / |n-grams| over all texts (0 when there is none).
 
-    1 means no n-gram occurs twice; a text that loops has a low distinct-2."""
+    1 means no n-gram occurs twice; a text that loops has a low distinct-2, and one text
+    repeated N times (greedy decoding run N times) has 1/N of the distinct-n it has alone."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
     grams = [tuple(t[i:i + n]) for t in texts for i in range(len(t) - n + 1)]

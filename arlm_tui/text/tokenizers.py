@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from arlm_tui.errors import ModelLoadError
 from arlm_tui.lm.base import BOS, EOS, UNK
@@ -190,32 +190,22 @@ def _vocab_from_dict(d: Mapping[str, Any], kind: str) -> list[str]:
     return vocab
 
 
-# ---------------------------------------------------------------------------------- char
-class CharTokenizer(Tokenizer):
-    """Every character is a token: ``"hi!\\n"`` -> ``["h", "i", "!", "\\n"]``.
-
-    Vocabulary: the specials, then the characters seen at least ``min_count`` times in code-point
-    order. ``decode(encode(t)) == t`` whenever every character of ``t`` is in the vocabulary.
-    """
-
-    kind = "char"
+# ------------------------------------------------------------------------ char and word share
+class _ListTokenizer(Tokenizer):
+    """What the char and word tokenizers share: a plain list vocabulary (specials first), saved
+    as JSON, and text lower-cased before it is cut when ``lowercase`` is set."""
 
     def __init__(self, vocab: Sequence[str], *, lowercase: bool = False):
         self._set_vocab(vocab)
         self.lowercase = lowercase
 
     @classmethod
-    def from_vocab(cls, chars: Iterable[str], *, lowercase: bool = False) -> CharTokenizer:
-        """Specials, then ``chars`` in the given order (duplicates skipped).
-
-        ``chars`` may be a string (``from_vocab("abc ")``) or a sequence of single characters."""
-        chars = list(chars)
-        for c in chars:
-            if not isinstance(c, str) or (len(c) != 1 and c not in SPECIAL_TOKENS):
-                raise ValueError(f"chars must be single characters, got {c!r}")
+    def _from_tokens(cls, tokens: list[str], lowercase: bool) -> Self:
+        """Specials, then ``tokens`` in order (lower-cased with ``lowercase``, duplicates and
+        specials skipped)."""
         if lowercase:
-            chars = [c if c in SPECIAL_TOKENS else c.lower() for c in chars]
-        return cls(_vocab_with_specials(chars), lowercase=lowercase)
+            tokens = [t if t in SPECIAL_TOKENS else t.lower() for t in tokens]
+        return cls(_vocab_with_specials(tokens), lowercase=lowercase)
 
     @classmethod
     def train(
@@ -225,21 +215,28 @@ class CharTokenizer(Tokenizer):
         min_count: int = 1,
         lowercase: bool = False,
         max_size: int | None = None,
-    ) -> CharTokenizer:
-        """Characters of ``texts`` seen at least ``min_count`` times; at most ``max_size`` tokens
-        (the most frequent kept)."""
+    ) -> Self:
+        """Tokens of ``texts`` seen at least ``min_count`` times; at most ``max_size`` tokens in
+        all (specials included; the most frequent kept), in the order ``_vocab_order`` gives."""
         _check_min_count(min_count)
         counts: Counter[str] = Counter()
         for text in _as_texts(texts):
-            counts.update(text.lower() if lowercase else text)
+            counts.update(cls._cut(text.lower() if lowercase else text))
         vocab = _vocab_from_counts(counts, min_count, max_size)
-        return cls([*SPECIAL_TOKENS, *sorted(vocab[3:])], lowercase=lowercase)
+        return cls([*SPECIAL_TOKENS, *cls._vocab_order(vocab[3:])], lowercase=lowercase)
+
+    @staticmethod
+    def _vocab_order(tokens: list[str]) -> list[str]:
+        """How trained tokens are ordered after the specials (given: by descending count, ties
+        alphabetical)."""
+        return tokens
+
+    @staticmethod
+    def _cut(text: str) -> list[str]:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
 
     def tokenize(self, text: str) -> list[str]:
-        return list(text.lower() if self.lowercase else text)
-
-    def decode(self, ids: Iterable[int]) -> str:
-        return "".join(_readable_tokens(self, ids))
+        return self._cut(text.lower() if self.lowercase else text)
 
     def token_text(self, token_id: int) -> str:
         return self.vocab[self._check_id(token_id)]
@@ -253,12 +250,53 @@ class CharTokenizer(Tokenizer):
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> CharTokenizer:
+    def from_dict(cls, d: Mapping[str, Any]) -> Self:
         vocab = _vocab_from_dict(d, cls.kind)
+        cls._check_saved_vocab(vocab)
+        return cls(vocab, lowercase=bool(d.get("lowercase", False)))
+
+    @classmethod
+    def _check_saved_vocab(cls, vocab: list[str]) -> None:
+        """Kind-specific checks of a saved vocabulary (raise ModelLoadError)."""
+
+
+# ---------------------------------------------------------------------------------- char
+class CharTokenizer(_ListTokenizer):
+    """Every character is a token: ``"hi!\\n"`` -> ``["h", "i", "!", "\\n"]``.
+
+    Vocabulary: the specials, then the characters seen at least ``min_count`` times in code-point
+    order. ``decode(encode(t)) == t`` whenever every character of ``t`` is in the vocabulary.
+    """
+
+    kind = "char"
+
+    @classmethod
+    def from_vocab(cls, chars: Iterable[str], *, lowercase: bool = False) -> CharTokenizer:
+        """Specials, then ``chars`` in the given order (duplicates skipped).
+
+        ``chars`` may be a string (``from_vocab("abc ")``) or a sequence of single characters."""
+        chars = list(chars)
+        for c in chars:
+            if not isinstance(c, str) or (len(c) != 1 and c not in SPECIAL_TOKENS):
+                raise ValueError(f"chars must be single characters, got {c!r}")
+        return cls._from_tokens(chars, lowercase)
+
+    @staticmethod
+    def _vocab_order(tokens: list[str]) -> list[str]:
+        return sorted(tokens)
+
+    @staticmethod
+    def _cut(text: str) -> list[str]:
+        return list(text)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return "".join(_readable_tokens(self, ids))
+
+    @classmethod
+    def _check_saved_vocab(cls, vocab: list[str]) -> None:
         bad = next((t for t in vocab[3:] if len(t) != 1), None)
         if bad is not None:
             raise ModelLoadError(f"char tokenizer: vocab entry {bad!r} is not one character")
-        return cls(vocab, lowercase=bool(d.get("lowercase", False)))
 
 
 def _readable_tokens(tokenizer: Tokenizer, ids: Iterable[int]) -> list[str]:
@@ -276,12 +314,13 @@ def _readable_tokens(tokenizer: Tokenizer, ids: Iterable[int]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- word
-class WordTokenizer(Tokenizer):
+class WordTokenizer(_ListTokenizer):
     """Words, numbers and punctuation marks, as cut by ``WORD_PATTERN``.
 
     ``"Hello, world!"`` -> ``["Hello", ",", "world", "!"]`` (``["hello", ...]`` with
     ``lowercase=True``). Words seen fewer than ``min_count`` times in training are not in the
-    vocabulary and encode to ``<unk>``.
+    vocabulary and encode to ``<unk>``; the others follow the specials by descending count, ties
+    alphabetical.
 
     ``decode`` joins tokens with one space, except none before ``CLOSING_PUNCTUATION`` and none
     after ``OPENING_BRACKETS``. So text already in that canonical form survives a round trip
@@ -292,58 +331,20 @@ class WordTokenizer(Tokenizer):
 
     kind = "word"
 
-    def __init__(self, vocab: Sequence[str], *, lowercase: bool = False):
-        self._set_vocab(vocab)
-        self.lowercase = lowercase
-
     @classmethod
     def from_vocab(cls, tokens: Iterable[str], *, lowercase: bool = False) -> WordTokenizer:
         """Specials, then ``tokens`` in the given order (duplicates and specials skipped).
 
         With ``lowercase=True`` the tokens are lower-cased too, since text will be."""
-        tokens = list(tokens)
-        if lowercase:
-            tokens = [t if t in SPECIAL_TOKENS else t.lower() for t in tokens]
-        return cls(_vocab_with_specials(tokens), lowercase=lowercase)
+        return cls._from_tokens(list(tokens), lowercase)
 
-    @classmethod
-    def train(
-        cls,
-        texts: Iterable[str],
-        *,
-        min_count: int = 1,
-        lowercase: bool = False,
-        max_size: int | None = None,
-    ) -> WordTokenizer:
-        """Tokens of ``texts`` seen at least ``min_count`` times, by descending count then
-        alphabetically; at most ``max_size`` tokens in all (specials included)."""
-        _check_min_count(min_count)
-        counts: Counter[str] = Counter()
-        for text in _as_texts(texts):
-            counts.update(_WORD_RE.findall(text.lower() if lowercase else text))
-        return cls(_vocab_from_counts(counts, min_count, max_size), lowercase=lowercase)
-
-    def tokenize(self, text: str) -> list[str]:
-        return _WORD_RE.findall(text.lower() if self.lowercase else text)
+    @staticmethod
+    def _cut(text: str) -> list[str]:
+        return _WORD_RE.findall(text)
 
     def decode(self, ids: Iterable[int]) -> str:
         return join_words(_readable_tokens(self, ids))
 
-    def token_text(self, token_id: int) -> str:
-        return self.vocab[self._check_id(token_id)]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "format_version": FORMAT_VERSION,
-            "lowercase": self.lowercase,
-            "vocab": list(self.vocab),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> WordTokenizer:
-        vocab = _vocab_from_dict(d, cls.kind)
-        return cls(vocab, lowercase=bool(d.get("lowercase", False)))
 
 
 def join_words(tokens: Iterable[str]) -> str:

@@ -127,26 +127,15 @@ def run(args: argparse.Namespace) -> int:
     from arlm_tui.train.neural import check_hyperparameters
 
     kind = args.kind
-    heads = getattr(args, "heads", None)
+    # the model's shape (make_config) and how it is trained (check_hyperparameters), checked
+    # here so that a bad flag fails before the corpus is read, then passed to train_neural
+    shape = dict(layers=args.layers, d_model=args.d_model, heads=getattr(args, "heads", None),
+                 context=args.context, dropout=args.dropout)
+    schedule = dict(epochs=args.epochs, steps=args.steps, lr=args.lr,
+                    batch_size=args.batch_size, patience=args.patience)
     try:
-        check_hyperparameters(
-            kind,
-            epochs=args.epochs,
-            steps=args.steps,
-            lr=args.lr,
-            batch_size=args.batch_size,
-            dropout=args.dropout,
-            patience=args.patience,
-        )
-        make_config(
-            kind,
-            3,
-            layers=args.layers,
-            d_model=args.d_model,
-            heads=heads,
-            context=args.context,
-            dropout=args.dropout,
-        )
+        check_hyperparameters(kind, dropout=args.dropout, **schedule)
+        make_config(kind, 3, **shape)
     except ValueError as exc:
         raise _as_flag_error(exc) from None
     if not 0.0 <= args.valid_fraction < 1.0:
@@ -185,17 +174,9 @@ def run(args: argparse.Namespace) -> int:
             valid_texts,
             tokenizer,
             out,
-            layers=args.layers,
-            d_model=args.d_model,
-            heads=heads,
-            context=args.context,
-            epochs=args.epochs,
-            steps=args.steps,
-            lr=args.lr,
-            batch_size=args.batch_size,
+            **shape,
+            **schedule,
             seed=args.seed,
-            dropout=args.dropout,
-            patience=args.patience,
             resume=args.resume,
             progress=TrainingBar(f"training {kind}"),
             corpus=source.description,

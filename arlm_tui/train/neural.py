@@ -160,7 +160,25 @@ class FeedForwardData:
         yield torch.from_numpy(window), torch.from_numpy(self.stream[where])
 
 
-class TransformerData:
+class _PaddedRows:
+    """Rows of different lengths (``lengths``), batched with rows of similar length and padded:
+    inputs with 0, targets with ``IGNORE`` (no loss there)."""
+
+    lengths: np.ndarray
+
+    def plan(self, batch_size: int, rng) -> list[np.ndarray]:
+        rows = len(self.lengths)
+        order = rng.permutation(rows) if rng is not None else np.arange(rows)
+        return _bucketed(order, self.lengths, batch_size, rng)
+
+    def _blank(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs (zeros) and targets (IGNORE) of shape (B, longest row in ``batch``)."""
+        T = int(self.lengths[batch].max())
+        return (np.zeros((len(batch), T), dtype=np.int64),
+                np.full((len(batch), T), IGNORE, dtype=np.int64))
+
+
+class TransformerData(_PaddedRows):
     """The windows of every text (``window_spans``), predictions outside the scored part masked."""
 
     def __init__(self, seqs: list[np.ndarray], context: int, keep: int):
@@ -174,14 +192,8 @@ class TransformerData:
         self.lengths = self.rows[:, 2] - self.rows[:, 1]
         self.tokens = int(sum(len(s) - 1 for s in seqs))
 
-    def plan(self, batch_size: int, rng) -> list[np.ndarray]:
-        order = rng.permutation(len(self.rows)) if rng is not None else np.arange(len(self.rows))
-        return _bucketed(order, self.lengths, batch_size, rng)
-
     def chunks(self, batch: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        T = int(self.lengths[batch].max())
-        x = np.zeros((len(batch), T), dtype=np.int64)
-        y = np.full((len(batch), T), IGNORE, dtype=np.int64)
+        x, y = self._blank(batch)
         for r, (i, a, b, first) in enumerate(self.rows[batch]):
             s = self.seqs[i]
             x[r, : b - a] = s[a:b]
@@ -189,7 +201,7 @@ class TransformerData:
         yield torch.from_numpy(x), torch.from_numpy(y)
 
 
-class RecurrentData:
+class RecurrentData(_PaddedRows):
     """Whole texts, one per row, unrolled ``bptt`` steps at a time (truncated BPTT)."""
 
     def __init__(self, seqs: list[np.ndarray], bptt: int, piece: int | None):
@@ -204,14 +216,9 @@ class RecurrentData:
         self.bptt = bptt
         self.tokens = int(self.lengths.sum())
 
-    def plan(self, batch_size: int, rng) -> list[np.ndarray]:
-        order = rng.permutation(len(self.rows)) if rng is not None else np.arange(len(self.rows))
-        return _bucketed(order, self.lengths, batch_size, rng)
-
     def chunks(self, batch: np.ndarray) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        T = int(self.lengths[batch].max())
-        x = np.zeros((len(batch), T), dtype=np.int64)
-        y = np.full((len(batch), T), IGNORE, dtype=np.int64)
+        x, y = self._blank(batch)
+        T = x.shape[1]
         for r, i in enumerate(batch):
             s = self.rows[i]
             x[r, : len(s) - 1] = s[:-1]

@@ -7,8 +7,9 @@
 - ``attention_at``: a transformer's attention weights for the last token;
 - ``speculative_demo``: a few rounds of speculative decoding from the current text.
 
-Diversity numbers (``distinct_n``, ``repetition_rate``) are plain counts over token ids; every
-probability comes from the engine (``decode_step``/``generate_ids``, ``lm.information``).
+Diversity numbers (``distinct_n``, ``repetition_rate``, shared with the games in
+``arlm_tui.games.common``) are plain counts over token ids; every probability comes from the
+engine (``decode_step``/``generate_ids``, ``lm.information``).
 """
 
 from __future__ import annotations
@@ -22,29 +23,7 @@ from typing import Any
 import numpy as np
 
 from arlm_tui.decoding.config import DecodingConfig
-
-
-# --------------------------------------------------------------------------- diversity numbers
-def distinct_n(texts: Sequence[Sequence[int]], n: int) -> float:
-    """distinct-n = (number of different n-grams) / (number of n-grams), over all texts.
-
-    1.0 means no n-gram occurs twice; greedy decoding repeated N times gives 1/N."""
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    grams = [tuple(t[i:i + n]) for t in texts for i in range(len(t) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else 0.0
-
-
-def repetition_rate(texts: Sequence[Sequence[int]]) -> float:
-    """Share of tokens that repeat a token seen earlier in the same text (0 = never)."""
-    repeated = total = 0
-    for text in texts:
-        seen: set[int] = set()
-        for token in text:
-            total += 1
-            repeated += token in seen
-            seen.add(token)
-    return repeated / total if total else 0.0
+from arlm_tui.games.common import distinct_n, repetition_rate
 
 
 # --------------------------------------------------------------------------- compare

@@ -10,22 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-#: (flag, type, help): the knobs ``arlm play`` takes (the play screen can change them all).
-_PLAY_KNOBS = (
-    ("--temperature", float, "T > 0; 0 means greedy"),
-    ("--top-k", int, "keep the k most probable tokens (0 = off)"),
-    ("--top-p", float, "nucleus: smallest set covering p (1 = off)"),
-    ("--min-p", float, "drop tokens below min_p × max p (0 = off)"),
-    ("--typical-p", float, "locally typical sampling (1 = off)"),
-    ("--epsilon", float, "drop tokens with p < epsilon (0 = off)"),
-    ("--repetition-penalty", float, "> 1 discourages repeats (1 = off)"),
-    ("--no-repeat-ngram", int, "forbid repeating n-grams of this size (0 = off)"),
-    ("--beam-width", int, "beams kept (strategy beam)"),
-    ("--length-penalty", float, "α in score = log p / length^α"),
-    ("--max-tokens", int, "tokens to generate at most"),
-    ("--min-tokens", int, "suppress </s> before this many"),
-    ("--seed", int, "random seed (same seed, same text)"),
-)
+from arlm_tui.cli import KNOB_NAMES, add_knob_flags
 
 
 def register_play_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -39,21 +24,15 @@ def register_play_command(subparsers: Any) -> argparse.ArgumentParser:
     play.add_argument("--strategy", choices=("greedy", "sample", "beam"), default=None,
                       help="how the next token is chosen (default sample)")
     knobs = play.add_argument_group("decoding knobs (not given: the play screen's defaults)")
-    for flag, kind, text in _PLAY_KNOBS:
-        knobs.add_argument(flag, type=kind, default=None, help=text)
+    add_knob_flags(knobs)
     play.set_defaults(func=cmd_play)
     return play
 
 
 def knobs_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The knobs given on the command line (None = not given), validated by the play screen."""
-    knobs = {}
-    for flag, _, _ in _PLAY_KNOBS:
-        name = flag[2:].replace("-", "_")
-        value = getattr(args, name, None)
-        if value is not None:
-            knobs[name] = value
-    return knobs
+    values = {name: getattr(args, name, None) for name in KNOB_NAMES}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def cmd_play(args: argparse.Namespace) -> int:

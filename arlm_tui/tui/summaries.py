@@ -7,6 +7,7 @@ nothing is created on disk just by looking (the progress database is opened only
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from arlm_tui import paths
@@ -39,6 +40,19 @@ def _store() -> Any | None:
         return None
 
 
+def _count_in_store(count: Callable[[Any], int]) -> int:
+    """``count(store)`` on the progress store; 0 when there is no store or it cannot be read."""
+    store = _store()
+    if store is None:
+        return 0
+    try:
+        return count(store)
+    except Exception:  # noqa: BLE001
+        return 0
+    finally:
+        store.close()
+
+
 def lessons_summary() -> str:
     """Lessons written and completed."""
     try:
@@ -47,15 +61,8 @@ def lessons_summary() -> str:
         lessons = load_lessons()
     except Exception:  # noqa: BLE001
         return "not available yet"
-    done = 0
-    store = _store()
-    if store is not None:
-        try:
-            done = sum(1 for lesson in lessons if store.lesson_completion(lesson.id) >= 1.0)
-        except Exception:  # noqa: BLE001
-            done = 0
-        finally:
-            store.close()
+    done = _count_in_store(
+        lambda store: sum(1 for lesson in lessons if store.lesson_completion(lesson.id) >= 1.0))
     return f"{len(lessons)} lessons, {done} completed · read, check yourself, open the labs"
 
 
@@ -67,15 +74,7 @@ def cards_summary() -> str:
         count = sum(len(lesson.cards) for lesson in load_lessons())
     except Exception:  # noqa: BLE001
         return "not available yet"
-    reviews = 0
-    store = _store()
-    if store is not None:
-        try:
-            reviews = store.review_count()
-        except Exception:  # noqa: BLE001
-            reviews = 0
-        finally:
-            store.close()
+    reviews = _count_in_store(lambda store: store.review_count())
     return f"{count} cards, {reviews} reviews · spaced repetition (FSRS)"
 
 

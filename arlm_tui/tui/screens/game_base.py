@@ -12,9 +12,11 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual import work
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Footer, Header, Static
 
 from arlm_tui.errors import ArlmError
 from arlm_tui.games.common import GameResult, fresh_seed
@@ -25,7 +27,8 @@ GAMES_CSS = "../games.tcss"
 
 class GameScreen(Screen):
     """Base of the game screens. Subclasses set ``GAME_ID``, ``HELP_TITLE``, ``HELP_TEXT``,
-    compose a ``Static(id="game-message")`` and implement ``new_round()``."""
+    yield their widgets from ``compose_body()`` (and ``compose_controls()``, above the message
+    line) and implement ``new_round()``, which runs when the screen is mounted."""
 
     CSS_PATH = GAMES_CSS
     GAME_ID = ""
@@ -50,6 +53,30 @@ class GameScreen(Screen):
         self.unlocked: list[Any] = []
         #: the last message shown (tests read it)
         self.message = ""
+        #: the model played with, for games with ``MODEL_BINDING`` (None: the story trigram)
+        self.model_name: str | None = None
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="game-body"):
+            yield Static("", id="game-title")
+            yield from self.compose_body()
+        with Vertical(id="game-controls"):
+            yield from self.compose_controls()
+            yield Static("", id="game-message")
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        """The game's widgets, under the title."""
+        yield from ()
+
+    def compose_controls(self) -> ComposeResult:
+        """Widgets above the message line (an input the learner types in)."""
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.new_round()
 
     # ------------------------------------------------------------------ the store
     @property
@@ -133,6 +160,13 @@ class GameScreen(Screen):
             self.notify("still working …", timeout=2)
             return
         self.seed = fresh_seed()
+        self.new_round()
+
+    def action_next_model(self) -> None:
+        """F2 in the games with ``MODEL_BINDING``: a new round with the next installed model."""
+        if self.busy:
+            return
+        self.model_name = next_model_name(self.model_name)
         self.new_round()
 
     def new_round(self) -> None:  # pragma: no cover - every game implements it

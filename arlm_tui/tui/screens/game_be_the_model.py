@@ -10,8 +10,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Input, Static
 
 from arlm_tui.games import be_the_model as game
 from arlm_tui.tui.screens.game_base import GameScreen
@@ -53,22 +52,18 @@ class BeTheModelScreen(GameScreen):
         self.installed = installed
         self.round: game.BeTheModelRound | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with VerticalScroll(id="game-body"):
-            yield Static("", id="game-title")
-            yield Static("", id="btm-text")
-            yield Static("", id="btm-reveal")
-            yield Static("", id="btm-scores")
-        with Vertical(id="game-controls"):
-            yield Input(placeholder="shell:6 boat:3 net:1   or   shell 70%   then ⏎",
-                        id="btm-bet", disabled=True)
-            yield Static("", id="game-message")
-        yield Footer()
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="btm-text")
+        yield Static("", id="btm-reveal")
+        yield Static("", id="btm-scores")
+
+    def compose_controls(self) -> ComposeResult:
+        yield Input(placeholder="shell:6 boat:3 net:1   or   shell 70%   then ⏎",
+                    id="btm-bet", disabled=True)
 
     def on_mount(self) -> None:
+        # runs before GameScreen.on_mount, which starts the first round
         self.query_one("#btm-text").border_title = "the text so far"
-        self.new_round()
 
     # ------------------------------------------------------------------ a round
     def action_switch_source(self) -> None:

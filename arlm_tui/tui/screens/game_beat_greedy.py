@@ -11,10 +11,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from arlm_tui.games import beat_greedy as game
 from arlm_tui.tui.screens.game_base import GameScreen
@@ -87,20 +86,11 @@ class BeatGreedyScreen(GameScreen):
         super().__init__(seed=seed, store=store)
         self.play: game.BeatGreedyGame | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with VerticalScroll(id="game-body"):
-            yield Static("", id="game-title")
-            yield Static("", id="bg-target")
-            yield Static("", id="bg-sentence")
-            yield ChoiceBars(id="bg-bars")
-            yield Static("", id="bg-results")
-        with Vertical(id="game-controls"):
-            yield Static("", id="game-message")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.new_round()
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="bg-target")
+        yield Static("", id="bg-sentence")
+        yield ChoiceBars(id="bg-bars")
+        yield Static("", id="bg-results")
 
     # ------------------------------------------------------------------ a round
     def new_round(self) -> None:

@@ -8,12 +8,11 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from arlm_tui.games import name_that_strategy as game
 from arlm_tui.games.common import STORY_TRIGRAM, load_game_model
-from arlm_tui.tui.screens.game_base import MODEL_BINDING, GameScreen, next_model_name
+from arlm_tui.tui.screens.game_base import MODEL_BINDING, GameScreen
 
 HELP_TEXT = (
     f"[b]{game.TITLE}[/b]: {game.TEACHES}\n\n"
@@ -48,27 +47,12 @@ class NameThatStrategyScreen(GameScreen):
         self.answer: dict[str, str] = {}
         self.verdict: game.Verdict | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with VerticalScroll(id="game-body"):
-            yield Static("", id="game-title")
-            yield Static("", id="nts-prompt")
-            for letter in game.LETTERS:
-                yield Static("", id=f"nts-{letter}", classes="nts-text")
-            yield Static("", id="nts-options")
-            yield Static("", id="nts-answer")
-        with Vertical(id="game-controls"):
-            yield Static("", id="game-message")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.new_round()
-
-    def action_next_model(self) -> None:
-        if self.busy:
-            return
-        self.model_name = next_model_name(self.model_name)
-        self.new_round()
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="nts-prompt")
+        for letter in game.LETTERS:
+            yield Static("", id=f"nts-{letter}", classes="nts-text")
+        yield Static("", id="nts-options")
+        yield Static("", id="nts-answer")
 
     # ------------------------------------------------------------------ a round
     def new_round(self) -> None:

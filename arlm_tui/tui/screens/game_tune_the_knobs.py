@@ -10,12 +10,12 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Input, Label, Static
+from textual.containers import Horizontal
+from textual.widgets import Input, Label, Static
 
 from arlm_tui.games import tune_the_knobs as game
 from arlm_tui.games.common import STORY_TRIGRAM, load_game_model
-from arlm_tui.tui.screens.game_base import MODEL_BINDING, GameScreen, next_model_name
+from arlm_tui.tui.screens.game_base import MODEL_BINDING, GameScreen
 
 HELP_TEXT = (
     f"[b]{game.TITLE}[/b]: {game.TEACHES}\n\n"
@@ -70,30 +70,15 @@ class TuneTheKnobsScreen(GameScreen):
         self.model_name = model
         self.challenge: game.TuneTheKnobsChallenge | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with VerticalScroll(id="game-body"):
-            yield Static("", id="game-title")
-            yield Static("", id="ttk-target")
-            with Horizontal(id="ttk-knobs"):
-                for name, label in FIELDS:
-                    yield Label(label, classes="ttk-label")
-                    yield Input(str(game.DEFAULT_SETTING[name]), id=f"ttk-{name}",
-                                classes="ttk-knob", disabled=True)
-            yield Static("", id="ttk-tries")
-            yield Static("", id="ttk-samples")
-        with Vertical(id="game-controls"):
-            yield Static("", id="game-message")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.new_round()
-
-    def action_next_model(self) -> None:
-        if self.busy:
-            return
-        self.model_name = next_model_name(self.model_name)
-        self.new_round()
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="ttk-target")
+        with Horizontal(id="ttk-knobs"):
+            for name, label in FIELDS:
+                yield Label(label, classes="ttk-label")
+                yield Input(str(game.DEFAULT_SETTING[name]), id=f"ttk-{name}",
+                            classes="ttk-knob", disabled=True)
+        yield Static("", id="ttk-tries")
+        yield Static("", id="ttk-samples")
 
     # ------------------------------------------------------------------ a round
     def _inputs(self) -> list[Input]:

@@ -14,10 +14,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
 
 from arlm_tui.learn.lessons import Lab
+from arlm_tui.tui.screens.learn_base import LearnScreen
 from arlm_tui.tui.widgets.lab_views import LabView, make_lab_view
 
 
@@ -51,10 +52,9 @@ class TextPrompt(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class LabScreen(Screen[None]):
+class LabScreen(LearnScreen[None]):
     """One lab: ``lab`` (from a lesson's ``labs``) and the title of its lesson."""
 
-    CSS_PATH = "../learn.tcss"
     HELP_TITLE = "Lab"
     HELP_TEXT = ("A lab is a live view of the engine: move its controls and watch the numbers "
                  "change. Every number on it is computed by arlm's own code.")
@@ -72,14 +72,12 @@ class LabScreen(Screen[None]):
     def view(self) -> LabView:
         return self.query_one(LabView)
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with Vertical(id="lab-head"):
             yield Static(Text(self.lab.title, style="bold"), id="lab-title")
             yield Static(self.lab.intro, id="lab-intro")
         with VerticalScroll(id="lab-body"):
             yield make_lab_view(self.lab, id="lab-view")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.view.focus()
@@ -93,6 +91,3 @@ class LabScreen(Screen[None]):
                 view.set_text(event.field, value)
 
         self.app.push_screen(TextPrompt(event.title, event.value), done)
-
-    def action_back(self) -> None:
-        self.dismiss(None)

@@ -15,21 +15,20 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
 from arlm_tui.learn.lessons import Lesson, LessonError, LessonSet, load_lessons
 from arlm_tui.learn.store import Store
+from arlm_tui.tui.screens.learn_base import LearnScreen
 
 #: Cells taken by every column but the title (contents, 2 cells of padding each, scrollbar).
 FIXED_COLUMNS_WIDTH = 2 + 6 + 4 + 5 + 4 + 6 * 2 + 2 + 2
 
 
-class LessonListScreen(Screen[None]):
+class LessonListScreen(LearnScreen[None]):
     """Choose a lesson. ``lessons``: a ``LessonSet`` (its broken lessons are shown too), a list
     of lessons, or None to load the shipped ones."""
 
-    CSS_PATH = "../learn.tcss"
     HELP_TITLE = "Lessons"
     HELP_TEXT = ("The course in order. 'read' is the share of sections you have scrolled "
                  "through, 'quiz' the self-check questions answered right; a lesson is complete when every section is read and every self-check question "
@@ -51,14 +50,12 @@ class LessonListScreen(Screen[None]):
         self.broken: list[LessonError] = list(getattr(lessons, "broken", []))
         self.sub_title = "lessons"
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with Vertical(id="lessons-body"):
             yield Static(id="lessons-summary")
             yield DataTable(id="lessons-table", cursor_type="row", zebra_stripes=True)
             if self.broken:
                 yield Static(self._broken_text(), id="lessons-broken")
-        yield Footer()
 
     def _broken_text(self) -> Text:
         text = Text("Lessons that could not be loaded:\n", style="bold red")
@@ -148,6 +145,3 @@ class LessonListScreen(Screen[None]):
         lesson = self.selected
         if lesson is not None and lesson.questions:
             self.app.push_screen(SelfCheckScreen(self.store, lesson))
-
-    def action_back(self) -> None:
-        self.dismiss(None)

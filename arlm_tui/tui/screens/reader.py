@@ -22,13 +22,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Markdown, OptionList, Static
+from textual.widgets import Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
 from arlm_tui.learn.lessons import Lesson, LessonSet, lesson_links
 from arlm_tui.learn.store import Store
+from arlm_tui.tui.screens.learn_base import LearnScreen
 
 #: Share of a section's lines that must have been on screen for it to count as read.
 READ_SHARE = 0.9
@@ -55,10 +55,9 @@ def update_completion(store: Store, lesson: Lesson) -> bool:
     return False
 
 
-class LessonReaderScreen(Screen[None]):
+class LessonReaderScreen(LearnScreen[None]):
     """Read one lesson; ``lessons``: every lesson (for links and next/previous)."""
 
-    CSS_PATH = "../learn.tcss"
     HELP_TITLE = "Lesson reader"
     #: How long the text must rest at a scroll position for its lines to count as seen.
     READ_DWELL_S = 0.3
@@ -104,15 +103,13 @@ class LessonReaderScreen(Screen[None]):
         self._dwell: Timer | None = None
 
     # ------------------------------------------------------------------ layout
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with Horizontal(id="reader"):
             yield OptionList(*self._contents(), id="reader-toc")
             with VerticalScroll(id="reader-body"):
                 yield Markdown(self.lesson.body_markdown, open_links=False,
                                id="reader-markdown")
         yield Static(id="reader-status")
-        yield Footer()
 
     def _linked(self) -> list[Lesson]:
         targets = dict.fromkeys(t for t, _ in lesson_links(self.lesson.body_markdown))
@@ -318,6 +315,3 @@ class LessonReaderScreen(Screen[None]):
         from arlm_tui.tui.screens.lab import LabScreen
 
         self.app.push_screen(LabScreen(self.lesson.labs[index], self.lesson.title))
-
-    def action_back(self) -> None:
-        self.dismiss(None)

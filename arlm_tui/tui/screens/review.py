@@ -19,12 +19,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Rule, Static
+from textual.widgets import Rule, Static
 
 from arlm_tui.learn.cards import Deck, DueCard, format_interval
 from arlm_tui.learn.cli_learn import LEARN_AHEAD
 from arlm_tui.learn.store import utc_now
+from arlm_tui.tui.screens.learn_base import LearnScreen
 
 RATINGS = ((1, "Again"), (2, "Hard"), (3, "Good"), (4, "Easy"))
 RATING_STYLES = {1: "bold red", 2: "bold yellow", 3: "bold green", 4: "bold cyan"}
@@ -38,10 +38,9 @@ def when(due: datetime, now: datetime) -> str:
     return text
 
 
-class ReviewScreen(Screen[int]):
+class ReviewScreen(LearnScreen[int]):
     """Review the due cards of ``deck``; ``clock`` gives "now" (tests fix it)."""
 
-    CSS_PATH = "../learn.tcss"
     HELP_TITLE = "Review"
     HELP_TEXT = ("Recall the answer before you look. Space shows it; then rate how well you "
                  "knew it: 1 Again (forgot), 2 Hard, 3 Good, 4 Easy. FSRS schedules the next "
@@ -69,8 +68,7 @@ class ReviewScreen(Screen[int]):
         self.queue_size = 0
         self._shown_at = 0.0
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="review-body"):
             yield Static(id="review-status")
             with Vertical(id="review-card"):
@@ -79,7 +77,6 @@ class ReviewScreen(Screen[int]):
                 yield Static(id="review-back")
             yield Static(id="review-ratings")
             yield Static(id="review-saved")
-        yield Footer()
 
     def on_mount(self) -> None:
         for problem in self.deck.problems:
@@ -183,8 +180,8 @@ class ReviewScreen(Screen[int]):
 
         self.app.push_screen(StatsScreen(self.deck, clock=self.clock))
 
-    def action_back(self) -> None:
-        self.dismiss(self.done)
+    def back_result(self) -> int:
+        return self.done
 
 
 def _short(text: str, width: int = 40) -> str:

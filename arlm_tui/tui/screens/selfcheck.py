@@ -18,12 +18,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from arlm_tui.learn.lessons import Grade, Lesson, Question, grade
 from arlm_tui.learn.store import Store
+from arlm_tui.tui.screens.learn_base import LearnScreen
 
 LETTERS = "abcdefgh"
 
@@ -34,10 +34,9 @@ HINTS = {
 }
 
 
-class SelfCheckScreen(Screen[int]):
+class SelfCheckScreen(LearnScreen[int]):
     """Ask ``questions`` (default: all of ``lesson``'s) and record every answer in ``store``."""
 
-    CSS_PATH = "../learn.tcss"
     HELP_TITLE = "Self-check"
     HELP_TEXT = ("Answer before you look: the explanation appears only after you commit. "
                  "Every answer is saved. Numbers are accepted within a small tolerance.")
@@ -77,8 +76,7 @@ class SelfCheckScreen(Screen[int]):
         return sum(self.results.values())
 
     # ------------------------------------------------------------------ layout
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="check-body"):
             yield Static(id="check-progress")
             yield Static(id="check-prompt")
@@ -87,7 +85,6 @@ class SelfCheckScreen(Screen[int]):
                 yield Input(id="check-input")
                 yield Static(id="check-hint")
             yield Static(id="check-feedback")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.show_question()
@@ -231,5 +228,5 @@ class SelfCheckScreen(Screen[int]):
         self.index = 0
         self.show_question()
 
-    def action_back(self) -> None:
-        self.dismiss(self.correct_count)
+    def back_result(self) -> int:
+        return self.correct_count

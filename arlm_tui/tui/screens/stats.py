@@ -15,21 +15,19 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from arlm_tui.learn.cards import CardStats, Deck
 from arlm_tui.learn.store import utc_now
-
-_EIGHTHS = " ▏▎▍▌▋▊▉█"
+from arlm_tui.tui.screens.learn_base import LearnScreen
+from arlm_tui.tui.widgets.token_bars import bar
 
 
 def _bar(value: int, largest: int, width: int = 30) -> str:
+    """``value`` as a bar (``largest`` fills ``width`` cells), without trailing blanks."""
     if largest <= 0 or value <= 0:
         return ""
-    eighths = max(1, round(value / largest * width * 8))
-    full, rest = divmod(eighths, 8)
-    return "█" * full + (_EIGHTHS[rest] if rest else "")
+    return bar(value / largest, width).rstrip()
 
 
 def stats_text(stats: CardStats) -> Table:
@@ -62,10 +60,9 @@ def forecast_text(stats: CardStats) -> Table:
     return table
 
 
-class StatsScreen(Screen[None]):
+class StatsScreen(LearnScreen[None]):
     """Statistics of ``deck``; ``clock`` gives "now" (tests fix it)."""
 
-    CSS_PATH = "../learn.tcss"
     HELP_TITLE = "Card statistics"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="stats.back", tooltip="go back"),
@@ -81,15 +78,13 @@ class StatsScreen(Screen[None]):
         self.sub_title = "card statistics"
         self.stats: CardStats | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="stats-body"):
             yield Static(id="stats-numbers")
             yield Static(Text("Due in the coming days", style="bold"), classes="stats-title")
             yield Static(id="stats-forecast")
             yield Static(id="stats-history-title", classes="stats-title")
             yield Sparkline([], id="stats-history")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.action_reload()
@@ -113,6 +108,3 @@ class StatsScreen(Screen[None]):
         from arlm_tui.tui.screens.review import ReviewScreen
 
         self.app.push_screen(ReviewScreen(self.deck, clock=self.clock))
-
-    def action_back(self) -> None:
-        self.dismiss(None)

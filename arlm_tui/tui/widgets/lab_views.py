@@ -29,22 +29,10 @@ from textual.worker import get_current_worker
 from arlm_tui.errors import ArlmError
 from arlm_tui.learn import labs
 from arlm_tui.learn.lessons import Lab, as_number
-
-_EIGHTHS = " ▏▎▍▌▋▊▉█"
+from arlm_tui.tui.widgets.token_bars import bar
 
 
 # --------------------------------------------------------------------------- drawing helpers
-def hbar(fraction: float, width: int) -> str:
-    """A bar ``width`` cells wide filled to ``fraction`` (eighth-block precision); any
-    non-zero fraction shows at least a sliver."""
-    fraction = min(max(float(fraction), 0.0), 1.0)
-    eighths = round(fraction * width * 8)
-    if fraction > 0 and eighths == 0:
-        eighths = 1
-    full, rest = divmod(eighths, 8)
-    return ("█" * full + (_EIGHTHS[rest] if rest else "")).ljust(width)
-
-
 def num(x: float | None, digits: int = 3) -> str:
     """A number for a table: ∞, 0, ``digits`` decimals from 1 up, ``digits`` significant
     digits below 1, scientific when tiny or huge."""
@@ -74,6 +62,17 @@ def _table(*columns: str, **options: Any) -> Table:
 
 def _step(value: float, delta: float, lo: float, hi: float, digits: int = 4) -> float:
     return round(min(max(value + delta, lo), hi), digits)
+
+
+def _select_keys(action: str, what: str,
+                 titles: tuple[str, str] = ("Previous", "Next")) -> list[Binding]:
+    """↑/↓ bindings that run ``action(-1)``/``action(1)`` to select the previous/next ``what``."""
+    return [
+        Binding("up", f"{action}(-1)", titles[0], show=False, id="lab.up",
+                tooltip=f"select the previous {what}"),
+        Binding("down", f"{action}(1)", titles[1], show=False, id="lab.down",
+                tooltip=f"select the next {what}"),
+    ]
 
 
 # --------------------------------------------------------------------------- the base view
@@ -115,6 +114,8 @@ class LabView(Widget, can_focus=True):
         #: A one-line message when the engine could not compute (torch missing, bad input).
         self.error: str | None = None
         self.computing = False
+        #: The selected row, in views that have one (``move_cursor``).
+        self.cursor = 0
 
     # ------------------------------------------------------------------ computing
     def on_mount(self) -> None:
@@ -168,6 +169,14 @@ class LabView(Widget, can_focus=True):
         """Set a text parameter (from the screen's prompt) and recompute."""
         self.preset[field] = value
         self.recompute()
+
+    # ------------------------------------------------------------------ the cursor
+    def move_cursor(self, delta: int, count: int, *, wrap: bool = False) -> None:
+        """Move ``cursor`` by ``delta`` among ``count`` rows (round the ends with ``wrap``,
+        else stop at them) and redraw; nothing is recomputed."""
+        moved = self.cursor + delta
+        self.cursor = moved % count if wrap else min(max(moved, 0), count - 1)
+        self.refresh(layout=True)
 
 
 # --------------------------------------------------------------------------- trigram_table
@@ -249,7 +258,7 @@ class TrigramTableView(LabView):
             for row in t.context_rows:
                 style = "" if row.count else "dim"
                 table.add_row(row.token, str(row.count), str(row.context_total), num(row.mle),
-                              num(row.prob), hbar(row.prob, 20), style=style)
+                              num(row.prob), bar(row.prob, 20), style=style)
             parts.append(table)
         parts.append(Text(f"\nEvery {t.order}-gram seen in training", style="bold"))
         table = _table("<context", "<next", "count", "c(h)", "p")
@@ -268,10 +277,7 @@ class ChainRuleView(LabView):
     KIND = "chain_rule"
     HELP_TITLE = "Chain-rule lab"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor(-1)", "Previous", show=False, id="lab.up",
-                tooltip="select the previous factor"),
-        Binding("down", "cursor(1)", "Next", show=False, id="lab.down",
-                tooltip="select the next factor"),
+        *_select_keys("cursor", "factor"),
         Binding("left", "adjust(-0.01)", "p −", id="lab.less", key_display="←",
                 tooltip="lower the selected probability by 0.01"),
         Binding("right", "adjust(0.01)", "p +", id="lab.more", key_display="→",
@@ -285,7 +291,6 @@ class ChainRuleView(LabView):
 
     def __init__(self, lab: Lab, *, id: str | None = None) -> None:
         super().__init__(lab, id=id)
-        self.cursor = 0
         self.conditionals = self._initial()
 
     def _initial(self) -> list[dict[str, Any]]:
@@ -301,8 +306,7 @@ class ChainRuleView(LabView):
         return labs.chain_rule(self.conditionals)
 
     def action_cursor(self, delta: int) -> None:
-        self.cursor = min(max(self.cursor + delta, 0), len(self.conditionals) - 1)
-        self.refresh(layout=True)
+        self.move_cursor(delta, len(self.conditionals))
 
     def action_adjust(self, delta: float) -> None:
         item = self.conditionals[self.cursor]
@@ -322,7 +326,7 @@ class ChainRuleView(LabView):
         table = _table("t", "<token", "p(x_t|x_<t)", "joint", "−ln p", "NLL", "<share of NLL")
         for t, f in enumerate(c.factors):
             style = "reverse" if t == self.cursor else ""
-            share = "" if f.share is None else f"{hbar(f.share, 10)} {f.share:4.0%}"
+            share = "" if f.share is None else f"{bar(f.share, 10)} {f.share:4.0%}"
             table.add_row(str(t + 1), f.token, num(f.prob), num(f.joint, 6),
                           num(-math.log(f.prob) if f.prob > 0 else math.inf), num(f.nll), share,
                           style=style)
@@ -436,10 +440,7 @@ class PlaygroundView(LabView):
     KIND = "decoding_playground"
     HELP_TITLE = "Decoding playground"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "knob(-1)", "Previous knob", show=False, id="lab.up",
-                tooltip="select the previous knob"),
-        Binding("down", "knob(1)", "Next knob", show=False, id="lab.down",
-                tooltip="select the next knob"),
+        *_select_keys("knob", "knob", ("Previous knob", "Next knob")),
         Binding("left", "adjust(-1)", "Less", id="lab.less", key_display="←",
                 tooltip="decrease the selected knob"),
         Binding("right", "adjust(1)", "More", id="lab.more", key_display="→",
@@ -452,7 +453,6 @@ class PlaygroundView(LabView):
 
     def __init__(self, lab: Lab, *, id: str | None = None) -> None:
         super().__init__(lab, id=id)
-        self.cursor = 0
         self.knobs = self._initial()
         self._distribution: tuple[Any, list[str]] | None = None
 
@@ -473,8 +473,7 @@ class PlaygroundView(LabView):
         return labs.playground(logits, tokens, prompt=prompt, top=self.MAX_ROWS, **self.knobs)
 
     def action_knob(self, delta: int) -> None:
-        self.cursor = (self.cursor + delta) % len(PLAYGROUND_KNOBS)
-        self.refresh(layout=True)
+        self.move_cursor(delta, len(PLAYGROUND_KNOBS), wrap=True)
 
     def action_adjust(self, direction: int) -> None:
         name, step, lo, hi, _ = PLAYGROUND_KNOBS[self.cursor]
@@ -509,8 +508,8 @@ class PlaygroundView(LabView):
         table = _table("<token", "logit z", "p", "<", "p'", "<", "<removed by")
         for row in pg.rows:
             style = "dim" if row.removed_by else ""
-            table.add_row(row.token, num(row.logit), num(row.prob), hbar(row.prob, 10),
-                          num(row.final), hbar(row.final, 10), row.removed_by or "",
+            table.add_row(row.token, num(row.logit), num(row.prob), bar(row.prob, 10),
+                          num(row.final), bar(row.final, 10), row.removed_by or "",
                           style=style)
         legend = Text("p = softmax(z): the model's distribution; p' = after the knobs, the one "
                       "sampled from", style="dim")
@@ -671,10 +670,7 @@ class GradientNormsView(LabView):
     HEAVY = True
     HELP_TITLE = "Gradient lab"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "knob(-1)", "Previous", show=False, id="lab.up",
-                tooltip="select the previous parameter"),
-        Binding("down", "knob(1)", "Next", show=False, id="lab.down",
-                tooltip="select the next parameter"),
+        *_select_keys("knob", "parameter"),
         Binding("left", "adjust(-1)", "Less", id="lab.less", key_display="←",
                 tooltip="decrease the selected parameter"),
         Binding("right", "adjust(1)", "More", id="lab.more", key_display="→",
@@ -684,7 +680,6 @@ class GradientNormsView(LabView):
 
     def __init__(self, lab: Lab, *, id: str | None = None) -> None:
         super().__init__(lab, id=id)
-        self.cursor = 0
         self.params = self._initial()
 
     def _initial(self) -> dict[str, Any]:
@@ -710,8 +705,7 @@ class GradientNormsView(LabView):
         return [k for k in GRADIENT_KNOBS if k[0] != "forget_bias" or gated]
 
     def action_knob(self, delta: int) -> None:
-        self.cursor = (self.cursor + delta) % len(self.knobs)
-        self.refresh(layout=True)
+        self.move_cursor(delta, len(self.knobs), wrap=True)
 
     def action_adjust(self, direction: int) -> None:
         name, step, lo, hi = self.knobs[self.cursor]
@@ -763,10 +757,7 @@ class CausalMaskView(LabView):
     HELP_TITLE = "Causal-mask lab"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "mask", "Mask on/off", id="lab.mask", tooltip="switch the causal mask"),
-        Binding("up", "cursor(-1)", "Previous query", show=False, id="lab.up",
-                tooltip="select the previous query position"),
-        Binding("down", "cursor(1)", "Next query", show=False, id="lab.down",
-                tooltip="select the next query position"),
+        *_select_keys("cursor", "query position", ("Previous query", "Next query")),
     ]
 
     def __init__(self, lab: Lab, *, id: str | None = None) -> None:
@@ -784,8 +775,7 @@ class CausalMaskView(LabView):
         self.recompute()
 
     def action_cursor(self, delta: int) -> None:
-        self.cursor = min(max(self.cursor + delta, 0), int(self.preset["length"]) - 1)
-        self.refresh(layout=True)
+        self.move_cursor(delta, int(self.preset["length"]))
 
     def draw(self, a: labs.AttentionPattern) -> RenderableType:
         shades = " ░▒▓█"
@@ -901,10 +891,7 @@ class EntropyKLView(LabView):
     KIND = "entropy_kl"
     HELP_TITLE = "Entropy lab"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor(-1)", "Previous", show=False, id="lab.up",
-                tooltip="select the previous outcome"),
-        Binding("down", "cursor(1)", "Next", show=False, id="lab.down",
-                tooltip="select the next outcome"),
+        *_select_keys("cursor", "outcome"),
         Binding("left", "move(-0.05)", "q −", id="lab.less", key_display="←",
                 tooltip="move 0.05 of q's mass away from the selected outcome"),
         Binding("right", "move(0.05)", "q +", id="lab.more", key_display="→",
@@ -920,7 +907,6 @@ class EntropyKLView(LabView):
 
     def __init__(self, lab: Lab, *, id: str | None = None) -> None:
         super().__init__(lab, id=id)
-        self.cursor = 0
         self.q = tuple(_number(x) for x in lab.preset["q"])
 
     def compute(self) -> labs.InformationSplit:
@@ -929,8 +915,7 @@ class EntropyKLView(LabView):
                                       p.get("unit", "nats"), p.get("labels"))
 
     def action_cursor(self, delta: int) -> None:
-        self.cursor = min(max(self.cursor + delta, 0), len(self.q) - 1)
-        self.refresh(layout=True)
+        self.move_cursor(delta, len(self.q))
 
     def action_move(self, delta: float) -> None:
         self.q = labs.move_mass(self.q, self.cursor, delta)
@@ -954,7 +939,7 @@ class EntropyKLView(LabView):
         for i, (label, p, q) in enumerate(zip(s.labels, s.p, s.q)):
             surprise = math.inf if q <= 0 else -math.log(q) / log
             style = "reverse" if i == self.cursor else ""
-            table.add_row(label, f"{p:.2f}", hbar(p, 16), f"{q:.2f}", hbar(q, 16),
+            table.add_row(label, f"{p:.2f}", bar(p, 16), f"{q:.2f}", bar(q, 16),
                           num(surprise), style=style)
         u = s.unit
 
@@ -1043,7 +1028,7 @@ class SamplingHistogramView(LabView):
         width = 30
         for token, p, f, c in list(zip(h.tokens, h.probs, h.frequencies, h.counts))[
                 : self.MAX_ROWS]:
-            drawn = list(hbar(f, width))
+            drawn = list(bar(f, width))
             mark = min(round(p * width), width - 1)
             drawn[mark] = "│"
             table.add_row(token, num(p), num(f) if h.n else "–", Text("".join(drawn),

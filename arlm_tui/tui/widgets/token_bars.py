@@ -29,8 +29,10 @@ _EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
 def bar(fraction: float, width: int) -> str:
-    """A horizontal bar of ``width`` cells filled to ``fraction`` with eighth-block precision."""
-    fraction = min(max(fraction, 0.0), 1.0)
+    """A horizontal bar of ``width`` cells filled to ``fraction`` (clipped to [0, 1]) with
+    eighth-block precision; any non-zero fraction shows at least a sliver. Every bar of the
+    interface is drawn with it."""
+    fraction = min(max(float(fraction), 0.0), 1.0)
     eighths = round(fraction * width * 8)
     if fraction > 0 and eighths == 0:
         eighths = 1  # a token with any probability gets a visible sliver

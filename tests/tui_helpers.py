@@ -1,0 +1,37 @@
+"""Helpers shared by the Pilot-driven TUI tests: waiting for workers, reading widgets, the play
+screen started on the bundled n-gram model."""
+
+from __future__ import annotations
+
+from arlm_tui.tui.app import ArlmApp
+from arlm_tui.tui.screens.play import PlayScreen
+from arlm_tui.tui.settings import Settings
+
+PROMPT = "the value of"
+
+
+async def settle(pilot) -> None:
+    """Let workers (model loading, analysis views) finish and the screen redraw."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def rendered(widget) -> str:
+    return widget.render().plain
+
+
+def make_play_app(**play) -> ArlmApp:
+    """The app opened on the play screen, by default with PROMPT and the bundled word trigram."""
+    play.setdefault("prompt", PROMPT)
+    play.setdefault("model", "pyref-word-kn3")
+    return ArlmApp("play", settings=Settings(), save_settings=False, **play)
+
+
+async def start_play(pilot) -> PlayScreen:
+    """Wait until the play screen has loaded its model and holds a Session."""
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, PlayScreen)
+    assert screen.session is not None, screen.last_error
+    return screen
