@@ -257,6 +257,12 @@ def test_gpt2_style_tokenizer_starts_from_its_end_token(gpt2_style_dir):
     _finite_close(logprobs, _hf_logprobs(model, [model.eos_id, *model.tokenizer.encode("the")]))
     result = arlm_tui.generate(model, "the", max_tokens=5)
     assert result["num_tokens"] > 0
+    # the learner may force the end of the text even though the same token also starts it
+    from arlm_tui.decoding import Session
+
+    session = Session(model, "the")
+    trace = session.force(model.eos_id)
+    assert trace.chosen_id == model.eos_id and session.done
 
 
 # ---------------------------------------------------------------------------------- CLI, errors

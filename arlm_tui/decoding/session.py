@@ -210,7 +210,8 @@ class Session(RunningScores):
             if not 0 <= token_id < len(vocab):
                 raise ArlmError(f"token id {token_id} is outside the vocabulary "
                                 f"(0 to {len(vocab) - 1})")
-        if token_id == self.model.bos_id:
+        # GPT-2-style vocabularies use one token for start and end: that one may be forced.
+        if token_id == self.model.bos_id and self.model.bos_id != self.model.eos_id:
             raise ArlmError(f"{BOS} only marks the start of a text; it cannot be generated")
         return token_id
 
