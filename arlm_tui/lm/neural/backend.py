@@ -117,6 +117,11 @@ class NeuralLanguageModel(LanguageModel):
                 out[start : start + len(chunk)] = chunk.gather(1, wanted)[:, 0].numpy()
         return out
 
+    def sequence_logprobs(self, ids: Sequence[int]) -> np.ndarray:
+        """The one-pass scorer ``arlm_tui.api.score_ids`` looks for (``score`` and held-out
+        perplexity); without it they step token by token through ``start``/``extend``."""
+        return self.score_ids(ids)
+
     # ------------------------------------------------------------------ facts
     @property
     def parameters(self) -> int:
