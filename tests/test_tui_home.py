@@ -41,7 +41,10 @@ async def test_home_lists_sections_with_honest_summaries():
         text = menu_text(screen)
         for title in ("Play", "Lessons", "Review cards", "Games", "Settings"):
             assert title in text
-        assert "pyref-word-kn3" in text  # the play summary names the models
+        from arlm_tui.lm.registry import list_models
+
+        models = list_models()  # the play summary counts and names the installed models
+        assert f"{len(models)} models" in text and models[0].name in text
         assert "be the model" in text  # the games summary before any game is played
         await pilot.press("g")
         await settle(pilot)
