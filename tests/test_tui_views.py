@@ -57,6 +57,18 @@ async def test_switch_model_keeps_the_text(tmp_path):
         assert "toy-mle" in str(screen.sub_title)
         await pilot.press("space")
         assert len(session.traces) == 1
+        # the path field takes a model's name too; a name that is no model is refused
+        await pilot.press("m")
+        field = app.screen.query_one("Input")
+        field.value = "no-such-model"
+        await field.action_submit()
+        await pilot.pause()
+        assert isinstance(app.screen, ModelPicker)
+        assert "no model named" in rendered(app.screen.query_one("#dialog-error"))
+        field.value = "pyref-word-kn3"
+        await field.action_submit()
+        await settle(pilot)
+        assert screen.session.model.name == "pyref-word-kn3"
 
 
 async def test_unknown_model_is_a_message_not_a_crash():

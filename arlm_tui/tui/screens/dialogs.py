@@ -93,7 +93,7 @@ class ModelPicker(ModalScreen[str | None]):
                 yield OptionList(*options, id="picker-list")
             else:
                 yield Static("No model is installed yet: type a path below.")
-            yield Input(placeholder="…or a model directory, an .arpa file, or hf:PATH",
+            yield Input(placeholder="…or a model name, a model directory, an .arpa file, or hf:PATH",
                         id="picker-path")
             yield Static("", id="dialog-error", classes="dialog-error")
             yield Static("[dim]⏎ choose · tab moves between list and path · esc cancel[/dim]",
@@ -109,8 +109,12 @@ class ModelPicker(ModalScreen[str | None]):
         if not text:
             return
         if not text.startswith("hf:") and not Path(text).expanduser().exists():
-            self.query_one("#dialog-error", Static).update(f"no such file or directory: {text}")
-            return
+            from arlm_tui.lm.registry import list_models
+
+            if text not in {entry.name for entry in list_models()}:
+                self.query_one("#dialog-error", Static).update(
+                    f"no model named {text!r} and no such file or directory")
+                return
         self.dismiss(text)
 
     def action_cancel(self) -> None:
