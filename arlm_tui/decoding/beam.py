@@ -36,6 +36,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -116,6 +117,7 @@ class BeamSearch:
         self._state = None
         self._logprobs: np.ndarray | None = None
         self._pending: tuple[list[int], list[int]] | None = None
+        self._config_cache: tuple | None = None
         if root.ids and root.ids[-1] == model.eos_id or len(root.ids) >= self.config.max_tokens:
             self._live, self._finished, self._done = [], [dataclasses.replace(root, finished=True)], True
 
@@ -162,13 +164,27 @@ class BeamSearch:
         return self._live[0]
 
     def _hypothesis(self, ids: list[int], logprob: float, parent: int | None,
-                    finished: bool = False) -> Hypothesis:
-        vocab = self.model.vocab
+                    finished: bool = False, tokens: list[str] | None = None) -> Hypothesis:
+        """``tokens`` (the strings of ``ids``) may be passed in when already known."""
+        if tokens is None:
+            vocab = self.model.vocab
+            tokens = [vocab[i] for i in ids]
         score = length_normalized(logprob, len(ids), self.config.length_penalty)
-        return Hypothesis(ids, [vocab[i] for i in ids], logprob, score, finished, parent)
+        return Hypothesis(ids, tokens, logprob, score, finished, parent)
 
     def _processors(self) -> list[LogitsProcessor]:
-        return beam_processors(self.model, len(self.prompt_ids), self.config)
+        return self._for_config()[0]
+
+    def _for_config(self) -> tuple[list[LogitsProcessor], DecodingConfig, dict[str, Any]]:
+        """The processors, the Trace's (beam) config and its dict, built once per config."""
+        cached = self._config_cache
+        if cached is None or cached[0] is not self.config:
+            config = self.config
+            trace_config = config if config.strategy == "beam" else config.replace(strategy="beam")
+            processors = beam_processors(self.model, len(self.prompt_ids), config)
+            cached = (config, processors, trace_config, trace_config.to_dict())
+            self._config_cache = cached
+        return cached[1], cached[2], cached[3]
 
     def _ensure_logprobs(self) -> np.ndarray:
         """Next-token log-probs (B, V) of the live beams, bringing the model state up to date."""
@@ -212,13 +228,14 @@ class BeamSearch:
         for rank, index in enumerate(ranked.tolist()):
             b, w = divmod(index, vocab_size)
             ids = live[b].ids + [w]
+            tokens = live[b].tokens + [vocab[w]]
             if w == eos:
                 if rank >= width:
                     continue
-                new_finished.append(self._hypothesis(ids, float(flat[index]), b, True))
+                new_finished.append(self._hypothesis(ids, float(flat[index]), b, True, tokens))
                 selected.add(index)
             else:
-                new_live.append(self._hypothesis(ids, float(flat[index]), b))
+                new_live.append(self._hypothesis(ids, float(flat[index]), b, tokens=tokens))
                 selected.add(index)
                 if len(new_live) == width:
                     break
@@ -282,11 +299,10 @@ class BeamSearch:
         context = self.prompt_ids + parent_ids
         row = before.get(tuple(parent_ids))
         raw = raw_rows[row] if row is not None else self.model.next_logprobs(context)
-        config = self.config if self.config.strategy == "beam" else self.config.replace(
-            strategy="beam")
+        processors, config, config_dict = self._for_config()
         trace = decode_step(self.model, context, raw, config, len(parent_ids),
                             len(self.prompt_ids), force=best.ids[-1],
-                            processors=self._processors())
+                            processors=processors, config_dict=config_dict)
         return dataclasses.replace(trace, step=beam_step.step, beam=beam_step, forced=False,
                                    cum_logprob=best.logprob, num_tokens=len(best.ids))
 

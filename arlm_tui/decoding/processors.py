@@ -67,11 +67,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
     Tokens at ``-inf`` get exactly 0. Raises ValueError when no token is finite."""
     z = np.asarray(logits, dtype=np.float64)
-    m = np.max(z) if z.size else NEG_INF
-    if not np.isfinite(m):
+    m = z.max() if z.size else NEG_INF
+    if not math.isfinite(m):
         raise ValueError("logits: no token has a finite logit, so there is no distribution")
-    e = np.exp(z - m)
-    return e / e.sum()
+    e = z - m
+    np.exp(e, out=e)
+    e /= e.sum()
+    return e
 
 
 def entropy(probs: np.ndarray) -> float:
@@ -125,7 +127,7 @@ def _logits_array(logits: np.ndarray) -> np.ndarray:
 
 def _remove(logits: np.ndarray, remove: np.ndarray) -> np.ndarray:
     """``logits`` with ``remove`` set to -inf, keeping the arg-max if nothing else would survive."""
-    if np.all(remove | np.isneginf(logits)):
+    if np.all(remove | (logits == NEG_INF)):
         remove = remove.copy()
         remove[int(np.argmax(logits))] = False
     return np.where(remove, NEG_INF, logits)

@@ -111,17 +111,20 @@ def decode_step(
     raw_probs = softmax(raw)
     stages = [Stage("raw", "model", raw_probs, [])]
     z = raw
+    z_removed = raw == -np.inf
     top_p_cutoff: int | None = None
     for processor in processors:
         new = processor(context_ids, z)
-        newly = np.isneginf(new) & ~np.isneginf(z)
+        new_removed = new == -np.inf
+        newly = new_removed & ~z_removed
         stages.append(Stage(processor.name, processor.label, softmax(new),
                             np.flatnonzero(newly).tolist()))
         if processor.name == "top_p":
             top_p_cutoff = int(np.count_nonzero(np.isfinite(new)))
-        z = new
+        z, z_removed = new, new_removed
 
     draw: float | None = None
+    final_entropy: float | None = None
     if config.strategy == "beam":
         if force is None:
             raise ValueError("force: a beam step's token is chosen by BeamSearch, pass it")
@@ -131,6 +134,7 @@ def decode_step(
     else:  # greedy, or temperature 0
         final_probs = np.zeros(vocab_size)
         final_probs[int(np.argmax(z))] = 1.0
+        final_entropy = 0.0  # a one-hot distribution
 
     if force is not None:
         chosen = int(force)
@@ -159,7 +163,7 @@ def decode_step(
         forced=force is not None,
         draw=draw,
         entropy=entropy(raw_probs),
-        final_entropy=entropy(final_probs),
+        final_entropy=entropy(final_probs) if final_entropy is None else final_entropy,
         logprob=logprob,
         cum_logprob=float(cum_logprob) + logprob,
         num_tokens=int(num_tokens) + 1,

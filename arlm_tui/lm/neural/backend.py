@@ -92,7 +92,7 @@ class NeuralLanguageModel(LanguageModel):
     def extend(self, state: Any, token_ids: Sequence[int]) -> tuple[np.ndarray, Any]:
         if len(token_ids) != len(state):
             raise ValueError(f"token_ids: {len(token_ids)} tokens for {len(state)} sequences")
-        idx = torch.tensor(self._ids(token_ids, "token_ids"), dtype=torch.long)
+        idx = torch.from_numpy(np.array(self._ids(token_ids, "token_ids"), dtype=np.int64))
         with torch.inference_mode():
             logits, new = self.net.extend(state, idx)
         self._last_state = new

@@ -25,6 +25,7 @@ from there, so a step stays cheap and the model only ever sees positions it lear
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from arlm_tui.lm.neural import fastpath
 from arlm_tui.lm.neural.batch import BOS_ID, mask_start_token, rows_by_length
 from arlm_tui.lm.neural.config import TransformerConfig, window_spans, window_start
 
@@ -97,6 +99,41 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
+#: Freed cache buffers (keys, values, ids) by shape, at most _POOL_BYTES in all.
+_POOL: dict[tuple[int, ...], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+_POOL_BYTES = 64 << 20
+
+
+def _no_storage_users(tensor: torch.Tensor) -> int:
+    return -1
+
+
+#: Tensors sharing a tensor's memory (torch's own count; without it buffers are not reused).
+_storage_users = (
+    (lambda t: torch._C._storage_Use_Count(t.untyped_storage()._cdata))
+    if hasattr(torch._C, "_storage_Use_Count")
+    else _no_storage_users
+)
+
+
+def _buffers(shape: tuple[int, ...], ids_shape: tuple[int, int]):
+    """Keys, values (float32 ``shape``) and ids (int64 ``ids_shape``): recycled or new."""
+    free = _POOL.get(shape)
+    if free:
+        return free.pop()
+    return (
+        np.empty(shape, dtype=np.float32),
+        np.empty(shape, dtype=np.float32),
+        np.empty(ids_shape, dtype=np.int64),
+    )
+
+
+def _recycle(k: np.ndarray, v: np.ndarray, ids: np.ndarray) -> None:
+    pooled = sum(a.nbytes for free in _POOL.values() for entry in free for a in entry)
+    if pooled + k.nbytes + v.nbytes + ids.nbytes <= _POOL_BYTES:
+        _POOL.setdefault(k.shape, []).append((k, v, ids))
+
+
 class KVCache:
     """Keys and values of every layer, preallocated for C positions.
 
@@ -109,18 +146,41 @@ class KVCache:
 
     def __init__(self, config: TransformerConfig, batch: int):
         H, C, dh = config.heads, config.context, config.d_model // config.heads
-        self.k = torch.empty(config.layers, batch, H, C, dh)
-        self.v = torch.empty(config.layers, batch, H, C, dh)
-        self.ids = torch.full((batch, C), BOS_ID, dtype=torch.long)
+        shape = (config.layers, batch, H, C, dh)
+        self.k_np, self.v_np, self.ids_np = _buffers(shape, (batch, C))
+        self.ids_np.fill(BOS_ID)
+        # torch views of the same memory (numpy for the fast path, torch for the rest)
+        self.k, self.v = torch.from_numpy(self.k_np), torch.from_numpy(self.v_np)
+        self.ids = torch.from_numpy(self.ids_np)
         self.filled = np.zeros(batch, dtype=np.int64)
-        self.k_layers, self.v_layers = self.k.unbind(0), self.v.unbind(0)  # views (B, H, C, dh)
+        self._unshared = self._references()
+
+    def _references(self) -> tuple[int, ...]:
+        """How many references hold each buffer (numpy) and its memory (torch views)."""
+        arrays = (self.k_np, self.v_np, self.ids_np)
+        return tuple(sys.getrefcount(a) for a in arrays) + tuple(
+            _storage_users(t) for t in (self.k, self.v, self.ids)
+        )
+
+    def __del__(self) -> None:
+        # Give the memory back for the next cache, unless something still looks at it (a
+        # view kept by a caller). A reused buffer has its pages mapped already: a fresh one
+        # costs a page fault per 4 KiB written, which made copying a beam's cache 4× slower.
+        try:
+            if _storage_users is not _no_storage_users and self._references() == self._unshared:
+                _recycle(self.k_np, self.v_np, self.ids_np)
+        except Exception:  # noqa: BLE001, S110 - interpreter shutdown: nothing to give back
+            pass
 
     def take(self, config: TransformerConfig, rows: torch.Tensor, lengths: np.ndarray) -> KVCache:
         """A new cache holding rows ``rows`` of this one, each with its first ``lengths`` keys."""
         new = KVCache(config, len(rows))
+        # one strided copy per row and tensor (advanced indexing would copy twice: through a
+        # temporary); only the ``lengths[b]`` keys row b sees
+        for b, (row, length) in enumerate(zip(rows.tolist(), lengths.tolist())):
+            new.k_np[:, b, :, :length] = self.k_np[:, row, :, :length]
+            new.v_np[:, b, :, :length] = self.v_np[:, row, :, :length]
         upto = int(lengths.max()) if len(lengths) else 0
-        new.k[:, :, :, :upto] = self.k[:, rows, :, :upto]
-        new.v[:, :, :, :upto] = self.v[:, rows, :, :upto]
         new.ids[:, :upto] = self.ids[rows, :upto]
         new.filled[:] = lengths
         return new
@@ -130,7 +190,8 @@ class KVCache:
 class TransformerState:
     """B sequences: the shared cache, each row's window length and where its window starts.
 
-    ``queries``: for each layer, the query (B, H, d_head) of the last token read, from which
+    ``queries``: for each layer, the query scaled by 1/√d_head (B, H, d_head) of the last token
+    read, from which
     ``TransformerLM.attention`` recomputes that token's attention weights when asked (the fast
     path itself never materialises them).
     """
@@ -159,6 +220,7 @@ class TransformerLM(nn.Module):
         self.scale = 1.0 / math.sqrt(config.d_model // config.heads)
         self._init_weights()
         self._step_weights: tuple | None = None
+        self._fast: fastpath.StepWeights | None = None
 
     def _init_weights(self) -> None:
         # GPT-2's initialisation: N(0, 0.02), residual projections scaled by 1/√(2L) so the
@@ -188,11 +250,10 @@ class TransformerLM(nn.Module):
         return self._logits(x)
 
     # ---------------------------------------------------------------- the cached path
-    def _weights_for_steps(self) -> tuple[list[tuple[torch.Tensor, ...]], torch.Tensor]:
-        """Per-layer weights as contiguous transposed copies for ``addmm`` (30% faster than
-        transposed views for one token), and Eᵀ as a contiguous (d, V) matrix, which lets the
-        output product split the vocabulary across threads, each keeping its part in cache
-        (measured ~5× faster than ``F.linear`` with E on two cores).
+    def _weights_for_steps(self) -> torch.Tensor:
+        """The weights of the cached path: numpy copies for ``fastpath.decode_step``
+        (``self._fast``), and Eᵀ as a contiguous (d, V) matrix for a chunk's output product
+        (measured ~5× faster than ``F.linear`` with E on two cores); returns Eᵀ.
 
         The copies are rebuilt when any weight has changed since (every in-place update bumps
         a tensor's version counter); ``start`` checks, ``decode_step`` reuses them.
@@ -200,20 +261,10 @@ class TransformerLM(nn.Module):
         versions = tuple(p._version for p in self.parameters())
         if self._step_weights is None or self._step_weights[0] != versions:
             with torch.no_grad():
-                layers = []
-                for block in self.blocks:
-                    attn, mlp = block.attn, block.mlp
-                    layers.append((
-                        block.ln_1.weight.detach(), block.ln_1.bias.detach(),
-                        attn.c_attn.weight.detach().t().contiguous(), attn.c_attn.bias.detach(),
-                        attn.c_proj.weight.detach().t().contiguous(), attn.c_proj.bias.detach(),
-                        block.ln_2.weight.detach(), block.ln_2.bias.detach(),
-                        mlp.c_fc.weight.detach().t().contiguous(), mlp.c_fc.bias.detach(),
-                        mlp.c_proj.weight.detach().t().contiguous(), mlp.c_proj.bias.detach(),
-                    ))  # fmt: skip
                 head = self.wte.weight.detach().t().contiguous()
-            self._step_weights = (versions, layers, head)
-        return self._step_weights[1], self._step_weights[2]
+                self._fast = fastpath.step_weights(self, BOS_ID)
+            self._step_weights = (versions, head)
+        return self._step_weights[1]
 
     def _step_logits(self, x: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
         """z = LN_f(x) Eᵀ for the cached path (B, d) → (B, V), p(<s>) = 0."""
@@ -229,36 +280,17 @@ class TransformerLM(nn.Module):
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """One new token per row, idx (B,), at position ``past`` after ``past`` cached keys.
 
-        The hot path of generation, written with bare tensor methods (no module dispatch, no
-        Python indexing). The new query may attend to every cached key, so there is no mask.
-        Returns logits (B, V) and each layer's query (B, H, d_head).
+        The hot path of generation, computed in numpy by ``fastpath.decode_step`` (a third of
+        the framework calls' cost) on the cache's memory. The new query may attend to every
+        cached key, so there is no mask. Returns logits (B, V) and each layer's query
+        (B, H, d_head).
         """
-        B = idx.shape[0]
-        d, H = self.config.d_model, self.config.heads
-        dh = d // H
-        end = past + 1
-        if self._step_weights is None:
+        if self._fast is None:
             self._weights_for_steps()
-        _, layers, head = self._step_weights
-        eps = self.blocks[0].ln_1.eps
-        x = self.wte.weight.index_select(0, idx).add_(self.wpe.weight[past])  # (B, d)
-        queries = []
-        for (w1, b1, w_qkv, b_qkv, w_o, b_o, w2, b2, w_fc, b_fc, w_p, b_p), k_l, v_l in zip(
-            layers, cache.k_layers, cache.v_layers
-        ):
-            h = torch.layer_norm(x, (d,), w1, b1, eps)
-            qkv = torch.addmm(b_qkv, h, w_qkv).view(B, 3, H, dh)  # q, k, v of the new token
-            k_l.select(2, past).copy_(qkv.select(1, 1))
-            v_l.select(2, past).copy_(qkv.select(1, 2))
-            q = qkv.select(1, 0)  # (B, H, dh)
-            y = F.scaled_dot_product_attention(
-                q.unsqueeze(2), k_l.narrow(2, 0, end), v_l.narrow(2, 0, end)
-            )  # (B, H, 1, dh): no mask, the one query sees every key
-            x = torch.addmm(x, y.view(B, d), w_o).add_(b_o)
-            h = torch.addmm(b_fc, torch.layer_norm(x, (d,), w2, b2, eps), w_fc)
-            x = torch.addmm(x, F.gelu(h, approximate="tanh"), w_p).add_(b_p)
-            queries.append(q)
-        return self._step_logits(x, head), queries
+        logits, queries = fastpath.decode_step(
+            self._fast, idx.numpy(), cache.k_np, cache.v_np, past
+        )
+        return torch.from_numpy(logits), [torch.from_numpy(q) for q in queries]
 
     def forward_cached(
         self, idx: torch.Tensor, cache: KVCache, past: int
@@ -296,8 +328,8 @@ class TransformerLM(nn.Module):
             )
             x = x + attn.c_proj(y.transpose(1, 2).reshape(B, T, d))
             x = x + block.mlp(block.ln_2(x))
-            queries.append(q[:, :, -1])
-        _, head = self._weights_for_steps()
+            queries.append(q[:, :, -1] * self.scale)  # scaled, as the fast path's
+        head = self._weights_for_steps()
         return self._step_logits(x[:, -1], head), queries
 
     def attention(self, state: TransformerState) -> list[torch.Tensor]:
@@ -305,13 +337,14 @@ class TransformerLM(nn.Module):
         positions; recomputed from the stored queries and the cached keys:
 
             a = softmax(q kᵀ / √d_head)   over the row's keys 0 … lengths[b]−1
+        (the stored queries are q / √d_head already)
         """
         keys = int(state.lengths.max())
         valid = torch.arange(keys)[None, :] < torch.from_numpy(state.lengths)[:, None]  # (B, T)
         weights = []
         for layer, q in enumerate(state.queries):
             k = state.cache.k[layer, :, :, :keys]  # (B, H, T, dh)
-            scores = (q.unsqueeze(2) @ k.transpose(-2, -1))[:, :, 0] * self.scale  # (B, H, T)
+            scores = (q.unsqueeze(2) @ k.transpose(-2, -1))[:, :, 0]  # (B, H, T)
             scores = scores.masked_fill(~valid[:, None, :], float("-inf"))
             weights.append(torch.softmax(scores, dim=-1))
         return weights
@@ -338,6 +371,7 @@ class TransformerLM(nn.Module):
         """Read B contexts (each starting with ``<s>``) into a new cache; logits (B, V)."""
         C, K = self.config.context, self.config.keep
         B = len(contexts)
+        self._weights_for_steps()  # rebuilt if the weights changed since (training)
         cache = KVCache(self.config, B)
         offsets = np.array([window_start(len(c), C, K) for c in contexts], dtype=np.int64)
         windows = [list(c)[o:] for c, o in zip(contexts, offsets)]
@@ -379,15 +413,16 @@ class TransformerLM(nn.Module):
         C, K = self.config.context, self.config.keep
         lengths = state.lengths
         full = lengths >= C
+        any_full = bool(full.any())
         cache = state.cache
-        if full.any() or not np.array_equal(cache.filled, lengths):
+        if any_full or not np.array_equal(cache.filled, lengths):
             cache = cache.take(self.config, torch.arange(len(lengths)), lengths)
         new_lengths = lengths + 1
         offsets = state.offsets
-        if not full.any() and lengths.min() == lengths.max():  # the usual case: one batch
+        if not any_full and lengths.min() == lengths.max():  # the usual case: one batch
             past = int(lengths[0])
             logits, queries = self.decode_step(idx, cache, past)
-            cache.ids[:, past] = idx
+            cache.ids_np[:, past] = idx.numpy()
             cache.filled[:] = past + 1
             return logits, TransformerState(cache, new_lengths, offsets, tuple(queries))
         B = len(lengths)
