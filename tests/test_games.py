@@ -432,6 +432,22 @@ def test_xp_and_streak_count_lessons_reviews_and_answers(store):
     assert {a.id for a in new} == {"streak-3", "lesson-1"}
 
 
+def test_reading_a_lesson_step_keeps_the_streak_alive(store):
+    lesson = "01-generative-models"
+    store.record_attempt(lesson, "q1", "b", True, now=NOW - timedelta(days=2))
+    store.mark_lesson_step(lesson, "intro", now=NOW - timedelta(days=1))
+    store.mark_lesson_step(lesson, "bigrams", now=NOW)
+    p = progression.progress(store, now=NOW, lesson_ids=[lesson])
+    assert p.streak == 3 and p.best_streak == 3 and p.active_today
+    # a step of a lesson that is not among the lessons counted does not count either
+    store.mark_lesson_step("99-gone", "intro", now=NOW + timedelta(days=1))
+    later = progression.progress(store, now=NOW + timedelta(days=1), lesson_ids=[lesson])
+    assert later.streak == 3 and not later.active_today
+    # without the step read yesterday, the streak would be broken
+    only = progression.progress(store, now=NOW, lesson_ids=["02-x"])
+    assert only.streak == 0 and only.best_streak == 1
+
+
 def test_progress_survives_a_crash(tmp_path):
     db = tmp_path / "progress.sqlite3"
     script = (

@@ -121,6 +121,27 @@ def test_everything_persists_across_reopen(tmp_path):
         assert store.get_setting("missing", "default") == "default"
 
 
+def test_lesson_steps_read_lists_first_reads_in_order_and_since(tmp_path):
+    with Store.open(tmp_path / DB_NAME) as store:
+        assert store.lesson_steps_read() == []
+        store.mark_lesson_step("02-y", "b", now=T0 + timedelta(hours=2))
+        store.mark_lesson_step("01-x", "a", now=T0)
+        store.mark_lesson_step("01-x", 3, now=T0 + timedelta(days=1))
+        store.mark_lesson_step("01-x", "a", now=T0 + timedelta(days=2))  # read again: ignored
+        read = store.lesson_steps_read()
+        assert read == [
+            ("01-x", "a", T0),
+            ("02-y", "b", T0 + timedelta(hours=2)),
+            ("01-x", "3", T0 + timedelta(days=1)),
+        ]
+        assert all(at.tzinfo is not None for _, _, at in read)
+        assert store.lesson_steps_read(since=T0 + timedelta(hours=2)) == read[1:]
+        assert store.lesson_steps_read(since=T0 + timedelta(days=3)) == []
+        version = store.schema_version
+    with Store.open(tmp_path / DB_NAME) as store:  # a read-only query: nothing else changed
+        assert store.lesson_steps_read() == read and store.schema_version == version
+
+
 def test_lesson_completion(tmp_path):
     with Store.open(tmp_path / DB_NAME) as store:
         assert store.lesson_completion("01-x", 4) == 0.0

@@ -278,3 +278,121 @@ async def test_mouse_selects_tokens_and_knobs_and_palette_has_play_commands():
         titles = [command.title for command in app.get_system_commands(screen)]
         assert "Play: step" in titles and "View: compare models" in titles
         assert "Toggle light/dark theme" in titles
+
+
+# --------------------------------------------------------------------------- view sizes, drafts
+async def test_plus_minus_change_n_of_the_sample_view_within_its_limits():
+    app = make_play_app(strategy="sample", knobs={"temperature": 0.8})
+    async with app.run_test(size=(110, 34)) as pilot:
+        screen = await start_play(pilot)
+        panel = screen.query_one(KnobPanel)
+        assert panel.has_focus
+        await pilot.press("4")
+        await settle(pilot)
+        view = screen.query_one("#view-samples")
+        assert view.n == 20 and view.data.n == 20
+        assert "sample N = 20" in str(screen.query_one("#views").border_title)
+        before = screen.session.config
+        await pilot.press("minus")
+        await settle(pilot)
+        assert view.n == 10 and view.data.n == 10 and len(view.data.continuations) == 10
+        assert screen.session.config == before  # the knob panel did not take the key
+        assert "sample N = 10" in str(screen.query_one("#views").border_title)
+        assert "N = 10 continuations" in rendered(view)
+        for _ in range(3):
+            await pilot.press("minus")
+            await settle(pilot)
+        assert view.n == 5 and len(view.data.continuations) == 5  # clamped at the smallest
+        assert max(count for _, count, _ in view.data.histogram) <= 5
+        for _ in range(7):
+            await pilot.press("plus")
+        await settle(pilot)
+        assert view.n == 200 and len(view.data.continuations) == 200  # clamped at the largest
+        assert sum(count for _, count, _ in view.data.histogram) == 200
+        assert "sample N = 200" in str(screen.query_one("#views").border_title)
+
+        # in the bars view +/− go on to the focused knob panel
+        await pilot.press("1")
+        await select_knob(pilot, screen, "temperature")
+        await pilot.press("plus")
+        assert screen.session.config.temperature > 0.8
+        assert view.n == 200
+
+
+async def test_plus_minus_change_k_of_the_speculative_view_within_its_limits():
+    app = make_play_app(strategy="sample", knobs={"seed": 3})
+    async with app.run_test(size=(110, 40)) as pilot:
+        screen = await start_play(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        view = screen.query_one("#view-speculative")
+        assert view.k == 4 and view.data.k == 4
+        assert "k = 4" in str(screen.query_one("#views").border_title)
+        for _ in range(5):
+            await pilot.press("plus")
+        await settle(pilot)
+        assert view.k == 8 and view.data.k == 8  # clamped at 8
+        rounds = view.data.result.rounds
+        assert all(len(r.proposals) <= 8 for r in rounds)
+        assert max(r.drafted for r in rounds) == 8
+        assert "k = 8 drafted tokens a round" in rendered(view)
+        assert "k = 8" in str(screen.query_one("#views").border_title)
+        for _ in range(9):
+            await pilot.press("minus")
+        await settle(pilot)
+        assert view.k == 1 and view.data.k == 1  # clamped at 1
+        assert all(r.drafted <= 1 and len(r.proposals) <= 1 for r in view.data.result.rounds)
+        assert "round 1: the draft proposes 1" in rendered(view)
+        # while the prompt is being typed, + and − are characters of the prompt
+        await pilot.press("p", "plus", "minus")
+        assert screen.query_one("#prompt").value == PROMPT + "+-" and view.k == 1
+
+
+def install_copy_of(name: str, copy: str) -> None:
+    """A second installed model with the same vocabulary: a copy of a bundled one."""
+    import shutil
+
+    from arlm_tui import paths
+    from arlm_tui.lm.registry import resolve
+
+    target = paths.user_models_dir() / copy
+    shutil.copytree(resolve(name), target)
+    config = json.loads((target / "config.json").read_text())
+    config["name"] = copy
+    (target / "config.json").write_text(json.dumps(config))
+
+
+async def test_d_cycles_the_draft_among_models_with_the_same_vocabulary():
+    app = make_play_app(strategy="sample")
+    async with app.run_test(size=(110, 34)) as pilot:
+        screen = await start_play(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        view = screen.query_one("#view-speculative")
+        assert view.data.drafts == [] and view.data.draft_model is None
+        await pilot.press("d")  # nothing else to choose: a message
+        await settle(pilot)
+        assert view.data.draft_model is None and "made flatter" in view.data.draft_note
+        assert "draft: pyref-word-kn3 at T" in rendered(view)
+
+    install_copy_of("pyref-word-kn3", "kn3-copy")
+    app = make_play_app(strategy="sample")
+    async with app.run_test(size=(110, 34)) as pilot:
+        screen = await start_play(pilot)
+        await pilot.press("d")  # only in the speculative view
+        await pilot.press("6")
+        await settle(pilot)
+        view = screen.query_one("#view-speculative")
+        assert view.draft is None  # d did nothing outside the speculative view
+        assert view.data.drafts == ["kn3-copy"]  # not pyref-char-lstm nor the oracle models
+        assert view.data.draft_model == "kn3-copy" and view.data.draft == "kn3-copy"
+        # a copy of the target drafts exactly its distribution: every proposal is kept
+        assert view.data.result.acceptance_rate == 1.0
+        assert "draft: kn3-copy" in rendered(view)
+        await pilot.press("d")
+        await settle(pilot)
+        assert view.data.draft_model is None and "pyref-word-kn3 at T" in view.data.draft
+        assert "draft: pyref-word-kn3 at T" in rendered(view)
+        await pilot.press("d")
+        await settle(pilot)
+        assert view.data.draft_model == "kn3-copy"

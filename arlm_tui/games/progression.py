@@ -16,7 +16,7 @@ quadratically: level L starts at ``xp_for_level(L) = 25 · L · (L − 1)`` xp (
 500, …), and each is named after a model of the course, from unigram to transformer.
 
 The streak is the number of consecutive days, in local time, with at least one review, answer,
-completed lesson or game round, ending today, or yesterday if nothing has been done yet today
+lesson step read, completed lesson or game round, ending today, or yesterday if nothing has been done yet today
 (the streak is still alive until the day is over).
 """
 
@@ -180,6 +180,9 @@ def activity(store: Any, *, now: datetime | None = None,
     days.update(_local_day(r.reviewed_at) for r in reviews)
     attempts = store.attempts()
     days.update(_local_day(a.answered_at) for a in attempts)
+    shipped = set(lesson_ids)
+    days.update(_local_day(read_at) for lesson_id, _, read_at in store.lesson_steps_read()
+                if lesson_id in shipped)
     steps = completed = 0
     for lesson_id in lesson_ids:
         progress = store.lesson_progress(lesson_id)

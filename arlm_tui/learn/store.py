@@ -446,6 +446,18 @@ class Store:
             from_iso(done[0]) if done else None,
         )
 
+    def lesson_steps_read(
+        self, since: datetime | None = None
+    ) -> list[tuple[str, str, datetime]]:
+        """Every lesson step read, as (lesson_id, step, read_at) in the order they were first
+        read; only those read at or after ``since`` when it is given."""
+        sql, args = "SELECT lesson_id, step, read_at FROM lesson_step", []
+        if since is not None:
+            sql += " WHERE read_at >= ?"
+            args.append(to_iso(since))
+        rows = self._conn.execute(sql + " ORDER BY read_at, lesson_id, step", args).fetchall()
+        return [(r["lesson_id"], r["step"], from_iso(r["read_at"])) for r in rows]
+
     def lesson_completion(self, lesson_id: str, total_steps: int | None = None) -> float:
         """Share of the lesson done, in [0, 1]: 1 once completed, else steps read / total_steps
         (0 when ``total_steps`` is not given)."""

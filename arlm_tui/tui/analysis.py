@@ -5,7 +5,8 @@
 - ``sample_study``: N continuations under the current knobs, the empirical histogram of the
   first token against the model's distribution, and diversity numbers per strategy;
 - ``attention_at``: a transformer's attention weights for the last token;
-- ``speculative_demo``: a few rounds of speculative decoding from the current text.
+- ``speculative_demo``: a few rounds of speculative decoding from the current text, with a
+  draft among ``draft_candidates`` (the installed models with the target's vocabulary).
 
 Diversity numbers (``distinct_n``, ``repetition_rate``, shared with the games in
 ``arlm_tui.games.common``) are plain counts over token ids; every probability comes from the
@@ -218,33 +219,68 @@ class SpeculativeDemo:
     result: Any  # speculative.SpeculativeResult
     token_text: Any
     prompt_text: str
+    #: the installed models that could draft instead (same vocabulary), smallest first
+    drafts: list[str] = field(default_factory=list)
+    #: the installed model that drafted (one of ``drafts``), None for the flattened target
+    draft_model: str | None = None
 
 
-def find_draft(target: Any, entries: Sequence[Any], cache: dict[str, Any]) -> Any | None:
-    """A model to draft for ``target``: one with the same vocabulary, smallest first.
+def _entry_size(entry: Any) -> float:
+    parameters = entry.summary().get("parameters")
+    return float(parameters) if isinstance(parameters, (int, float)) else math.inf
 
-    Vocabularies are compared from each model's ``tokenizer.json`` before any weights load."""
+
+def draft_candidates(target: Any, entries: Sequence[Any], cache: dict[str, Any]) -> list[str]:
+    """Names of the models among ``entries`` that can draft for ``target`` (the same vocabulary:
+    the same id for every token), smallest first.
+
+    Vocabularies are compared from each model's ``tokenizer.json`` without loading weights; a
+    model without one is loaded (into ``cache``) to compare."""
     from arlm_tui.decoding.speculative import same_vocabulary
     from arlm_tui.lm.registry import load_model
     from arlm_tui.text.tokenizers import load_tokenizer
 
-    def size(entry: Any) -> float:
-        parameters = entry.summary().get("parameters")
-        return float(parameters) if isinstance(parameters, (int, float)) else math.inf
-
-    for entry in sorted(entries, key=size):
+    target_vocab = list(target.vocab)
+    names = []
+    for entry in sorted(entries, key=_entry_size):
+        if entry.name == target.name:
+            continue
         try:
-            if entry.name not in cache:
-                tokenizer_file = entry.path / "tokenizer.json"
-                if tokenizer_file.is_file():
-                    vocab = load_tokenizer(tokenizer_file).vocab
-                    if list(vocab) != list(target.vocab):
-                        continue
+            tokenizer_file = entry.path / "tokenizer.json"
+            if entry.name in cache:
+                same = same_vocabulary(cache[entry.name], target)
+            elif tokenizer_file.is_file():
+                same = list(load_tokenizer(tokenizer_file).vocab) == target_vocab
+            else:
                 cache[entry.name] = load_model(entry.name)
-            if same_vocabulary(cache[entry.name], target):
-                return cache[entry.name]
+                same = same_vocabulary(cache[entry.name], target)
         except Exception:  # noqa: BLE001, S112 - a model that does not load is no draft
             continue
+        if same:
+            names.append(entry.name)
+    return names
+
+
+def load_draft(target: Any, name: str, cache: dict[str, Any]) -> Any | None:
+    """The installed model ``name`` (kept in ``cache``) if it loads and shares the vocabulary
+    of ``target``; else None."""
+    from arlm_tui.decoding.speculative import same_vocabulary
+    from arlm_tui.lm.registry import load_model
+
+    try:
+        if name not in cache:
+            cache[name] = load_model(name)
+    except Exception:  # noqa: BLE001 - a model that does not load is no draft
+        return None
+    return cache[name] if same_vocabulary(cache[name], target) else None
+
+
+def find_draft(target: Any, entries: Sequence[Any], cache: dict[str, Any]) -> Any | None:
+    """A model to draft for ``target``: one with the same vocabulary, smallest first."""
+    for name in draft_candidates(target, entries, cache):
+        draft = load_draft(target, name, cache)
+        if draft is not None:
+            return draft
     return None
 
 
@@ -257,13 +293,16 @@ def warp_knobs(config: DecodingConfig) -> dict[str, Any]:
 
 
 def speculative_demo(target: Any, draft: Any | None, context_ids: Sequence[int],
-                     config: DecodingConfig, *, k: int = 4, max_tokens: int = 16
-                     ) -> SpeculativeDemo:
+                     config: DecodingConfig, *, k: int = 4, max_tokens: int = 16,
+                     drafts: Sequence[str] = ()) -> SpeculativeDemo:
     """Speculative rounds from ``context_ids``: target = the model under the current sampling
     knobs; draft = ``draft`` (same vocabulary) or, without one, the target itself with the same
-    knobs at 1.5 times the temperature (a stand-in so the mechanism can be seen)."""
+    knobs at 1.5 times the temperature (a stand-in so the mechanism can be seen); ``drafts``
+    names the models the learner may pick as draft instead (kept in the result)."""
     from arlm_tui.decoding.speculative import model_distribution, speculative_generate
 
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
     knobs = warp_knobs(config)
     target_dist = model_distribution(target, **knobs)
     if draft is not None:
@@ -283,4 +322,5 @@ def speculative_demo(target: Any, draft: Any | None, context_ids: Sequence[int],
         draft=draft_name, draft_note=note, k=k, result=result,
         token_text=text_of or (lambda i: target.vocab[i]),
         prompt_text=target.tokenizer.decode(list(context_ids)),
+        drafts=list(drafts),
     )

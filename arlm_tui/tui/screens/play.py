@@ -67,10 +67,11 @@ HELP_TEXT = (
     "(shift: coarse) when the knob panel has the focus, or type a value with ⏎.\n\n"
     "[b]Views[/b] (1–6, v cycles): 1 the next-token bars; 2 beam search (live hypotheses, their "
     "log p and score log p / length^α, pruned candidates, finished ones); 3 the same text under "
-    "every installed model, with KL(oracle ‖ model) when the oracle is installed; 4 twenty "
-    "continuations: first-token histogram against p, distinct-n, repetition and NLL per "
-    "strategy; 5 a transformer's attention for the last token; 6 speculative decoding, a draft "
-    "proposing k tokens that the model keeps or replaces."
+    "every installed model, with KL(oracle ‖ model) when the oracle is installed; 4 N "
+    "continuations (+/− change N from 5 to 200): first-token histogram against p, distinct-n, "
+    "repetition and NLL per strategy; 5 a transformer's attention for the last token; 6 "
+    "speculative decoding, a draft proposing k tokens that the model keeps or replaces (+/− "
+    "change k from 1 to 8, d picks another installed draft with the same vocabulary)."
 )
 
 
@@ -144,6 +145,18 @@ class PlayScreen(Screen):
                 tooltip="back to the prompt (same knobs)"),
         *(Binding(key, f"view('{view}')", title.capitalize(), show=False, id=f"play.view_{view}",
                   tooltip=f"view: {title}") for view, title, key in VIEWS),
+        # priority: the knob panel (which usually has the focus) also takes +/−; these win only
+        # while the sample-N or speculative view is shown (see check_action)
+        Binding("plus", "view_size(1)", "More", priority=True, key_display="+",
+                id="play.view_more",
+                tooltip="sample-N view: more continuations N; speculative view: draft more "
+                "tokens k"),
+        Binding("minus", "view_size(-1)", "Fewer", priority=True, key_display="−",
+                id="play.view_fewer",
+                tooltip="sample-N view: fewer continuations N; speculative view: draft fewer "
+                "tokens k"),
+        Binding("d", "next_draft", "Draft", id="play.draft",
+                tooltip="speculative view: next draft model with the same vocabulary"),
         Binding("ctrl+s", "save", "Save", show=False, id="play.save",
                 tooltip="save the session to a JSON file"),
         Binding("ctrl+o", "open", "Open", show=False, id="play.open",
@@ -388,6 +401,8 @@ class PlayScreen(Screen):
 
     def _view_title(self) -> str:
         title = VIEW_TITLES[self.view]
+        if self.view in ("samples", "speculative"):
+            title = self.query_one(f"#view-{self.view}").title  # type: ignore[attr-defined]
         snap = self.snap
         if self.view == "bars" and snap is not None:
             if self.force_mode:
@@ -680,10 +695,50 @@ class PlayScreen(Screen):
         self.view = view
         self.query_one("#views", ContentSwitcher).current = f"view-{view}"
         self.query_one("#views").border_title = self._view_title()
+        self.refresh_bindings()  # +/− and d depend on the view
         self._refresh_analysis()
 
     def action_next_view(self) -> None:
         self.action_view(VIEW_IDS[(VIEW_IDS.index(self.view) + 1) % len(VIEW_IDS)])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # +/− size the sample-N and speculative views; elsewhere (and while the prompt is being
+        # typed) the keys go on to the focused widget
+        if action == "view_size":
+            return self.view in ("samples", "speculative") and not isinstance(
+                self.focused, Input)
+        if action == "next_draft":
+            return self.view == "speculative"
+        return True
+
+    def action_view_size(self, direction: int) -> None:
+        """N (sample-N view) or k (speculative view) one notch up or down, then recompute."""
+        if self.view not in ("samples", "speculative"):
+            return
+        widget = self.query_one(f"#view-{self.view}")
+        if not widget.change(direction):  # type: ignore[attr-defined]
+            limit = "largest" if direction > 0 else "smallest"
+            self.notify(f"{widget.title} is already the {limit} value",  # type: ignore[attr-defined]
+                        timeout=2)
+            return
+        self.query_one("#views").border_title = self._view_title()
+        self._refresh_analysis()
+
+    def action_next_draft(self) -> None:
+        """Draft with the next installed model that shares the target's vocabulary."""
+        if self.view != "speculative":
+            return
+        widget = self.query_one(SpeculativeView)
+        if widget.data is None:
+            self.notify("still looking for drafts …", timeout=2)
+            return
+        label = widget.next_draft()
+        if label is None:
+            self.notify("no other installed model shares this vocabulary: the draft is the "
+                        "target made flatter", timeout=4)
+            return
+        self.notify(f"draft: {label}", timeout=2)
+        self._refresh_analysis()
 
     def _refresh_analysis(self) -> None:
         """Recompute the visible analysis view (compare, samples, attention, speculative)."""
@@ -906,4 +961,15 @@ class PlayScreen(Screen):
         for view, title, key in VIEWS:
             commands.append((f"View: {title}", f"show the {title} view ({key})",
                              lambda view=view: self.action_view(view)))
+        if self.view in ("samples", "speculative"):
+            what = "N" if self.view == "samples" else "k"
+            commands += [
+                (f"View: more ({what})", f"{what} one notch up (+)",
+                 lambda: self.action_view_size(1)),
+                (f"View: fewer ({what})", f"{what} one notch down (−)",
+                 lambda: self.action_view_size(-1)),
+            ]
+        if self.view == "speculative":
+            commands.append(("View: next draft model", "another installed draft (d)",
+                             self.action_next_draft))
         return commands

@@ -163,11 +163,30 @@ class CompareView(AnalysisView):
 
 # --------------------------------------------------------------------------- sample N
 class SampleView(AnalysisView):
-    """N continuations under the current knobs: histogram of first tokens vs p, diversity."""
+    """N continuations under the current knobs: histogram of first tokens vs p, diversity.
+
+    N is chosen among ``N_CHOICES`` (``change(±1)`` moves to the next one, clamped)."""
 
     IDLE_TEXT = "Sample N: draw many continuations and compare strategies."
-    N = 20
+    N_CHOICES: ClassVar[tuple[int, ...]] = (5, 10, 20, 50, 100, 200)
     MAX_TOKENS = 12
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.n = 20
+
+    def change(self, direction: int) -> bool:
+        """Move N to the next (``direction`` > 0) or previous choice; False at a limit."""
+        index = min(range(len(self.N_CHOICES)), key=lambda i: abs(self.N_CHOICES[i] - self.n))
+        index = max(0, min(len(self.N_CHOICES) - 1, index + (1 if direction > 0 else -1)))
+        if self.N_CHOICES[index] == self.n:
+            return False
+        self.n = self.N_CHOICES[index]
+        return True
+
+    @property
+    def title(self) -> str:
+        return f"sample N = {self.n}"
 
     def request(self, screen: Any) -> Callable[[], Any] | None:
         from arlm_tui.tui.analysis import sample_study
@@ -176,15 +195,18 @@ class SampleView(AnalysisView):
         model, context, config = session.model, session.context_ids, session.config
         if session.done:
             context = session.prompt_ids
+        n = self.n
+
         def compute() -> Any:
-            return sample_study(model, context, config, n=self.N, max_tokens=self.MAX_TOKENS)
+            return sample_study(model, context, config, n=n, max_tokens=self.MAX_TOKENS)
 
         return compute
 
     def draw(self, data: Any, width: int, height: int) -> Text:
         out = Text(no_wrap=True, overflow="ellipsis")
-        out.append(clip(f"{data.n} continuations of up to {data.max_tokens} tokens under the "
-                        f"current knobs (seeds seed … seed+{data.n - 1})", width - 1),
+        out.append(clip(f"N = {data.n} continuations of up to {data.max_tokens} tokens under "
+                        f"the current knobs (seeds seed … seed+{data.n - 1}; +/− change N)",
+                        width - 1),
                    self.st("dim"))
         bar_w = max((width - 12 - 2 * 8) // 2, 4)
         reserved = 3 + len(data.rows) + min(2, len(data.continuations))
@@ -288,34 +310,83 @@ def _installed_backends() -> set[str]:
 
 
 # --------------------------------------------------------------------------- speculative
+#: the draft choice "no other model: the target itself, flatter" (not a model name)
+FLATTER_TARGET = ":flatter-target:"
+
+
 class SpeculativeView(AnalysisView):
-    """Speculative decoding from the current text: proposals, verdicts, resampled tokens."""
+    """Speculative decoding from the current text: proposals, verdicts, resampled tokens.
+
+    ``k`` (drafted tokens a round) is in ``K_MIN`` … ``K_MAX``; ``draft`` is the chosen draft
+    model's name, ``FLATTER_TARGET`` for the flattened target, None for the smallest model with
+    the target's vocabulary (the target made flatter when there is none)."""
 
     IDLE_TEXT = "Speculative decoding: a draft proposes k tokens, the target keeps or fixes them."
-    K = 4
+    K_MIN, K_MAX = 1, 8
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.k = 4
+        self.draft: str | None = None
+
+    def change(self, direction: int) -> bool:
+        """k ± 1 within K_MIN … K_MAX; False at a limit."""
+        k = max(self.K_MIN, min(self.K_MAX, self.k + (1 if direction > 0 else -1)))
+        if k == self.k:
+            return False
+        self.k = k
+        return True
+
+    @property
+    def title(self) -> str:
+        return f"speculative decoding, k = {self.k}"
+
+    def next_draft(self) -> str | None:
+        """Choose the draft after the one shown (the installed models with the same vocabulary,
+        then the flattened target); its label, or None when there is nothing to choose from."""
+        if self.data is None or not self.data.drafts:
+            return None
+        options = [*self.data.drafts, FLATTER_TARGET]
+        shown = self.data.draft_model or FLATTER_TARGET
+        self.draft = options[(options.index(shown) + 1) % len(options)]
+        return "the target made flatter" if self.draft == FLATTER_TARGET else self.draft
 
     def request(self, screen: Any) -> Callable[[], Any] | None:
         from arlm_tui.lm.registry import list_models
-        from arlm_tui.tui.analysis import find_draft, speculative_demo
+        from arlm_tui.tui.analysis import draft_candidates, load_draft, speculative_demo
 
         session = screen.session
         target, context, config = session.model, session.context_ids, session.config
         cache = screen.model_cache
         entries = [e for e in list_models() if e.name != target.name]
+        k, choice = self.k, self.draft
 
         def compute() -> Any:
-            draft = find_draft(target, entries, cache)
-            return speculative_demo(target, draft, context, config, k=self.K)
+            names = draft_candidates(target, entries, cache)
+            draft, used = None, None
+            if choice != FLATTER_TARGET:
+                wanted = [choice] if choice in names else []
+                for name in wanted + [n for n in names if n != choice]:
+                    draft = load_draft(target, name, cache)
+                    if draft is not None:
+                        used = name
+                        break
+            demo = speculative_demo(target, draft, context, config, k=k, drafts=names)
+            demo.draft_model = used
+            if draft is None and names:
+                demo.draft_note = "chosen with d: the target made flatter stands in"
+            return demo
 
         return compute
 
     def draw(self, data: Any, width: int, height: int) -> Text:
         result = data.result
         out = Text(no_wrap=True, overflow="ellipsis")
-        out.append(clip(f"target: {data.target} · k = {data.k} drafted tokens a round",
+        out.append(clip(f"k = {data.k} drafted tokens a round (+/−) · target: {data.target}",
                         width - 1), self.st("header"))
         out.append("\n")
-        out.append(clip(f"draft: {data.draft} ({data.draft_note})", width - 1),
+        choose = (f" (d: next of {len(data.drafts) + 1} drafts)" if data.drafts else "")
+        out.append(clip(f"draft: {data.draft}{choose} · {data.draft_note}", width - 1),
                    self.st("header"))
         out.append("\n")
         out.append(clip("keep a drafted x with probability min(1, p(x)/q(x)); at the first "
@@ -361,4 +432,4 @@ class SpeculativeView(AnalysisView):
         return out
 
 
-__all__ = ["AttentionView", "CompareView", "SampleView", "SpeculativeView"]
+__all__ = ["FLATTER_TARGET", "AttentionView", "CompareView", "SampleView", "SpeculativeView"]
