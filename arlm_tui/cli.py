@@ -103,8 +103,10 @@ def _print_json(obj: Any) -> None:
 
 def _finite(obj: Any) -> Any:
     """JSON has no infinity: write ±inf and NaN as strings so every parser can read the output."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
+    if isinstance(obj, float):
+        from arlm_tui.decoding.trace import json_float
+
+        return json_float(obj)
     if isinstance(obj, dict):
         return {k: _finite(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

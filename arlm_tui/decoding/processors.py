@@ -34,6 +34,8 @@ from typing import Protocol
 
 import numpy as np
 
+from arlm_tui.lm.information import entropy_nats as entropy  # the step's H(p), unchecked
+
 NEG_INF = -np.inf
 
 #: Processor names in the order they are applied.
@@ -74,14 +76,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     np.exp(e, out=e)
     e /= e.sum()
     return e
-
-
-def entropy(probs: np.ndarray) -> float:
-    """H(p) = -Σ p_i ln p_i in nats (terms with p_i = 0 count 0)."""
-    p = np.asarray(probs, dtype=np.float64)
-    nz = p[p > 0]
-    # A one-hot distribution can round to -1e-17; entropy is never negative.
-    return max(0.0, float(-(nz * np.log(nz)).sum()))
 
 
 def check_number(

@@ -59,11 +59,18 @@ def _log_base(base: float) -> float:
     return math.log(base)
 
 
+def entropy_nats(probs: np.ndarray) -> float:
+    """H(p) = -Σ_i p_i ln p_i in nats (terms with p_i = 0 count 0), without checking that p is a
+    distribution: the hot path of every decoding step. Never negative (a one-hot p can round to
+    -1e-17)."""
+    p = np.asarray(probs, dtype=np.float64)
+    nz = p[p > 0]
+    return max(0.0, float(-(nz * np.log(nz)).sum()))
+
+
 def entropy(p: Any, *, base: float = math.e) -> float:
     """H(p) = -Σ_w p(w) log p(w), with 0 · log 0 = 0 (nats; ``base=2`` for bits)."""
-    p = _probability_vector(p, "p")
-    support = p > 0
-    return float(-np.sum(p[support] * np.log(p[support])) / _log_base(base))
+    return entropy_nats(_probability_vector(p, "p")) / _log_base(base)
 
 
 def cross_entropy(p: Any, q: Any, *, base: float = math.e) -> float:
