@@ -299,3 +299,17 @@ def test_any_action_sequence_stays_consistent_and_replays(actions, seed):
     again = Session.from_json(s.to_json(), model=m)
     assert again.generated_ids == s.generated_ids
     assert [t.chosen_id for t in again.traces] == [t.chosen_id for t in s.traces]
+
+
+def test_next_logprobs_preview_reuses_the_model_state():
+    m = counting_random_model()
+    session = Session(m, [], strategy="sample", seed=3)
+    for _ in range(3):
+        session.step()
+    m.calls.clear()
+    preview = session.next_logprobs()
+    np.testing.assert_allclose(preview, m.next_logprobs(session.context_ids))
+    assert m.calls["start"] == 0 and m.calls["extend"] <= 1
+    m.calls.clear()
+    session.step()  # the step uses what the preview computed
+    assert m.calls["start"] == 0 and m.calls["extend"] == 0

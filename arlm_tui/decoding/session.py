@@ -91,6 +91,11 @@ class Session(RunningScores):
     def context_ids(self) -> list[int]:
         return self.prompt_ids + self.generated_ids
 
+    def next_logprobs(self) -> np.ndarray:
+        """The model's log-probs for the token after the text so far, from the session's model
+        state (one ``extend`` at most), so a preview costs nothing the next step repeats."""
+        return self._next_for(self.context_ids)
+
     @property
     def text(self) -> str:
         """Prompt and generated text, decoded (``</s>`` is not shown)."""

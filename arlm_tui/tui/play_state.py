@@ -93,7 +93,7 @@ def preview_trace(session: Session) -> Trace | None:
         config = config.replace(strategy="greedy")
     generated = session.generated_ids
     context = session.prompt_ids + generated
-    logprobs = session.model.next_logprobs(context)
+    logprobs = session.next_logprobs()
     last = session.traces[-1] if session.traces else None
     cum = last.cum_logprob if last is not None else 0.0
     num = last.num_tokens if last is not None else 0
