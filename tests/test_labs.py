@@ -270,7 +270,7 @@ def test_kv_cache_gives_the_same_tokens_for_much_less_work():
     assert run.positions_without == sum(n + t for t in range(steps))
     assert run.positions_with == n + steps - 1
     assert [s.scores_with for s in run.steps][1:] == [n + t for t in range(1, steps)]
-    assert max(s.logit_gap for s in run.steps) < 1e-3
+    assert max(s.logprob_gap for s in run.steps) < 1e-3
     assert "<unk>" not in run.tokens_with
     with pytest.raises(ArlmError):
         labs.kv_cache_demo("the", 5, model="pyref-word-kn3")  # an n-gram, not a transformer

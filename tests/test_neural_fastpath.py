@@ -1,20 +1,30 @@
-"""The transformer's numpy decode step (``fastpath``) against the torch full forward pass."""
+"""The transformer's cached path against its full forward pass: the compiled step
+(``kernels``) and the torch fallback, over the slot pool (``KVPool``)."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+import pytest
 import torch
 
-from arlm_tui.lm.neural import fastpath
+from arlm_tui.lm.neural import fastpath, kernels, transformer
 from arlm_tui.lm.neural.backend import NeuralLanguageModel
 from arlm_tui.lm.neural.config import make_config
 from arlm_tui.lm.neural.io import build_net
-from arlm_tui.lm.neural.transformer import KVCache
 from arlm_tui.text.tokenizers import CharTokenizer
 
 TOKENIZER = CharTokenizer.from_vocab("abcdefghij ")
 V = len(TOKENIZER.vocab)
 TOL = {"rtol": 1e-5, "atol": 1e-5}
+
+
+@pytest.fixture(params=["compiled", "torch"])
+def path(request, monkeypatch) -> str:
+    """Run a test once with the compiled step and once with the torch fallback."""
+    monkeypatch.setattr(transformer, "_KERNELS", [kernels if request.param == "compiled" else None])
+    return request.param
 
 
 def make_model(*, seed: int = 0, context: int = 16) -> NeuralLanguageModel:
@@ -42,6 +52,15 @@ def finite_close(a: np.ndarray, b: np.ndarray) -> None:
     np.testing.assert_allclose(a[keep], b[keep], **TOL)
 
 
+def test_the_compiled_step_is_used_when_numba_is_installed(monkeypatch):
+    monkeypatch.setattr(transformer, "_KERNELS", [])
+    monkeypatch.delenv("ARLM_NO_JIT", raising=False)
+    assert transformer._kernels() is kernels
+    monkeypatch.setattr(transformer, "_KERNELS", [])
+    monkeypatch.setenv("ARLM_NO_JIT", "1")
+    assert transformer._kernels() is None
+
+
 def test_layer_norm_folding_matches_torch_layer_norm_then_linear():
     model = make_model()
     block = model.net.blocks[0]
@@ -50,18 +69,24 @@ def test_layer_norm_folding_matches_torch_layer_norm_then_linear():
     with torch.no_grad():
         expected = block.attn.c_attn(block.ln_1(torch.from_numpy(x))).numpy()
     expected[:, :16] /= 2.0  # the query columns carry 1/√d_head (d_head = 4)
-    qkv = weights.layers[0].qkv
-    got = fastpath.normalize(x, weights.eps) @ qkv[:-1] + qkv[-1]
+    n = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + weights.eps)
+    got = n @ weights.qkv_t[0].T + weights.qkv_b[0]
     np.testing.assert_allclose(got, expected, **TOL)
 
 
-def test_gelu_is_the_tanh_form():
-    u = np.linspace(-6, 6, 101).astype(np.float32)
-    expected = torch.nn.functional.gelu(torch.from_numpy(u), approximate="tanh").numpy()
-    np.testing.assert_allclose(fastpath.gelu_tanh(u.copy()), expected, **TOL)
+def test_the_compiled_exp_is_accurate_and_clamps_underflow():
+    x = np.concatenate([np.linspace(-80, 0, 4001), [-200.0, -1e30]]).astype(np.float32)
+    a = x.copy()
+    bits = np.empty(len(a), np.int32)
+    kernels._exp(a, len(a), bits, bits.view(np.float32))
+    expected = np.exp(x.astype(np.float64))
+    small = x >= -20  # where softmax terms live: as good as float32 rounding
+    np.testing.assert_allclose(a[small], expected[small], rtol=1e-6)
+    np.testing.assert_allclose(a[:4001], expected[:4001], rtol=5e-6)
+    assert np.all(a[-2:] == np.float32(2.0**-126))  # e^x below 1e-38: clamped, never 0 or NaN
 
 
-def test_every_single_step_matches_the_full_forward_pass():
+def test_every_single_step_matches_the_full_forward_pass(path):
     model = make_model()
     ids = np.random.default_rng(1).integers(3, V, 14).tolist()
     logprobs, state = model.start([[]])
@@ -71,22 +96,22 @@ def test_every_single_step_matches_the_full_forward_pass():
         finite_close(logprobs[0], reference_logprobs(model, ids[: k + 1]))
 
 
-def test_steps_after_a_chunk_match_and_the_chunk_keys_are_the_steps_keys():
+def test_steps_after_a_chunk_match_and_the_chunk_keys_are_the_steps_keys(path):
     model = make_model()
     ids = np.random.default_rng(2).integers(3, V, 12).tolist()
     _, chunked = model.start([ids[:6]])
     _, stepped = model.start([[]])
     for token in ids[:6]:
         _, stepped = model.extend(stepped, [token])
-    k_chunk = chunked.cache.k[:, 0, :, :7].numpy()
-    k_step = stepped.cache.k[:, 0, :, :7].numpy()
+    k_chunk = chunked.pool.k[:, chunked.slots[0, :7]]
+    k_step = stepped.pool.k[:, stepped.slots[0, :7]]
     np.testing.assert_allclose(k_step, k_chunk, **TOL)
     for k, token in enumerate(ids[6:], start=6):
         logprobs, chunked = model.extend(chunked, [token])
         finite_close(logprobs[0], reference_logprobs(model, ids[: k + 1]))
 
 
-def test_beams_select_and_extend_in_a_batch_match_each_rows_own_forward():
+def test_beams_select_and_extend_in_a_batch_match_each_rows_own_forward(path):
     model = make_model()
     prompt = [4, 5, 6]
     _, state = model.start([prompt] * 3)
@@ -103,7 +128,31 @@ def test_beams_select_and_extend_in_a_batch_match_each_rows_own_forward():
             finite_close(logprobs[row], reference_logprobs(model, texts[row]))
 
 
-def test_undo_input_states_are_never_modified():
+def test_rows_of_different_lengths_step_together(path):
+    model = make_model()
+    texts = [[4], [5, 6, 7, 8], [], [9, 9]]
+    _, state = model.start(texts)
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        tokens = rng.integers(3, V, len(texts)).tolist()
+        logprobs, state = model.extend(state, tokens)
+        for row, token in enumerate(tokens):
+            texts[row].append(token)
+            finite_close(logprobs[row], reference_logprobs(model, texts[row]))
+
+
+def test_beams_share_slots_instead_of_copying_keys():
+    model = make_model()
+    _, state = model.start([[4, 5, 6]] * 4)
+    assert len(np.unique(state.slots)) == 4  # one prompt (<s> a b c) read once
+    _, state = model.extend(state, [7, 8, 9, 10])
+    used = state.pool.used
+    picked = model.select(state, [2, 2, 0, 1])
+    assert picked.pool is state.pool and picked.pool.used == used  # nothing copied
+    np.testing.assert_array_equal(picked.slots, state.slots[[2, 2, 0, 1]])
+
+
+def test_undo_input_states_are_never_modified(path):
     model = make_model()
     _, base = model.start([[4, 5]])
     first, _ = model.extend(base, [6])
@@ -113,17 +162,51 @@ def test_undo_input_states_are_never_modified():
     finite_close(again[0], reference_logprobs(model, [4, 5, 6]))
 
 
-def test_the_window_restarts_past_the_context_and_still_matches_fresh_reads():
+def test_the_window_restarts_past_the_context_and_still_matches_fresh_reads(path):
     model = make_model(context=8)
-    ids = np.random.default_rng(4).integers(3, V, 20).tolist()
+    ids = np.random.default_rng(4).integers(3, V, 40).tolist()
     logprobs, state = model.start([[]])
+    pools = {id(state.pool)}
     for k, token in enumerate(ids):
         logprobs, state = model.extend(state, [token])
+        pools.add(id(state.pool))
         expected = model.next_logprobs(ids[: k + 1])  # a fresh read of the same window
         finite_close(logprobs[0], expected)
+    assert len(pools) > 1  # a full pool moved the live slots to a new one on the way
 
 
-def test_last_attention_after_a_numpy_step_is_the_softmax_of_the_stored_query():
+def test_one_row_restarts_its_window_while_the_other_steps(path):
+    model = make_model(context=8)
+    texts = [[4, 5, 6, 7, 8, 9, 4], [5]]  # with <s>: 8 tokens (full) and 2
+    _, state = model.start(texts)
+    for token in (6, 7, 8):
+        logprobs, state = model.extend(state, [token, token])
+        for row in range(2):
+            texts[row].append(token)
+            finite_close(logprobs[row], model.next_logprobs(texts[row]))
+
+
+def test_two_threads_extending_one_state_get_their_own_slots(path):
+    model = make_model()
+    _, base = model.start([[4, 5]])
+    results: dict[int, np.ndarray] = {}
+
+    def run(token: int) -> None:
+        state = base
+        for _ in range(5):
+            logprobs, state = model.extend(state, [token])
+        results[token] = logprobs[0]
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in (6, 7)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for token in (6, 7):
+        finite_close(results[token], reference_logprobs(model, [4, 5] + [token] * 5))
+
+
+def test_last_attention_after_a_step_is_the_softmax_of_the_stored_query(path):
     model = make_model()
     ids = [4, 5, 6, 7, 8]
     _, state = model.start([ids[:-1]])
@@ -140,9 +223,10 @@ def test_last_attention_after_a_numpy_step_is_the_softmax_of_the_stored_query():
         scores = torch.einsum("hd,thd->ht", q[-1], k) / 2.0
         expected = torch.softmax(scores, dim=-1).numpy()
     np.testing.assert_allclose(weights[0], expected, **TOL)
+    assert model.attention_keys == [1, *ids]
 
 
-def test_changed_weights_are_picked_up_by_the_next_start():
+def test_changed_weights_are_picked_up_by_the_next_start(path):
     model = make_model()
     before, _ = model.start([[4, 5]])
     with torch.no_grad():
@@ -151,32 +235,3 @@ def test_changed_weights_are_picked_up_by_the_next_start():
     assert not np.allclose(before, after)
     logprobs, _ = model.extend(state, [6])
     finite_close(logprobs[0], reference_logprobs(model, [4, 5, 6]))
-
-
-def test_take_copies_only_what_each_row_sees():
-    model = make_model()
-    cache = KVCache(model.net.config, 2)
-    cache.k.normal_()
-    cache.v.normal_()
-    new = cache.take(model.net.config, torch.tensor([1, 1, 0]), np.array([5, 3, 4]))
-    for b, (row, length) in enumerate([(1, 5), (1, 3), (0, 4)]):
-        assert torch.equal(new.k[:, b, :, :length], cache.k[:, row, :, :length])
-        assert torch.equal(new.v[:, b, :, :length], cache.v[:, row, :, :length])
-        assert torch.equal(new.ids[b, :length], cache.ids[row, :length])
-    assert new.filled.tolist() == [5, 3, 4]
-
-
-def test_a_freed_cache_is_reused_only_when_nothing_still_views_it():
-    config = make_model().net.config
-    cache = KVCache(config, 1)
-    cache.ids_np[:] = 7
-    kept = cache.k[:, 0]  # a caller keeps a view of the keys
-    kept.fill_(3.0)
-    del cache
-    fresh = KVCache(config, 1)
-    fresh.k.fill_(-1.0)
-    assert torch.all(kept == 3.0)  # the viewed memory was not handed out again
-    assert torch.all(fresh.ids == 1)
-    del kept, fresh
-    reused = KVCache(config, 1)  # may be fresh's memory: it must still look new
-    assert torch.all(reused.ids == 1) and reused.filled.tolist() == [0]

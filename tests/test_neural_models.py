@@ -18,7 +18,7 @@ from arlm_tui.lm.neural.config import (
     window_start,
 )
 from arlm_tui.lm.neural.io import build_net
-from arlm_tui.lm.neural.transformer import KVCache
+from arlm_tui.lm.neural.transformer import KVPool
 from arlm_tui.text.tokenizers import CharTokenizer
 
 KINDS = ("rnn", "gru", "lstm", "ffn", "transformer")
@@ -212,12 +212,13 @@ def test_chunk_after_cache_uses_a_bottom_right_mask():
     model = make_model("transformer", context=16)
     net = model.net
     ids = torch.tensor([[1, *random_ids(9, seed=4)]])
-    cache = KVCache(net.config, 1)
+    pool = KVPool(net.config, 16)
+    slots = np.arange(10)[None, :]
     with torch.no_grad():
-        net.forward_cached(ids[:, :4], cache, past=0)
-        chunk_logits, _ = net.forward_cached(ids[:, 4:], cache, past=4)  # 6 queries, 10 keys
-        full = net(ids)[0, -1]
-    torch.testing.assert_close(chunk_logits[0], full, atol=1e-5, rtol=1e-5)
+        net.forward_cached(ids[:, :4], pool, slots[:, :4], past=0)
+        chunk_logprobs, _ = net.forward_cached(ids[:, 4:], pool, slots, past=4)  # 6 q, 10 keys
+        full = torch.log_softmax(net(ids)[0, -1].double(), dim=-1)
+    torch.testing.assert_close(torch.from_numpy(chunk_logprobs[0]), full, atol=1e-5, rtol=1e-5)
 
 
 def test_last_attention_has_one_row_per_layer_and_head():

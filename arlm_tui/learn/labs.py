@@ -819,7 +819,7 @@ class CacheStep:
     scores_with: int
     seconds_without: float
     seconds_with: float
-    logit_gap: float  # max |z_without − z_with| at this step
+    logprob_gap: float  # max |log p_without − log p_with| at this step
 
 
 @dataclass(frozen=True)
@@ -941,11 +941,13 @@ def kv_cache_demo(
                 positions_with = 1
                 scores_with = len(start) + t
             seconds_with = time.perf_counter() - began
-            z_cached = z_cached[0]
-            without.append(int(torch.argmax(z_full)))
-            with_cache.append(int(torch.argmax(z_cached)))
-            finite = torch.isfinite(z_full) & torch.isfinite(z_cached)
-            gap = float((z_full[finite] - z_cached[finite]).abs().max())
+            # compared as log-probabilities (the cached step returns them normalised)
+            lp_full = torch.log_softmax(z_full.double(), dim=-1)
+            lp_cached = torch.as_tensor(z_cached[0], dtype=torch.float64)
+            without.append(int(torch.argmax(lp_full)))
+            with_cache.append(int(torch.argmax(lp_cached)))
+            finite = torch.isfinite(lp_full) & torch.isfinite(lp_cached)
+            gap = float((lp_full[finite] - lp_cached[finite]).abs().max())
             n = len(ids)
             steps.append(CacheStep(t, text(without[-1]), n, positions_with, n * (n + 1) // 2,
                                    scores_with, seconds_without, seconds_with, gap))

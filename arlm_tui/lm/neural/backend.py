@@ -59,6 +59,8 @@ class NeuralLanguageModel(LanguageModel):
         self.name = name
         self.summary = dict(summary or {})
         self._last_state: Any = None
+        #: the net steps on numpy ids without torch (the transformer's compiled step)
+        self._numpy_steps = bool(getattr(net, "numpy_steps", False))
 
     # ------------------------------------------------------------------ conversions
     def _ids(self, ids: Sequence[int], what: str) -> list[int]:
@@ -70,8 +72,13 @@ class NeuralLanguageModel(LanguageModel):
         return ids
 
     @staticmethod
-    def _logprobs(logits: torch.Tensor) -> np.ndarray:
-        return torch.log_softmax(logits.double(), dim=-1).numpy()
+    def _logprobs(scores: torch.Tensor | np.ndarray) -> np.ndarray:
+        """Log-probs from a net's output: torch logits (recurrent, feed-forward nets) are
+        normalised here; the transformer returns float64 log-probs already (its compiled
+        step normalises them in the same loop)."""
+        if isinstance(scores, np.ndarray):
+            return scores
+        return torch.log_softmax(scores.double(), dim=-1).numpy()
 
     # ------------------------------------------------------------------ the protocol
     def next_logprobs(self, context_ids: Sequence[int]) -> np.ndarray:
@@ -92,18 +99,23 @@ class NeuralLanguageModel(LanguageModel):
     def extend(self, state: Any, token_ids: Sequence[int]) -> tuple[np.ndarray, Any]:
         if len(token_ids) != len(state):
             raise ValueError(f"token_ids: {len(token_ids)} tokens for {len(state)} sequences")
-        idx = torch.from_numpy(np.array(self._ids(token_ids, "token_ids"), dtype=np.int64))
-        with torch.inference_mode():
+        idx = np.array(self._ids(token_ids, "token_ids"), dtype=np.int64)
+        if self._numpy_steps:
             logits, new = self.net.extend(state, idx)
+        else:
+            with torch.inference_mode():
+                logits, new = self.net.extend(state, torch.from_numpy(idx))
         self._last_state = new
         return self._logprobs(logits), new
 
     def select(self, state: Any, indices: Sequence[int]) -> Any:
-        index = torch.tensor([int(i) for i in indices], dtype=torch.long)
+        index = np.array([int(i) for i in indices], dtype=np.int64)
         if len(index) and (int(index.min()) < 0 or int(index.max()) >= len(state)):
             raise ValueError(f"indices: must be in [0, {len(state)}), got {list(indices)}")
-        with torch.inference_mode():
+        if self._numpy_steps:
             return self.net.select(state, index)
+        with torch.inference_mode():
+            return self.net.select(state, torch.from_numpy(index))
 
     def score_ids(self, ids: Sequence[int]) -> np.ndarray:
         """log p(ids[k] | <s> ids[:k]) for every k, in one pass over the text."""
@@ -146,7 +158,7 @@ class NeuralLanguageModel(LanguageModel):
         state = self._last_state
         if getattr(state, "queries", None) is None:
             return None
-        return state.cache.ids[0, : int(state.lengths[0])].tolist()
+        return state.ids[0, : int(state.lengths[0])].tolist()
 
     def describe(self) -> dict[str, Any]:
         config = self.net.config

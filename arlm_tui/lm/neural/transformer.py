@@ -9,7 +9,9 @@
 
 Generation keeps every layer's keys and values (the KV cache) so a step runs only the new
 token through the net: its query attends over the cached keys, one matrix-vector product per
-head. The cache is preallocated for C = ``context`` positions (``KVCache``).
+head. The cache is a pool of slots, one per position read (``KVPool``); a state lists the slots
+of each row's window, so beams that share a prefix share its slots and reordering them moves
+slot numbers, not keys. The step itself is compiled (``kernels``).
 
 Causal masks with a cache: ``scaled_dot_product_attention(is_causal=True)`` aligns its mask
 top-left, so a single new query would see key 0 only. This module uses no mask for a one-token
@@ -25,7 +27,7 @@ from there, so a step stays cheap and the model only ever sees positions it lear
 from __future__ import annotations
 
 import math
-import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -37,6 +39,27 @@ from torch import nn
 from arlm_tui.lm.neural import fastpath
 from arlm_tui.lm.neural.batch import BOS_ID, mask_start_token, rows_by_length
 from arlm_tui.lm.neural.config import TransformerConfig, window_spans, window_start
+
+
+def log_probs(logits: torch.Tensor) -> np.ndarray:
+    """log softmax(z) in float64, as numpy."""
+    return torch.log_softmax(logits.double(), dim=-1).numpy()
+
+
+_KERNELS: list = []
+
+
+def _kernels():
+    """The compiled step's module (``kernels``), or None without numba or with
+    ``ARLM_NO_JIT=1``; imported on first use (numba takes ~0.2 s to import)."""
+    if not _KERNELS:
+        try:
+            from arlm_tui.lm.neural import kernels
+
+            _KERNELS.append(None if kernels.disabled() else kernels)
+        except ImportError:
+            _KERNELS.append(None)
+    return _KERNELS[0]
 
 
 class CausalSelfAttention(nn.Module):
@@ -99,107 +122,62 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
-#: Freed cache buffers (keys, values, ids) by shape, at most _POOL_BYTES in all.
-_POOL: dict[tuple[int, ...], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-_POOL_BYTES = 64 << 20
+class KVPool:
+    """The keys and values of every position the states of one generation have read.
 
-
-def _no_storage_users(tensor: torch.Tensor) -> int:
-    return -1
-
-
-#: Tensors sharing a tensor's memory (torch's own count; without it buffers are not reused).
-_storage_users = (
-    (lambda t: torch._C._storage_Use_Count(t.untyped_storage()._cdata))
-    if hasattr(torch._C, "_storage_Use_Count")
-    else _no_storage_users
-)
-
-
-def _buffers(shape: tuple[int, ...], ids_shape: tuple[int, int]):
-    """Keys, values (float32 ``shape``) and ids (int64 ``ids_shape``): recycled or new."""
-    free = _POOL.get(shape)
-    if free:
-        return free.pop()
-    return (
-        np.empty(shape, dtype=np.float32),
-        np.empty(shape, dtype=np.float32),
-        np.empty(ids_shape, dtype=np.int64),
-    )
-
-
-def _recycle(k: np.ndarray, v: np.ndarray, ids: np.ndarray) -> None:
-    pooled = sum(a.nbytes for free in _POOL.values() for entry in free for a in entry)
-    if pooled + k.nbytes + v.nbytes + ids.nbytes <= _POOL_BYTES:
-        _POOL.setdefault(k.shape, []).append((k, v, ids))
-
-
-class KVCache:
-    """Keys and values of every layer, preallocated for C positions.
-
-    k, v: (layers, B, H, C, d_head); ids: (B, C) the tokens at those positions; ``filled[b]``:
-    how many positions of row b have been written. States share a cache and each sees only its
-    first ``lengths[b]`` positions; a state may append in place only where nothing was written
-    yet (lengths == filled), otherwise it copies first. So appending never changes what another
-    state sees, and a kept state (undo, a beam's ancestor) stays valid.
+    k, v: (layers, S, H, d_head) float32 (``k_t``/``v_t``: torch views of the same memory).
+    A slot holds one position's key and value vectors, every layer and head; it is written
+    once, when its token is read, and never changed. A state lists for each row the slots of
+    its window's positions (``TransformerState.slots``), so rows may share slots (beams with a
+    common prefix, copies of one prompt), reordering beams copies slot numbers rather than
+    keys, and an older state (undo, a beam's ancestor) stays valid: nothing it reads is ever
+    overwritten. The capacity is fixed (memory is only touched as slots are used); a state that
+    needs more moves its live slots to a new pool (``TransformerLM._moved``), and a pool is
+    freed with the last state that uses it.
     """
 
-    def __init__(self, config: TransformerConfig, batch: int):
-        H, C, dh = config.heads, config.context, config.d_model // config.heads
-        shape = (config.layers, batch, H, C, dh)
-        self.k_np, self.v_np, self.ids_np = _buffers(shape, (batch, C))
-        self.ids_np.fill(BOS_ID)
-        # torch views of the same memory (numpy for the fast path, torch for the rest)
-        self.k, self.v = torch.from_numpy(self.k_np), torch.from_numpy(self.v_np)
-        self.ids = torch.from_numpy(self.ids_np)
-        self.filled = np.zeros(batch, dtype=np.int64)
-        self._unshared = self._references()
+    def __init__(self, config: TransformerConfig, capacity: int):
+        H, dh = config.heads, config.d_model // config.heads
+        self.k = np.empty((config.layers, capacity, H, dh), dtype=np.float32)
+        self.v = np.empty_like(self.k)
+        self.k_t, self.v_t = torch.from_numpy(self.k), torch.from_numpy(self.v)
+        self.used = 0
+        self._lock = threading.Lock()  # states may be extended from two threads
 
-    def _references(self) -> tuple[int, ...]:
-        """How many references hold each buffer (numpy) and its memory (torch views)."""
-        arrays = (self.k_np, self.v_np, self.ids_np)
-        return tuple(sys.getrefcount(a) for a in arrays) + tuple(
-            _storage_users(t) for t in (self.k, self.v, self.ids)
-        )
+    @property
+    def capacity(self) -> int:
+        return self.k.shape[1]
 
-    def __del__(self) -> None:
-        # Give the memory back for the next cache, unless something still looks at it (a
-        # view kept by a caller). A reused buffer has its pages mapped already: a fresh one
-        # costs a page fault per 4 KiB written, which made copying a beam's cache 4× slower.
-        try:
-            if _storage_users is not _no_storage_users and self._references() == self._unshared:
-                _recycle(self.k_np, self.v_np, self.ids_np)
-        except Exception:  # noqa: BLE001, S110 - interpreter shutdown: nothing to give back
-            pass
-
-    def take(self, config: TransformerConfig, rows: torch.Tensor, lengths: np.ndarray) -> KVCache:
-        """A new cache holding rows ``rows`` of this one, each with its first ``lengths`` keys."""
-        new = KVCache(config, len(rows))
-        # one strided copy per row and tensor (advanced indexing would copy twice: through a
-        # temporary); only the ``lengths[b]`` keys row b sees
-        for b, (row, length) in enumerate(zip(rows.tolist(), lengths.tolist())):
-            new.k_np[:, b, :, :length] = self.k_np[:, row, :, :length]
-            new.v_np[:, b, :, :length] = self.v_np[:, row, :, :length]
-        upto = int(lengths.max()) if len(lengths) else 0
-        new.ids[:, :upto] = self.ids[rows, :upto]
-        new.filled[:] = lengths
-        return new
+    def allocate(self, n: int) -> int | None:
+        """The first of n fresh consecutive slots, or None if the pool has no room for them."""
+        with self._lock:
+            if self.used + n > self.capacity:
+                return None
+            first = self.used
+            self.used += n
+        return first
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TransformerState:
-    """B sequences: the shared cache, each row's window length and where its window starts.
+    """B sequences read into a ``KVPool``: row b's window has ``lengths[b]`` tokens
+    ``ids[b, :lengths[b]]`` whose keys and values are in slots ``slots[b, :lengths[b]]``, and
+    starts at text position ``offsets[b]``. Entries past a row's length are 0. A state is
+    never changed once made (not frozen only because a frozen dataclass is slower to build,
+    and one is built per generated token).
 
-    ``queries``: for each layer, the query scaled by 1/√d_head (B, H, d_head) of the last token
-    read, from which
-    ``TransformerLM.attention`` recomputes that token's attention weights when asked (the fast
-    path itself never materialises them).
+    ``queries``: (layers, B, H, d_head) the queries, scaled by 1/√d_head, of the last token
+    read, from which ``TransformerLM.attention`` recomputes that token's attention weights
+    when asked (the compiled step never stores them).
     """
 
-    cache: KVCache
+    pool: KVPool
+    slots: np.ndarray  # (B, W) int64
+    ids: np.ndarray  # (B, W) int64
     lengths: np.ndarray  # (B,) tokens in each row's window
     offsets: np.ndarray  # (B,) position in the text of each window's first token
-    queries: tuple[torch.Tensor, ...]
+    queries: np.ndarray
+    longest: int  # max(lengths)
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -251,7 +229,7 @@ class TransformerLM(nn.Module):
 
     # ---------------------------------------------------------------- the cached path
     def _weights_for_steps(self) -> torch.Tensor:
-        """The weights of the cached path: numpy copies for ``fastpath.decode_step``
+        """The weights of the cached path: folded float32 copies for ``kernels.decode_step``
         (``self._fast``), and Eᵀ as a contiguous (d, V) matrix for a chunk's output product
         (measured ~5× faster than ``F.linear`` with E on two cores); returns Eᵀ.
 
@@ -275,39 +253,62 @@ class TransformerLM(nn.Module):
         logits.select(1, BOS_ID).fill_(float("-inf"))
         return logits
 
-    def decode_step(
-        self, idx: torch.Tensor, cache: KVCache, past: int
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """One new token per row, idx (B,), at position ``past`` after ``past`` cached keys.
+    def _no_queries(self, batch: int) -> np.ndarray:
+        c = self.config
+        return np.empty((c.layers, batch, c.heads, c.d_model // c.heads), dtype=np.float32)
 
-        The hot path of generation, computed in numpy by ``fastpath.decode_step`` (a third of
-        the framework calls' cost) on the cache's memory. The new query may attend to every
-        cached key, so there is no mask. Returns logits (B, V) and each layer's query
-        (B, H, d_head).
+    def _pool(self, live: int, batch: int) -> KVPool:
+        """A pool for ``live`` slots plus room for every row to read 2·C more tokens (a pool
+        is moved from when full, so this bounds the memory one generation holds)."""
+        return KVPool(self.config, live + 2 * batch * self.config.context)
+
+    def decode_step(
+        self, idx: np.ndarray, positions: np.ndarray, slots: np.ndarray, pool: KVPool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One new token per row, idx (B,), at window positions ``positions`` (B,): row b's
+        cached keys are in pool slots slots[b, :positions[b]], its new ones go to slot
+        slots[b, positions[b]]. The new query may attend to every cached key, so there is no
+        mask. Returns float64 log-probs (B, V) and the queries (layers, B, H, d_head).
+
+        The hot path of generation: ``kernels.decode_step``, compiled; without numba,
+        ``forward_cached`` (torch calls) for each group of rows at one position.
         """
+        kernel = _kernels()
+        if kernel is None:
+            logprobs = np.empty((len(idx), self.config.vocab_size))
+            queries = self._no_queries(len(idx))
+            with torch.inference_mode():
+                for past, rows in rows_by_length([range(p) for p in positions.tolist()]).items():
+                    ids = torch.from_numpy(idx[rows]).unsqueeze(1)
+                    logprobs[rows], queries[:, rows] = self.forward_cached(
+                        ids, pool, slots[rows, : past + 1], past
+                    )
+            return logprobs, queries
         if self._fast is None:
             self._weights_for_steps()
-        logits, queries = fastpath.decode_step(
-            self._fast, idx.numpy(), cache.k_np, cache.v_np, past
-        )
-        return torch.from_numpy(logits), [torch.from_numpy(q) for q in queries]
+        fast = self._fast
+        logprobs = np.empty((len(idx), self.config.vocab_size))
+        queries = self._no_queries(len(idx))
+        kernel.decode_step(*fast.arrays(), idx, positions, slots, pool.k, pool.v, fast.eps,
+                           logprobs, queries)  # fmt: skip
+        return logprobs, queries
 
     def forward_cached(
-        self, idx: torch.Tensor, cache: KVCache, past: int
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Read tokens idx (B, T) at positions past…past+T−1 of a cache holding ``past`` keys.
+        self, idx: torch.Tensor, pool: KVPool, slots: np.ndarray, past: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Read tokens idx (B, T) at window positions past…past+T−1, with torch calls.
 
-        Writes their keys/values into ``cache`` (B rows); returns the logits after the last
-        token (B, V) and, per layer, the last token's query (B, H, d_head).
+        ``slots`` (B, past + T): the pool slots of each row's earlier positions, then of the
+        new ones, where their keys and values are written. Returns the float64 log-probs after
+        the last token (B, V) and the last token's queries (layers, B, H, d_head).
         """
         B, T = idx.shape
-        if T == 1:
-            return self.decode_step(idx[:, 0], cache, past)
-        k_cache, v_cache = cache.k, cache.v
         end = past + T
         d = self.config.d_model
         H, dh = self.config.heads, d // self.config.heads
         x = self.wte.weight[idx] + self.wpe.weight[past:end]  # (B, T, d)
+        new = torch.from_numpy(np.ascontiguousarray(slots[:, past:end]).reshape(-1))
+        earlier = torch.from_numpy(np.ascontiguousarray(slots[:, :past]))
         mask = None
         if past > 0:
             # bottom-right causal mask: query i (position past+i) sees keys 0 … past+i
@@ -317,20 +318,25 @@ class TransformerLM(nn.Module):
             attn = block.attn
             qkv = attn.c_attn(block.ln_1(x))  # (B, T, 3d)
             q = qkv[..., :d].view(B, T, H, dh).transpose(1, 2)  # (B, H, T, dh)
-            k_cache[layer, :, :, past:end] = qkv[..., d : 2 * d].view(B, T, H, dh).transpose(1, 2)
-            v_cache[layer, :, :, past:end] = qkv[..., 2 * d :].view(B, T, H, dh).transpose(1, 2)
+            k = qkv[..., d : 2 * d].reshape(B, T, H, dh)
+            v = qkv[..., 2 * d :].reshape(B, T, H, dh)
+            pool.k_t[layer].index_copy_(0, new, k.reshape(B * T, H, dh))
+            pool.v_t[layer].index_copy_(0, new, v.reshape(B * T, H, dh))
+            if past > 0:  # the cached keys first, gathered from their slots
+                k = torch.cat([pool.k_t[layer][earlier], k], dim=1)
+                v = torch.cat([pool.v_t[layer][earlier], v], dim=1)
             y = F.scaled_dot_product_attention(
                 q,
-                k_cache[layer, :, :, :end],
-                v_cache[layer, :, :, :end],
+                k.transpose(1, 2),
+                v.transpose(1, 2),
                 attn_mask=mask,
                 is_causal=past == 0,  # no cache yet: queries and keys coincide, top-left is right
             )
             x = x + attn.c_proj(y.transpose(1, 2).reshape(B, T, d))
             x = x + block.mlp(block.ln_2(x))
-            queries.append(q[:, :, -1] * self.scale)  # scaled, as the fast path's
+            queries.append(q[:, :, -1] * self.scale)  # scaled, as the compiled step's
         head = self._weights_for_steps()
-        return self._step_logits(x[:, -1], head), queries
+        return log_probs(self._step_logits(x[:, -1], head)), torch.stack(queries).numpy()
 
     def attention(self, state: TransformerState) -> list[torch.Tensor]:
         """Attention weights of the last token read, per layer (B, H, keys), keys = window
@@ -341,123 +347,172 @@ class TransformerLM(nn.Module):
         """
         keys = int(state.lengths.max())
         valid = torch.arange(keys)[None, :] < torch.from_numpy(state.lengths)[:, None]  # (B, T)
+        slots = torch.from_numpy(np.ascontiguousarray(state.slots[:, :keys]))
         weights = []
-        for layer, q in enumerate(state.queries):
-            k = state.cache.k[layer, :, :, :keys]  # (B, H, T, dh)
-            scores = (q.unsqueeze(2) @ k.transpose(-2, -1))[:, :, 0]  # (B, H, T)
+        for layer, q in enumerate(torch.from_numpy(state.queries)):
+            k = state.pool.k_t[layer][slots]  # (B, T, H, dh)
+            scores = torch.einsum("bhd,bthd->bht", q, k)
             scores = scores.masked_fill(~valid[:, None, :], float("-inf"))
             weights.append(torch.softmax(scores, dim=-1))
         return weights
 
     def _read(
-        self, windows: Sequence[Sequence[int]], cache: KVCache, rows: Sequence[int], past: int
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Read equal-length ``windows`` into cache rows ``rows`` after ``past`` cached keys."""
-        idx = torch.tensor([list(w) for w in windows], dtype=torch.long)
-        end = past + idx.shape[1]
-        if len(rows) == len(cache.filled) and list(rows) == list(range(len(rows))):
-            logits, queries = self.forward_cached(idx, cache, past)
-        else:  # some rows only: work on a copy of them, then put their keys back
-            index = torch.tensor(list(rows))
-            part = cache.take(self.config, index, np.full(len(rows), past))
-            logits, queries = self.forward_cached(idx, part, past)
-            cache.k[:, index, :, :end] = part.k[:, :, :, :end]
-            cache.v[:, index, :, :end] = part.v[:, :, :, :end]
-        cache.ids[list(rows), past:end] = idx
-        cache.filled[list(rows)] = end
-        return logits, queries
+        self, windows: list[list[int]], pool: KVPool, slots: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Read equal-length ``windows`` at positions 0… into their new ``slots`` (G, T)."""
+        idx = np.array(windows, dtype=np.int64)
+        if idx.shape[1] == 1:
+            return self.decode_step(idx[:, 0], np.zeros(len(idx), dtype=np.int64), slots, pool)
+        return self.forward_cached(torch.from_numpy(idx), pool, slots, 0)
 
-    def start(self, contexts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, TransformerState]:
-        """Read B contexts (each starting with ``<s>``) into a new cache; logits (B, V)."""
+    def start(self, contexts: Sequence[Sequence[int]]) -> tuple[np.ndarray, TransformerState]:
+        """Read B contexts (each starting with ``<s>``) into a new pool; log-probs (B, V)."""
         C, K = self.config.context, self.config.keep
         B = len(contexts)
         self._weights_for_steps()  # rebuilt if the weights changed since (training)
-        cache = KVCache(self.config, B)
         offsets = np.array([window_start(len(c), C, K) for c in contexts], dtype=np.int64)
         windows = [list(c)[o:] for c, o in zip(contexts, offsets)]
         lengths = np.array([len(w) for w in windows], dtype=np.int64)
-        logits = torch.empty(B, self.config.vocab_size)
-        dh = self.config.d_model // self.config.heads
-        queries = [torch.empty(B, self.config.heads, dh) for _ in self.blocks]
-        # identical contexts (a beam's B copies of one prompt) are read once, then copied
+        # identical windows (a beam's B copies of one prompt) are read once and share slots
         unique: dict[tuple[int, ...], list[int]] = {}
         for row, window in enumerate(windows):
             unique.setdefault(tuple(window), []).append(row)
-        firsts = [rows[0] for rows in unique.values()]
-        for group in rows_by_length([windows[r] for r in firsts]).values():
-            rows = [firsts[g] for g in group]
-            group_logits, group_queries = self._read([windows[r] for r in rows], cache, rows, 0)
-            for i, row in enumerate(rows):
-                copies = unique[tuple(windows[row])]
-                logits[copies] = group_logits[i]
-                for layer, q in enumerate(group_queries):
-                    queries[layer][copies] = q[i]
-        duplicates = [r for rows in unique.values() for r in rows[1:]]
-        if duplicates:
-            source = torch.tensor([unique[tuple(windows[r])][0] for r in duplicates])
-            target = torch.tensor(duplicates)
-            upto = int(lengths.max())
-            cache.k[:, target, :, :upto] = cache.k[:, source, :, :upto]
-            cache.v[:, target, :, :upto] = cache.v[:, source, :, :upto]
-            cache.ids[target, :upto] = cache.ids[source, :upto]
-            cache.filled[duplicates] = cache.filled[source.numpy()]
-        return logits, TransformerState(cache, lengths, offsets, tuple(queries))
+        pool = self._pool(sum(len(w) for w in unique), B)
+        width = int(lengths.max())
+        slots = np.zeros((B, width), dtype=np.int64)
+        ids = np.full((B, width), BOS_ID, dtype=np.int64)
+        logprobs = np.empty((B, self.config.vocab_size))
+        queries = self._no_queries(B)
+        group_windows = [list(w) for w in unique]
+        for group in rows_by_length(group_windows).values():
+            T = len(group_windows[group[0]])
+            first = pool.allocate(len(group) * T)
+            new = np.arange(first, first + len(group) * T).reshape(len(group), T)
+            group_logprobs, group_queries = self._read([group_windows[g] for g in group], pool, new)
+            for i, g in enumerate(group):
+                rows = unique[tuple(group_windows[g])]
+                slots[rows, :T] = new[i]
+                ids[rows, :T] = group_windows[g]
+                logprobs[rows] = group_logprobs[i]
+                queries[:, rows] = group_queries[:, i : i + 1]
+        return logprobs, TransformerState(pool, slots, ids, lengths, offsets, queries, width)
+
+    def _moved(self, state: TransformerState, room: int) -> TransformerState:
+        """The same state in a new pool holding only its live slots, with room for ``room``
+        more (a full pool's states keep the old one: nothing is copied back)."""
+        live_mask = np.arange(state.slots.shape[1])[None, :] < state.lengths[:, None]
+        live = np.unique(state.slots[live_mask])
+        pool = KVPool(self.config, len(live) + room)
+        pool.allocate(len(live))
+        pool.k[:, : len(live)] = state.pool.k[:, live]
+        pool.v[:, : len(live)] = state.pool.v[:, live]
+        slots = np.where(live_mask, np.searchsorted(live, state.slots).clip(0, len(live) - 1), 0)
+        return TransformerState(pool, slots, state.ids, state.lengths, state.offsets,
+                                state.queries, state.longest)  # fmt: skip
+
+    #: ``extend`` and ``select`` take numpy ids and run no torch call on the usual path (the
+    #: backend then skips torch's inference mode and tensor conversions)
+    numpy_steps = True
 
     def extend(
-        self, state: TransformerState, idx: torch.Tensor
-    ) -> tuple[torch.Tensor, TransformerState]:
-        """Append token idx[b] to row b: one token's forward pass (B, V) and a new state.
+        self, state: TransformerState, idx: np.ndarray | torch.Tensor
+    ) -> tuple[np.ndarray, TransformerState]:
+        """Append token idx[b] to row b: one token's forward pass, log-probs (B, V), and a new
+        state. ``state`` stays valid: the new keys and values go to fresh slots.
 
-        ``state`` stays valid: the new keys go where no other state looks, or into a copy.
+        A row whose window is full (C tokens) restarts it: its last K tokens and the new one
+        are read again at positions 0…K (``config.window_start``).
         """
+        tokens = idx.numpy() if isinstance(idx, torch.Tensor) else idx
+        C, K = self.config.context, self.config.keep
+        B = len(tokens)
+        restarting = state.longest >= C
+        need = B + K * int(np.count_nonzero(state.lengths >= C)) if restarting else B
+        if state.pool.used + need > state.pool.capacity:
+            state = self._moved(state, 2 * B * C)
+        pool = state.pool
+        first = pool.allocate(need)
+        if restarting:
+            return self._extend_restarting(state, tokens, first)
+        lengths = state.lengths
+        width = state.longest + 1
+        slots = np.empty((B, width), dtype=np.int64)
+        ids = np.empty((B, width), dtype=np.int64)
+        logprobs = np.empty((B, self.config.vocab_size))
+        queries = self._no_queries(B)
+        kernel = _kernels()
+        if kernel is not None:  # the usual case: bookkeeping and step in one compiled call
+            fast = self._fast
+            kernel.extend_step(*fast.arrays(), tokens, lengths, state.slots, state.ids, first,
+                               slots, ids, pool.k, pool.v, fast.eps, logprobs,
+                               queries)  # fmt: skip
+        else:
+            slots[:, :-1] = state.slots
+            ids[:, :-1] = state.ids
+            slots[:, -1] = ids[:, -1] = 0
+            rows = np.arange(B)
+            slots[rows, lengths] = np.arange(first, first + B)
+            ids[rows, lengths] = tokens
+            logprobs, queries = self.decode_step(tokens, lengths, slots, pool)
+        return logprobs, TransformerState(
+            pool, slots, ids, lengths + 1, state.offsets, queries, width
+        )
+
+    def _extend_restarting(
+        self, state: TransformerState, tokens: np.ndarray, first: int
+    ) -> tuple[np.ndarray, TransformerState]:
+        """``extend`` when some row's window is full: that row keeps its last K tokens and
+        reads them again, with the new one, at positions 0…K; the other rows step as usual.
+        The pool slots from ``first`` on are this step's."""
         C, K = self.config.context, self.config.keep
         lengths = state.lengths
-        full = lengths >= C
-        any_full = bool(full.any())
-        cache = state.cache
-        if any_full or not np.array_equal(cache.filled, lengths):
-            cache = cache.take(self.config, torch.arange(len(lengths)), lengths)
-        new_lengths = lengths + 1
-        offsets = state.offsets
-        if not any_full and lengths.min() == lengths.max():  # the usual case: one batch
-            past = int(lengths[0])
-            logits, queries = self.decode_step(idx, cache, past)
-            cache.ids_np[:, past] = idx.numpy()
-            cache.filled[:] = past + 1
-            return logits, TransformerState(cache, new_lengths, offsets, tuple(queries))
         B = len(lengths)
-        logits = torch.empty(B, self.config.vocab_size)
-        offsets = offsets.copy()
-        groups: dict[int, list[int]] = {}
-        for row in range(B):
-            groups.setdefault(int(lengths[row]), []).append(row)
-        dh = self.config.d_model // self.config.heads
-        queries = [torch.empty(B, self.config.heads, dh) for _ in self.blocks]
-        for length, rows in groups.items():
-            if length >= C:  # window full: keep its last K tokens and re-read them at 0…K−1
-                kept = cache.ids[rows, C - K :]
-                windows = torch.cat([kept, idx[rows].unsqueeze(1)], dim=1).tolist()
-                past = 0
-                new_lengths[rows] = K + 1
-                offsets[rows] += C - K
-            else:
-                windows = idx[rows].unsqueeze(1).tolist()
-                past = length
-            group_logits, group_queries = self._read(windows, cache, rows, past)
-            logits[rows] = group_logits
-            for layer, q in enumerate(group_queries):
-                queries[layer][rows] = q
-        return logits, TransformerState(cache, new_lengths, offsets, tuple(queries))
+        full = lengths >= C
+        restarting = np.flatnonzero(full)
+        stepping = np.flatnonzero(~full)
+        new_lengths = np.where(full, K + 1, lengths + 1)
+        offsets = state.offsets + np.where(full, C - K, 0)
+        width = int(new_lengths.max())
+        slots = np.zeros((B, width), dtype=np.int64)
+        ids = np.zeros((B, width), dtype=np.int64)
+        logprobs = np.empty((B, self.config.vocab_size))
+        queries = self._no_queries(B)
+        if len(stepping):
+            kept = lengths[stepping]
+            for row in stepping.tolist():
+                n = int(lengths[row])
+                slots[row, :n] = state.slots[row, :n]
+                ids[row, :n] = state.ids[row, :n]
+            slots[stepping, kept] = np.arange(first, first + len(stepping))
+            ids[stepping, kept] = tokens[stepping]
+            logprobs[stepping], queries[:, stepping] = self.decode_step(
+                tokens[stepping], kept, slots[stepping], state.pool
+            )
+        start = first + len(stepping)
+        fresh = np.arange(start, start + len(restarting) * (K + 1)).reshape(-1, K + 1)
+        slots[restarting, : K + 1] = fresh
+        ids[restarting, :K] = state.ids[restarting, C - K : C]
+        ids[restarting, K] = tokens[restarting]
+        with torch.inference_mode():
+            logprobs[restarting], queries[:, restarting] = self.forward_cached(
+                torch.from_numpy(ids[restarting, : K + 1]), state.pool, fresh, 0
+            )
+        return logprobs, TransformerState(
+            state.pool, slots, ids, new_lengths, offsets, queries, width
+        )
 
-    def select(self, state: TransformerState, index: torch.Tensor) -> TransformerState:
-        """Rows ``index`` of the state (beam reordering): a new cache unless nothing moves."""
-        rows = index.numpy()
+    def select(
+        self, state: TransformerState, index: np.ndarray | torch.Tensor
+    ) -> TransformerState:
+        """Rows ``index`` of the state (beam reordering): slot numbers are copied, never keys."""
+        rows = index.numpy() if isinstance(index, torch.Tensor) else index
         if len(rows) == len(state.lengths) and np.array_equal(rows, np.arange(len(rows))):
             return state
         lengths = state.lengths[rows]
-        cache = state.cache.take(self.config, index, lengths)
-        queries = tuple(q.index_select(0, index) for q in state.queries)
-        return TransformerState(cache, lengths, state.offsets[rows], queries)
+        width = int(lengths.max()) if len(rows) else 0
+        return TransformerState(state.pool, state.slots[rows, :width], state.ids[rows, :width],
+                                lengths, state.offsets[rows], state.queries[:, rows],
+                                width)  # fmt: skip
 
     def chunked_logits(self, ids: Sequence[int]) -> Iterator[tuple[int, torch.Tensor]]:
         """(p, logits after positions p … p+k−1) for ``ids`` (starting with ``<s>``), read

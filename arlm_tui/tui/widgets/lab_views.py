@@ -870,10 +870,11 @@ class KVCacheView(LabView):
         total = Text()
         total.append(f"\nPositions run through the net: {run.positions_without} without the "
                      f"cache, {run.positions_with} with it. ", style="bold")
-        gap = max((s.logit_gap for s in run.steps), default=0.0)
+        gap = max((s.logprob_gap for s in run.steps), default=0.0)
         if run.identical:
             total.append(f"Both generations chose the same {len(run.tokens_with)} tokens "
-                         f"(largest logit difference {gap:.1e}, float rounding).", style="green")
+                         f"(largest log-probability difference {gap:.1e}, float rounding).",
+                         style="green")
         else:
             total.append("The outputs differ: the cache is broken!", style="bold red")
         legend = Text("without a cache every step runs the whole prefix again; with it, only the "

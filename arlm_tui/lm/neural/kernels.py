@@ -1,0 +1,255 @@
+"""The transformer's one-token decode step as one compiled loop nest (numba).
+
+Written with torch or numpy calls, a step is ~100 small operations, and each costs 1–7 µs of
+interpreter and dispatch however small its arrays: more than the arithmetic. Here the whole
+step is one call: numba compiles these loops to machine code (LLVM, vectorised for this CPU)
+the first time a transformer decodes and caches the result next to this file (or in the user's
+cache directory), so later runs start at once. Without numba, or with ``ARLM_NO_JIT=1``, the
+transformer runs the same step with torch calls (``TransformerLM.forward_cached``).
+
+A step for B rows, row b at window position p_b (its keys and values for positions < p_b are
+in the pool's slots ``slots[b, :p_b]``, the new ones go to slot ``slots[b, p_b]``):
+
+    x = E[w] + P[p_b]
+    for each block:  h = n(x);  q, k, v = h W_qkv + b_qkv;  K[slot] = k;  V[slot] = v
+                     a = softmax(q Kᵀ) over keys 0 … p_b  (q carries 1/√d_head);  x += a V W_o + b_o
+                     x += GELU(n(x) W_fc + b_fc) W_p + b_p
+    log p = log_softmax(n(x) Eᵀ + c)     (float64; LN_f folded into Eᵀ and c; c[<s>] = −∞)
+
+with n(x) = (x − mean) / √(var + eps) and every LayerNorm's gain and bias folded into the matrix
+after it (``fastpath.step_weights``). Matrices are stored transposed, (out, in), so each output
+is a dot product over a contiguous row; four batch rows share every weight row read, which keeps
+a beam's step at about one read of the weights (3.1 MB for the bundled model, more than a core's
+L2 cache: with the keys and values, the step's floor).
+
+Floating point: float32 like the torch model, summed in a different order (vectorised), so a
+step matches the full forward pass to ~1e-6, not bit for bit. ``fastmath`` here allows
+reassociation and fused multiply-add only: no assumption that values are finite (``<s>`` is −∞).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numba as nb
+import numpy as np
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+_LOG2E = np.float32(1.0 / math.log(2.0))
+#: 2^f ≈ 1 + f·P(f) on |f| ≤ ½ (Cephes' exp2f; relative error < 2e-7)
+_P = tuple(np.float32(c) for c in (
+    1.535336188319500e-4, 1.339887440266574e-3, 9.618437357674640e-3,
+    5.550332471162809e-2, 2.402264791363012e-1, 6.931472028550421e-1,
+))  # fmt: skip
+#: reassociate sums (vectorised dot products) and fuse multiply-adds; infinities stay legal
+_MATH = {"reassoc", "contract", "nsz", "arcp"}
+_JIT = {"cache": True, "nogil": True, "fastmath": _MATH, "error_model": "numpy"}
+
+
+@nb.njit(inline="always", **_JIT)
+def _affine(x, wt, bias, y):
+    """y = x Wᵀ + bias for x (B, n), wt (m, n), y (B, m); rows in fours share each wt row."""
+    B, n = x.shape
+    m = wt.shape[0]
+    b = 0
+    while b + 4 <= B:
+        for j in range(m):
+            s0 = np.float32(0.0)
+            s1 = np.float32(0.0)
+            s2 = np.float32(0.0)
+            s3 = np.float32(0.0)
+            for i in range(n):
+                w = wt[j, i]
+                s0 += x[b, i] * w
+                s1 += x[b + 1, i] * w
+                s2 += x[b + 2, i] * w
+                s3 += x[b + 3, i] * w
+            y[b, j] = s0 + bias[j]
+            y[b + 1, j] = s1 + bias[j]
+            y[b + 2, j] = s2 + bias[j]
+            y[b + 3, j] = s3 + bias[j]
+        b += 4
+    while b < B:
+        for j in range(m):
+            s = np.float32(0.0)
+            for i in range(n):
+                s += x[b, i] * wt[j, i]
+            y[b, j] = s + bias[j]
+        b += 1
+
+
+@nb.njit(inline="always", **_JIT)
+def _exp(a, m, bits, scale):
+    """a[:m] = exp(a[:m]) in one vectorised pass (the C library's expf is one value at a time,
+    ~4× slower here): e^x = 2^y, y = x·log₂e = n + f with n an integer and |f| ≤ ½, 2^f by a
+    polynomial and 2^n built from its exponent bits (``bits`` int32 scratch, ``scale`` its
+    float32 view). y is clamped to [−126, 126]: e^x below 1e-38 becomes 1e-38 (a softmax term
+    that small counts for nothing) and nothing overflows."""
+    p0, p1, p2, p3, p4, p5 = _P
+    for t in range(m):
+        y = min(max(a[t] * _LOG2E, np.float32(-126.0)), np.float32(126.0))
+        n = np.floor(y + np.float32(0.5))
+        f = y - n
+        a[t] = (((((p0 * f + p1) * f + p2) * f + p3) * f + p4) * f + p5) * f + np.float32(1.0)
+        bits[t] = (np.int32(n) + np.int32(127)) << 23
+    for t in range(m):
+        a[t] *= scale[t]
+
+
+@nb.njit(inline="always", **_JIT)
+def _normalize(x, eps, out):
+    """out = (x − mean) / √(var + eps) per row (biased variance)."""
+    B, d = x.shape
+    for b in range(B):
+        mean = np.float32(0.0)
+        for i in range(d):
+            mean += x[b, i]
+        mean /= np.float32(d)
+        var = np.float32(0.0)
+        for i in range(d):
+            c = x[b, i] - mean
+            var += c * c
+        var /= np.float32(d)
+        inv = np.float32(1.0) / np.sqrt(var + eps)
+        for i in range(d):
+            out[b, i] = (x[b, i] - mean) * inv
+
+
+@nb.njit(inline="always", **_JIT)
+def _attend(q, k_pool, v_pool, slots, length, scores, bits, scale, out):
+    """One row of one layer: out[h] = softmax_t(q[h] · K[slots[t], h]) V[slots[t], h] over
+    t < length, for every head h. q, out: (H, d_head); k/v_pool: (S, H, d_head) this layer's
+    slots; scores: (H, ≥ length) scratch. Each slot's keys (all heads) are one contiguous row."""
+    H, dh = q.shape
+    for t in range(length):
+        key = k_pool[slots[t]]
+        for h in range(H):
+            s = np.float32(0.0)
+            for i in range(dh):
+                s += q[h, i] * key[h, i]
+            scores[h, t] = s
+    for h in range(H):
+        row = scores[h]
+        top = np.float32(-np.inf)
+        for t in range(length):
+            top = max(top, row[t])
+        for t in range(length):
+            row[t] -= top
+        _exp(row, length, bits, scale)
+        total = np.float32(0.0)
+        for t in range(length):
+            total += row[t]
+        inv = np.float32(1.0) / total
+        for t in range(length):
+            row[t] *= inv
+        for i in range(dh):
+            out[h, i] = 0.0
+    for t in range(length):
+        value = v_pool[slots[t]]
+        for h in range(H):
+            a = scores[h, t]
+            for i in range(dh):
+                out[h, i] += a * value[h, i]
+
+
+@nb.njit(**_JIT)
+def decode_step(
+    wte, wpe, qkv_t, qkv_b, o_t, o_b, fc_t, fc_b, p_t, p_b, head_t, head_b,
+    idx, positions, slots, k_pool, v_pool, eps, logprobs, queries,
+):  # fmt: skip
+    """One token per row: idx (B,) at window positions ``positions`` (B,). ``slots`` (B, ≥
+    max position + 1): row b's keys and values are in pool slots slots[b, :positions[b]], and
+    its new ones are written to slot slots[b, positions[b]] of k/v_pool (L, S, H, d_head).
+    Writes log p (B, V) float64 into ``logprobs`` and each layer's query, scaled by
+    1/√d_head, into ``queries`` (L, B, H, d_head)."""
+    L, _, H, dh = k_pool.shape
+    B = idx.shape[0]
+    d = wte.shape[1]
+    longest = 1
+    for b in range(B):
+        longest = max(longest, positions[b] + 1)
+    eps32 = np.float32(eps)
+    x = np.empty((B, d), np.float32)
+    n = np.empty((B, d), np.float32)
+    qkv = np.empty((B, 3 * d), np.float32)
+    att = np.empty((B, d), np.float32)
+    hidden = np.empty((B, 4 * d), np.float32)
+    delta = np.empty((B, d), np.float32)
+    scores = np.empty((H, longest), np.float32)
+    gelu = np.empty(4 * d, np.float32)
+    bits = np.empty(max(longest, 4 * d), np.int32)  # scratch of ``_exp``
+    scale = bits.view(np.float32)
+    for b in range(B):
+        for i in range(d):
+            x[b, i] = wte[idx[b], i] + wpe[positions[b], i]
+    c1 = np.float32(_GELU_C)
+    c3 = np.float32(0.044715 * _GELU_C)
+    for layer in range(L):
+        _normalize(x, eps32, n)
+        _affine(n, qkv_t[layer], qkv_b[layer], qkv)
+        k_layer, v_layer = k_pool[layer], v_pool[layer]
+        for b in range(B):
+            new = slots[b, positions[b]]
+            q = qkv[b, :d].reshape((H, dh))
+            k_layer[new] = qkv[b, d : 2 * d].reshape((H, dh))
+            v_layer[new] = qkv[b, 2 * d :].reshape((H, dh))
+            queries[layer, b] = q
+            _attend(q, k_layer, v_layer, slots[b], positions[b] + 1, scores, bits, scale,
+                    att[b].reshape((H, dh)))  # fmt: skip
+        _affine(att, o_t[layer], o_b[layer], delta)
+        x += delta
+        _normalize(x, eps32, n)
+        _affine(n, fc_t[layer], fc_b[layer], hidden)
+        for b in range(B):  # GELU(u) = ½u(1 + tanh z) = u / (1 + e^(−2z)), z = c₁u + c₃u³
+            row = hidden[b]
+            for j in range(4 * d):
+                u = row[j]
+                gelu[j] = np.float32(-2.0) * u * (c1 + c3 * u * u)
+            _exp(gelu, 4 * d, bits, scale)
+            for j in range(4 * d):
+                row[j] /= np.float32(1.0) + gelu[j]
+        _affine(hidden, p_t[layer], p_b[layer], delta)
+        x += delta
+    _normalize(x, eps32, n)
+    V = head_t.shape[0]
+    z = np.empty((B, V), np.float32)
+    _affine(n, head_t, head_b, z)
+    for b in range(B):  # log-softmax in float64
+        top = -np.inf
+        for j in range(V):
+            top = max(top, np.float64(z[b, j]))
+        total = 0.0
+        for j in range(V):
+            total += np.exp(np.float64(z[b, j]) - top)
+        lse = top + np.log(total)
+        for j in range(V):
+            logprobs[b, j] = np.float64(z[b, j]) - lse
+
+
+@nb.njit(**_JIT)
+def extend_step(
+    wte, wpe, qkv_t, qkv_b, o_t, o_b, fc_t, fc_b, p_t, p_b, head_t, head_b,
+    idx, lengths, old_slots, old_ids, first, slots, ids, k_pool, v_pool, eps, logprobs, queries,
+):  # fmt: skip
+    """``TransformerLM.extend``'s usual case in one call: row b's window grows by token
+    idx[b] read into the new slot first + b. ``slots``/``ids`` (B, W + 1) receive the old
+    (B, W) ones with the new entry at lengths[b] (0 past it); then ``decode_step``."""
+    B, W = old_slots.shape
+    for b in range(B):
+        n = lengths[b]
+        for t in range(n):
+            slots[b, t] = old_slots[b, t]
+            ids[b, t] = old_ids[b, t]
+        slots[b, n] = first + b
+        ids[b, n] = idx[b]
+        for t in range(n + 1, W + 1):
+            slots[b, t] = 0
+            ids[b, t] = 0
+    decode_step(wte, wpe, qkv_t, qkv_b, o_t, o_b, fc_t, fc_b, p_t, p_b, head_t, head_b,
+                idx, lengths, slots, k_pool, v_pool, eps, logprobs, queries)  # fmt: skip
+
+
+def disabled() -> bool:
+    """``ARLM_NO_JIT=1`` turns the compiled step off (torch calls run it instead)."""
+    return os.environ.get("ARLM_NO_JIT", "") not in ("", "0")
