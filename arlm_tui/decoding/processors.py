@@ -55,7 +55,9 @@ WARPER_NAMES: frozenset[str] = frozenset(PROCESSOR_ORDER[3:])
 
 
 class LogitsProcessor(Protocol):
-    """What every processor looks like."""
+    """What every processor looks like. A processor may also say ``removes_only = True``:
+    it only sets logits to -inf and leaves the others as they were (so the distribution after
+    it is the one before, renormalised over the tokens left)."""
 
     name: str
     label: str
@@ -69,12 +71,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
     Tokens at ``-inf`` get exactly 0. Raises ValueError when no token is finite."""
     z = np.asarray(logits, dtype=np.float64)
-    m = z.max() if z.size else NEG_INF
-    if not math.isfinite(m):
+    m = np.maximum.reduce(z) if z.size else NEG_INF  # ufuncs directly: a decoding step's
+    if not math.isfinite(m):  # hot path, where numpy's method wrappers cost as much
         raise ValueError("logits: no token has a finite logit, so there is no distribution")
     e = z - m
     np.exp(e, out=e)
-    e /= e.sum()
+    e /= np.add.reduce(e)
     return e
 
 
@@ -147,10 +149,16 @@ def _descending_order(z: np.ndarray) -> np.ndarray:
     return np.argsort(-z, kind="stable")
 
 
+#: Up to this many values, one stable sort beats partitioning first (fewer numpy calls).
+_SORT_ALL = 1024
+
+
 def top_indices(values: np.ndarray, k: int) -> np.ndarray:
     """Ids of the k largest values, largest first, ties by smaller id (O(V) + O(k log k))."""
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
+    if values.size <= _SORT_ALL:
+        return np.argsort(-values, kind="stable")[:k]
     if k < values.size:
         part = np.argpartition(-values, k - 1)[:k]
         candidates = np.flatnonzero(values >= values[part].min())  # every tie with the k-th
@@ -172,6 +180,7 @@ class MinLength:
     """
 
     name = "min_length"
+    removes_only = True  # kept tokens keep their logits
 
     def __init__(self, min_tokens: int, eos_id: int, prompt_length: int = 0):
         self.min_tokens = int(check_number("min_tokens", min_tokens, 0, math.inf, integer=True))
@@ -183,9 +192,12 @@ class MinLength:
 
     def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
         z = _logits_array(logits)
-        if len(context_ids) - self.prompt_length >= self.min_tokens:
-            return z.copy()
-        return _remove_ids(z, self.eos_id)
+        out = z.copy()
+        if len(context_ids) - self.prompt_length < self.min_tokens:
+            out[self.eos_id] = NEG_INF
+            if out.max() == NEG_INF:  # </s> was the only possible token: it stays
+                return z.copy()
+        return out
 
 
 class RepetitionPenalty:
@@ -220,6 +232,7 @@ class NoRepeatNGram:
     """
 
     name = "no_repeat_ngram"
+    removes_only = True  # kept tokens keep their logits
 
     def __init__(self, n: int):
         self.n = int(check_number("no_repeat_ngram", n, 1, math.inf, integer=True))
@@ -274,6 +287,7 @@ class TopK:
     """
 
     name = "top_k"
+    removes_only = True  # kept tokens keep their logits
 
     def __init__(self, k: int):
         self.k = int(check_number("top_k", k, 1, math.inf, integer=True))
@@ -298,6 +312,7 @@ class TopP:
     """
 
     name = "top_p"
+    removes_only = True  # kept tokens keep their logits
 
     def __init__(self, p: float):
         self.p = float(check_number("top_p", p, 0, 1, lo_open=True))
@@ -313,19 +328,23 @@ class TopP:
         z = _logits_array(logits)
         probs = softmax(z)
         limit = self.p - 1e-12
-        possible = int(np.count_nonzero(probs))  # tokens at -inf never need sorting
-        k = min(64, possible)
-        while True:
-            top = top_indices(z, k)
+        if z.size <= _SORT_ALL:
+            top = np.argsort(-z, kind="stable")
             cumulative = np.cumsum(probs[top])
-            if cumulative[-1] >= limit or k == possible:
-                break
-            k = min(4 * k, possible)
-        before = np.concatenate(([0.0], cumulative[:-1]))
-        keep = max(1, int(np.count_nonzero(before < limit)))
-        remove = np.ones(z.shape, dtype=bool)
-        remove[top[:keep]] = False
-        return _remove(z, remove)
+        else:
+            possible = int(np.count_nonzero(probs))  # tokens at -inf never need sorting
+            k = min(64, possible)
+            while True:
+                top = top_indices(z, k)
+                cumulative = np.cumsum(probs[top])
+                if cumulative[-1] >= limit or k == possible:
+                    break
+                k = min(4 * k, possible)
+        # the mass before token j is cumulative[j-1] (0 for the first, which always stays)
+        keep = top[: 1 + int(np.searchsorted(cumulative[:-1], limit))]
+        out = np.full(z.shape, NEG_INF)
+        out[keep] = z[keep]
+        return out
 
 
 def _top_p_by_full_sort(p: float, logits: np.ndarray) -> np.ndarray:
@@ -346,6 +365,7 @@ class MinP:
     """
 
     name = "min_p"
+    removes_only = True  # kept tokens keep their logits
 
     def __init__(self, p: float):
         self.p = float(check_number("min_p", p, 0, 1))
@@ -368,6 +388,7 @@ class TypicalP:
     """
 
     name = "typical_p"
+    removes_only = True  # kept tokens keep their logits
 
     def __init__(self, p: float):
         self.p = float(check_number("typical_p", p, 0, 1, lo_open=True))
@@ -394,6 +415,7 @@ class Epsilon:
     most probable token always stays. A token exactly at epsilon stays (1e-12 relative slack)."""
 
     name = "epsilon"
+    removes_only = True  # kept tokens keep their logits
 
     def __init__(self, epsilon: float):
         self.epsilon = float(check_number("epsilon", epsilon, 0, 1, hi_open=True))

@@ -4,8 +4,9 @@ Greedy takes w* = argmax_w p(w | context) after the processors; sampling draws w
 is the processed distribution. Every step returns a ``Trace``.
 
 Randomness: step i of a generation with seed s uses ``np.random.default_rng([s, i])`` for one
-uniform draw u in [0, 1), and picks the first token id (in id order) whose cumulative
-probability exceeds u (inverse-CDF sampling). A step's choice therefore depends only on
+uniform draw u in [0, 1) (``draws.step_draw`` computes them 256 steps at a time), and picks
+the first token id (in id order) whose cumulative probability exceeds u (inverse-CDF
+sampling). A step's choice therefore depends only on
 (seed, step index, distribution): undo, redo and replay make the same choices.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from arlm_tui.decoding.config import DecodingConfig
+from arlm_tui.decoding.draws import step_draw
 from arlm_tui.decoding.processors import LogitsProcessor, entropy, softmax
 from arlm_tui.decoding.trace import Stage, Trace
 from arlm_tui.lm.base import LanguageModel, log_softmax
@@ -66,9 +68,6 @@ def sample_index(probs: np.ndarray, u: float) -> int:
     return i
 
 
-def step_draw(seed: int, step_index: int) -> float:
-    """The uniform draw of step ``step_index`` for ``seed``: default_rng([seed, step]).random()."""
-    return float(np.random.default_rng([int(seed), int(step_index)]).random())
 
 
 def _rank(probs: np.ndarray, token_id: int) -> int:
@@ -108,23 +107,29 @@ def decode_step(
     if processors is None:
         processors = config.processors(model.eos_id, prompt_length)
 
-    raw_probs = softmax(raw)
+    raw_probs = np.exp(raw)  # raw is normalised: softmax(log p) = p
     stages = [Stage("raw", "model", raw_probs, [])]
     z = raw
     z_removed = raw == -np.inf
     top_p_cutoff: int | None = None
+    probs = raw_probs
     for processor in processors:
         new = processor(context_ids, z)
         new_removed = new == -np.inf
-        newly = new_removed & ~z_removed
-        stages.append(Stage(processor.name, processor.label, softmax(new),
-                            np.flatnonzero(newly).tolist()))
+        newly = (new_removed > z_removed).nonzero()[0].tolist()  # removed now, not before
+        if getattr(processor, "removes_only", False):  # p renormalised over what is left
+            probs = np.where(new_removed, 0.0, probs)
+            probs /= np.add.reduce(probs)
+        else:
+            probs = softmax(new)
+        stages.append(Stage(processor.name, processor.label, probs, newly))
         if processor.name == "top_p":
-            top_p_cutoff = int(np.count_nonzero(np.isfinite(new)))
+            top_p_cutoff = vocab_size - int(np.count_nonzero(new_removed))
         z, z_removed = new, new_removed
 
     draw: float | None = None
     final_entropy: float | None = None
+    best = -1
     if config.strategy == "beam":
         if force is None:
             raise ValueError("force: a beam step's token is chosen by BeamSearch, pass it")
@@ -132,8 +137,9 @@ def decode_step(
     elif config.sampling:
         final_probs = stages[-1].probs
     else:  # greedy, or temperature 0
+        best = int(np.argmax(z))
         final_probs = np.zeros(vocab_size)
-        final_probs[int(np.argmax(z))] = 1.0
+        final_probs[best] = 1.0
         final_entropy = 0.0  # a one-hot distribution
 
     if force is not None:
@@ -144,7 +150,7 @@ def decode_step(
         draw = step_draw(config.seed, step_index)
         chosen = sample_index(final_probs, draw)
     else:
-        chosen = int(np.argmax(final_probs))
+        chosen = best
 
     logprob = float(raw[chosen])
     vocab = model.vocab

@@ -64,8 +64,8 @@ def entropy_nats(probs: np.ndarray) -> float:
     distribution: the hot path of every decoding step. Never negative (a one-hot p can round to
     -1e-17)."""
     p = np.asarray(probs, dtype=np.float64)
-    nz = p[p > 0]
-    return max(0.0, float(-(nz * np.log(nz)).sum()))
+    log_p = np.log(p, out=np.zeros_like(p), where=p > 0)  # ln 0 counted as 0
+    return max(0.0, -float(np.dot(p, log_p)))
 
 
 def entropy(p: Any, *, base: float = math.e) -> float:
