@@ -27,14 +27,17 @@ def path(request, monkeypatch) -> str:
     return request.param
 
 
-def make_model(*, seed: int = 0, context: int = 16) -> NeuralLanguageModel:
-    """A small random transformer with spread-out weights and non-trivial LayerNorm gains."""
+def make_model(*, seed: int = 0, context: int = 16, bf16: bool = False) -> NeuralLanguageModel:
+    """A small random transformer with spread-out weights and non-trivial LayerNorm gains;
+    ``bf16``: every weight rounded to a bfloat16 number (as the bundled transformer's)."""
     torch.manual_seed(seed)
     config = make_config("transformer", V, layers=2, d_model=16, heads=4, context=context)
     net = build_net("transformer", config)
     with torch.no_grad():
         for p in net.parameters():
             p.add_(torch.randn_like(p) * 0.3)
+            if bf16:
+                p.copy_(p.to(torch.bfloat16).float())
     return NeuralLanguageModel(net, TOKENIZER, backend="transformer", name="tiny")
 
 
@@ -61,17 +64,26 @@ def test_the_compiled_step_is_used_when_numba_is_installed(monkeypatch):
     assert transformer._kernels() is None
 
 
-def test_layer_norm_folding_matches_torch_layer_norm_then_linear():
+def test_step_weights_are_the_modules_own_numbers():
     model = make_model()
-    block = model.net.blocks[0]
-    weights = fastpath.step_weights(model.net, 1)
-    x = np.random.default_rng(0).normal(size=(3, 16)).astype(np.float32)
-    with torch.no_grad():
-        expected = block.attn.c_attn(block.ln_1(torch.from_numpy(x))).numpy()
-    expected[:, :16] /= 2.0  # the query columns carry 1/√d_head (d_head = 4)
-    n = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + weights.eps)
-    got = n @ weights.qkv_t[0].T + weights.qkv_b[0]
-    np.testing.assert_allclose(got, expected, **TOL)
+    net = model.net
+    weights = fastpath.step_weights(net, 1)
+    assert not weights.bfloat16 and weights.qkv_t.dtype == np.float32
+    np.testing.assert_array_equal(weights.qkv_t[1], net.blocks[1].attn.c_attn.weight.detach())
+    np.testing.assert_array_equal(weights.ln_2[0, 0], net.blocks[0].ln_2.weight.detach())
+    np.testing.assert_array_equal(weights.head_t, net.wte.weight.detach())
+    assert weights.head_b[1] == -np.inf and np.count_nonzero(weights.head_b) == 1
+    assert weights.scale == 0.5  # 1/√d_head, d_head = 4
+
+
+def test_a_bfloat16_model_keeps_its_matrices_as_16_bit_patterns():
+    net = make_model(bf16=True).net
+    weights = fastpath.step_weights(net, 1)
+    assert weights.bfloat16 and weights.fc_t.dtype == np.uint16
+    widened = (weights.fc_t[0].astype(np.uint32) << 16).view(np.float32)
+    np.testing.assert_array_equal(widened, net.blocks[0].mlp.c_fc.weight.detach())
+    assert fastpath.is_bfloat16(np.array([1.0, -0.5, 3.0], np.float32))
+    assert not fastpath.is_bfloat16(np.array([1.0, 0.1], np.float32))
 
 
 def test_the_compiled_exp_is_accurate_and_clamps_underflow():
@@ -86,8 +98,9 @@ def test_the_compiled_exp_is_accurate_and_clamps_underflow():
     assert np.all(a[-2:] == np.float32(2.0**-126))  # e^x below 1e-38: clamped, never 0 or NaN
 
 
-def test_every_single_step_matches_the_full_forward_pass(path):
-    model = make_model()
+@pytest.mark.parametrize("bf16", [False, True])
+def test_every_single_step_matches_the_full_forward_pass(path, bf16):
+    model = make_model(bf16=bf16)
     ids = np.random.default_rng(1).integers(3, V, 14).tolist()
     logprobs, state = model.start([[]])
     finite_close(logprobs[0], reference_logprobs(model, []))
@@ -111,8 +124,9 @@ def test_steps_after_a_chunk_match_and_the_chunk_keys_are_the_steps_keys(path):
         finite_close(logprobs[0], reference_logprobs(model, ids[: k + 1]))
 
 
-def test_beams_select_and_extend_in_a_batch_match_each_rows_own_forward(path):
-    model = make_model()
+@pytest.mark.parametrize("bf16", [False, True])
+def test_beams_select_and_extend_in_a_batch_match_each_rows_own_forward(path, bf16):
+    model = make_model(bf16=bf16)
     prompt = [4, 5, 6]
     _, state = model.start([prompt] * 3)
     texts = [list(prompt) for _ in range(3)]

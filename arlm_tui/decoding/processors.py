@@ -57,7 +57,9 @@ WARPER_NAMES: frozenset[str] = frozenset(PROCESSOR_ORDER[3:])
 class LogitsProcessor(Protocol):
     """What every processor looks like. A processor may also say ``removes_only = True``:
     it only sets logits to -inf and leaves the others as they were (so the distribution after
-    it is the one before, renormalised over the tokens left)."""
+    it is the one before, renormalised over the tokens left); and ``uses_probs = True``: it
+    accepts ``probs=softmax(logits)`` from a caller that has it already, instead of
+    computing it again."""
 
     name: str
     label: str
@@ -313,6 +315,7 @@ class TopP:
 
     name = "top_p"
     removes_only = True  # kept tokens keep their logits
+    uses_probs = True
 
     def __init__(self, p: float):
         self.p = float(check_number("top_p", p, 0, 1, lo_open=True))
@@ -322,11 +325,13 @@ class TopP:
         """How many tokens survive (the rank at which the cumulative probability crosses p)."""
         return int(np.count_nonzero(np.isfinite(self(None, logits))))
 
-    def __call__(self, context_ids: Sequence[int] | None, logits: np.ndarray) -> np.ndarray:
-        # Same result as sorting everything, but only the most probable tokens get sorted:
-        # token j (in descending order) survives iff the mass before it, Σ_{i<j} p_i, is < p.
+    def __call__(
+        self, context_ids: Sequence[int] | None, logits: np.ndarray, probs: np.ndarray | None = None
+    ) -> np.ndarray:
+        # token j (in descending order) survives iff the mass before it, Σ_{i<j} p_i, is < p;
+        # a large vocabulary sorts only its most probable tokens
         z = _logits_array(logits)
-        probs = softmax(z)
+        probs = softmax(z) if probs is None else probs
         limit = self.p - 1e-12
         if z.size <= _SORT_ALL:
             top = np.argsort(-z, kind="stable")
@@ -389,14 +394,17 @@ class TypicalP:
 
     name = "typical_p"
     removes_only = True  # kept tokens keep their logits
+    uses_probs = True
 
     def __init__(self, p: float):
         self.p = float(check_number("typical_p", p, 0, 1, lo_open=True))
         self.label = f"typical-p = {_fmt(self.p)}"
 
-    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+    def __call__(
+        self, context_ids: Sequence[int], logits: np.ndarray, probs: np.ndarray | None = None
+    ) -> np.ndarray:
         z = _logits_array(logits)
-        probs = softmax(z)
+        probs = softmax(z) if probs is None else probs
         with np.errstate(divide="ignore"):
             log_probs = np.log(probs)
         h = entropy(probs)
@@ -416,14 +424,17 @@ class Epsilon:
 
     name = "epsilon"
     removes_only = True  # kept tokens keep their logits
+    uses_probs = True
 
     def __init__(self, epsilon: float):
         self.epsilon = float(check_number("epsilon", epsilon, 0, 1, hi_open=True))
         self.label = f"epsilon = {_fmt(self.epsilon)}"
 
-    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+    def __call__(
+        self, context_ids: Sequence[int], logits: np.ndarray, probs: np.ndarray | None = None
+    ) -> np.ndarray:
         z = _logits_array(logits)
-        remove = softmax(z) < self.epsilon * (1.0 - 1e-12)
+        remove = (softmax(z) if probs is None else probs) < self.epsilon * (1.0 - 1e-12)
         remove &= z < np.max(z)
         return _remove(z, remove)
 

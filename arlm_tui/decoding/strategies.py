@@ -114,7 +114,10 @@ def decode_step(
     top_p_cutoff: int | None = None
     probs = raw_probs
     for processor in processors:
-        new = processor(context_ids, z)
+        if getattr(processor, "uses_probs", False):  # probs = softmax(z): pass it on
+            new = processor(context_ids, z, probs=probs)
+        else:
+            new = processor(context_ids, z)
         new_removed = new == -np.inf
         newly = (new_removed > z_removed).nonzero()[0].tolist()  # removed now, not before
         if getattr(processor, "removes_only", False):  # p renormalised over what is left

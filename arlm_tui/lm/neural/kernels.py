@@ -11,16 +11,18 @@ A step for B rows, row b at window position p_b (its keys and values for positio
 in the pool's slots ``slots[b, :p_b]``, the new ones go to slot ``slots[b, p_b]``):
 
     x = E[w] + P[p_b]
-    for each block:  h = n(x);  q, k, v = h W_qkv + b_qkv;  K[slot] = k;  V[slot] = v
-                     a = softmax(q Kᵀ) over keys 0 … p_b  (q carries 1/√d_head);  x += a V W_o + b_o
-                     x += GELU(n(x) W_fc + b_fc) W_p + b_p
-    log p = log_softmax(n(x) Eᵀ + c)     (float64; LN_f folded into Eᵀ and c; c[<s>] = −∞)
+    for each block:  q, k, v = LN_1(x) W_qkvᵀ + b_qkv;  K[slot] = k;  V[slot] = v
+                     a = softmax(q Kᵀ / √d_head) over keys 0 … p_b;  x += (a V) W_oᵀ + b_o
+                     x += GELU(LN_2(x) W_fcᵀ + b_fc) W_pᵀ + b_p
+    log p = log_softmax(LN_f(x) Eᵀ + c)   (in float64; c = 0 but c[<s>] = −∞)
 
-with n(x) = (x − mean) / √(var + eps) and every LayerNorm's gain and bias folded into the matrix
-after it (``fastpath.step_weights``). Matrices are stored transposed, (out, in), so each output
-is a dot product over a contiguous row; four batch rows share every weight row read, which keeps
-a beam's step at about one read of the weights (3.1 MB for the bundled model, more than a core's
-L2 cache: with the keys and values, the step's floor).
+with LN(x) = (x − mean) / √(var + eps) · g + b. Matrices are (out, in), as ``nn.Linear`` keeps
+them, so each output is a dot product over a contiguous row, and four batch rows share every
+weight row read, which keeps a beam's step at about one read of the weights. Reading them is
+the step's floor: 3.1 MB in float32 for the bundled model, more than a core's 2 MB L2 cache. A
+model whose weights are all bfloat16 numbers (the bundled transformer is stored so) has its
+matrices kept as their 16-bit patterns and widened on the fly (``weight``): the same numbers,
+half the bytes, and they stay in L2 between steps.
 
 Floating point: float32 like the torch model, summed in a different order (vectorised), so a
 step matches the full forward pass to ~1e-6, not bit for bit. ``fastmath`` here allows
@@ -34,6 +36,9 @@ import os
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic, overload
 
 _GELU_C = math.sqrt(2.0 / math.pi)
 _LOG2E = np.float32(1.0 / math.log(2.0))
@@ -47,9 +52,37 @@ _MATH = {"reassoc", "contract", "nsz", "arcp"}
 _JIT = {"cache": True, "nogil": True, "fastmath": _MATH, "error_model": "numpy"}
 
 
-@nb.njit(inline="always", **_JIT)
+@intrinsic
+def _bf16_to_f32(typingctx, half):
+    """The float32 whose top 16 bits are ``half`` (a bfloat16's bits): shift and reinterpret."""
+    if half != types.uint16:
+        return None
+
+    def codegen(context, builder, signature, args):
+        wide = builder.shl(builder.zext(args[0], ir.IntType(32)), ir.Constant(ir.IntType(32), 16))
+        return builder.bitcast(wide, ir.FloatType())
+
+    return types.float32(types.uint16), codegen
+
+
+def weight(w):
+    """A weight as float32: itself, or from its bfloat16 bits (uint16). Compiled code only."""
+    raise NotImplementedError("compiled code only")
+
+
+@overload(weight, jit_options={"fastmath": _MATH})
+def _weight(w):
+    if isinstance(w, types.Float):
+        return lambda w: w
+    if w == types.uint16:
+        return lambda w: _bf16_to_f32(w)
+    return None
+
+
+@nb.njit(**_JIT)
 def _affine(x, wt, bias, y):
-    """y = x Wᵀ + bias for x (B, n), wt (m, n), y (B, m); rows in fours share each wt row."""
+    """y = x Wᵀ + bias for x (B, n), wt (m, n), y (B, m); rows in fours share each wt row.
+    W is float32, or bfloat16 bits (uint16: half the bytes to read, converted on the fly)."""
     B, n = x.shape
     m = wt.shape[0]
     b = 0
@@ -60,7 +93,7 @@ def _affine(x, wt, bias, y):
             s2 = np.float32(0.0)
             s3 = np.float32(0.0)
             for i in range(n):
-                w = wt[j, i]
+                w = weight(wt[j, i])
                 s0 += x[b, i] * w
                 s1 += x[b + 1, i] * w
                 s2 += x[b + 2, i] * w
@@ -74,12 +107,12 @@ def _affine(x, wt, bias, y):
         for j in range(m):
             s = np.float32(0.0)
             for i in range(n):
-                s += x[b, i] * wt[j, i]
+                s += x[b, i] * weight(wt[j, i])
             y[b, j] = s + bias[j]
         b += 1
 
 
-@nb.njit(inline="always", **_JIT)
+@nb.njit(**_JIT)
 def _exp(a, m, bits, scale):
     """a[:m] = exp(a[:m]) in one vectorised pass (the C library's expf is one value at a time,
     ~4× slower here): e^x = 2^y, y = x·log₂e = n + f with n an integer and |f| ≤ ½, 2^f by a
@@ -97,9 +130,9 @@ def _exp(a, m, bits, scale):
         a[t] *= scale[t]
 
 
-@nb.njit(inline="always", **_JIT)
-def _normalize(x, eps, out):
-    """out = (x − mean) / √(var + eps) per row (biased variance)."""
+@nb.njit(**_JIT)
+def _layer_norm(x, gain, bias, eps, out):
+    """out = (x − mean) / √(var + eps) · gain + bias per row (biased variance)."""
     B, d = x.shape
     for b in range(B):
         mean = np.float32(0.0)
@@ -113,10 +146,10 @@ def _normalize(x, eps, out):
         var /= np.float32(d)
         inv = np.float32(1.0) / np.sqrt(var + eps)
         for i in range(d):
-            out[b, i] = (x[b, i] - mean) * inv
+            out[b, i] = (x[b, i] - mean) * inv * gain[i] + bias[i]
 
 
-@nb.njit(inline="always", **_JIT)
+@nb.njit(**_JIT)
 def _attend(q, k_pool, v_pool, slots, length, scores, bits, scale, out):
     """One row of one layer: out[h] = softmax_t(q[h] · K[slots[t], h]) V[slots[t], h] over
     t < length, for every head h. q, out: (H, d_head); k/v_pool: (S, H, d_head) this layer's
@@ -155,14 +188,15 @@ def _attend(q, k_pool, v_pool, slots, length, scores, bits, scale, out):
 
 @nb.njit(**_JIT)
 def decode_step(
-    wte, wpe, qkv_t, qkv_b, o_t, o_b, fc_t, fc_b, p_t, p_b, head_t, head_b,
-    idx, positions, slots, k_pool, v_pool, eps, logprobs, queries,
+    wte, wpe, ln_1, qkv_t, qkv_b, o_t, o_b, ln_2, fc_t, fc_b, p_t, p_b, ln_f, head_t, head_b,
+    scale, eps, idx, positions, slots, k_pool, v_pool, logprobs, queries,
 ):  # fmt: skip
     """One token per row: idx (B,) at window positions ``positions`` (B,). ``slots`` (B, ≥
     max position + 1): row b's keys and values are in pool slots slots[b, :positions[b]], and
     its new ones are written to slot slots[b, positions[b]] of k/v_pool (L, S, H, d_head).
-    Writes log p (B, V) float64 into ``logprobs`` and each layer's query, scaled by
-    1/√d_head, into ``queries`` (L, B, H, d_head)."""
+    Writes log p (B, V) float64 into ``logprobs`` and each layer's query, times ``scale``
+    (1/√d_head), into ``queries`` (L, B, H, d_head). The weights: see ``fastpath.StepWeights``
+    (``ln_*``: (…, 2, d) gain and bias)."""
     L, _, H, dh = k_pool.shape
     B = idx.shape[0]
     d = wte.shape[1]
@@ -170,6 +204,7 @@ def decode_step(
     for b in range(B):
         longest = max(longest, positions[b] + 1)
     eps32 = np.float32(eps)
+    scale32 = np.float32(scale)
     x = np.empty((B, d), np.float32)
     n = np.empty((B, d), np.float32)
     qkv = np.empty((B, 3 * d), np.float32)
@@ -179,39 +214,40 @@ def decode_step(
     scores = np.empty((H, longest), np.float32)
     gelu = np.empty(4 * d, np.float32)
     bits = np.empty(max(longest, 4 * d), np.int32)  # scratch of ``_exp``
-    scale = bits.view(np.float32)
+    powers = bits.view(np.float32)
     for b in range(B):
         for i in range(d):
             x[b, i] = wte[idx[b], i] + wpe[positions[b], i]
     c1 = np.float32(_GELU_C)
     c3 = np.float32(0.044715 * _GELU_C)
     for layer in range(L):
-        _normalize(x, eps32, n)
+        _layer_norm(x, ln_1[layer, 0], ln_1[layer, 1], eps32, n)
         _affine(n, qkv_t[layer], qkv_b[layer], qkv)
         k_layer, v_layer = k_pool[layer], v_pool[layer]
         for b in range(B):
             new = slots[b, positions[b]]
             q = qkv[b, :d].reshape((H, dh))
+            q *= scale32
             k_layer[new] = qkv[b, d : 2 * d].reshape((H, dh))
             v_layer[new] = qkv[b, 2 * d :].reshape((H, dh))
             queries[layer, b] = q
-            _attend(q, k_layer, v_layer, slots[b], positions[b] + 1, scores, bits, scale,
+            _attend(q, k_layer, v_layer, slots[b], positions[b] + 1, scores, bits, powers,
                     att[b].reshape((H, dh)))  # fmt: skip
         _affine(att, o_t[layer], o_b[layer], delta)
         x += delta
-        _normalize(x, eps32, n)
+        _layer_norm(x, ln_2[layer, 0], ln_2[layer, 1], eps32, n)
         _affine(n, fc_t[layer], fc_b[layer], hidden)
         for b in range(B):  # GELU(u) = ½u(1 + tanh z) = u / (1 + e^(−2z)), z = c₁u + c₃u³
             row = hidden[b]
             for j in range(4 * d):
                 u = row[j]
                 gelu[j] = np.float32(-2.0) * u * (c1 + c3 * u * u)
-            _exp(gelu, 4 * d, bits, scale)
+            _exp(gelu, 4 * d, bits, powers)
             for j in range(4 * d):
                 row[j] /= np.float32(1.0) + gelu[j]
         _affine(hidden, p_t[layer], p_b[layer], delta)
         x += delta
-    _normalize(x, eps32, n)
+    _layer_norm(x, ln_f[0], ln_f[1], eps32, n)
     V = head_t.shape[0]
     z = np.empty((B, V), np.float32)
     _affine(n, head_t, head_b, z)
@@ -229,8 +265,9 @@ def decode_step(
 
 @nb.njit(**_JIT)
 def extend_step(
-    wte, wpe, qkv_t, qkv_b, o_t, o_b, fc_t, fc_b, p_t, p_b, head_t, head_b,
-    idx, lengths, old_slots, old_ids, first, slots, ids, k_pool, v_pool, eps, logprobs, queries,
+    wte, wpe, ln_1, qkv_t, qkv_b, o_t, o_b, ln_2, fc_t, fc_b, p_t, p_b, ln_f, head_t, head_b,
+    scale, eps, idx, lengths, old_slots, old_ids, first, slots, ids, k_pool, v_pool, logprobs,
+    queries,
 ):  # fmt: skip
     """``TransformerLM.extend``'s usual case in one call: row b's window grows by token
     idx[b] read into the new slot first + b. ``slots``/``ids`` (B, W + 1) receive the old
@@ -246,8 +283,9 @@ def extend_step(
         for t in range(n + 1, W + 1):
             slots[b, t] = 0
             ids[b, t] = 0
-    decode_step(wte, wpe, qkv_t, qkv_b, o_t, o_b, fc_t, fc_b, p_t, p_b, head_t, head_b,
-                idx, lengths, slots, k_pool, v_pool, eps, logprobs, queries)  # fmt: skip
+    decode_step(wte, wpe, ln_1, qkv_t, qkv_b, o_t, o_b, ln_2, fc_t, fc_b, p_t, p_b, ln_f,
+                head_t, head_b, scale, eps, idx, lengths, slots, k_pool, v_pool, logprobs,
+                queries)  # fmt: skip
 
 
 def disabled() -> bool:

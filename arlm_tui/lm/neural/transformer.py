@@ -289,8 +289,8 @@ class TransformerLM(nn.Module):
         fast = self._fast
         logprobs = np.empty((len(idx), self.config.vocab_size))
         queries = self._no_queries(len(idx))
-        kernel.decode_step(*fast.arrays(), idx, positions, slots, pool.k, pool.v, fast.eps,
-                           logprobs, queries)  # fmt: skip
+        kernel.decode_step(*fast.arrays(), idx, positions, slots, pool.k, pool.v, logprobs,
+                           queries)  # fmt: skip
         return logprobs, queries
 
     def forward_cached(
@@ -444,8 +444,7 @@ class TransformerLM(nn.Module):
         if kernel is not None:  # the usual case: bookkeeping and step in one compiled call
             fast = self._fast
             kernel.extend_step(*fast.arrays(), tokens, lengths, state.slots, state.ids, first,
-                               slots, ids, pool.k, pool.v, fast.eps, logprobs,
-                               queries)  # fmt: skip
+                               slots, ids, pool.k, pool.v, logprobs, queries)  # fmt: skip
         else:
             slots[:, :-1] = state.slots
             ids[:, :-1] = state.ids
