@@ -242,7 +242,27 @@ class TransformerLM(nn.Module):
                 head = self.wte.weight.detach().t().contiguous()
                 self._fast = fastpath.step_weights(self, BOS_ID)
             self._step_weights = (versions, head)
+            self._warm_up()
         return self._step_weights[1]
+
+    def _warm_up(self) -> None:
+        """Run both compiled entry points once on a two-token text, so that their compilation
+        (seconds, the first time on a machine; then read from numba's cache) happens while the
+        model is being prepared, not in the middle of a generation."""
+        kernel = _kernels()
+        if kernel is None:
+            return
+        pool = KVPool(self.config, 2)
+        slots = np.zeros((1, 1), dtype=np.int64)
+        ids = np.full((1, 1), BOS_ID, dtype=np.int64)
+        logprobs = np.empty((1, self.config.vocab_size))
+        queries = self._no_queries(1)
+        zero = np.zeros(1, dtype=np.int64)
+        kernel.decode_step(*self._fast.arrays(), ids[0], zero, slots, pool.k, pool.v, logprobs,
+                           queries)  # fmt: skip
+        kernel.extend_step(*self._fast.arrays(), ids[0], np.ones(1, dtype=np.int64), slots, ids,
+                           1, np.empty((1, 2), np.int64), np.empty((1, 2), np.int64), pool.k,
+                           pool.v, logprobs, queries)  # fmt: skip
 
     def _step_logits(self, x: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
         """z = LN_f(x) Eᵀ for the cached path (B, d) → (B, V), p(<s>) = 0."""

@@ -219,7 +219,8 @@ class PlayScreen(Screen):
         self.query_one("#knobs").border_title = "knobs"
         self.query_one("#text-box").border_title = "text"
         bars = self.query_one(TokenBars)
-        bars.note = "loading the model …"
+        bars.note = ("loading the model … (the first time a transformer is used, its compiled "
+                     "step is built too: a few seconds)")
         try:
             config = DecodingConfig(strategy=self.initial_strategy or "sample",
                                     **self.initial_knobs)
