@@ -277,10 +277,17 @@ class TransformerLM(nn.Module):
         c = self.config
         return np.empty((c.layers, batch, c.heads, c.d_model // c.heads), dtype=np.float32)
 
+    def _room(self, batch: int) -> int:
+        """Free slots a new pool gets: enough for every row to read 2·C more tokens, at most
+        256 MB of keys and values (memory is only touched as slots are used; a full pool is
+        moved from, which bounds what one generation holds)."""
+        c = self.config
+        slot_bytes = 2 * c.layers * c.d_model * 4
+        return max(1, min(2 * batch * c.context, max(2 * c.context, (256 << 20) // slot_bytes)))
+
     def _pool(self, live: int, batch: int) -> KVPool:
-        """A pool for ``live`` slots plus room for every row to read 2·C more tokens (a pool
-        is moved from when full, so this bounds the memory one generation holds)."""
-        return KVPool(self.config, live + 2 * batch * self.config.context)
+        """A pool for ``live`` slots plus ``_room(batch)``."""
+        return KVPool(self.config, live + self._room(batch))
 
     def decode_step(
         self, idx: np.ndarray, positions: np.ndarray, slots: np.ndarray, pool: KVPool
@@ -449,7 +456,7 @@ class TransformerLM(nn.Module):
         restarting = state.longest >= C
         need = B + K * int(np.count_nonzero(state.lengths >= C)) if restarting else B
         if state.pool.used + need > state.pool.capacity:
-            state = self._moved(state, 2 * B * C)
+            state = self._moved(state, max(need, self._room(B)))
         pool = state.pool
         first = pool.allocate(need)
         if restarting:
