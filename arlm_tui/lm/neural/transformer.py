@@ -162,7 +162,7 @@ class KVPool:
 class TransformerState:
     """B sequences read into a ``KVPool``: row b's window has ``lengths[b]`` tokens
     ``ids[b, :lengths[b]]`` whose keys and values are in slots ``slots[b, :lengths[b]]``, and
-    starts at text position ``offsets[b]``. Entries past a row's length are 0. A state is
+    starts at text position ``offsets[b]``. Entries past a row's length are padding. A state is
     never changed once made (not frozen only because a frozen dataclass is slower to build,
     and one is built per generated token).
 
