@@ -312,6 +312,10 @@ class PlayScreen(Screen):
             self.notify("still computing …", timeout=2)
             return
         self.busy = True
+        if not first:
+            name = getattr(spec, "name", spec)
+            self.notify(f"loading {name} … (a transformer's first use also builds its "
+                        "compiled step: a few seconds)", timeout=4)
         self._load_worker(spec, first)
 
     @work(thread=True, exclusive=True, group="engine")
