@@ -64,6 +64,20 @@ def test_the_compiled_step_is_used_when_numba_is_installed(monkeypatch):
     assert transformer._kernels() is None
 
 
+def test_a_step_that_cannot_compile_falls_back_to_torch_with_a_warning(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("cannot cache function: no locator available\nmore detail")
+
+    monkeypatch.setattr(transformer, "_KERNELS", [kernels])
+    monkeypatch.setattr(kernels, "extend_step", broken)
+    model = make_model()
+    with pytest.warns(RuntimeWarning, match="compiled step is unavailable .cannot cache"):
+        _, state = model.start([[4, 5]])
+    assert transformer._kernels() is None  # from now on: torch calls
+    logprobs, _ = model.extend(state, [6])
+    finite_close(logprobs[0], reference_logprobs(model, [4, 5, 6]))
+
+
 def test_step_weights_are_the_modules_own_numbers():
     model = make_model()
     net = model.net

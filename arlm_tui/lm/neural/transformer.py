@@ -50,16 +50,27 @@ _KERNELS: list = []
 
 
 def _kernels():
-    """The compiled step's module (``kernels``), or None without numba or with
-    ``ARLM_NO_JIT=1``; imported on first use (numba takes ~0.2 s to import)."""
+    """The compiled step's module (``kernels``), or None without numba, with ``ARLM_NO_JIT=1``
+    or after it failed (``_give_up_compiling``); imported on first use (numba takes ~0.2 s)."""
     if not _KERNELS:
         try:
             from arlm_tui.lm.neural import kernels
 
             _KERNELS.append(None if kernels.disabled() else kernels)
-        except ImportError:
-            _KERNELS.append(None)
+        except Exception as exc:  # noqa: BLE001 - ImportError, or numba unable to set up
+            _give_up_compiling(exc)
     return _KERNELS[0]
+
+
+def _give_up_compiling(exc: Exception) -> None:
+    """Run the torch path from now on, and say why once (a broken numba setup, an
+    unwritable cache, a compiler error): slower, never wrong."""
+    import warnings
+
+    _KERNELS[:] = [None]
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    warnings.warn(f"arlm: the transformer's compiled step is unavailable ({first}); "
+                  "using torch calls instead", RuntimeWarning, stacklevel=3)  # fmt: skip
 
 
 class CausalSelfAttention(nn.Module):
@@ -252,6 +263,13 @@ class TransformerLM(nn.Module):
         kernel = _kernels()
         if kernel is None:
             return
+        try:
+            self._run_both(kernel)
+        except Exception as exc:  # noqa: BLE001 - whatever stops compiling, torch still works
+            _give_up_compiling(exc)
+
+    def _run_both(self, kernel) -> None:
+        """``decode_step`` on <s> at position 0, then ``extend_step`` with one more token."""
         pool = KVPool(self.config, 2)
         slots = np.zeros((1, 1), dtype=np.int64)
         ids = np.full((1, 1), BOS_ID, dtype=np.int64)
