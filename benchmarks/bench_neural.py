@@ -1,7 +1,7 @@
 """Speed of the neural backends: arlm's transformer against Hugging Face ``generate()``.
 
     python benchmarks/bench_neural.py [--model NAME|DIR] [--random [--vocab 5000]]
-                                      [--threads N] [--repeats 3]
+                                      [--threads N] [--bf16] [--repeats 3]
 
 Both sides run the same net: by default the bundled ``oracle-transformer`` (4 layers, d_model
 128, 4 heads, 1024 positions, the oracle's vocabulary), on our side as arlm loads it and on
@@ -269,10 +269,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--random", action="store_true", help="random weights instead")
     parser.add_argument("--vocab", type=int, default=5000, help="vocabulary with --random")
     parser.add_argument("--threads", type=int, default=None, help="default: as loaded")
+    parser.add_argument(
+        "--bf16", action="store_true", help="round the weights to bfloat16 first (both sides)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
 
     model = our_model(args.vocab, None if args.random else args.model)
+    if args.bf16:
+        with torch.no_grad():
+            for p in model.net.parameters():
+                p.copy_(p.to(torch.bfloat16).float())
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
