@@ -170,48 +170,12 @@ def _neural(
         **hyperparameters,
     )
     if bfloat16:
+        from arlm_tui.lm.neural.io import store_bfloat16
+
         store_bfloat16(out, valid)
     _note_rebuild(out)
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     return config["summary"]
-
-
-def store_bfloat16(out: Path, valid: list[str]) -> tuple[float, float]:
-    """Round every weight of the model in ``out`` to the nearest bfloat16 number and store it
-    so; the held-out perplexity on ``valid`` (before, after) goes into config.json's summary
-    and the card. Returns (before, after)."""
-    import math
-
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    from arlm_tui.lm.information import heldout_nll
-    from arlm_tui.lm.neural import load_neural
-    from arlm_tui.lm.neural.io import FORMAT, WEIGHTS_FILE
-
-    def perplexity() -> float:
-        nll, count = heldout_nll(load_neural(out), valid)
-        return round(math.exp(nll / count), 4)
-
-    before = perplexity()
-    file = out / WEIGHTS_FILE
-    tensors = {k: v.to(torch.bfloat16) for k, v in load_file(str(file)).items()}
-    save_file(tensors, str(file), metadata={"format": str(FORMAT)})
-    after = perplexity()
-    config_file = out / "config.json"
-    config = json.loads(config_file.read_text(encoding="utf-8"))
-    config["summary"]["heldout_perplexity"] = after
-    config["summary"]["weights"] = "bfloat16"
-    config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    card = out / "card.md"
-    card.write_text(
-        card.read_text(encoding="utf-8")
-        + f"\nThe weights were then rounded to bfloat16 (8-bit mantissa) and are stored so; "
-        f"held-out perplexity {before} before, {after} after (every token and </s> of the "
-        "held-out texts). Computation stays float32.\n",
-        encoding="utf-8",
-    )
-    return before, after
 
 
 def _note_rebuild(out: Path) -> None:

@@ -346,3 +346,33 @@ def test_oracle_corpus_models_use_the_oracle_tokenizer(tmp_path, capsys):
         ["train", "ffn", "--corpus", "oracle:40", "--out", str(out), "--tokenizer", "char"]
     )
     assert status == 2 and "oracle's own word tokenizer" in capsys.readouterr().err
+
+
+def test_bf16_flag_stores_bfloat16_weights_that_generate_like_the_reloaded_model(
+    tmp_path, capsys
+):
+    from safetensors import safe_open
+
+    from arlm_tui.cli import main
+    from arlm_tui.lm.neural import fastpath
+
+    out = tmp_path / "tiny-transformer"
+    status = main(["train", "transformer", "--corpus", "oracle:60", "--out", str(out), "--steps",
+                   "3", "--d-model", "16", "--heads", "2", "--layers", "1", "--context", "32",
+                   "--bf16"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "weights rounded to bfloat16: held-out perplexity" in captured.out
+    with safe_open(str(out / "model.safetensors"), "pt") as f:
+        assert all(f.get_tensor(k).dtype == torch.bfloat16 for k in f.keys())  # noqa: SIM118
+    model = load_neural(out)
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["summary"]["weights"] == "bfloat16"
+    assert "rounded to bfloat16" in (out / "card.md").read_text(encoding="utf-8")
+    assert fastpath.step_weights(model.net, model.bos_id).bfloat16
+    ids = model.tokenizer.encode("one day,")
+    logprobs, state = model.start([ids])
+    logprobs, _ = model.extend(state, [ids[0]])
+    expected = model.next_logprobs([*ids, ids[0]])
+    keep = np.isfinite(expected)
+    np.testing.assert_allclose(logprobs[0][keep], expected[keep], atol=1e-5)

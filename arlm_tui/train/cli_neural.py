@@ -97,6 +97,13 @@ def _arguments(p: argparse.ArgumentParser, kind: str) -> None:
     where = p.add_argument_group("output")
     where.add_argument("--out", help="directory to save the model in")
     where.add_argument("--name", help="save under this name in arlm's user models directory")
+    if kind == "transformer":
+        where.add_argument(
+            "--bf16",
+            action="store_true",
+            help="round the trained weights to bfloat16: half the file and faster generation "
+            "(the card records the held-out perplexity before and after)",
+        )
 
 
 def _output_dir(args: argparse.Namespace) -> Path:
@@ -194,4 +201,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if result.val_perplexity is not None:
         print(f"held-out perplexity: {result.val_perplexity:.3f}")
+    if getattr(args, "bf16", False):
+        from arlm_tui.lm.neural.io import store_bfloat16
+
+        before, after = store_bfloat16(Path(result.out_dir), valid_texts)
+        change = f": held-out perplexity {before} → {after}" if after is not None else ""
+        print(f"weights rounded to bfloat16{change}")
     return 0
