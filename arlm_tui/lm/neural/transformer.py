@@ -240,8 +240,8 @@ class TransformerLM(nn.Module):
 
     # ---------------------------------------------------------------- the cached path
     def _weights_for_steps(self) -> torch.Tensor:
-        """The weights of the cached path: folded float32 copies for ``kernels.decode_step``
-        (``self._fast``), and Eᵀ as a contiguous (d, V) matrix for a chunk's output product
+        """The weights of the cached path: numpy copies for ``kernels.decode_step``
+        (``self._fast``, see ``fastpath.StepWeights``), and Eᵀ as a contiguous (d, V) matrix for a chunk's output product
         (measured ~5× faster than ``F.linear`` with E on two cores); returns Eᵀ.
 
         The copies are rebuilt when any weight has changed since (every in-place update bumps
