@@ -123,6 +123,15 @@ def _logits_array(logits: np.ndarray) -> np.ndarray:
     return z
 
 
+def _logits_and_probs(
+    logits: np.ndarray, probs: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(z, softmax(z)) for a processor that reads probabilities: ``probs`` when the caller has
+    them already (``uses_probs``), else computed here."""
+    z = _logits_array(logits)
+    return z, softmax(z) if probs is None else probs
+
+
 def _remove(logits: np.ndarray, remove: np.ndarray) -> np.ndarray:
     """``logits`` with ``remove`` set to -inf, keeping the arg-max if nothing else would survive."""
     if np.all(remove | (logits == NEG_INF)):
@@ -330,8 +339,7 @@ class TopP:
     ) -> np.ndarray:
         # token j (in descending order) survives iff the mass before it, Σ_{i<j} p_i, is < p;
         # a large vocabulary sorts only its most probable tokens
-        z = _logits_array(logits)
-        probs = softmax(z) if probs is None else probs
+        z, probs = _logits_and_probs(logits, probs)
         limit = self.p - 1e-12
         if z.size <= _SORT_ALL:
             top = np.argsort(-z, kind="stable")
@@ -403,8 +411,7 @@ class TypicalP:
     def __call__(
         self, context_ids: Sequence[int], logits: np.ndarray, probs: np.ndarray | None = None
     ) -> np.ndarray:
-        z = _logits_array(logits)
-        probs = softmax(z) if probs is None else probs
+        z, probs = _logits_and_probs(logits, probs)
         with np.errstate(divide="ignore"):
             log_probs = np.log(probs)
         h = entropy(probs)
@@ -433,8 +440,8 @@ class Epsilon:
     def __call__(
         self, context_ids: Sequence[int], logits: np.ndarray, probs: np.ndarray | None = None
     ) -> np.ndarray:
-        z = _logits_array(logits)
-        remove = (softmax(z) if probs is None else probs) < self.epsilon * (1.0 - 1e-12)
+        z, probs = _logits_and_probs(logits, probs)
+        remove = probs < self.epsilon * (1.0 - 1e-12)
         remove &= z < np.max(z)
         return _remove(z, remove)
 
