@@ -96,6 +96,7 @@ def test_a_bfloat16_model_keeps_its_matrices_as_16_bit_patterns():
     assert weights.bfloat16 and weights.fc_t.dtype == np.uint16
     widened = (weights.fc_t[0].astype(np.uint32) << 16).view(np.float32)
     np.testing.assert_array_equal(widened, net.blocks[0].mlp.c_fc.weight.detach())
+    assert kernels.weight(weights.fc_t[0, 1, 2]) == widened[1, 2]  # the plain-Python meaning
     assert fastpath.is_bfloat16(np.array([1.0, -0.5, 3.0], np.float32))
     assert not fastpath.is_bfloat16(np.array([1.0, 0.1], np.float32))
 

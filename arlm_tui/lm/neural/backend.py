@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from arlm_tui.lm.base import LanguageModel
+from arlm_tui.lm.neural.batch import log_probs
 
 
 def parameter_count(net: nn.Module) -> int:
@@ -78,7 +79,7 @@ class NeuralLanguageModel(LanguageModel):
         step normalises them in the same loop)."""
         if isinstance(scores, np.ndarray):
             return scores
-        return torch.log_softmax(scores.double(), dim=-1).numpy()
+        return log_probs(scores)
 
     # ------------------------------------------------------------------ the protocol
     def next_logprobs(self, context_ids: Sequence[int]) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Small pieces every neural backend shares: grouping contexts by length, masking ``<s>``.
+"""Small pieces every neural backend shares: grouping contexts by length, masking ``<s>``,
+log-probabilities from logits.
 
 ``start`` receives B contexts that may differ in length. Rather than padding (which would shift
 a transformer's positions and feed a recurrent net padding tokens), each group of equal-length
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 #: Id of ``<s>``: fed to every net first, never predicted.
@@ -21,6 +23,12 @@ def rows_by_length(contexts: Sequence[Sequence[int]]) -> dict[int, list[int]]:
     for row, context in enumerate(contexts):
         groups.setdefault(len(context), []).append(row)
     return groups
+
+
+def log_probs(logits: torch.Tensor) -> np.ndarray:
+    """log softmax(z) over the last axis, computed in float64, as numpy (each row's logsumexp
+    is 0 to float64 precision)."""
+    return torch.log_softmax(logits.double(), dim=-1).numpy()
 
 
 def mask_start_token(logits: torch.Tensor) -> torch.Tensor:

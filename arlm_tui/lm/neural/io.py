@@ -101,10 +101,14 @@ def write_config(
 
 def save_weights(net: nn.Module, file: Path) -> None:
     """Write the net's tensors to ``file`` atomically (a crash never leaves half a file)."""
+    _write_tensors(weights_of(net), file)
+
+
+def _write_tensors(tensors: dict[str, torch.Tensor], file: Path) -> None:
     from safetensors.torch import save_file
 
     tmp = file.with_name(file.name + ".tmp")
-    save_file(weights_of(net), str(tmp), metadata={"format": str(FORMAT)})
+    save_file(tensors, str(tmp), metadata={"format": str(FORMAT)})
     tmp.replace(file)
 
 
@@ -226,9 +230,10 @@ def store_bfloat16(out: Path, valid: Sequence[str]) -> tuple[float | None, float
     see ``kernels``). The held-out perplexity on ``valid`` before and after goes into
     config.json's summary and the card (None without held-out texts). Returns (before, after).
     """
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
     from arlm_tui.lm.information import heldout_nll
+    from arlm_tui.lm.registry import write_summary
 
     def perplexity() -> float | None:
         if not valid:
@@ -238,18 +243,12 @@ def store_bfloat16(out: Path, valid: Sequence[str]) -> tuple[float | None, float
 
     before = perplexity()
     file = out / WEIGHTS_FILE
-    tensors = {k: v.to(torch.bfloat16) for k, v in load_file(str(file)).items()}
-    tmp = file.with_name(file.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"format": str(FORMAT)})
-    tmp.chmod(0o644)
-    tmp.replace(file)  # atomically, as save_weights
+    _write_tensors({k: v.to(torch.bfloat16) for k, v in load_file(str(file)).items()}, file)
     after = perplexity()
-    config_file = out / "config.json"
-    config = json.loads(config_file.read_text(encoding="utf-8"))
+    summary = json.loads((out / CONFIG_FILE).read_text(encoding="utf-8")).get("summary", {})
     if after is not None:
-        config["summary"]["heldout_perplexity"] = after
-    config["summary"]["weights"] = "bfloat16"
-    config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        summary["heldout_perplexity"] = after
+    write_summary(out, {**summary, "weights": "bfloat16"})
     card = out / "card.md"
     card.write_text(
         card.read_text(encoding="utf-8")

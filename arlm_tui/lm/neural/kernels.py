@@ -66,8 +66,11 @@ def _bf16_to_f32(typingctx, half):
 
 
 def weight(w):
-    """A weight as float32: itself, or from its bfloat16 bits (uint16). Compiled code only."""
-    raise NotImplementedError("compiled code only")
+    """A weight as float32: itself, or widened from its bfloat16 bits (uint16). This is the
+    plain-Python meaning; compiled code uses the overload below."""
+    if isinstance(w, np.uint16):
+        return (np.array([w], dtype=np.uint32) << 16).view(np.float32)[0]
+    return np.float32(w)
 
 
 @overload(weight, jit_options={"fastmath": _MATH})

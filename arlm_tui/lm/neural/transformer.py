@@ -37,14 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from arlm_tui.lm.neural import fastpath
-from arlm_tui.lm.neural.batch import BOS_ID, mask_start_token, rows_by_length
+from arlm_tui.lm.neural.batch import BOS_ID, log_probs, mask_start_token, rows_by_length
 from arlm_tui.lm.neural.config import TransformerConfig, window_spans, window_start
-
-
-def log_probs(logits: torch.Tensor) -> np.ndarray:
-    """log softmax(z) in float64, as numpy."""
-    return torch.log_softmax(logits.double(), dim=-1).numpy()
-
 
 _KERNELS: list = []
 
@@ -323,7 +317,8 @@ class TransformerLM(nn.Module):
             logprobs = np.empty((len(idx), self.config.vocab_size))
             queries = self._no_queries(len(idx))
             with torch.inference_mode():
-                for past, rows in rows_by_length([range(p) for p in positions.tolist()]).items():
+                for past in np.unique(positions).tolist():
+                    rows = np.flatnonzero(positions == past)
                     ids = torch.from_numpy(idx[rows]).unsqueeze(1)
                     logprobs[rows], queries[:, rows] = self.forward_cached(
                         ids, pool, slots[rows, : past + 1], past
