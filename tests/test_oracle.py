@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections import Counter
 
 import numpy as np
@@ -293,23 +292,6 @@ def test_is_possible(model, language):
     good = model.tokenizer.encode("one day, a farmer walked to the barn.")
     assert model.is_possible(good)
     assert not model.is_possible(good + model.tokenizer.encode("she found a whale"))
-
-
-def test_one_step_takes_less_than_two_milliseconds(model, language):
-    texts = language.corpus(20, seed=99)
-    texts.append("one day, anna went to the beach. then, she found a fox near the old mill. "
-                 "the the banana then, she saw a crab.")
-    contexts = [model.tokenizer.encode(t) for t in texts]
-    model.next_logprobs(contexts[-1])  # compile the states once
-    steps, elapsed = 0, 0.0
-    for ids in contexts:
-        _, state = model.start([[]])
-        for token_id in ids:
-            start = time.perf_counter()
-            _, state = model.extend(state, [token_id])
-            elapsed += time.perf_counter() - start
-            steps += 1
-    assert elapsed / steps < 2e-3
 
 
 def test_save_and_load_an_oracle_model_directory(tmp_path):
