@@ -71,6 +71,7 @@ def _open_store():
     store = Store.open()
     if store.notice:
         _warn(store.notice)
+    store.on_message = lambda message, severity: _warn(message)
     return store
 
 
@@ -220,8 +221,9 @@ def review_loop(
             duration_ms = int((time.monotonic() - shown) * 1000)
             due = deck.answer(item.card.id, rating, reviewed, duration_ms=duration_ms)
             done += 1
+            kept = getattr(deck.store, "unsaved", 0)
             say(
-                f"saved: {rating.name} · next review {format_interval(due, reviewed)} "
+                f"{'kept, not saved yet' if kept else 'saved'}: {rating.name} · next review {format_interval(due, reviewed)} "
                 f"({_local(due)})"
             )
             say("")
