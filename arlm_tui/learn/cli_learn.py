@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from arlm_tui.errors import ArlmError
@@ -255,9 +256,17 @@ def cmd_cards_export(args: argparse.Namespace) -> int:
     if not args.anki and not args.html:
         raise ArlmError("say what to write: --anki F.apkg and/or --html F.html")
     from arlm_tui.learn.export import export_anki, export_html
+    from arlm_tui.outputs import check_output_file
 
     with _open_store() as store:
         cards = list(_open_deck(store).cards.values())
+    # both destinations checked before either file is written
+    if args.anki:
+        check_output_file(args.anki, option="--anki", example="cards.apkg")
+    if args.html:
+        check_output_file(args.html, option="--html", example="cards.html")
+    if args.anki and args.html and Path(args.anki).resolve() == Path(args.html).resolve():
+        raise ArlmError(f"--anki and --html name the same file ({args.anki}); give two names")
     if args.anki:
         n = export_anki(cards, args.anki)
         print(f"wrote {args.anki}: {n} notes (import it again after changes: notes update)")
