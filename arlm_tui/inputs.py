@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +157,18 @@ def load_json(path: str | Path, *, limit: int, what: str = "file") -> Any:
     return parse_json(read_text(path, limit=limit, what=what), source=path)
 
 
+@contextmanager
+def reported_as(error: type[ArlmError]) -> Iterator[None]:
+    """Re-raise this module's ArlmError as ``error`` (ModelLoadError, CorpusError ...), the
+    message unchanged, for callers whose users catch the narrower type."""
+    try:
+        yield
+    except ArlmError as exc:
+        if isinstance(exc, error):
+            raise
+        raise error(str(exc)) from None
+
+
 __all__ = [
     "LIMITS",
     "MAX_JSON_DEPTH",
@@ -164,4 +178,5 @@ __all__ = [
     "parse_json",
     "read_bytes",
     "read_text",
+    "reported_as",
 ]

@@ -116,7 +116,7 @@ def _as_flag_error(exc: ValueError) -> ArlmError:
 def run(args: argparse.Namespace) -> int:
     """Handler of ``arlm train <neural kind>``: load the corpus, train, save, report."""
     from arlm_tui.corpus_spec import load_corpus_spec
-    from arlm_tui.lm.neural.config import make_config
+    from arlm_tui.lm.neural.config import ModelTooLargeError, make_config
     from arlm_tui.text.corpora import train_valid_split
     from arlm_tui.train.neural import check_hyperparameters
 
@@ -130,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_hyperparameters(kind, dropout=args.dropout, **schedule)
         make_config(kind, 3, **shape)
+    except ModelTooLargeError as exc:
+        raise ArlmError(str(exc)) from None
     except ValueError as exc:
         raise _as_flag_error(exc) from None
     if not 0.0 <= args.valid_fraction < 1.0:

@@ -34,9 +34,14 @@ class Settings:
     def load(cls) -> Settings:
         """The saved settings, or the defaults for anything missing or malformed."""
         settings = cls()
+        from arlm_tui import inputs
+        from arlm_tui.errors import ArlmError
+
+        if not cls.path().exists():
+            return settings
         try:
-            data = json.loads(cls.path().read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            data = inputs.load_json(cls.path(), limit=inputs.LIMITS["settings"], what="settings")
+        except ArlmError:
             return settings
         if not isinstance(data, dict):
             return settings

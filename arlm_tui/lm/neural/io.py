@@ -136,14 +136,12 @@ def save_neural(
 def read_neural_config(directory: Path) -> tuple[str, ModelConfig, dict[str, Any]]:
     """(backend, architecture config, the whole JSON) from ``config.json``, checked."""
     file = directory / CONFIG_FILE
-    if not file.is_file():
+    if not file.exists() and not file.is_symlink():  # else: inputs says what it is
         raise ModelLoadError("missing (not a model directory)", path=file)
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ModelLoadError("not UTF-8 text", path=file) from None
-    except json.JSONDecodeError as exc:
-        raise ModelLoadError(f"not valid JSON ({exc.msg})", path=file, line=exc.lineno) from None
+    from arlm_tui import inputs
+
+    with inputs.reported_as(ModelLoadError):  # a regular file, size and depth bounded
+        raw = inputs.load_json(file, limit=inputs.LIMITS["config"], what="config")
     if not isinstance(raw, dict):
         raise ModelLoadError("not a JSON object", path=file)
     backend = raw.get("backend")
@@ -173,6 +171,10 @@ def load_weights(net: nn.Module, file: Path) -> None:
 
     if not file.is_file():
         raise ModelLoadError("missing", path=file)
+    from arlm_tui import inputs
+
+    with inputs.reported_as(ModelLoadError):  # never a FIFO or a device
+        inputs.check_regular_file(file, what="weights file")
     try:
         tensors = load_file(str(file))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:

@@ -906,7 +906,9 @@ class PlayScreen(Screen):
             return load_model(name)
 
         try:
-            text = path.read_text(encoding="utf-8")
+            from arlm_tui import inputs
+
+            text = inputs.read_text(path, limit=inputs.LIMITS["session"], what="session file")
             session = Session.from_json(text, model_loader=loader)
             total = len(session.traces)
             while session.undo():
