@@ -51,6 +51,30 @@ def _explain(exc: OSError) -> str:
     return (exc.strerror or str(exc)).lower()
 
 
+#: What writers that are not Python's own (safetensors' Rust code) say about a failed write.
+_WRITER_PROBLEMS = (
+    ("no space left", "the disk is full"),
+    ("storagefull", "the disk is full"),
+    ("file too large", "the file is larger than this system allows"),
+    ("filetoolarge", "the file is larger than this system allows"),
+    ("permission denied", "permission denied"),
+    ("read-only file system", "the file system is read-only"),
+    ("quota", "the disk quota is exceeded"),
+)
+
+
+def _writer_problem(exc: BaseException) -> str | None:
+    """A plain description of a failed write reported by a library as its own exception type
+    (``SafetensorError: ... Os { code: 28, kind: StorageFull ...}``), else None (a real bug)."""
+    text = str(exc).lower()
+    for needle, plain in _WRITER_PROBLEMS:
+        if needle in text:
+            return plain
+    if type(exc).__name__ == "SafetensorError" and "os error" in text:
+        return " ".join(str(exc).split())[:160]
+    return None
+
+
 def _probe_writable(folder: Path, label: str) -> None:
     """Create and remove a scratch file in ``folder``: the only sure test that we may write."""
     try:
@@ -113,21 +137,37 @@ def check_output_file(path: str | Path, *, option: str = "--out", example: str =
     return path
 
 
+def _checkpoint_backend(file: Path) -> str | None:
+    """The backend a training checkpoint was made for, from its safetensors header (8 bytes of
+    length, then JSON whose ``__metadata__.state`` holds the run settings)."""
+    import struct
+
+    try:
+        with open(file, "rb") as handle:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            if length > 16 * 1024 * 1024:
+                return None
+            header = json.loads(handle.read(length))
+        state = json.loads(header["__metadata__"]["state"])
+        backend = state["run"]["backend"]
+    except (OSError, ValueError, KeyError, TypeError, struct.error, RecursionError):
+        return None
+    return backend if isinstance(backend, str) else None
+
+
 def model_kind(folder: Path) -> str | None:
     """The backend of the model (or training checkpoint) in ``folder``, if it holds one."""
-    for name, keys in (("config.json", ("backend",)), ("checkpoint.json", ("run", "backend"))):
-        file = folder / name
-        try:
-            if not file.is_file() or file.stat().st_size > 16 * 1024 * 1024:
-                continue
+    file = folder / "config.json"
+    try:
+        if file.is_file() and file.stat().st_size <= 16 * 1024 * 1024:
             value = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
-            continue
-        for key in keys:
-            value = value.get(key) if isinstance(value, dict) else None
-        if isinstance(value, str):
-            return value
-    return None
+            backend = value.get("backend") if isinstance(value, dict) else None
+            if isinstance(backend, str):
+                return backend
+    except (OSError, ValueError, RecursionError):
+        pass
+    checkpoint = folder / "checkpoint.safetensors"
+    return _checkpoint_backend(checkpoint) if checkpoint.is_file() else None
 
 
 def check_model_dir(
@@ -248,6 +288,12 @@ def writing(path: str | Path, *, durable: bool = True) -> Iterator[Path]:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ArlmError(f"cannot write {path} ({_explain(exc)})") from None
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        problem = _writer_problem(exc)
+        if problem is None:
+            raise
+        raise ArlmError(f"cannot write {path} ({problem})") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -652,10 +652,13 @@ class NGramModel(HistoryModel):
         for j, table in self._tables.items():
             tensors[f"ngrams.{j}"] = np.ascontiguousarray(table.grams, dtype=np.int32)
             tensors[f"counts.{j}"] = np.ascontiguousarray(table.counts, dtype=np.int64)
-        save_file(tensors, str(directory / NGRAMS_FILE))
+        from arlm_tui.outputs import write_text, writing
+
+        with writing(directory / NGRAMS_FILE) as tmp:  # each file renamed into place
+            save_file(tensors, str(tmp))
         self.tokenizer.save(directory / TOKENIZER_FILE)
         text = json.dumps(config, indent=2, ensure_ascii=False)
-        (directory / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
+        write_text(directory / CONFIG_FILE, text + "\n")
 
     @classmethod
     def load(cls, directory: str | Path) -> NGramModel:

@@ -832,7 +832,9 @@ def save_oracle(directory: str | Path, *, seed: int = 0, name: str = "oracle") -
     directory.mkdir(parents=True, exist_ok=True)
     model = OracleModel(seed=seed, name=name)
     config = {"backend": "oracle", "format": CONFIG_FORMAT, "seed": model.seed, "name": name}
-    (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    from arlm_tui.outputs import write_text
+
+    write_text(directory / "config.json", json.dumps(config, indent=2) + "\n")
     model.tokenizer.save(directory / "tokenizer.json")
     return directory
 

@@ -75,7 +75,9 @@ def write_summary(directory: str | Path, summary: dict[str, Any], **extra: Any) 
     }
     for key, value in extra.items():
         config.setdefault(key, value)
-    file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    from arlm_tui.outputs import write_text
+
+    write_text(file, json.dumps(config, indent=2) + "\n")
 
 
 def _scan(root: Path, origin: str) -> list[ModelEntry]:

@@ -124,8 +124,10 @@ class Tokenizer(ABC):
 
     def save(self, path: str | Path) -> None:
         """Write ``to_dict()`` as UTF-8 JSON to ``path``."""
+        from arlm_tui.outputs import write_text
+
         text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
-        Path(path).write_text(text + "\n", encoding="utf-8")
+        write_text(path, text + "\n")  # a temporary file renamed into place
 
     @classmethod
     @abstractmethod

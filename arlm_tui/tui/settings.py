@@ -55,8 +55,12 @@ class Settings:
 
     def save(self) -> None:
         """Write the settings; a read-only home directory is not an error worth stopping for."""
+        from arlm_tui.errors import ArlmError
+        from arlm_tui.outputs import write_text
+
         try:
             self.path().parent.mkdir(parents=True, exist_ok=True)
-            self.path().write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        except OSError:
+            # renamed into place; no fsync on the UI thread for a file this unimportant
+            write_text(self.path(), json.dumps(asdict(self), indent=2), durable=False)
+        except (OSError, ArlmError):
             pass

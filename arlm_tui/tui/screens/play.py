@@ -850,8 +850,13 @@ class PlayScreen(Screen):
             if path is None:
                 return
             try:
+                from arlm_tui.outputs import write_text
+
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(data, encoding="utf-8")
+                write_text(path, data)  # a temporary file renamed into place
+            except ArlmError as exc:
+                self.notify(str(exc), severity="error")
+                return
             except OSError as exc:
                 self.notify(f"could not save {path}: {exc.strerror or exc}", severity="error")
                 return
