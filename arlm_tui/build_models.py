@@ -180,12 +180,14 @@ def _neural(
 
 def _note_rebuild(out: Path) -> None:
     """Append to the training card how this bundled model is remade."""
+    from arlm_tui.outputs import write_text
+
     card = out / "card.md"
-    card.write_text(
+    write_text(
+        card,
         card.read_text(encoding="utf-8")
         + f"\nBundled with arlm: `python -m arlm_tui.build_models {out.name}` retrains it "
         "(recipe in `arlm_tui/build_models.py`, seed 0; training time depends on the machine).\n",
-        encoding="utf-8",
     )
 
 

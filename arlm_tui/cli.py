@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from arlm_tui import flags
 from arlm_tui.errors import ArlmError
 
 EXIT_USAGE = 2
@@ -51,7 +52,7 @@ KNOB_FLAGS: tuple[tuple[str, type, str], ...] = (
     ("--length-penalty", float, "α in score = log p / length^α"),
     ("--max-tokens", int, "tokens to generate at most"),
     ("--min-tokens", int, "suppress </s> before this many"),
-    ("--seed", int, "random seed (same seed, same text)"),
+    ("--seed", flags.seed, "random seed (same seed, same text)"),
 )
 #: The knob names of ``KNOB_FLAGS`` (``--top-k`` -> ``top_k``).
 KNOB_NAMES: tuple[str, ...] = tuple(flag[2:].replace("-", "_") for flag, _, _ in KNOB_FLAGS)
@@ -183,9 +184,11 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_train_ngram(args: argparse.Namespace) -> int:
+    from arlm_tui.corpus_spec import check_corpus_spec
     from arlm_tui.train.ngram import train_ngram
 
-    out = _output_dir(args)
+    check_corpus_spec(args.corpus)  # a missing input is reported before a bad --out
+    out = _output_dir(args, "ngram")
     result = train_ngram(
         corpus=args.corpus,
         out_dir=out,
@@ -207,27 +210,21 @@ def cmd_train_ngram(args: argparse.Namespace) -> int:
     return 0
 
 
-def _output_dir(args: argparse.Namespace) -> Path:
-    if args.out is not None and args.name is not None:
-        raise ArlmError("give either --out DIR or --name NAME, not both")
-    if args.name is not None:
-        from arlm_tui.paths import user_models_dir
+def _output_dir(args: argparse.Namespace, kind: str) -> Path:
+    from arlm_tui.outputs import model_destination
 
-        if "/" in args.name or args.name.startswith("."):
-            raise ArlmError(f"--name {args.name!r}: a model name has no slashes; use --out DIR")
-        return user_models_dir() / args.name
-    if args.out is None:
-        raise ArlmError("say where to save the model: --out DIR (or --name NAME)")
-    return Path(args.out)
+    return model_destination(args.out, args.name, kind)
 
 
 def cmd_export_arpa(args: argparse.Namespace) -> int:
     from arlm_tui.lm.arpa import write_arpa
     from arlm_tui.lm.registry import load_model
+    from arlm_tui.outputs import check_output_file
 
     model = load_model(args.model)
     if getattr(model, "backend", "") != "ngram":
         raise ArlmError(f"{model.name} is a {model.backend} model; ARPA export needs an n-gram")
+    check_output_file(args.out, example="model.arpa")
     write_arpa(model, args.out)
     print(f"wrote {args.out}")
     return 0
@@ -354,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     ng.add_argument("--vocab-size", type=int, default=2000, help="BPE vocabulary size")
     ng.add_argument("--valid-fraction", type=float, default=0.1, help="held out (0 = none)")
     ng.add_argument("--unit", choices=("sentence", "line"), default="sentence")
-    ng.add_argument("--seed", type=int, default=0)
+    ng.add_argument("--seed", type=flags.seed, default=0)
     ng.add_argument("--out", help="directory to save the model in")
     ng.add_argument("--name", help="save under this name in arlm's user models directory")
     ng.set_defaults(func=cmd_train_ngram)

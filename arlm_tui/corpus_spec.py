@@ -23,6 +23,20 @@ class CorpusTexts:
     tokenizer: object | None = None  # a fixed tokenizer the corpus requires (the oracle's)
 
 
+def check_corpus_spec(spec: str) -> None:
+    """Check, without reading it, that ``spec`` names a corpus: a bundled one or a regular file
+    within the size limit (so a missing input is reported before any output is checked)."""
+    if spec in ("toy", "pyref", "oracle") or spec.startswith("oracle:"):
+        return
+    from arlm_tui.inputs import check_regular_file
+    from arlm_tui.text.corpora import MAX_CORPUS_BYTES
+
+    try:
+        check_regular_file(spec, limit=MAX_CORPUS_BYTES, what="corpus")
+    except ArlmError as exc:
+        raise ArlmError(f"--corpus {exc}") from None
+
+
 def load_corpus_spec(spec: str, *, unit: str = "sentence", seed: int = 0) -> CorpusTexts:
     """Resolve ``spec`` to a list of texts (one training sequence each)."""
     from arlm_tui.text import corpora

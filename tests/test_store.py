@@ -279,7 +279,7 @@ def _missing_column(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "damage", [_truncated, _not_a_database, _foreign_tables, _newer_version, _missing_column]
+    "damage", [_truncated, _not_a_database, _foreign_tables, _missing_column]
 )
 def test_a_bad_file_is_moved_aside_and_a_fresh_store_starts(tmp_path, damage):
     path = tmp_path / DB_NAME
@@ -336,3 +336,173 @@ def test_a_busy_database_is_not_moved_aside(tmp_path, monkeypatch):
 def test_create_schema_rejects_unknown_versions(tmp_path):
     with pytest.raises(ValueError, match="version"):
         create_schema(tmp_path / "x.sqlite3", SCHEMA_VERSION + 1)
+
+
+
+# --------------------------------------------------------------------------- healthy, not writable
+def test_a_newer_arlms_database_is_left_alone_and_read(tmp_path):
+    path = tmp_path / DB_NAME
+    _newer_version(path)
+    original = path.read_bytes()
+    with Store.open(path) as store:
+        assert store.read_only and store.notice is not None and "newer" in store.notice
+        assert store.record_attempt("l", "q", "r", True) is False
+        assert store.unsaved == 1
+    assert path.read_bytes() == original and not _aside_files(tmp_path)
+
+
+# A forked child (as ``nobody`` when the tests run as root, where chmod stops nothing; the
+# interpreter itself may be private to root, so the child forks rather than execs) opens a healthy
+# database it may not write, tries to save an answer, and reports what it saw as JSON.
+def _as_other_user(db: Path) -> dict:
+    import os
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 1
+        try:
+            os.close(read_end)
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            store = Store.open(db)
+            seen = [a.question_id for a in store.attempts()]
+            saved = store.record_attempt("l", "new", "r", True)
+            report = {"path": str(store.path) if store.path else None, "notice": store.notice,
+                      "read_only": store.read_only, "seen": seen, "saved": saved,
+                      "unsaved": store.unsaved}
+            store.close()
+            os.write(write_end, json.dumps(report).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return json.loads(data)
+
+
+def _healthy(folder: Path) -> Path:
+    path = folder / DB_NAME
+    with Store.open(path) as store:
+        store.record_attempt("l", "old", "r", True)
+    for f in folder.iterdir():
+        f.chmod(0o666)
+    return path
+
+
+@pytest.fixture
+def shared_dir():
+    """A folder another user can enter (pytest's tmp_path is private to root)."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="arlm-store-"))
+    folder.chmod(0o777)
+    yield folder
+    folder.chmod(0o777)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mistake", ["read-only file", "read-only folder", "mode 000"])
+def test_a_healthy_database_that_cannot_be_written_is_never_moved_aside(shared_dir, mistake):
+    path = _healthy(shared_dir)
+    if mistake == "read-only file":
+        path.chmod(0o444)
+    elif mistake == "mode 000":
+        path.chmod(0o000)
+    before = path.read_bytes()
+    if mistake == "read-only folder":
+        shared_dir.chmod(0o555)
+    try:
+        seen = _as_other_user(path)
+    finally:
+        shared_dir.chmod(0o777)
+    path.chmod(0o666)
+    assert path.read_bytes() == before  # nothing moved, nothing written (SQLite may add its
+    assert not _aside_files(shared_dir)  # -shm companion next to a read-only file, as any reader)
+    assert not _aside_files(shared_dir)
+    notice = seen["notice"]
+    assert notice and "\n" not in notice and "corrupt" not in notice and "moved" not in notice
+    if mistake == "mode 000":
+        assert seen["path"] is None and "permission denied" in notice and seen["saved"]
+    else:
+        # read-only: what was saved is shown; the new answer waits in memory
+        assert seen["read_only"] and seen["seen"] == ["old"]
+        assert seen["saved"] is False and seen["unsaved"] == 1
+    with Store.open(path) as store:
+        assert store.notice is None and [a.question_id for a in store.attempts()] == ["old"]
+
+
+def test_a_database_locked_by_another_process_is_left_alone(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.05)
+    path = tmp_path / DB_NAME
+    with Store.open(path) as store:
+        store.record_attempt("l", "old", "r", True)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        store = Store.open(path)
+        assert store.notice is not None and "corrupt" not in store.notice
+        assert store.record_attempt("l", "q", "r", True) in (True, False)
+        store.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not _aside_files(tmp_path)
+    with Store.open(path) as store:
+        assert store.notice is None and [a.question_id for a in store.attempts()] == ["old"]
+
+
+def test_a_write_that_fails_while_running_is_kept_and_retried(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.05)
+    path = tmp_path / DB_NAME
+    store = Store.open(path)
+    messages: list[tuple[str, str]] = []
+    store.on_message = lambda text, severity: messages.append((text, severity))
+    store._conn.execute(f"PRAGMA busy_timeout = {50}")
+    _review(store, "c1", 3, T0)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        _review(store, "c2", 4, T0 + timedelta(minutes=1))  # must not raise
+        assert store.record_attempt("l", "q1", "r", True, now=T0) is False
+        assert store.unsaved == 2
+        assert messages and messages[-1][1] == "warning" and "kept in memory" in messages[-1][0]
+        assert "\n" not in messages[-1][0]
+        assert store.review_count() == 1  # what was committed stays committed
+        assert store.retry_unsaved() == 2
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store.retry_unsaved() == 0
+    assert messages[-1][1] == "information" and "saved 2" in messages[-1][0]
+    assert [r.card_id for r in store.reviews()] == ["c1", "c2"]
+    assert [a.answered_at for a in store.attempts()] == [T0]  # the time of the answer
+    store.close()
+
+
+def test_a_full_disk_keeps_the_answer_and_the_committed_data(tmp_path):
+    path = tmp_path / DB_NAME
+    with Store.open(path) as store:
+        _review(store, "c1", 3, T0)
+        page_count = store._conn.execute("PRAGMA page_count").fetchone()[0]
+        store._conn.execute(f"PRAGMA max_page_count = {page_count}")  # SQLITE_FULL from now on
+        big = "x" * 200_000
+        assert store.record_attempt("l", "q", big, True) is False
+        assert store.unsaved == 1 and store.review_count() == 1
+        store._conn.execute("PRAGMA max_page_count = 1073741823")
+        assert store.retry_unsaved() == 0
+        assert len(store.attempts()) == 1
+
+
+def test_a_programming_error_still_raises(tmp_path):
+    with Store.open(tmp_path / DB_NAME) as store:
+        with pytest.raises(sqlite3.IntegrityError):
+            store._write(lambda db: db.execute(
+                "INSERT INTO review_log (card_id, rating, reviewed_at) VALUES ('c', 9, 'x')"))
+        assert store.unsaved == 0

@@ -131,13 +131,13 @@ def test_resuming_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path, kind):
             progress=interrupt,
             **options,
         )
-    assert (tmp_path / "cut" / "checkpoint.json").is_file()
+    assert (tmp_path / "cut" / "checkpoint.safetensors").is_file()
     resumed = train_neural(kind, TRAIN, VALID, TOKENIZER, tmp_path / "cut", **options)
     assert 0 < resumed.resumed_from_step <= whole.steps // 2 + 1
     assert resumed.steps == whole.steps
     assert resumed.val_history == whole.val_history
     assert_same_weights(tmp_path / "whole", tmp_path / "cut")
-    assert not (tmp_path / "cut" / "checkpoint.json").exists()
+    assert not (tmp_path / "cut" / "checkpoint.safetensors").exists()
 
 
 def test_a_checkpoint_of_other_settings_is_not_resumed_silently(tmp_path):
@@ -158,10 +158,10 @@ def test_a_checkpoint_of_other_settings_is_not_resumed_silently(tmp_path):
             progress=interrupt,
             **TINY,
         )
-    with pytest.raises(ArlmError, match="checkpoint.json.*lr"):
+    with pytest.raises(ArlmError, match="checkpoint.safetensors.*lr"):
         train_neural("lstm", TRAIN, VALID, TOKENIZER, out, steps=10, lr=0.5, **TINY)
-    (out / "checkpoint.json").write_text("{broken")
-    with pytest.raises(ModelLoadError, match="checkpoint.json"):
+    (out / "checkpoint.safetensors").write_bytes(b"{broken")
+    with pytest.raises(ModelLoadError, match="checkpoint.safetensors"):
         train_neural("lstm", TRAIN, VALID, TOKENIZER, out, steps=10, **TINY)
     result = train_neural("lstm", TRAIN, VALID, TOKENIZER, out, steps=10, resume=False, **TINY)
     assert result.resumed_from_step == 0 and result.steps == 10

@@ -475,3 +475,57 @@ def test_review_snapshot(snap_compare):
                     new_per_day=5)
         app = LearnApp(lambda: ReviewScreen(deck, clock=Clock()))
         assert snap_compare(app, press=["space"], terminal_size=(80, 24))
+
+
+async def test_rating_on_a_locked_database_keeps_the_answer_and_the_app(tmp_path, monkeypatch):
+    import sqlite3
+
+    from arlm_tui.learn import store as store_module
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.05)
+    path = tmp_path / "progress.sqlite3"
+    with Store.open(path) as store:
+        store._conn.execute("PRAGMA busy_timeout = 50")
+        deck = small_deck(store)
+        app = LearnApp(lambda: ReviewScreen(deck, clock=Clock()))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("space", "3")
+            assert store.review_count() == 1
+            holder = sqlite3.connect(path, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")  # another process holds the lock past the timeout
+            try:
+                await pilot.press("space", "4")
+                await settle(pilot)
+                review = app.screen
+                assert isinstance(review, ReviewScreen)  # still running, next card shown
+                assert "kept, not saved yet" in text_of(review, "#review-saved")
+                assert store.unsaved == 1 and store.review_count() == 1
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+            await pilot.press("space", "2")  # the next rating saves the waiting one first
+            assert store.unsaved == 0 and [r.rating for r in store.reviews()] == [3, 4, 2]
+
+
+async def test_the_app_tells_the_learner_when_progress_cannot_be_saved(monkeypatch):
+    import os
+
+    from arlm_tui.learn import store as store_module
+    from arlm_tui.tui.app import ArlmApp
+    from arlm_tui.tui.settings import Settings
+
+    with Store.open() as store:  # a healthy database in ARLM_HOME ...
+        store.record_attempt("l", "q", "r", True)
+    real_access = os.access
+    monkeypatch.setattr(store_module.os, "access",  # ... that this user may not write
+                        lambda p, mode: False if mode == os.W_OK else real_access(p, mode))
+    app = ArlmApp(settings=Settings(), save_settings=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        opened = app.progress_store
+        assert opened.read_only and len(opened.attempts()) == 1
+        notes: list[str] = []
+        monkeypatch.setattr(app, "notify", lambda message, **kw: notes.append(message))
+        assert opened.record_attempt("l", "q2", "r", True) is False  # no exception
+        assert notes and "kept in memory" in notes[-1]

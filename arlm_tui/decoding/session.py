@@ -357,9 +357,14 @@ class Session(RunningScores):
         choices; ReplayError (a ValueError) if the file is malformed or a choice differs."""
         if model is None and model_loader is None:
             raise ValueError("from_json needs model= or model_loader=")
+        from arlm_tui.inputs import MAX_JSON_DEPTH, json_depth_problem
+
+        if isinstance(text, str) and (line := json_depth_problem(text)) is not None:
+            raise ReplayError(f"session file nests JSON more than {MAX_JSON_DEPTH} levels deep "
+                              f"(line {line})")
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as exc:
+        except (json.JSONDecodeError, TypeError, RecursionError) as exc:
             raise ReplayError(f"session file is not valid JSON: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ReplayError(f"not an arlm session (expected \"format\": \"{FORMAT}\")")

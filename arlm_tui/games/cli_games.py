@@ -52,7 +52,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_games(args: argparse.Namespace) -> int:
     """Check the arguments, then print the list or open the games."""
     if args.seed is not None and args.seed < 0:
-        raise ArlmError(f"--seed {args.seed}: a seed is a whole number >= 0")
+        raise ArlmError(f"--seed {args.seed}: seed must be a whole number ≥ 0")
     if args.model is not None:
         if args.name is not None and args.name not in MODEL_GAMES:
             raise ArlmError(f"--model applies to {' and '.join(MODEL_GAMES)}, not {args.name}")

@@ -193,12 +193,12 @@ def load_own_cards(path: str | Path | None = None) -> OwnCards:
     path = Path(path)
     if not path.exists():
         return OwnCards()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        return OwnCards(errors=[ArlmError(f"not UTF-8 text ({exc.reason})", path=path)])
-    except OSError as exc:
-        return OwnCards(errors=[ArlmError(f"cannot read the file ({exc.strerror})", path=path)])
+    from arlm_tui import inputs
+
+    try:  # a regular file within the size limit: a link to /dev/zero or a FIFO is refused
+        text = inputs.read_text(path, limit=inputs.LIMITS["cards"], what="cards file")
+    except ArlmError as exc:
+        return OwnCards(errors=[exc])
     return parse_own_cards(text, path)
 
 

@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from arlm_tui.errors import ArlmError
@@ -71,6 +72,7 @@ def _open_store():
     store = Store.open()
     if store.notice:
         _warn(store.notice)
+    store.on_message = lambda message, severity: _warn(message)
     return store
 
 
@@ -220,8 +222,9 @@ def review_loop(
             duration_ms = int((time.monotonic() - shown) * 1000)
             due = deck.answer(item.card.id, rating, reviewed, duration_ms=duration_ms)
             done += 1
+            kept = getattr(deck.store, "unsaved", 0)
             say(
-                f"saved: {rating.name} · next review {format_interval(due, reviewed)} "
+                f"{'kept, not saved yet' if kept else 'saved'}: {rating.name} · next review {format_interval(due, reviewed)} "
                 f"({_local(due)})"
             )
             say("")
@@ -253,9 +256,17 @@ def cmd_cards_export(args: argparse.Namespace) -> int:
     if not args.anki and not args.html:
         raise ArlmError("say what to write: --anki F.apkg and/or --html F.html")
     from arlm_tui.learn.export import export_anki, export_html
+    from arlm_tui.outputs import check_output_file
 
     with _open_store() as store:
         cards = list(_open_deck(store).cards.values())
+    # both destinations checked before either file is written
+    if args.anki:
+        check_output_file(args.anki, option="--anki", example="cards.apkg")
+    if args.html:
+        check_output_file(args.html, option="--html", example="cards.html")
+    if args.anki and args.html and Path(args.anki).resolve() == Path(args.html).resolve():
+        raise ArlmError(f"--anki and --html name the same file ({args.anki}); give two names")
     if args.anki:
         n = export_anki(cards, args.anki)
         print(f"wrote {args.anki}: {n} notes (import it again after changes: notes update)")

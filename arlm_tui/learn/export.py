@@ -73,8 +73,11 @@ def export_anki(cards: Sequence[Flashcard], path: str | Path) -> int:
                 tags=["arlm", f"arlm::{_tag(source)}"],
             )
         )
+    from arlm_tui.outputs import writing
+
     try:
-        genanki.Package(deck).write_to_file(str(path))
+        with writing(path) as tmp:  # a temporary file renamed into place
+            genanki.Package(deck).write_to_file(str(tmp))
     except OSError as exc:
         raise ArlmError(
             f"cannot write the Anki package ({exc.strerror or exc})", path=path
@@ -123,8 +126,10 @@ def export_html(
 ) -> int:
     """Write the printable page of ``cards`` to ``path``; return the number of cards."""
     path = Path(path)
+    from arlm_tui.outputs import write_text
+
     try:
-        path.write_text(render_html(cards, title), encoding="utf-8")
+        write_text(path, render_html(cards, title))
     except OSError as exc:
         raise ArlmError(f"cannot write the HTML file ({exc.strerror or exc})", path=path) from None
     return len(cards)

@@ -338,10 +338,13 @@ def load_lesson(folder: str | Path, *, known_ids: Iterable[str] | None = None) -
 
     if not meta_path.is_file():
         raise fail(None, f"missing {META_FILE}")
-    try:
-        meta_text = meta_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise fail(None, f"cannot read the file ({exc})") from None
+    from arlm_tui import inputs
+    from arlm_tui.errors import ArlmError
+
+    try:  # a regular file within the size limit
+        meta_text = inputs.read_text(meta_path, limit=inputs.LIMITS["lesson"], what="lesson file")
+    except ArlmError as exc:
+        raise fail(None, f"cannot read the file ({str(exc).removeprefix(f'{meta_path}: ')})") from None
     try:
         root_node = yaml.compose(meta_text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:

@@ -5,9 +5,16 @@ The file is ``user_home() / "progress.sqlite3"`` (``$ARLM_HOME`` moves it). It r
 and every write is its own committed transaction, so a crash or a kill loses at most the action
 in flight. The schema carries a version; ``MIGRATIONS[i]`` brings a database from version i to
 i + 1, and opening an older file upgrades it in place. A file that is not a progress database
-(not SQLite at all, truncated, another program's tables, a newer arlm's schema) is never fatal:
-it is renamed ``progress.sqlite3.corrupt-YYYYmmdd-HHMMSS``, a fresh database starts, and
-``Store.notice`` holds a one-line message for the UI to show.
+(not SQLite at all, truncated, another program's tables) is never fatal: it is renamed
+``progress.sqlite3.corrupt-YYYYmmdd-HHMMSS``, a fresh database starts, and ``Store.notice`` holds
+a one-line message for the UI to show.
+
+A healthy file arlm may not write (a read-only file or folder, mode 000, another process holding
+a lock, a newer arlm's schema) is never moved aside and never modified: the store opens it
+read-only when it can be read (what was saved is shown) or runs in memory when it cannot, and
+``notice`` says why. A write that fails while the app runs (read-only, a lock held past the busy
+timeout, a full disk) does not raise: the action is kept in memory (``unsaved``), retried before
+the next write and by ``retry_unsaved()``, and ``on_message`` (when set) tells the learner.
 
 Times are stored as UTC ISO-8601 strings of one fixed shape, so comparing strings compares times.
 """
@@ -16,9 +23,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
+import stat
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -119,6 +128,10 @@ class _WrongSchema(Exception):
     """The file is SQLite but not a progress database we can use."""
 
 
+class _NewerSchema(_WrongSchema):
+    """A newer arlm's progress database: healthy, but not ours to change."""
+
+
 # --------------------------------------------------------------------------- records
 @dataclass(frozen=True)
 class CardRecord:
@@ -204,7 +217,14 @@ class Store:
     commits before it returns.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None, notice: str | None = None):
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path | None,
+        notice: str | None = None,
+        *,
+        read_only: bool = False,
+    ):
         self._conn = conn
         # One connection may be shared by the UI thread and workers: one transaction at a time.
         self._lock = threading.RLock()
@@ -212,37 +232,68 @@ class Store:
         self.path = path
         #: A one-line message for the learner when the store had to recover, else None.
         self.notice = notice
+        #: True when the file was opened read-only: reads show it, writes wait in ``_unsaved``.
+        self.read_only = read_only
+        #: Writes that failed (read-only, locked, disk full), oldest first, retried in order.
+        self._unsaved: list[Callable[[sqlite3.Connection], None]] = []
+        #: Called with (one-line message, severity) when a write fails or waiting ones are saved.
+        self.on_message: Callable[[str, str], None] | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, path: str | Path | None = None) -> Store:
         """Open (creating or upgrading) the progress database at ``path``.
 
-        ``path`` defaults to ``user_home() / "progress.sqlite3"``. A corrupt, unreadable or
-        foreign file is moved aside and a fresh database started; if even that fails (read-only
-        directory) the store lives in memory for this session. Either way ``notice`` says so.
+        ``path`` defaults to ``user_home() / "progress.sqlite3"``. Only a file SQLite reports as
+        damaged, or one holding another program's tables, is moved aside and a fresh database
+        started. A healthy file that cannot be written is opened read-only (or, when it cannot
+        be read either, the store lives in memory for this session) and left untouched.
+        Either way ``notice`` says so.
         """
         if path is None:
             from arlm_tui.paths import user_home
 
             path = user_home() / DB_NAME
         path = Path(path)
+        unsaved = "progress will not be saved this session"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return cls._in_memory(f"cannot use {path.parent} ({exc.strerror or exc}); {unsaved}")
+        problem = _unusable_file(path)
+        if problem is not None:
+            return cls._in_memory(f"cannot use {path} ({problem}); {unsaved}")
+        if path.exists():
+            # Look before writing: a read-only check tells damage from "may not write".
+            verdict = _inspect(path)
+            if verdict.damage is not None:
+                return cls._replace_damaged(path, verdict.damage)
+            if verdict.newer:
+                return cls._read_only_or_memory(
+                    path, f"{path.name} was written by a newer arlm ({verdict.newer})"
+                )
+            if verdict.unreadable is not None:
+                return cls._in_memory(
+                    f"cannot read {path} ({verdict.unreadable}); the file is left as it is "
+                    f"and {unsaved}"
+                )
+            if not os.access(path, os.W_OK):
+                # SQLite would open it read-only without a word and fail on the first write.
+                return cls._read_only_or_memory(path, f"{path} is read-only")
+        try:
             return cls(_connect_and_migrate(path), path)
         except (sqlite3.DatabaseError, _WrongSchema) as exc:
-            if not _is_damage(exc):
-                # Busy, locked, disk full: the file may be fine, so leave it where it is.
-                return cls._in_memory(
-                    f"cannot use {path} now ({_describe(exc)}); progress "
-                    "will not be saved this session"
-                )
-            problem = _describe(exc)
+            if _is_damage(exc):  # changed between the look and the open: rare, still damage
+                return cls._replace_damaged(path, _describe(exc))
+            if path.exists():
+                return cls._read_only_or_memory(path, f"cannot write {path} ({_describe(exc)})")
+            return cls._in_memory(f"cannot create {path} ({_describe(exc)}); {unsaved}")
         except OSError as exc:
-            return cls._in_memory(
-                f"cannot use {path} ({exc.strerror or exc}); progress will "
-                "not be saved this session"
-            )
+            return cls._in_memory(f"cannot use {path} ({exc.strerror or exc}); {unsaved}")
+
+    @classmethod
+    def _replace_damaged(cls, path: Path, problem: str) -> Store:
+        """Move a damaged file aside and start a fresh database in its place."""
         try:
             aside = _move_aside(path)
         except OSError as exc:
@@ -265,6 +316,19 @@ class Store:
             )
 
     @classmethod
+    def _read_only_or_memory(cls, path: Path, why: str) -> Store:
+        """The saved progress shown read-only (new answers kept until quit), else in memory."""
+        conn = _connect_read_only(path)
+        if conn is not None:
+            notice = (
+                f"{why}; showing your saved progress read-only, new answers are kept only "
+                "until you quit"
+            )
+            log.warning(notice)
+            return cls(conn, path, notice, read_only=True)
+        return cls._in_memory(f"{why}; the file is left as it is and progress will not be "
+                              "saved this session")
+    @classmethod
     def _in_memory(cls, notice: str) -> Store:
         log.warning(notice)
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
@@ -272,7 +336,13 @@ class Store:
         return cls(conn, None, notice)
 
     def close(self) -> None:
-        self._conn.close()
+        """Try the waiting writes once more, then close (what still fails is logged)."""
+        with self._lock:
+            if self._unsaved and not self.read_only:
+                self.retry_unsaved()
+            if self._unsaved:
+                log.warning("%d progress write(s) could not be saved", len(self._unsaved))
+            self._conn.close()
 
     def __enter__(self) -> Self:
         return self
@@ -296,9 +366,76 @@ class Store:
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @property
+    def unsaved(self) -> int:
+        """How many actions are kept in memory because writing them failed."""
+        return len(self._unsaved)
+
+    def _write(self, apply: Callable[[sqlite3.Connection], None]) -> bool:
+        """Commit ``apply`` after any waiting writes (keeping their order); True when saved.
+
+        A failure the learner cannot fix from here (read-only, busy, disk full, I/O error)
+        keeps the write in memory and tells ``on_message``; a programming error still raises.
+        """
+        with self._lock:
+            self._unsaved.append(apply)
+            had = len(self._unsaved)
+            error = self._flush()
+            if error is None:
+                if had > 1:
+                    self._tell(f"saved {had - 1} earlier answer(s) that were waiting", "information")
+                return True
+        where = self.path if self.path is not None else "the progress database"
+        self._tell(
+            f"could not save to {where} ({error}); {self.unsaved} answer(s) kept in memory "
+            "and retried",
+            "warning",
+        )
+        return False
+
+    def retry_unsaved(self) -> int:
+        """Try the waiting writes again; return how many are still waiting."""
+        with self._lock:
+            had = len(self._unsaved)
+            if not had:
+                return 0
+            error = self._flush()
+            saved = had - len(self._unsaved)
+        if saved:
+            self._tell(f"saved {saved} answer(s) that were waiting", "information")
+        if error is not None:
+            log.info("progress writes still waiting: %s", error)
+        return len(self._unsaved)
+
+    def _flush(self) -> str | None:
+        """Commit the waiting writes in order; None when all are saved, else the first error."""
+        while self._unsaved:
+            apply = self._unsaved[0]
+            try:
+                with self._transaction() as db:
+                    apply(db)
+            except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
+                self._unsaved.pop(0)  # a bug in the caller, not the disk: never retried
+                raise
+            except sqlite3.DatabaseError as exc:
+                return _describe(exc)
+            self._unsaved.pop(0)
+        return None
+
+    def _tell(self, message: str, severity: str) -> None:
+        log.warning(message) if severity == "warning" else log.info(message)
+        if self.on_message is not None:
+            self.on_message(message, severity)
 
     # ------------------------------------------------------------------ flashcards
     def record_review(
@@ -311,12 +448,13 @@ class Store:
         content_hash: str,
         reviewed_at: datetime,
         duration_ms: int | None = None,
-    ) -> None:
+    ) -> bool:
         """Save a card's new FSRS state and append the review to the log, in one commit."""
         if int(rating) not in (1, 2, 3, 4):
             raise ValueError(f"rating must be 1, 2, 3 or 4, got {rating!r}")
         at, due_iso = to_iso(reviewed_at), to_iso(due)
-        with self._transaction() as db:
+
+        def apply(db: sqlite3.Connection) -> None:
             db.execute(
                 """INSERT INTO card_state
                        (card_id, fsrs_card, content_hash, updated_at, due, introduced_at)
@@ -332,6 +470,8 @@ class Store:
                    VALUES (?, ?, ?, ?, ?, ?)""",
                 (card_id, int(rating), at, duration_ms, due_iso, content_hash),
             )
+
+        return self._write(apply)
 
     def card_state(self, card_id: str) -> CardRecord | None:
         row = self._conn.execute(
@@ -383,14 +523,18 @@ class Store:
         response: str,
         correct: bool,
         now: datetime | None = None,
-    ) -> None:
+    ) -> bool:
         """Append one answer to a lesson question."""
-        with self._transaction() as db:
+        at = _now_iso(now)  # the moment of the answer, even when saved on a retry
+
+        def apply(db: sqlite3.Connection) -> None:
             db.execute(
                 """INSERT INTO attempt (lesson_id, question_id, response, correct, answered_at)
                    VALUES (?, ?, ?, ?, ?)""",
-                (lesson_id, question_id, str(response), int(bool(correct)), _now_iso(now)),
+                (lesson_id, question_id, str(response), int(bool(correct)), at),
             )
+
+        return self._write(apply)
 
     def attempts(
         self, lesson_id: str | None = None, question_id: str | None = None
@@ -417,20 +561,28 @@ class Store:
     # ------------------------------------------------------------------ lessons
     def mark_lesson_step(
         self, lesson_id: str, step: str | int, now: datetime | None = None
-    ) -> None:
+    ) -> bool:
         """Remember that a step (section, page) of a lesson was read; the first time counts."""
-        with self._transaction() as db:
+        at = _now_iso(now)
+
+        def apply(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT OR IGNORE INTO lesson_step (lesson_id, step, read_at) VALUES (?, ?, ?)",
-                (lesson_id, str(step), _now_iso(now)),
+                (lesson_id, str(step), at),
             )
 
-    def mark_lesson_completed(self, lesson_id: str, now: datetime | None = None) -> None:
-        with self._transaction() as db:
+        return self._write(apply)
+
+    def mark_lesson_completed(self, lesson_id: str, now: datetime | None = None) -> bool:
+        at = _now_iso(now)
+
+        def apply(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT OR IGNORE INTO lesson_completed (lesson_id, completed_at) VALUES (?, ?)",
-                (lesson_id, _now_iso(now)),
+                (lesson_id, at),
             )
+
+        return self._write(apply)
 
     def lesson_progress(self, lesson_id: str) -> LessonProgress:
         steps = self._conn.execute(
@@ -478,13 +630,17 @@ class Store:
         *,
         xp: int = 0,
         now: datetime | None = None,
-    ) -> None:
+    ) -> bool:
         """Append a game event (``kind`` such as "game.guess-next-token") with its xp."""
-        with self._transaction() as db:
+        row = (kind, json.dumps(payload or {}, ensure_ascii=False), int(xp), _now_iso(now))
+
+        def apply(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO event (kind, payload, xp, at) VALUES (?, ?, ?, ?)",
-                (kind, json.dumps(payload or {}, ensure_ascii=False), int(xp), _now_iso(now)),
+                row,
             )
+
+        return self._write(apply)
 
     def events(self, kind: str | None = None) -> list[Event]:
         sql, args = "SELECT * FROM event", []
@@ -504,13 +660,17 @@ class Store:
         row = self._conn.execute("SELECT value FROM setting WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
 
-    def set_setting(self, key: str, value: Any) -> None:
-        with self._transaction() as db:
+    def set_setting(self, key: str, value: Any) -> bool:
+        row = (key, json.dumps(value))
+
+        def apply(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO setting (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, json.dumps(value)),
+                row,
             )
+
+        return self._write(apply)
 
 
 # --------------------------------------------------------------------------- internals
@@ -523,6 +683,110 @@ def _card_record(row: sqlite3.Row) -> CardRecord:
         introduced_at=from_iso(row["introduced_at"]),
         updated_at=from_iso(row["updated_at"]),
     )
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What a read-only look at an existing file found (all None: a usable database)."""
+
+    damage: str | None = None  # SQLite says it is malformed, or it holds other tables
+    newer: str | None = None  # a newer arlm's schema: healthy, but not ours to write
+    unreadable: str | None = None  # permission denied, locked: the contents are unknown
+
+
+def _unusable_file(path: Path) -> str | None:
+    """Why ``path`` can never be a database file (a folder, a FIFO, a device), else None."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if stat.S_ISREG(mode):
+        return None
+    return "a folder, not a file" if stat.S_ISDIR(mode) else "not a regular file"
+
+
+def _read_only_uri(path: Path, *, immutable: bool = False) -> str:
+    from urllib.parse import quote
+
+    return f"file:{quote(str(path.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection | None:
+    """A read-only connection that sees the saved progress, or None when it cannot be read
+    (or the schema is older than this arlm's, which only a write could upgrade)."""
+    # A WAL database in a folder we may not write needs its -shm file; ``immutable`` reads
+    # the main file alone (what a checkpoint has written), which is the best we can do there.
+    for immutable in (False, True):
+        try:
+            conn = sqlite3.connect(
+                _read_only_uri(path, immutable=immutable),
+                uri=True,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_S,
+                check_same_thread=False,
+            )
+        except sqlite3.Error:
+            continue
+        try:
+            conn.row_factory = sqlite3.Row
+            if _version_of(conn) >= SCHEMA_VERSION:
+                _check_schema(conn)
+                return conn
+        except (sqlite3.Error, _WrongSchema):
+            pass
+        conn.close()
+    return None
+
+
+def _inspect(path: Path) -> _Verdict:
+    """Look at an existing file without changing a byte of it: is it damaged, newer, or
+    unreadable? Only SQLite's own verdict on the bytes (or foreign tables) counts as damage."""
+    if not os.access(path, os.R_OK):
+        return _Verdict(unreadable="permission denied")
+    verdict = _inspect_once(path, immutable=False)
+    if verdict.unreadable is not None:
+        # A WAL file in a folder we may not write cannot be opened read-only without its
+        # -shm; the main file alone still tells whether the bytes are a healthy database.
+        second = _inspect_once(path, immutable=True)
+        if second.unreadable is None:
+            return second
+    return verdict
+
+
+def _inspect_once(path: Path, *, immutable: bool) -> _Verdict:
+    try:
+        conn = sqlite3.connect(
+            _read_only_uri(path, immutable=immutable),
+            uri=True,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_S,
+        )
+    except sqlite3.Error as exc:
+        return _Verdict(unreadable=_describe(exc))
+    try:
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            return _Verdict(damage=f"integrity check failed: {' '.join(str(check).split())[:200]}")
+        try:
+            version = _version_of(conn)
+        except _WrongSchema as exc:
+            return _Verdict(damage=_describe(exc))
+        if version > SCHEMA_VERSION:
+            return _Verdict(newer=f"schema version {version}, this arlm knows {SCHEMA_VERSION}")
+        if version == SCHEMA_VERSION:
+            try:
+                _check_schema(conn)
+            except _WrongSchema as exc:
+                return _Verdict(damage=_describe(exc))
+        return _Verdict()
+    except sqlite3.DatabaseError as exc:
+        if _is_damage(exc):
+            return _Verdict(damage=_describe(exc))
+        return _Verdict(unreadable=_describe(exc))
+    finally:
+        conn.close()
 
 
 def _connect_and_migrate(path: Path) -> sqlite3.Connection:
@@ -540,7 +804,7 @@ def _connect_and_migrate(path: Path) -> sqlite3.Connection:
             raise sqlite3.DatabaseError(f"integrity check failed: {check}")
         version = _version_of(conn)
         if version > SCHEMA_VERSION:
-            raise _WrongSchema(
+            raise _NewerSchema(
                 f"schema version {version} is newer than this arlm's {SCHEMA_VERSION}"
             )
         if version == SCHEMA_VERSION:
@@ -585,7 +849,7 @@ def _migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> None:
         try:
             version = _version_of(conn)
             if version > SCHEMA_VERSION:
-                raise _WrongSchema(
+                raise _NewerSchema(
                     f"schema version {version} is newer than this arlm's {SCHEMA_VERSION}"
                 )
             if version >= target:
@@ -628,25 +892,19 @@ def _move_aside(path: Path) -> Path:
     return aside
 
 
-#: SQLite errors that say nothing about the file's contents (it may be fine): never move it.
-_TRANSIENT_ERRORS = (
-    "SQLITE_BUSY",
-    "SQLITE_LOCKED",
-    "SQLITE_FULL",
-    "SQLITE_NOMEM",
-    "SQLITE_INTERRUPT",
-    "SQLITE_PROTOCOL",
-)
+#: SQLite errors about the bytes of the file itself: only these (and another program's tables)
+#: move a file aside. Read-only, permission, lock, busy and full-disk errors never do.
+_DAMAGE_ERRORS = ("SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_FORMAT", "SQLITE_IOERR_SHORT_READ")
 
 
 def _is_damage(exc: BaseException) -> bool:
     """True when the error means the file itself is not a usable progress database."""
+    if isinstance(exc, _NewerSchema):
+        return False
     name = getattr(exc, "sqlite_errorname", None)
     if name is None:
         return True  # _WrongSchema, or our own integrity-check failure
-    if name.startswith("SQLITE_IOERR"):
-        return name == "SQLITE_IOERR_SHORT_READ"  # a truncated file
-    return not name.startswith(_TRANSIENT_ERRORS)
+    return name.startswith(_DAMAGE_ERRORS)
 
 
 def _describe(exc: BaseException) -> str:

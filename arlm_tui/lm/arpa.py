@@ -95,8 +95,10 @@ def write_arpa(model: NGramModel, path: str | Path) -> None:
                 dtype=np.float64,
             )
         sections.append((grams, probs, bows))
+    from arlm_tui.outputs import writing
+
     path = Path(path)
-    with path.open("w", encoding="utf-8", newline="\n") as out:
+    with writing(path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as out:
         out.write("\n\\data\\\n")
         for j, (grams, _, _) in enumerate(sections, start=1):
             out.write(f"ngram {j}={len(grams)}\n")

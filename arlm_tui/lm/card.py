@@ -20,6 +20,8 @@ def write_card(directory: str | Path, title: str, facts: Mapping[str, Any], note
         lines.append(f"| {key} | {value} |")
     if notes:
         lines += ["", notes.strip()]
+    from arlm_tui.outputs import write_text
+
     path = Path(directory) / "card.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(path, "\n".join(lines) + "\n")
     return path

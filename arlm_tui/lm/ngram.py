@@ -652,10 +652,13 @@ class NGramModel(HistoryModel):
         for j, table in self._tables.items():
             tensors[f"ngrams.{j}"] = np.ascontiguousarray(table.grams, dtype=np.int32)
             tensors[f"counts.{j}"] = np.ascontiguousarray(table.counts, dtype=np.int64)
-        save_file(tensors, str(directory / NGRAMS_FILE))
+        from arlm_tui.outputs import write_text, writing
+
+        with writing(directory / NGRAMS_FILE) as tmp:  # each file renamed into place
+            save_file(tensors, str(tmp))
         self.tokenizer.save(directory / TOKENIZER_FILE)
         text = json.dumps(config, indent=2, ensure_ascii=False)
-        (directory / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
+        write_text(directory / CONFIG_FILE, text + "\n")
 
     @classmethod
     def load(cls, directory: str | Path) -> NGramModel:
@@ -830,16 +833,12 @@ def _list_of(value: Any, length: int) -> list[Any] | None:
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelLoadError("file not found", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(f"cannot read it ({exc})", path=path) from None
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ModelLoadError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from None
+    from arlm_tui import inputs
+
+    if not path.exists() and not path.is_symlink():
+        raise ModelLoadError("file not found", path=path)
+    with inputs.reported_as(ModelLoadError):  # a regular file, size and depth bounded
+        config = inputs.load_json(path, limit=inputs.LIMITS["config"], what="config")
     if not isinstance(config, dict):
         raise ModelLoadError("must be a JSON object", path=path)
     if config.get("backend") != "ngram":
@@ -861,6 +860,10 @@ def _read_tables(path: Path, order: int, vocab_size: int, bos: int) -> dict[int,
 
     if not path.is_file():
         raise ModelLoadError("file not found", path=path)
+    from arlm_tui import inputs
+
+    with inputs.reported_as(ModelLoadError):  # never a FIFO or a device
+        inputs.check_regular_file(path, what="n-gram table")
     try:
         arrays = load_file(str(path))
     except (SafetensorError, OSError, ValueError, TypeError) as exc:

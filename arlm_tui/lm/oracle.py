@@ -832,7 +832,9 @@ def save_oracle(directory: str | Path, *, seed: int = 0, name: str = "oracle") -
     directory.mkdir(parents=True, exist_ok=True)
     model = OracleModel(seed=seed, name=name)
     config = {"backend": "oracle", "format": CONFIG_FORMAT, "seed": model.seed, "name": name}
-    (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    from arlm_tui.outputs import write_text
+
+    write_text(directory / "config.json", json.dumps(config, indent=2) + "\n")
     model.tokenizer.save(directory / "tokenizer.json")
     return directory
 
@@ -842,12 +844,12 @@ def load_oracle(directory: str | Path) -> OracleModel:
     ``config.json`` is missing or wrong, or if a ``tokenizer.json`` there does not match."""
     directory = Path(directory)
     path = directory / "config.json"
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelLoadError("missing config.json of the oracle model", path=path) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelLoadError(f"unreadable config.json ({error})", path=path) from None
+    from arlm_tui import inputs
+
+    if not path.exists() and not path.is_symlink():
+        raise ModelLoadError("missing config.json of the oracle model", path=path)
+    with inputs.reported_as(ModelLoadError):  # a regular file, size and depth bounded
+        config = inputs.load_json(path, limit=inputs.LIMITS["config"], what="config")
     if not isinstance(config, dict) or config.get("backend") != "oracle":
         backend = config.get("backend") if isinstance(config, dict) else None
         raise ModelLoadError(f"backend is {backend!r}, expected 'oracle'", path=path)

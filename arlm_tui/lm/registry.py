@@ -52,13 +52,12 @@ class ModelEntry:
 def read_config(directory: Path) -> dict[str, Any]:
     """``config.json`` of a model directory, or a one-line ModelLoadError naming the file."""
     file = Path(directory) / "config.json"
-    if not file.is_file():
+    if not file.exists() and not file.is_symlink():  # else: inputs says what it is
         raise ModelLoadError("missing config.json (not a model directory)", path=file)
-    try:
-        config = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        raise ModelLoadError(f"not valid JSON ({exc.__class__.__name__})", path=file, line=line) from None
+    from arlm_tui import inputs
+
+    with inputs.reported_as(ModelLoadError):  # a regular file, size and depth bounded
+        config = inputs.load_json(file, limit=inputs.LIMITS["config"], what="config")
     if not isinstance(config, dict) or "backend" not in config:
         raise ModelLoadError('no "backend" field', path=file)
     return config
@@ -76,7 +75,9 @@ def write_summary(directory: str | Path, summary: dict[str, Any], **extra: Any) 
     }
     for key, value in extra.items():
         config.setdefault(key, value)
-    file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    from arlm_tui.outputs import write_text
+
+    write_text(file, json.dumps(config, indent=2) + "\n")
 
 
 def _scan(root: Path, origin: str) -> list[ModelEntry]:

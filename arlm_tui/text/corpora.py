@@ -57,6 +57,10 @@ def read_text_file(path: str | Path) -> str:
         raise CorpusError("no such file", path=path)
     if path.is_dir():
         raise CorpusError("is a directory, not a text file", path=path)
+    from arlm_tui import inputs
+
+    with inputs.reported_as(CorpusError):  # a FIFO or /dev/zero is refused, never read
+        inputs.check_regular_file(path, what="corpus")
     try:
         size = path.stat().st_size
         if size > MAX_CORPUS_BYTES:
@@ -65,7 +69,8 @@ def read_text_file(path: str | Path) -> str:
                 f"{_size_text(MAX_CORPUS_BYTES)} ({MAX_CORPUS_BYTES} bytes)",
                 path=path,
             )
-        data = path.read_bytes()
+        with inputs.reported_as(CorpusError):
+            data = inputs.read_bytes(path, limit=MAX_CORPUS_BYTES + 1, what="corpus")
     except OSError as exc:
         raise CorpusError(f"cannot read file ({exc.strerror or exc})", path=path) from None
     if len(data) > MAX_CORPUS_BYTES:  # grew since stat

@@ -124,8 +124,10 @@ class Tokenizer(ABC):
 
     def save(self, path: str | Path) -> None:
         """Write ``to_dict()`` as UTF-8 JSON to ``path``."""
+        from arlm_tui.outputs import write_text
+
         text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
-        Path(path).write_text(text + "\n", encoding="utf-8")
+        write_text(path, text + "\n")  # a temporary file renamed into place
 
     @classmethod
     @abstractmethod
@@ -763,18 +765,12 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
     path = Path(path)
     if path.is_dir():
         path = path / "tokenizer.json"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelLoadError("tokenizer file not found", path=path) from None
-    except UnicodeDecodeError as exc:
-        raise ModelLoadError(f"not UTF-8 text (byte {exc.start})", path=path) from None
-    except OSError as exc:
-        raise ModelLoadError(f"cannot read tokenizer ({exc.strerror})", path=path) from None
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ModelLoadError(f"not valid JSON ({exc.msg})", path=path, line=exc.lineno) from None
+    from arlm_tui import inputs
+
+    if not path.exists() and not path.is_symlink():
+        raise ModelLoadError("tokenizer file not found", path=path)
+    with inputs.reported_as(ModelLoadError):  # a regular file, size and depth bounded
+        d = inputs.load_json(path, limit=inputs.LIMITS["tokenizer"], what="tokenizer")
     try:
         return tokenizer_from_dict(d)
     except ModelLoadError as exc:

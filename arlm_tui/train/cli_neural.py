@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from arlm_tui import flags
 from arlm_tui.errors import ArlmError
 
 KINDS = {
@@ -80,7 +81,7 @@ def _arguments(p: argparse.ArgumentParser, kind: str) -> None:
     train.add_argument(
         "--batch-size", type=int, help="texts per batch (ffn: windows; default 32, ffn 512)"
     )
-    train.add_argument("--seed", type=int, default=0, help="same seed, same model")
+    train.add_argument("--seed", type=flags.seed, default=0, help="same seed, same model")
     train.add_argument(
         "--patience",
         type=int,
@@ -106,20 +107,6 @@ def _arguments(p: argparse.ArgumentParser, kind: str) -> None:
         )
 
 
-def _output_dir(args: argparse.Namespace) -> Path:
-    if args.out is not None and args.name is not None:
-        raise ArlmError("give either --out DIR or --name NAME, not both")
-    if args.name is not None:
-        from arlm_tui.paths import user_models_dir
-
-        if "/" in args.name or "\\" in args.name or args.name.startswith("."):
-            raise ArlmError(f"--name {args.name!r}: a model name has no slashes; use --out DIR")
-        return user_models_dir() / args.name
-    if args.out is None:
-        raise ArlmError("say where to save the model: --out DIR (or --name NAME)")
-    return Path(args.out)
-
-
 def _as_flag_error(exc: ValueError) -> ArlmError:
     """'batch_size must be …' -> '--batch-size must be …'."""
     name, _, rest = str(exc).partition(" ")
@@ -129,7 +116,7 @@ def _as_flag_error(exc: ValueError) -> ArlmError:
 def run(args: argparse.Namespace) -> int:
     """Handler of ``arlm train <neural kind>``: load the corpus, train, save, report."""
     from arlm_tui.corpus_spec import load_corpus_spec
-    from arlm_tui.lm.neural.config import make_config
+    from arlm_tui.lm.neural.config import ModelTooLargeError, make_config
     from arlm_tui.text.corpora import train_valid_split
     from arlm_tui.train.neural import check_hyperparameters
 
@@ -143,11 +130,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_hyperparameters(kind, dropout=args.dropout, **schedule)
         make_config(kind, 3, **shape)
+    except ModelTooLargeError as exc:
+        raise ArlmError(str(exc)) from None
     except ValueError as exc:
         raise _as_flag_error(exc) from None
     if not 0.0 <= args.valid_fraction < 1.0:
         raise ArlmError(f"--valid-fraction {args.valid_fraction}: must be in [0, 1)")
-    out = _output_dir(args)
+    from arlm_tui.corpus_spec import check_corpus_spec
+    from arlm_tui.outputs import model_destination
+
+    check_corpus_spec(args.corpus)  # a missing input is reported before a bad --out
+    out = model_destination(args.out, args.name, kind)
 
     source = load_corpus_spec(args.corpus, unit=args.unit, seed=args.seed)
     if source.tokenizer is not None and args.tokenizer not in (None, "word"):

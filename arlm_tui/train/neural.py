@@ -303,9 +303,18 @@ def _vocab_digest(tokenizer: Any) -> str:
     return hashlib.sha256("\n".join(tokenizer.vocab).encode("utf-8")).hexdigest()[:16]
 
 
+#: The checkpoint format: one safetensors file whose metadata holds the counters as JSON.
+CHECKPOINT_FORMAT = "2"
+
+
 def _save_checkpoint(out: Path, net: nn.Module, optimizer, state: dict[str, Any]) -> None:
-    """Weights, AdamW moments and the RNG state as tensors; counters and settings as JSON."""
+    """Weights, AdamW moments and the RNG state as tensors, and the counters and settings as
+    JSON in the same file's metadata: one file renamed into place, so a kill at any instant
+    leaves the old checkpoint or the new one, never the step counter of one with the
+    optimizer of the other."""
     from safetensors.torch import save_file
+
+    from arlm_tui.outputs import writing
 
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in net.state_dict().items()}
     opt = optimizer.state_dict()
@@ -314,13 +323,36 @@ def _save_checkpoint(out: Path, net: nn.Module, optimizer, state: dict[str, Any]
             tensors[f"optim.{pid}.{name}"] = value.detach().contiguous()
     tensors["rng.torch"] = torch.get_rng_state()
     groups = [{k: v for k, v in g.items()} for g in opt["param_groups"]]
-    tmp = out / (CHECKPOINT_WEIGHTS + ".tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(out / CHECKPOINT_WEIGHTS)
     record = dict(state, param_groups=groups)
-    tmp_json = out / (CHECKPOINT_STATE + ".tmp")
-    tmp_json.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    tmp_json.replace(out / CHECKPOINT_STATE)
+    metadata = {"format": CHECKPOINT_FORMAT, "state": json.dumps(record)}
+    with writing(out / CHECKPOINT_WEIGHTS) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    (out / CHECKPOINT_STATE).unlink(missing_ok=True)  # an older arlm's second file
+
+
+def _checkpoint_state(weights_file: Path) -> dict[str, Any]:
+    """The counters and settings stored in a checkpoint's metadata, checked."""
+    from safetensors import SafetensorError, safe_open
+
+    from arlm_tui import inputs
+
+    try:
+        with inputs.reported_as(ModelLoadError):
+            inputs.check_regular_file(weights_file, what="checkpoint")
+        with safe_open(str(weights_file), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        if metadata.get("format") != CHECKPOINT_FORMAT or "state" not in metadata:
+            raise ValueError("written by another version of arlm")
+        state = inputs.parse_json(metadata["state"], source=weights_file)
+        settings = state.get("run") if isinstance(state, dict) else None
+        if not isinstance(settings, dict):
+            raise KeyError("run settings")
+    except (SafetensorError, OSError, ValueError, KeyError, ArlmError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(
+            f"unreadable checkpoint ({first}); retrain with --no-resume", path=weights_file
+        ) from None
+    return state
 
 
 def _load_checkpoint(out: Path, net: nn.Module, optimizer, run: dict[str, Any]) -> dict[str, Any]:
@@ -328,16 +360,8 @@ def _load_checkpoint(out: Path, net: nn.Module, optimizer, run: dict[str, Any]) 
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    state_file, weights_file = out / CHECKPOINT_STATE, out / CHECKPOINT_WEIGHTS
-    try:
-        state = json.loads(state_file.read_text(encoding="utf-8"))
-        settings = state.get("run") if isinstance(state, dict) else None
-        if not isinstance(settings, dict):
-            raise KeyError("run settings")
-    except (OSError, UnicodeDecodeError, ValueError, KeyError) as exc:
-        raise ModelLoadError(
-            f"unreadable checkpoint ({exc}); retrain with --no-resume", path=state_file
-        ) from None
+    weights_file = out / CHECKPOINT_WEIGHTS
+    state = _checkpoint_state(weights_file)
     saved = state["run"]
     changed = [k for k in run if saved.get(k) != run[k]]
     if changed:
@@ -345,7 +369,7 @@ def _load_checkpoint(out: Path, net: nn.Module, optimizer, run: dict[str, Any]) 
         raise ArlmError(
             f"was written by a run with different settings ({key}: {saved.get(key)!r} there, "
             f"{run[key]!r} now); use the same settings, another --out, or --no-resume",
-            path=state_file,
+            path=weights_file,
         )
     try:
         tensors = load_file(str(weights_file))
@@ -625,7 +649,7 @@ def _run(
     epoch_loss, epoch_count = 0.0, 0
     elapsed_before = 0.0
     resumed_from = 0
-    if resume and (out / CHECKPOINT_STATE).is_file():
+    if resume and (out / CHECKPOINT_WEIGHTS).is_file():
         saved = _load_checkpoint(out, net, optimizer, run)
         step, epoch, next_batch = saved["step"], saved["epoch"], saved["batch"]
         best = math.inf if saved["best"] is None else saved["best"]

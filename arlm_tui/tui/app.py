@@ -65,9 +65,21 @@ class ArlmApp(App[int]):
             from arlm_tui.learn.store import Store
 
             self._progress_store = Store.open()
+            # A write that fails later (read-only, locked, disk full) is kept and retried by the
+            # store; the learner hears about it here, from whichever thread wrote.
+            self._progress_store.on_message = self._progress_message
             if self._progress_store.notice:
                 self.notify(self._progress_store.notice, severity="warning", timeout=10)
+            self.set_interval(30, self._retry_progress)
         return self._progress_store
+
+    def _progress_message(self, message: str, severity: str) -> None:
+        self.notify(message, severity=severity, timeout=8)  # notify is thread-safe
+
+    def _retry_progress(self) -> None:
+        store = self._progress_store
+        if store is not None and store.unsaved and not store.read_only:
+            store.retry_unsaved()
 
     def on_unmount(self) -> None:
         if self._progress_store is not None:

@@ -34,9 +34,14 @@ class Settings:
     def load(cls) -> Settings:
         """The saved settings, or the defaults for anything missing or malformed."""
         settings = cls()
+        from arlm_tui import inputs
+        from arlm_tui.errors import ArlmError
+
+        if not cls.path().exists():
+            return settings
         try:
-            data = json.loads(cls.path().read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            data = inputs.load_json(cls.path(), limit=inputs.LIMITS["settings"], what="settings")
+        except ArlmError:
             return settings
         if not isinstance(data, dict):
             return settings
@@ -50,8 +55,12 @@ class Settings:
 
     def save(self) -> None:
         """Write the settings; a read-only home directory is not an error worth stopping for."""
+        from arlm_tui.errors import ArlmError
+        from arlm_tui.outputs import write_text
+
         try:
             self.path().parent.mkdir(parents=True, exist_ok=True)
-            self.path().write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        except OSError:
+            # renamed into place; no fsync on the UI thread for a file this unimportant
+            write_text(self.path(), json.dumps(asdict(self), indent=2), durable=False)
+        except (OSError, ArlmError):
             pass

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from arlm_tui.errors import ArlmError
+
 #: Backend names, as written in ``config.json``'s ``"backend"``.
 RECURRENT_CELLS = ("rnn", "gru", "lstm")
 NEURAL_BACKENDS = (*RECURRENT_CELLS, "ffn", "transformer")
@@ -125,6 +127,54 @@ class TransformerConfig:
 
 ModelConfig = RecurrentConfig | FeedForwardConfig | TransformerConfig
 
+#: The largest net arlm builds: 250 M parameters are 1 GB of float32 weights (4 GB while
+#: training, with AdamW's two moments and the gradients). A config above it is refused by
+#: name and number before anything is allocated.
+MAX_PARAMETERS = 250_000_000
+
+
+class ModelTooLargeError(ArlmError, ValueError):
+    """A config whose net would have more than ``MAX_PARAMETERS`` parameters (a user's
+    mistake, so an ArlmError: one line, no traceback)."""
+
+
+def parameter_estimate(config: ModelConfig) -> int:
+    """The number of parameters the net of ``config`` has, from the config alone (no torch).
+
+    recurrent: V·m (E) + L·g·(2m² + 2m) (g = 1, 3, 4 gates for rnn, gru, lstm) + V (b_y)
+               + V·m when the output projection is not tied to E
+    ffn:       V·d + (C·d·h + h) + (L − 1)(h² + h) + h·V + V
+    transformer: V·d + C·d + L(12d² + 13d) + 2d   (output tied to E)
+    """
+    if isinstance(config, RecurrentConfig):
+        v, m, gates = config.vocab_size, config.d_model, {"rnn": 1, "gru": 3, "lstm": 4}
+        g = gates.get(config.cell, 4)
+        head = 0 if config.tie_weights else v * m
+        return v * m + config.layers * g * (2 * m * m + 2 * m) + v + head
+    if isinstance(config, FeedForwardConfig):
+        v, d, h, c = config.vocab_size, config.d_model, config.d_hidden, config.context
+        return v * d + (c * d * h + h) + (config.layers - 1) * (h * h + h) + h * v + v
+    v, d, c = config.vocab_size, config.d_model, config.context
+    return v * d + c * d + config.layers * (12 * d * d + 13 * d) + 2 * d
+
+
+def check_size(config: ModelConfig, limit: int = MAX_PARAMETERS) -> ModelConfig:
+    """``config`` if its net has at most ``limit`` parameters, else ModelTooLargeError."""
+    count = parameter_estimate(config)
+    if count > limit:
+        kind = getattr(config, "cell", None) or (
+            "ffn" if isinstance(config, FeedForwardConfig) else "transformer"
+        )
+        shape = ", ".join(
+            f"{name} {getattr(config, name):,}"
+            for name in ("d_model", "layers", "context", "vocab_size")
+        )
+        raise ModelTooLargeError(
+            f"this {kind} would have {count:,} parameters ({shape}); the limit is "
+            f"{limit:,} ({limit * 4 // 10**9} GB of weights)"
+        )
+    return config
+
 
 def config_to_dict(config: ModelConfig) -> dict[str, Any]:
     """The ``"architecture"`` object of ``config.json``."""
@@ -150,7 +200,7 @@ def config_from_dict(backend: str, d: Mapping[str, Any]) -> ModelConfig:
     config = cls(**dict(d))
     if backend in RECURRENT_CELLS and config.cell != backend:
         raise ValueError(f"cell {config.cell!r} does not match backend {backend!r}")
-    return config.validate()
+    return check_size(config.validate())
 
 
 def make_config(
@@ -205,7 +255,7 @@ def make_config(
         )
     else:
         raise ValueError(f"kind must be one of {', '.join(NEURAL_BACKENDS)}, got {kind!r}")
-    return config.validate()
+    return check_size(config.validate())
 
 
 def window_start(length: int, context: int, keep: int) -> int:

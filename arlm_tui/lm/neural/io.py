@@ -95,7 +95,9 @@ def write_config(
         "summary": _finite(dict(summary or {})),
     }
     text = json.dumps(config, indent=2, ensure_ascii=False)
-    (Path(directory) / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
+    from arlm_tui.outputs import write_text
+
+    write_text(Path(directory) / CONFIG_FILE, text + "\n")
     return config
 
 
@@ -107,9 +109,10 @@ def save_weights(net: nn.Module, file: Path) -> None:
 def _write_tensors(tensors: dict[str, torch.Tensor], file: Path) -> None:
     from safetensors.torch import save_file
 
-    tmp = file.with_name(file.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"format": str(FORMAT)})
-    tmp.replace(file)
+    from arlm_tui.outputs import writing
+
+    with writing(file) as tmp:  # renamed into place; 0666 & ~umask like every other file
+        save_file(tensors, str(tmp), metadata={"format": str(FORMAT)})
 
 
 def save_neural(
@@ -136,14 +139,12 @@ def save_neural(
 def read_neural_config(directory: Path) -> tuple[str, ModelConfig, dict[str, Any]]:
     """(backend, architecture config, the whole JSON) from ``config.json``, checked."""
     file = directory / CONFIG_FILE
-    if not file.is_file():
+    if not file.exists() and not file.is_symlink():  # else: inputs says what it is
         raise ModelLoadError("missing (not a model directory)", path=file)
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ModelLoadError("not UTF-8 text", path=file) from None
-    except json.JSONDecodeError as exc:
-        raise ModelLoadError(f"not valid JSON ({exc.msg})", path=file, line=exc.lineno) from None
+    from arlm_tui import inputs
+
+    with inputs.reported_as(ModelLoadError):  # a regular file, size and depth bounded
+        raw = inputs.load_json(file, limit=inputs.LIMITS["config"], what="config")
     if not isinstance(raw, dict):
         raise ModelLoadError("not a JSON object", path=file)
     backend = raw.get("backend")
@@ -173,6 +174,10 @@ def load_weights(net: nn.Module, file: Path) -> None:
 
     if not file.is_file():
         raise ModelLoadError("missing", path=file)
+    from arlm_tui import inputs
+
+    with inputs.reported_as(ModelLoadError):  # never a FIFO or a device
+        inputs.check_regular_file(file, what="weights file")
     try:
         tensors = load_file(str(file))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -249,13 +254,15 @@ def store_bfloat16(out: Path, valid: Sequence[str]) -> tuple[float | None, float
     if after is not None:
         summary["heldout_perplexity"] = after
     write_summary(out, {**summary, "weights": "bfloat16"})
+    from arlm_tui.outputs import write_text
+
     card = out / "card.md"
-    card.write_text(
+    write_text(
+        card,
         card.read_text(encoding="utf-8")
         + "\nThe weights were then rounded to bfloat16 (8-bit mantissa) and are stored so"
         + (f"; held-out perplexity {before} before, {after} after (every token and </s> of "
            "the held-out texts)" if after is not None else "")
         + ". Computation stays float32.\n",
-        encoding="utf-8",
-    )
+            )
     return before, after

@@ -850,8 +850,13 @@ class PlayScreen(Screen):
             if path is None:
                 return
             try:
+                from arlm_tui.outputs import write_text
+
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(data, encoding="utf-8")
+                write_text(path, data)  # a temporary file renamed into place
+            except ArlmError as exc:
+                self.notify(str(exc), severity="error")
+                return
             except OSError as exc:
                 self.notify(f"could not save {path}: {exc.strerror or exc}", severity="error")
                 return
@@ -906,7 +911,9 @@ class PlayScreen(Screen):
             return load_model(name)
 
         try:
-            text = path.read_text(encoding="utf-8")
+            from arlm_tui import inputs
+
+            text = inputs.read_text(path, limit=inputs.LIMITS["session"], what="session file")
             session = Session.from_json(text, model_loader=loader)
             total = len(session.traces)
             while session.undo():

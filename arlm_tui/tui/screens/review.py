@@ -169,7 +169,8 @@ class ReviewScreen(LearnScreen[int]):
         self.done += 1
         name = dict(RATINGS)[rating]
         saved = Text()
-        saved.append("saved: ", style="dim")
+        kept = getattr(self.deck.store, "unsaved", 0)
+        saved.append("kept, not saved yet: " if kept else "saved: ", style="dim")
         saved.append(name, style=RATING_STYLES[rating])
         saved.append(f" · \"{_short(self.current.card.front)}\" comes back {when(due, reviewed)}")
         self.query_one("#review-saved", Static).update(saved)
