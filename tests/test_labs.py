@@ -338,3 +338,21 @@ def test_lab_model_names():
     assert labs.lab_model({"model": "pyref-word-kn3"}).backend == "ngram"
     with pytest.raises(ArlmError, match="unknown model"):
         labs.lab_model({"model": "no-such-model"})
+
+
+def test_temperature_labs_show_a_collapse_and_a_tie(shipped_labs):
+    """Lesson 06: lab3's context has one most probable word, so cold draws collapse onto it;
+    lab4's has two tied words, so cold draws keep splitting between them."""
+    coldest = 0.1  # the lowest temperature the sampling lab offers
+    unique = shipped_labs[("06-decoding", "lab3")].preset
+    model = labs.lab_model(unique)
+    probs, names = labs.sampling_distribution(model, unique["context"], temperature=coldest)
+    h = labs.sample_histogram(probs, names, 500, 0)
+    assert h.tokens[0] == "love" and h.counts[0] >= 495
+    tie = shipped_labs[("06-decoding", "lab4")].preset
+    model = labs.lab_model(tie)
+    probs, names = labs.sampling_distribution(model, tie["context"], temperature=coldest)
+    h = labs.sample_histogram(probs, names, 500, 0)
+    assert set(h.tokens[:2]) == {"cats", "dogs"}
+    assert h.probs[0] == pytest.approx(h.probs[1])
+    assert min(h.counts[:2]) > 200 and sum(h.counts[:2]) >= 495

@@ -174,6 +174,20 @@ FACT_KINDS: dict[str, KindSpec] = {
         description="softmax(logits / temperature)[index]",
     ),
     "top_p_kept": KindSpec(("probs", "p"), description="how many tokens top-p keeps"),
+    "power_temperature": KindSpec(
+        ("probs", "temperature", "index"),
+        description="p_index^(1/T) / Σ_j p_j^(1/T): temperature applied to probabilities",
+    ),
+    "repetition_penalty": KindSpec(
+        ("logits", "seen", "penalty", "index"),
+        description="softmax after the CTRL repetition penalty on the `seen` token indices",
+    ),
+    "recurrent_param_count": KindSpec(
+        ("cell", "d", "m"),
+        ("biases",),
+        description="parameters of one rnn/gru/lstm layer, input size d, m units; biases: "
+        "'one' per block (the lecture's count) or 'torch' (two per block, as nn.RNN/GRU/LSTM)",
+    ),
     "ngram_param_count": KindSpec(("V", "n"), description="V^(n−1) · (V − 1)"),
     "ffn_param_count": KindSpec(
         ("V", "d", "n", "h"),
@@ -884,6 +898,13 @@ _VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "V": _positive_int,
     "d": _positive_int,
     "h": _positive_int,
+    "m": _positive_int,
+    "cell": _one_of(CELLS),
+    "biases": _one_of(("one", "torch")),
+    "penalty": _positive_number,
+    "seen": lambda v: None
+    if isinstance(v, list) and all(_non_negative_int(x) is None for x in v)
+    else f"must be a list of token indices, not {v!r}",
     "top_k": _non_negative_int,
     "temperature": _positive_number,
     "k": _positive_number,
