@@ -139,6 +139,12 @@ LAB_KINDS: dict[str, KindSpec] = {
         description="generation from `prompt` with and without a key/value cache: work per "
         "step and identical outputs",
     ),
+    "softmax_gradient": KindSpec(
+        ("logits", "target"),
+        ("tokens", "learning_rate", "prompt"),
+        description="the cross-entropy loss −ln p_target of softmax(`logits`), its gradient "
+        "p − y with respect to the logits, and gradient steps z ← z − η (p − y)",
+    ),
     "entropy_kl": KindSpec(
         ("p", "q"),
         ("labels", "unit"),
@@ -915,6 +921,8 @@ _VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_tokens": _positive_int,
     "hidden_size": _positive_int,
     "index": _non_negative_int,
+    "target": _non_negative_int,
+    "learning_rate": _positive_number,
     "V": _positive_int,
     "d": _positive_int,
     "h": _positive_int,
