@@ -214,7 +214,7 @@ def test_strategy_signs_are_measured():
         text = puzzle.explain(c)
         assert c.strategy.label in text and f"{c.mean_nll:.2f}" in text
     lowest = min(puzzle.continuations, key=lambda c: c.mean_nll)
-    assert "lowest mean NLL" in puzzle.explain(lowest)
+    assert "the lowest of the three" in puzzle.explain(lowest)
     # greedy's text is its own arg-max chain, so regenerating it gives the same ids
     for c in puzzle.continuations:
         if c.strategy.id == "greedy":
@@ -530,3 +530,112 @@ def test_games_engine_never_imports_textual():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+# --------------------------------------------------------------------------- be the model: the floor
+@pytest.mark.parametrize("seed", [0, 3, 7])
+def test_ranking_by_expected_loss_respects_the_entropy_floor(seed):
+    r = oracle_round(seed)
+    while not r.done:
+        r.guess("the:4 a:3 .:3")
+    rows = r.scores()
+    assert rows[0].kind == "you"
+    ranked = rows[1:]
+    assert ranked[0].kind == "floor"
+    floor = ranked[0].expected
+    assert [row.expected for row in ranked] == sorted(row.expected for row in ranked)
+    for row in rows:
+        # H(p̃, q) = H(p̃) + KL(p̃ ‖ q) >= H(p̃), step by step, so also on average
+        assert row.expected >= floor - 1e-9, row
+    # the expected loss is the mean over steps of −Σ p̃ log q, recomputed here by hand
+    oracle = r.contenders[0].model
+    steps = []
+    for position in r.positions:
+        p = np.exp(oracle.next_logprobs(position.context))
+        keep = np.zeros_like(p)
+        keep[list(r.eligible)] = 1
+        p = p * keep / np.sum(p * keep)
+        q = np.exp(oracle.next_logprobs(position.context))
+        steps.append(-np.sum(p[p > 0] * np.log(q[p > 0])))
+    assert next(row for row in rows if row.kind == "oracle").expected == pytest.approx(
+        np.mean(steps))
+    you = rows[0]
+    q = r.bet_distribution(r.bets[0])
+    assert q.sum() == pytest.approx(1.0)
+    assert you.expected > floor
+
+
+def test_a_realised_loss_can_dip_below_the_floor_but_the_expected_one_cannot():
+    """Over many stories, some model's realised loss falls below the floor by chance; its
+    expected loss never does."""
+    dipped = 0
+    for seed in range(12):
+        r = oracle_round(seed)
+        while not r.done:
+            r.guess("the")
+        rows = r.scores()
+        floor = next(row for row in rows if row.kind == "floor").expected
+        for row in rows:
+            if row.kind in ("oracle", "model"):
+                dipped += row.cross_entropy < floor
+                assert row.expected >= floor - 1e-9
+    assert dipped > 0
+
+
+@pytest.mark.parametrize(
+    ("bet", "message"),
+    [("the:-3 a:5", "cannot be negative"), ("the:-1", "cannot be negative"),
+     ("the:2.5", "whole numbers"), ("the:x", "give each word its points")],
+)
+def test_odd_point_values_get_a_message_that_makes_sense(bet, message):
+    r = oracle_round(1)
+    with pytest.raises(be_the_model.BetError, match=message):
+        r.parse(bet)
+
+
+# --------------------------------------------------------------------------- name that strategy: answers
+def test_name_that_strategy_explanations_agree_with_their_numbers():
+    import re
+
+    model = story_trigram()
+    seen_ranks = set()
+    for seed in range(10):
+        puzzle = name_that_strategy.NameThatStrategyPuzzle(model, seed)
+        texts = puzzle.continuations
+        for c in texts:
+            words = puzzle.explain(c)
+            shown = round(c.mean_nll, 2)
+            others = sorted(round(o.mean_nll, 2) for o in texts if o is not c)
+            # the numbers quoted are the text's own and the other two's
+            quoted = [float(x) for x in re.findall(r"(\d+\.\d\d)(?= nats/token| and|\))",
+                                                   words)]
+            assert quoted[0] == shown and sorted(quoted[1:3]) == others, words
+            rank = name_that_strategy.nll_rank(c, texts)
+            seen_ranks.add(rank)
+            if shown < min(others):
+                assert rank == "lowest" and "the lowest of the three" in words
+            elif shown > max(others):
+                assert rank == "highest" and "the highest of the three" in words
+            elif shown in others:
+                assert rank == "tied" and "level with another text" in words
+            else:
+                assert rank == "middle" and "the middle of the three" in words
+            # a tendency is only called what happened when the numbers say so
+            expected = name_that_strategy.EXPECTED_RANK[c.strategy.family]
+            assert ("usually gives the" in words) == (rank != expected)
+            assert "least coherent" not in words
+            assert ("it loops" in words) == (c.repeated is not None)
+    assert {"lowest", "highest"} <= seen_ranks
+
+
+def test_every_score_is_shown_with_its_unit():
+    from arlm_tui.games import score_text
+
+    assert score_text("be-the-model", 12.345) == "perplexity 12.3"
+    assert score_text("name-that-strategy", 2.0) == "2/3 named"
+    assert score_text("beat-greedy", 3.0) == "3/3: the best sentence"
+    assert score_text("beat-greedy", 1.0) == "1/3: tied greedy"
+    assert score_text("tune-the-knobs", 1.0) == "1 try"
+    assert score_text("tune-the-knobs", 4.0) == "4 tries"
+    for game in GAMES:
+        assert score_text(game.id, 2.0) != "2"

@@ -11,7 +11,6 @@ import pytest
 from arlm_tui.errors import ArlmError
 from arlm_tui.learn import labs, load_lessons
 from arlm_tui.learn.facts import compute_fact
-from arlm_tui.lm.table import greedy_trap_model
 
 BEES = ["bees make honey", "bees make wax", "birds eat seeds", "bees eat nectar"]
 
@@ -182,13 +181,15 @@ def test_playground_from_a_model_context():
 # --------------------------------------------------------------------------- greedy_vs_beam
 def test_greedy_misses_and_a_wide_enough_beam_finds_the_best(shipped_labs):
     lab = shipped_labs[("06-decoding", "lab2")]
-    result = labs.preset_result(lab.kind, lab.preset)
+    # the lab opens at width 1 (beam search = greedy), so widening the beam has work to do
+    assert lab.preset["width"] == 1
+    narrow = labs.preset_result(lab.kind, lab.preset)
+    assert narrow.beams[0].tokens == narrow.greedy.tokens and not narrow.beam_found_best
+    result = labs.preset_result(lab.kind, {**lab.preset, "width": 2})
     assert result.greedy.tokens == ("the", "dog", "</s>")
     assert result.greedy.prob == pytest.approx(0.5 * 0.35)
     assert result.best.tokens == ("a", "dog", "</s>") and result.best.prob == pytest.approx(0.36)
     assert result.greedy_missed and result.beam_found_best
-    narrow = labs.greedy_vs_beam(greedy_trap_model(), 1, 4, 0.0)
-    assert narrow.beams[0].tokens == narrow.greedy.tokens and not narrow.beam_found_best
     steps = result.steps
     assert [h.tokens for h in steps[0].survivors] == [("the",), ("a",)]
     assert ("the cat", pytest.approx(math.log(0.5 * 0.3))) in steps[1].pruned
@@ -338,3 +339,68 @@ def test_lab_model_names():
     assert labs.lab_model({"model": "pyref-word-kn3"}).backend == "ngram"
     with pytest.raises(ArlmError, match="unknown model"):
         labs.lab_model({"model": "no-such-model"})
+
+
+def test_temperature_labs_show_a_collapse_and_a_tie(shipped_labs):
+    """Lesson 06: lab3's context has one most probable word, so cold draws collapse onto it;
+    lab4's has two tied words, so cold draws keep splitting between them."""
+    coldest = 0.1  # the lowest temperature the sampling lab offers
+    unique = shipped_labs[("06-decoding", "lab3")].preset
+    model = labs.lab_model(unique)
+    probs, names = labs.sampling_distribution(model, unique["context"], temperature=coldest)
+    h = labs.sample_histogram(probs, names, 500, 0)
+    assert h.tokens[0] == "love" and h.counts[0] >= 495
+    tie = shipped_labs[("06-decoding", "lab4")].preset
+    model = labs.lab_model(tie)
+    probs, names = labs.sampling_distribution(model, tie["context"], temperature=coldest)
+    h = labs.sample_histogram(probs, names, 500, 0)
+    assert set(h.tokens[:2]) == {"cats", "dogs"}
+    assert h.probs[0] == pytest.approx(h.probs[1])
+    assert min(h.counts[:2]) > 200 and sum(h.counts[:2]) >= 495
+
+
+def test_no_lab_prompt_turns_into_unknown_tokens(shipped_labs):
+    """A lab's prompt or context is written in its model's vocabulary: no word becomes <unk>."""
+    checked = 0
+    for (lesson_id, lab_id), lab in shipped_labs.items():
+        text = lab.preset.get("prompt") if lab.kind == "kv_cache" else lab.preset.get("context")
+        if lab.kind == "greedy_vs_beam":
+            text = lab.preset.get("prompt")
+        if not text:
+            continue
+        if lab.kind == "kv_cache":
+            from arlm_tui.lm.registry import list_models, load_model
+
+            name = lab.preset.get("model") or next(
+                e.name for e in list_models() if e.backend == "transformer")
+            model = load_model(name)
+        else:
+            model = labs.lab_model(lab.preset)
+        ids = labs.context_ids(model, text)
+        assert model.unk_id not in ids, (lesson_id, lab_id, text)
+        checked += 1
+    assert checked >= 4
+
+
+def test_softmax_gradient_is_p_minus_y_and_a_step_lowers_the_loss(shipped_labs):
+    lab = shipped_labs[("07-feedforward-lm", "lab1")]
+    g = labs.preset_result(lab.kind, lab.preset)
+    z = np.asarray(lab.preset["logits"], dtype=np.float64)
+    target = lab.preset["target"]
+
+    def loss(logits):
+        return -(logits[target] - np.log(np.sum(np.exp(logits))))
+
+    # central finite differences of ℓ(z) = −ln softmax(z)_target agree with p − y
+    for i, row in enumerate(g.rows):
+        e = np.zeros_like(z)
+        e[i] = 1e-6
+        assert row.gradient == pytest.approx((loss(z + e) - loss(z - e)) / 2e-6, abs=1e-6)
+    assert g.loss == pytest.approx(loss(z))
+    assert g.rows[target].gradient < 0 and all(r.gradient > 0 for r in g.rows if not r.target)
+    assert g.gradient_sum == pytest.approx(0.0, abs=1e-12)
+    # the lab's story: the target is not the model's favourite, and one step helps
+    assert max(g.rows, key=lambda r: r.prob).token != g.rows[target].token
+    assert g.next_loss < g.loss
+    with pytest.raises(ValueError, match="target"):
+        labs.softmax_gradient([0.0, 1.0], 2)

@@ -13,7 +13,7 @@ from textual.app import App
 from textual.widgets import Input, Static
 from tui_helpers import settle
 
-from arlm_tui.games import beat_greedy, name_that_strategy, progression
+from arlm_tui.games import beat_greedy, name_that_strategy, progression, score_text
 from arlm_tui.games import tune_the_knobs as ttk
 from arlm_tui.learn.store import Store
 from arlm_tui.tui.screens.game_be_the_model import BeTheModelScreen
@@ -171,7 +171,7 @@ async def test_name_that_strategy_full_round(store):
         await pilot.press(key_of[solution["A"]], key_of[solution["B"]])
         assert screen.verdict is not None and screen.verdict.score == 3  # C got the last one
         for letter in name_that_strategy.LETTERS:
-            assert "Signs:" in shown(screen, f"#nts-{letter}")
+            assert "This text: mean NLL" in shown(screen, f"#nts-{letter}")
         assert "3 of 3 right" in shown(screen, "#nts-answer")
         stored = events(store, "name-that-strategy")
         assert len(stored) == 1 and stored[0].payload["correct"] == 3 and stored[0].xp == 20
@@ -317,6 +317,9 @@ async def test_games_app_menu_scores_and_direct_open(store):
         p = app.screen.progress
         played = {g.game: g.played for g in p.games}
         assert played["beat-greedy"] == 1 and p.xp > 0
+        best = next(g.best for g in p.games if g.game == "beat-greedy")
+        assert score_text("beat-greedy", best) in shown(app.screen, "#scores-games")
+        assert "/3: " in score_text("beat-greedy", best)
         achievements = shown(app.screen, "#scores-achievements")
         assert "✓  First move" in achievements and "✓  First lesson" in achievements
         await pilot.press("escape")

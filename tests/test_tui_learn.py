@@ -390,6 +390,45 @@ async def test_causal_mask_lab_switches_the_mask():
         await pilot.press("m")
         assert not view.result.masked
         assert "could simply copy the answer" in drawn(view)
+        await pilot.press("m")
+        # weights: a masked cell holds the weight 0, never the score −∞
+        assert view.cells == "weights" and "−∞" not in drawn(view)
+        await pilot.press("s")
+        scores = drawn(view)
+        assert view.cells == "scores" and "−∞" in scores and "q_i·k_j" in scores
+        first_score = f"{float(view.result.scores[0, 0]):+.2f}"
+        assert first_score in scores
+
+
+async def test_gradient_lab_steps_lower_the_loss_and_the_target_can_change():
+    async with open_lab("07-feedforward-lm", "lab1") as (pilot, view):
+        first = view.result.loss
+        assert "p − y" in drawn(view)
+        await pilot.press("g", "g")
+        await settle(pilot)
+        assert view.steps == 2 and view.result.loss < first
+        assert view.result.rows[0].logit > 1.2  # "mat" climbed
+        await pilot.press("down", "t")  # make "sofa" the target
+        await settle(pilot)
+        assert view.result.target == 1 and view.steps == 0
+        await pilot.press("r")
+        await settle(pilot)
+        assert view.result.loss == pytest.approx(first)
+
+
+async def test_histogram_lab_restarts_the_draws_when_the_temperature_changes():
+    async with open_lab("06-decoding", "lab3") as (pilot, view):
+        await pilot.press("n")
+        await settle(pilot)
+        assert view.n == 500 and view.result.n == 500
+        await pilot.press("right")  # T 1 → 1.1: a new distribution
+        await settle(pilot)
+        assert view.temperature == pytest.approx(1.1)
+        assert view.n == 0 and view.result.n == 0
+        assert "draws start again" in drawn(view)
+        await pilot.press("space")
+        await settle(pilot)
+        assert view.result.n == 10 and "start again" not in drawn(view)
 
 
 # --------------------------------------------------------------------------- review and stats

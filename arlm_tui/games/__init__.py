@@ -43,4 +43,23 @@ GAMES: tuple[GameInfo, ...] = tuple(
 )
 GAME_BY_ID = {g.id: g for g in GAMES}
 
-__all__ = ["GAMES", "GAME_BY_ID", "GameInfo", "GameResult", "MissingModelError"]
+_BEAT_GREEDY_LEVELS = {0: "below greedy", 1: "tied greedy", 2: "beat greedy", 3: "the best sentence"}
+
+
+def score_text(game_id: str, score: float) -> str:
+    """A game's score with its unit: "perplexity 12.3", "2/3 named", "3/3: the best
+    sentence", "4 tries"."""
+    if game_id == be_the_model.GAME_ID:
+        return f"perplexity {score:.1f}"
+    if game_id == name_that_strategy.GAME_ID:
+        return f"{score:.0f}/3 named"
+    if game_id == beat_greedy.GAME_ID:
+        level = int(round(score))
+        return f"{level}/3: {_BEAT_GREEDY_LEVELS.get(level, 'points')}"
+    if game_id == tune_the_knobs.GAME_ID:
+        tries = int(round(score))
+        return f"{tries} {'try' if tries == 1 else 'tries'}"
+    return f"{score:g}"
+
+
+__all__ = ["GAMES", "GAME_BY_ID", "GameInfo", "GameResult", "MissingModelError", "score_text"]

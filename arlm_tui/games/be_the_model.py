@@ -22,8 +22,18 @@ the round the learner's cross-entropy and perplexity over those words,
     H = −(1/T) Σ_t log q(w_t | w_<t),     PP = exp(H),
 
 stand next to every model's on the same tokens. On the oracle language the truth p is known, so
-the *entropy floor* is shown too: the mean entropy (1/T) Σ_t H(p(· | w_<t)), the perplexity
-that even the true distribution gets on average (``arlm_tui.lm.information``).
+the *entropy floor* is shown too: the mean entropy (1/T) Σ_t H(p̃_t), the perplexity that even
+the true distribution gets on average (``arlm_tui.lm.information``).
+
+The floor holds in expectation, not on one story: a realised loss −log q(w_t) can fall below
+H(p̃_t) by chance whenever the word that came was a likely one. So on the oracle language the
+table ranks everyone by what does respect the floor on that very story, the *expected* loss
+
+    (1/T) Σ_t H(p̃_t, q_t) = (1/T) Σ_t [H(p̃_t) + KL(p̃_t ‖ q_t)]  ≥  (1/T) Σ_t H(p̃_t),
+
+and shows the realised loss beside it. p̃_t is the oracle's next-token distribution given that
+a word comes next (its mass on ``</s>`` and the specials removed and the rest renormalized):
+the round only ever asks for words, so that is the distribution the asked word was drawn from.
 
 Models compared: on the oracle language the oracle itself, the story trigram, and every installed
 model that uses the oracle's tokenizer; on the Python reference the bundled ``pyref-word-kn3``
@@ -114,6 +124,8 @@ class Bet:
 
 _CONFIDENCE_RE = re.compile(r"^(\d+(?:\.\d+)?)%$")
 _POINTS_RE = re.compile(r"^(.+?)[:=](\d+)$")
+#: a word with a value that is not whole points: "shell:-3", "shell:2.5"
+_ANY_POINTS_RE = re.compile(r"^(.+?)[:=]([-−]?\d*[.,]?\d+)$")
 
 
 def _word_id(word: str, tokenizer: Any, eligible: set[int]) -> int:
@@ -148,15 +160,28 @@ def parse_bet(text: str, tokenizer: Any, eligible: set[int]) -> Bet:
             if not 0.0 < confidence <= 1.0:
                 raise BetError(f"a confidence must be above 0% and at most 100%, got {value}")
             return Bet({_word_id(word, tokenizer, eligible): confidence}, text.strip())
-        if not _POINTS_RE.match(items[0]):
-            return Bet({_word_id(items[0], tokenizer, eligible): 1.0}, text.strip())
+        if not _POINTS_RE.match(items[0]) and not _ANY_POINTS_RE.match(items[0]):
+            try:
+                return Bet({_word_id(items[0], tokenizer, eligible): 1.0}, text.strip())
+            except BetError:
+                if ":" not in items[0][1:] and "=" not in items[0][1:]:
+                    raise
     if len(items) > MAX_WORDS:
         raise BetError(f"at most {MAX_WORDS} words, got {len(items)}")
     points: dict[int, int] = {}
     for item in items:
         match = _POINTS_RE.match(item)
         if match is None:
-            raise BetError(f"{item!r}: give each word its points, like {item}:3 "
+            odd = _ANY_POINTS_RE.match(item)
+            if odd is not None:
+                word, value_text = odd.group(1), odd.group(2)
+                if value_text.startswith(("-", "−")):
+                    raise BetError(f"{item!r}: points cannot be negative; to bet nothing on "
+                                   f"{word!r}, leave it out ({POINTS} points in all)")
+                raise BetError(f"{item!r}: points are whole numbers, like {word}:3 "
+                               f"({POINTS} points in all)")
+            word = item.split(":")[0].split("=")[0] or "word"
+            raise BetError(f"{item!r}: give each word its points, like {word}:3 "
                            f"({POINTS} points in all)")
         word, value = match.group(1), int(match.group(2))
         token = _word_id(word, tokenizer, eligible)
@@ -202,16 +227,25 @@ class Reveal:
 
 @dataclass(frozen=True)
 class ScoreRow:
-    """One line of the end-of-round table: cross-entropy H (nats per word) and PP = exp(H)."""
+    """One line of the end-of-round table: the realised cross-entropy H (nats per word) on the
+    story's words and PP = exp(H); on the oracle language also the expected loss
+    (1/T) Σ_t H(p̃_t, q_t) (for the floor row, both are the mean entropy)."""
 
     name: str
     kind: str  # "you" | "model" | "oracle" | "floor"
     cross_entropy: float
     note: str = ""
+    expected: float | None = None
 
     @property
     def perplexity(self) -> float:
         return math.exp(self.cross_entropy) if math.isfinite(self.cross_entropy) else math.inf
+
+    @property
+    def expected_perplexity(self) -> float | None:
+        if self.expected is None:
+            return None
+        return math.exp(self.expected) if math.isfinite(self.expected) else math.inf
 
 
 @dataclass
@@ -411,22 +445,64 @@ class BeTheModelRound:
     def perplexity(self) -> float:
         return math.exp(self.cross_entropy)
 
+    def word_distribution(self, position: int) -> np.ndarray | None:
+        """p̃_t: the oracle's next-token distribution at ``position`` given that a word comes
+        next (specials removed, renormalized); None without an oracle."""
+        oracle = next((c for c in self.contenders if c.role == "oracle"), None)
+        if oracle is None:
+            return None
+        p = np.exp(self._logprobs(self.positions[position])[oracle.name])
+        mask = np.zeros_like(p)
+        mask[list(self.eligible)] = 1.0
+        p = p * mask
+        return p / p.sum()
+
+    def bet_distribution(self, bet: Bet) -> np.ndarray:
+        """q over the vocabulary for a bet (0 on the specials, which a bet cannot name)."""
+        q = np.zeros(len(self.tokenizer.vocab))
+        for token in self.eligible:
+            q[token] = bet.probability(token, self.outcomes)
+        return q
+
+    @staticmethod
+    def _cross_entropy(p: np.ndarray, q: np.ndarray) -> float:
+        """H(p, q) = −Σ p log q (∞ if q misses part of p's support)."""
+        support = p > 0
+        with np.errstate(divide="ignore"):
+            return float(-np.sum(p[support] * np.log(q[support])))
+
     def scores(self) -> list[ScoreRow]:
         """You, every contender and (oracle language) the entropy floor, on the words guessed
-        so far, lowest perplexity first."""
+        so far. With an oracle: you first, then the floor and the models by expected loss,
+        lowest first (the floor heads them: nobody is below it in expectation); without one,
+        everyone by realised loss."""
         n = len(self.reveals)
         if n == 0:
             return []
-        rows = [ScoreRow("you", "you", self.cross_entropy)]
+        truths = [self.word_distribution(t) for t in range(n)]
+        known = all(p is not None for p in truths)
+
+        def expected(q_of: Any) -> float | None:
+            if not known:
+                return None
+            return sum(self._cross_entropy(p, q_of(t)) for t, p in enumerate(truths)) / n
+
+        you = ScoreRow("you", "you", self.cross_entropy,
+                       expected=expected(lambda t: self.bet_distribution(self.bets[t])))
+        rows = []
         for c in self.contenders:
             nll = -sum(float(self._logprobs(p)[c.name][p.target]) for p in self.positions[:n])
             note = "the true distribution" if c.role == "oracle" else _describe(c.model)
-            rows.append(ScoreRow(c.name, c.role, nll / n, note))
-        entropies = [r.entropy for r in self.reveals if r.entropy is not None]
-        if len(entropies) == n:
-            rows.append(ScoreRow("entropy floor", "floor", sum(entropies) / n,
-                                 "mean entropy of the truth"))
-        return sorted(rows, key=lambda r: r.cross_entropy)
+            rows.append(ScoreRow(
+                c.name, c.role, nll / n, note,
+                expected=expected(lambda t, c=c: np.exp(self._logprobs(self.positions[t])[c.name]))))
+        if known:
+            floor = sum(self._cross_entropy(p, p) for p in truths) / n  # type: ignore[arg-type]
+            rows.append(ScoreRow("entropy floor", "floor", floor,
+                                 "mean entropy of the truth: no one is below it on average",
+                                 expected=floor))
+            return [you, *sorted(rows, key=lambda r: (r.expected, r.kind != "floor"))]
+        return sorted([you, *rows], key=lambda r: r.cross_entropy)
 
     def result(self) -> GameResult:
         """The finished round: score = your perplexity; xp = 10 + 5 per model you beat."""

@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from arlm_tui.errors import ArlmError
-from arlm_tui.games import GAME_BY_ID, GAMES
+from arlm_tui.games import GAME_BY_ID, GAMES, score_text
 
 SCORES = "scores"
 NAMES = (*GAME_BY_ID, SCORES)
@@ -106,7 +106,7 @@ def print_list(*, as_json: bool = False) -> int:
     print(f"level {p.level} ({p.title}) · {p.xp} xp · streak {p.streak} {days}")
     for g in GAMES:
         s = stats[g.id]
-        record = f"{s.played} rounds, best {s.best:.3g}" if s.best is not None else (
+        record = f"{s.played} rounds, best {score_text(g.id, s.best)}" if s.best is not None else (
             f"{s.played} rounds")
         print(f"\n{g.id}: {g.title} ({record}; score: {g.score_name}, {g.better} is better)")
         print(f"  {g.teaches}")

@@ -74,31 +74,53 @@ class Strategy:
 
 STRATEGIES: tuple[Strategy, ...] = (
     Strategy("greedy", "greedy", "deterministic", {"strategy": "greedy"},
-             "greedy takes the arg-max every step: the most predictable tokens, and once a "
-             "phrase comes back it tends to repeat forever"),
+             "greedy takes the arg-max every step: it aims at the most predictable tokens, "
+             "and once a phrase comes back it tends to repeat forever"),
     Strategy("beam-5", "beam search, width 5", "deterministic",
              {"strategy": "beam", "beam_width": 5},
-             "beam search looks for the most probable whole text: bland, often short and "
-             "generic, since every extra token multiplies in a probability below one"),
+             "beam search looks for the most probable whole text: usually bland, often short "
+             "and generic, since every extra token multiplies in a probability below one"),
     Strategy("t-0.7", "sampling, T = 0.7", "tempered",
              {"strategy": "sample", "temperature": 0.7},
-             "temperature 0.7 sharpens the distribution before drawing: mostly likely tokens, "
-             "some variety"),
+             "temperature 0.7 sharpens the distribution before drawing: it favours likely "
+             "tokens and keeps some variety"),
     Strategy("top-p-0.9", "top-p = 0.9", "tempered", {"strategy": "sample", "top_p": 0.9},
              "nucleus sampling draws only from the most probable tokens covering 90%: the "
-             "unreliable tail is cut, the text stays fluent yet varied"),
+             "unreliable tail is cut, which keeps the text fluent yet varied"),
     Strategy("top-k-10", "top-k = 10", "tempered", {"strategy": "sample", "top_k": 10},
-             "top-k draws only among the 10 most probable tokens: no wild tokens, some "
-             "variety"),
+             "top-k draws only among the 10 most probable tokens: it cuts the far tail and "
+             "keeps some variety"),
     Strategy("t-1.5", "sampling, T = 1.5", "hot", {"strategy": "sample", "temperature": 1.5},
              "temperature 1.5 flattens the distribution: improbable tokens get real chances "
-             "and the text loses its thread"),
+             "and the text tends to lose its thread"),
     Strategy("t-1.0", "plain sampling, T = 1", "hot", {"strategy": "sample"},
              "plain sampling draws from the model's full distribution: every token, even a "
              "very unlikely one, keeps its chance, so odd turns slip in"),
 )
 STRATEGY_BY_ID = {s.id: s for s in STRATEGIES}
 FAMILIES = ("deterministic", "tempered", "hot")
+
+
+#: Where each family's mean NLL usually ranks among the three texts of a puzzle.
+EXPECTED_RANK = {"deterministic": "lowest", "tempered": "middle", "hot": "highest"}
+#: What a rank says about the tokens of a text.
+RANK_MEANING = {
+    "lowest": "the most predictable tokens of the three",
+    "middle": "tokens less predictable than one text and more than the other",
+    "highest": "the least probable tokens of the three",
+}
+
+
+def nll_rank(c: Continuation, texts: list[Continuation]) -> str:
+    """"lowest", "middle" or "highest" mean NLL among ``texts`` (by the values shown, to two
+    decimals), or "tied" when another text shows the same value."""
+    shown = round(c.mean_nll, 2)
+    others = [round(o.mean_nll, 2) for o in texts if o is not c]
+    if shown in others:
+        return "tied"
+    below = sum(value < shown for value in others)
+    return ("lowest", "middle", "highest")[below] if len(others) == 2 else (
+        "lowest" if below == 0 else "highest" if below == len(others) else "middle")
 
 
 @dataclass(frozen=True)
@@ -224,18 +246,26 @@ class NameThatStrategyPuzzle:
                                                self.continuations})
 
     def explain(self, c: Continuation) -> str:
-        """Why text ``c`` reads the way it does, with its numbers next to the other two's."""
+        """Why text ``c`` reads the way it does, said from its measured numbers only.
+
+        What a strategy usually does (``Strategy.explains``) is stated as a tendency; what this
+        text did is read off its own numbers next to the other two's (``nll_rank``), and when
+        the two disagree the answer says so instead of describing the tendency as a fact."""
         others = [o for o in self.continuations if o is not c]
-        signs = []
-        nlls = sorted(o.mean_nll for o in self.continuations)
-        if c.mean_nll == nlls[0]:
-            signs.append(f"the lowest mean NLL, {c.mean_nll:.2f} nats/token: the blandest, most "
-                         "predictable tokens")
-        elif c.mean_nll == nlls[-1]:
-            signs.append(f"the highest mean NLL, {c.mean_nll:.2f} nats/token: improbable "
-                         "tokens, the text is the least coherent")
+        rank = nll_rank(c, self.continuations)
+        values = " and ".join(f"{o.mean_nll:.2f}" for o in others)
+        measured = f"mean NLL {c.mean_nll:.2f} nats/token, "
+        if rank == "tied":
+            measured += f"level with another text (the others: {values})"
         else:
-            signs.append(f"a middling mean NLL, {c.mean_nll:.2f} nats/token")
+            measured += f"the {rank} of the three (the others: {values})"
+        expected = EXPECTED_RANK[c.strategy.family]
+        if rank == expected:
+            measured += f": {RANK_MEANING[rank]}, as this kind of strategy usually gives"
+        else:
+            measured += (f": this kind of strategy usually gives the {expected}, but one short "
+                         "sample can go either way")
+        signs = [measured]
         if c.repeated is not None:
             signs.append(f"it loops: \"{c.repeated}\" comes back (distinct-2 "
                          f"{c.distinct_2:.2f}; {c.repetition:.0%} of its tokens repeat earlier "
@@ -244,7 +274,7 @@ class NameThatStrategyPuzzle:
             signs.append(f"no word pair repeats (distinct-2 {c.distinct_2:.2f})")
         if c.ended and len(c.ids) < min(len(o.ids) for o in others):
             signs.append(f"the shortest: the text ended after {len(c.ids)} tokens")
-        return (f"{c.letter} was {c.strategy.label}: {c.strategy.explains}. Signs: "
+        return (f"{c.letter} was {c.strategy.label}: {c.strategy.explains}. This text: "
                 + "; ".join(signs) + ".")
 
     def result(self, verdict: Verdict) -> GameResult:

@@ -142,6 +142,47 @@ def _top_p_kept(c: Mapping[str, Any]) -> float:
     return float(np.count_nonzero(warp(logits, top_p=as_number(c["p"])) > 0))
 
 
+def _power_temperature(c: Mapping[str, Any]) -> float:
+    """p_i^(1/T) / Σ_j p_j^(1/T), via ``warp`` on ln p (the logits of a count model)."""
+    from arlm_tui.decoding import warp
+
+    probs = _numbers(c["probs"], "probs")
+    index = int(c["index"])
+    if not 0 <= index < probs.size:
+        raise ValueError(f"index must be in 0..{probs.size - 1}, not {index}")
+    with np.errstate(divide="ignore"):
+        logits = np.log(probs)
+    return float(warp(logits, temperature=as_number(c["temperature"]))[index])
+
+
+def _repetition_penalty(c: Mapping[str, Any]) -> float:
+    """softmax(z')_i where z' = ``RepetitionPenalty(penalty)`` applied with `seen` as context."""
+    from arlm_tui.decoding.processors import RepetitionPenalty, softmax
+
+    logits = _numbers(c["logits"], "logits")
+    index = int(c["index"])
+    if not 0 <= index < logits.size:
+        raise ValueError(f"index must be in 0..{logits.size - 1}, not {index}")
+    penalized = RepetitionPenalty(as_number(c["penalty"]))([int(i) for i in c["seen"]], logits)
+    return float(softmax(penalized)[index])
+
+
+_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+def _recurrent_param_count(c: Mapping[str, Any]) -> float:
+    """blocks · m · (d + m + 1) with one bias per block; with ``biases: torch``, the parameter
+    count of the engine's own cell (``lm.neural.rnn``, two biases per block)."""
+    cell, d, m = str(c["cell"]), int(c["d"]), int(c["m"])
+    if cell not in _BLOCKS:
+        raise ValueError(f"cell must be one of {', '.join(_BLOCKS)}, not {cell!r}")
+    if c.get("biases", "one") == "torch":
+        from arlm_tui.lm.neural.rnn import _CELLS
+
+        return float(sum(p.numel() for p in _CELLS[cell](d, m).parameters()))
+    return float(_BLOCKS[cell] * m * (d + m + 1))
+
+
 # ---------------------------------------------------------------------------- n-gram engine
 @lru_cache(maxsize=32)
 def _ngram_model(corpus: tuple[str, ...], order: int, smoothing: str, k: float) -> Any:
@@ -217,6 +258,9 @@ _COMPUTERS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     "cross_entropy": _cross_entropy,
     "softmax_temperature": _softmax_temperature,
     "top_p_kept": _top_p_kept,
+    "power_temperature": _power_temperature,
+    "repetition_penalty": _repetition_penalty,
+    "recurrent_param_count": _recurrent_param_count,
     "ngram_param_count": _ngram_param_count,
     "ffn_param_count": _ffn_param_count,
 }

@@ -11,6 +11,7 @@ only draw what these return and call them again when the learner moves a control
     gradient_norms       gradient_norms(cells, steps, hidden_size, recurrent_scale, ...)   torch
     causal_mask          attention_pattern(length, tokens, masked)
     kv_cache             kv_cache_demo(prompt, max_tokens, model)                          torch
+    softmax_gradient     softmax_gradient(logits, target, tokens, learning_rate)
     entropy_kl           information_split(p, q, unit)
     sampling_histogram   next_token_distribution(model, context, ...) + sample_histogram(...)
 
@@ -965,6 +966,79 @@ def kv_cache_demo(
     )
 
 
+# ---------------------------------------------------------------------------- softmax_gradient
+@dataclass(frozen=True)
+class GradientRow:
+    """One vocabulary entry: logit z, p = softmax(z), one-hot y, ∂ℓ/∂z = p − y, and the logit
+    after one gradient step z − η (p − y)."""
+
+    token: str
+    logit: float
+    prob: float
+    target: int
+    gradient: float
+    next_logit: float
+
+
+@dataclass(frozen=True)
+class SoftmaxGradient:
+    """ℓ = −ln p_target with p = softmax(z); ∇_z ℓ = p − y; one step of size η lowers ℓ."""
+
+    prompt: str
+    rows: tuple[GradientRow, ...]  # in vocabulary order
+    target: int
+    learning_rate: float
+    loss: float  # −ln p_target, nats
+    next_loss: float  # the loss after one step
+
+    @property
+    def gradient_sum(self) -> float:
+        """Σ_i (p_i − y_i) = 1 − 1 = 0: a step moves logits against each other."""
+        return float(sum(row.gradient for row in self.rows))
+
+
+def softmax_gradient(
+    logits: Sequence[float],
+    target: int,
+    tokens: Sequence[str] | None = None,
+    learning_rate: float = 1.0,
+    prompt: str = "",
+) -> SoftmaxGradient:
+    """The gradient of the cross-entropy loss with respect to the logits, p − y, and the effect
+    of one gradient-descent step z ← z − η (p − y) on the probabilities and the loss."""
+    from arlm_tui.decoding.processors import softmax
+
+    z = np.asarray([float(x) for x in logits], dtype=np.float64)
+    if z.ndim != 1 or z.size < 2 or not np.isfinite(z).all():
+        raise ValueError("logits must be a list of at least two finite numbers")
+    if isinstance(target, bool) or not 0 <= int(target) < z.size:
+        raise ValueError(f"target must be in 0..{z.size - 1}, got {target!r}")
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+    names = list(tokens) if tokens is not None else [f"t{i}" for i in range(z.size)]
+    if len(names) != z.size:
+        raise ValueError(f"tokens must name every logit: {len(names)} names, {z.size} logits")
+    target = int(target)
+    p = softmax(z)
+    y = np.zeros_like(p)
+    y[target] = 1.0
+    gradient = p - y
+    z_next = z - float(learning_rate) * gradient
+    rows = tuple(
+        GradientRow(str(names[i]), float(z[i]), float(p[i]), int(y[i]), float(gradient[i]),
+                    float(z_next[i]))
+        for i in range(z.size)
+    )
+    return SoftmaxGradient(
+        prompt=prompt,
+        rows=rows,
+        target=target,
+        learning_rate=float(learning_rate),
+        loss=float(-np.log(p[target])),
+        next_loss=float(-np.log(softmax(z_next)[target])),
+    )
+
+
 # ---------------------------------------------------------------------------- entropy_kl
 @dataclass(frozen=True)
 class InformationSplit:
@@ -1111,6 +1185,9 @@ def preset_result(kind: str, preset: Mapping[str, Any]) -> Any:
         return attention_pattern(p["length"], p.get("tokens"), leak=p.get("show_leak", True))
     if kind == "kv_cache":
         return kv_cache_demo(p["prompt"], p.get("max_tokens", 20), p.get("model"))
+    if kind == "softmax_gradient":
+        return softmax_gradient(p["logits"], p["target"], p.get("tokens"),
+                                p.get("learning_rate", 1.0), p.get("prompt", ""))
     if kind == "entropy_kl":
         return information_split(p["p"], p["q"], p.get("unit", "nats"), p.get("labels"))
     if kind == "sampling_histogram":

@@ -27,9 +27,7 @@ each one needs, are kept below as data (``LAB_KINDS``, ``FACT_KINDS``).
 
 from __future__ import annotations
 
-import math
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +39,19 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from arlm_tui import paths
 from arlm_tui.errors import ArlmError
+from arlm_tui.learn.grading import (  # noqa: F401  (re-exported: the grading API lived here)
+    PATTERN_CHARACTERS,
+    Grade,
+    accepted_forms,
+    expand_answer,
+    format_number,
+    grade,
+    is_number_text,
+    normalize_text,
+    parse_number,
+    precision_hint,
+)
+from arlm_tui.learn.grading import close as _close
 
 LESSON_FILE = "lesson.md"
 META_FILE = "lesson.yaml"
@@ -128,6 +139,12 @@ LAB_KINDS: dict[str, KindSpec] = {
         description="generation from `prompt` with and without a key/value cache: work per "
         "step and identical outputs",
     ),
+    "softmax_gradient": KindSpec(
+        ("logits", "target"),
+        ("tokens", "learning_rate", "prompt"),
+        description="the cross-entropy loss −ln p_target of softmax(`logits`), its gradient "
+        "p − y with respect to the logits, and gradient steps z ← z − η (p − y)",
+    ),
     "entropy_kl": KindSpec(
         ("p", "q"),
         ("labels", "unit"),
@@ -174,6 +191,20 @@ FACT_KINDS: dict[str, KindSpec] = {
         description="softmax(logits / temperature)[index]",
     ),
     "top_p_kept": KindSpec(("probs", "p"), description="how many tokens top-p keeps"),
+    "power_temperature": KindSpec(
+        ("probs", "temperature", "index"),
+        description="p_index^(1/T) / Σ_j p_j^(1/T): temperature applied to probabilities",
+    ),
+    "repetition_penalty": KindSpec(
+        ("logits", "seen", "penalty", "index"),
+        description="softmax after the CTRL repetition penalty on the `seen` token indices",
+    ),
+    "recurrent_param_count": KindSpec(
+        ("cell", "d", "m"),
+        ("biases",),
+        description="parameters of one rnn/gru/lstm layer, input size d, m units; biases: "
+        "'one' per block (the lecture's count) or 'torch' (two per block, as nn.RNN/GRU/LSTM)",
+    ),
     "ngram_param_count": KindSpec(("V", "n"), description="V^(n−1) · (V − 1)"),
     "ffn_param_count": KindSpec(
         ("V", "d", "n", "h"),
@@ -664,6 +695,15 @@ def _read_question(node: Node, seen: dict[str, int], facts: Mapping[str, Fact]) 
         answer = tuple(_text(item, "an accepted answer") for item in items)
         if not answer:
             raise _Problem(_line(answer_node), f"{what} needs at least one accepted answer")
+        if any(ch in answer[0] for ch in PATTERN_CHARACTERS):
+            raise _Problem(
+                _line(items[0]),
+                f"the first accepted answer of {what} is shown to the learner: write it "
+                "plainly, without [optional] or {a|b} parts",
+            )
+        for item, text in zip(items, answer):
+            if text.count("[") != text.count("]") or text.count("{") != text.count("}"):
+                raise _Problem(_line(item), f"unbalanced [ ] or {{ }} in the answer {text!r}")
     return Question(
         id=question_id,
         kind=kind,
@@ -884,9 +924,18 @@ _VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_tokens": _positive_int,
     "hidden_size": _positive_int,
     "index": _non_negative_int,
+    "target": _non_negative_int,
+    "learning_rate": _positive_number,
     "V": _positive_int,
     "d": _positive_int,
     "h": _positive_int,
+    "m": _positive_int,
+    "cell": _one_of(CELLS),
+    "biases": _one_of(("one", "torch")),
+    "penalty": _positive_number,
+    "seen": lambda v: None
+    if isinstance(v, list) and all(_non_negative_int(x) is None for x in v)
+    else f"must be a list of token indices, not {v!r}",
     "top_k": _non_negative_int,
     "temperature": _positive_number,
     "k": _positive_number,
@@ -911,134 +960,12 @@ _VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
 
 
 # ---------------------------------------------------------------------------- numbers
-_NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+(?![\d,])(?:\.\d*)?|\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?"
-_LEADING_NUMBER = re.compile(
-    rf"^\s*(?:[≈~=]|about\b|approx\.?|approximately\b)?\s*({_NUMBER})"
-    rf"(?:\s*/\s*({_NUMBER})|\s*(%))?"
-)
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][+-]?\d+)?")
-
-
-def _to_float(token: str) -> float:
-    if _THOUSANDS.fullmatch(token):
-        return float(token.replace(",", ""))
-    return float(token.replace(",", "."))
-
-
-def parse_number(text: str) -> float | None:
-    """Read the number a learner typed: a leading number or simple fraction, units ignored.
-
-    "0.06", "6e-2", "1/3", "2.81 nats", "≈ 2.8", "6%" (= 0.06), "8,300,500", "1,5" (= 1.5) and
-    "−0.5" (Unicode minus) are read; anything else gives None."""
-    text = unicodedata.normalize("NFKC", str(text)).replace("−", "-").replace("–", "-")
-    match = _LEADING_NUMBER.match(text.strip().lower())
-    if match is None:
-        return None
-    value = _to_float(match.group(1))
-    if match.group(2) is not None:
-        denominator = _to_float(match.group(2))
-        if denominator == 0:
-            return None
-        value /= denominator
-    elif match.group(3):
-        value /= 100
-    return value if math.isfinite(value) else None
-
-
 def as_number(value: Any) -> float | None:
     """A YAML value as a number: int, float, or a whole string like "2/3" (None otherwise)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
         return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        match = _LEADING_NUMBER.match(text)
-        if match is not None and match.end() == len(text) and "%" not in text:
-            return parse_number(text)
-    return None
-
-
-def _close(
-    x: float,
-    target: float,
-    tolerance: float | None,
-    rel_tolerance: float | None,
-    default: float = 0.0,
-) -> bool:
-    slack = 1e-12 * max(1.0, abs(target))  # absorb float rounding at the tolerance boundary
-    if tolerance is None and rel_tolerance is None:
-        return abs(x - target) <= default * max(1.0, abs(target)) + slack
-    ok = tolerance is not None and abs(x - target) <= tolerance + slack
-    ok |= rel_tolerance is not None and abs(x - target) <= rel_tolerance * abs(target) + slack
-    return ok
-
-
-def format_number(value: float) -> str:
-    """A short, exact-looking rendering: 6469408, 0.06, 2.813, 1.5e-07."""
-    if float(value).is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    return f"{value:.6g}"
-
-
-# ---------------------------------------------------------------------------- grading
-@dataclass(frozen=True)
-class Grade:
-    """The verdict on one response: ``expected`` is the answer as the learner should see it."""
-
-    correct: bool
-    expected: str
-    explanation: str
-    readable: bool = True  # False when the response could not be read (no number, bad index)
-
-
-def normalize_text(text: str) -> str:
-    """Case-, space- and hyphen-insensitive form of a typed answer (surrounding punctuation off)."""
-    text = unicodedata.normalize("NFKC", str(text)).casefold()
-    text = re.sub(r"[-_‐‑–—−]", " ", text)
-    text = " ".join(text.split())
-    return text.strip(" .,;:!?\"'`")
-
-
-def grade(question: Question, response: float | str) -> Grade:
-    """Grade a response: choice by index (or letter a, b, ... or the choice's text), numeric
-    within the question's tolerance (|x − answer| ≤ tolerance or ≤ rel_tolerance·|answer|),
-    text against the accepted answers, ignoring case, spacing and hyphens."""
-    if question.kind == "choice":
-        expected = str(question.choices[int(question.answer)])
-        index = _choice_index(question, response)
-        return Grade(index == question.answer, expected, question.explanation, index is not None)
-    if question.kind == "numeric":
-        answer = float(question.answer)
-        expected = format_number(answer)
-        if isinstance(response, bool):
-            value = None
-        elif isinstance(response, int | float):
-            value = float(response)
-        else:
-            value = parse_number(str(response))
-        if value is None:
-            return Grade(False, expected, question.explanation, readable=False)
-        correct = _close(value, answer, question.tolerance, question.rel_tolerance)
-        return Grade(correct, expected, question.explanation)
-    accepted = tuple(question.answer)  # type: ignore[arg-type]
-    typed = normalize_text(str(response))
-    correct = bool(typed) and any(typed == normalize_text(a) for a in accepted)
-    return Grade(correct, accepted[0], question.explanation, readable=bool(typed))
-
-
-def _choice_index(question: Question, response: float | str) -> int | None:
-    if isinstance(response, bool):
-        return None
-    if isinstance(response, int):
-        return response if 0 <= response < len(question.choices) else None
-    if not isinstance(response, str):
-        return None
-    typed = normalize_text(response)
-    for index, choice in enumerate(question.choices):
-        if typed == normalize_text(choice):
-            return index
-    if len(typed) == 1 and "a" <= typed <= "z":
-        index = ord(typed) - ord("a")
-        return index if index < len(question.choices) else None
+    if isinstance(value, str) and is_number_text(value):
+        return parse_number(value)
     return None

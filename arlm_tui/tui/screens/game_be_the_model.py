@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -179,15 +180,36 @@ class BeTheModelScreen(GameScreen):
         if not round_.done:
             return Text(f"so far: your cross-entropy {round_.cross_entropy:.2f} nats/word, "
                         f"perplexity {round_.perplexity:.1f}", style="dim")
+        rows = round_.scores()
+        expected = all(row.expected is not None for row in rows)
         table = Table(title=Text(f"the round: {round_.length} words", style="bold"),
                       title_justify="left", box=None, padding=(0, 1), expand=False)
         table.add_column("who")
-        table.add_column("nats/word", justify="right")
-        table.add_column("perplexity", justify="right")
+        if expected:
+            table.add_column("expected", justify="right")
+            table.add_column("PP", justify="right")
+        table.add_column("realised" if expected else "nats/word", justify="right")
+        table.add_column("PP" if expected else "perplexity", justify="right")
         table.add_column("")
-        for row in round_.scores():
+
+        def ppl(x: float | None) -> str:
+            return "–" if x is None else f"{x:.1f}" if math.isfinite(x) else "∞"
+
+        for row in rows:
             style = "bold" if row.kind == "you" else "dim" if row.kind == "floor" else ""
-            ppl = f"{row.perplexity:.1f}" if math.isfinite(row.perplexity) else "∞"
-            table.add_row(Text(row.name, style=style), f"{row.cross_entropy:.2f}", ppl,
-                          Text(row.note, style="dim"))
-        return table
+            cells = [Text(row.name, style=style)]
+            if expected:
+                cells += [f"{row.expected:.2f}", ppl(row.expected_perplexity)]
+            if row.kind == "floor":
+                cells += ["", ""]
+            else:
+                cells += [f"{row.cross_entropy:.2f}", ppl(row.perplexity)]
+            table.add_row(*cells, Text(row.note, style="dim"))
+        if not expected:
+            return table
+        legend = Text(
+            "\nexpected: mean over the steps of H(p, q) = H(p) + KL(p ‖ q), the loss q pays on "
+            "average when the truth p picks the word; ranked by it, nobody is below the floor. "
+            "realised: the loss on the words this story happened to use, which can dip below "
+            "the floor when they were likely ones.", style="dim")
+        return Group(table, legend)

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from arlm_tui.games import GAME_BY_ID, GAMES
+from arlm_tui.games import GAME_BY_ID, GAMES, score_text
 from arlm_tui.tui.screens.game_base import GAMES_CSS
 
 SCORES = "scores"
@@ -230,8 +230,7 @@ class ScoresScreen(Screen):
         games.add_column("best", justify="right")
         games.add_column("last round", ratio=1)
         for g in p.games:
-            best = "–" if g.best is None else (
-                f"{g.best:.0f}" if float(g.best).is_integer() else f"{g.best:.1f}")
+            best = "–" if g.best is None else score_text(g.game, g.best)
             games.add_row(g.title, str(g.played), best, g.last or "not played yet")
         self.query_one("#scores-games", Static).update(games)
 

@@ -21,6 +21,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from arlm_tui.learn.grading import precision_hint
 from arlm_tui.learn.lessons import Grade, Lesson, Question, grade
 from arlm_tui.learn.store import Store
 from arlm_tui.tui.screens.learn_base import LearnScreen
@@ -28,7 +29,7 @@ from arlm_tui.tui.screens.learn_base import LearnScreen
 LETTERS = "abcdefgh"
 
 HINTS = {
-    "numeric": "type a number: 0.25, 1/4, 25%, 2.5e-1 … then ⏎",
+    "numeric": "type a number: 0.25, 1/4, 25%, 2.5e-1, 1.2 × 10^5 … then ⏎",
     "text": "type a word or a short phrase, then ⏎",
     "choice": "↑↓ and ⏎, or press the letter",
 }
@@ -39,7 +40,7 @@ class SelfCheckScreen(LearnScreen[int]):
 
     HELP_TITLE = "Self-check"
     HELP_TEXT = ("Answer before you look: the explanation appears only after you commit. "
-                 "Every answer is saved. Numbers are accepted within a small tolerance.")
+                 "Every answer is saved. Each number question says how precise it must be.")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="check.back", tooltip="back to the lesson"),
         Binding("enter", "next", "Next question", id="check.next",
@@ -110,7 +111,10 @@ class SelfCheckScreen(LearnScreen[int]):
         self.query_one("#check-progress", Static).update(progress)
         self.query_one("#check-prompt", Static).update(Text(q.prompt))
         self.query_one("#check-feedback", Static).update("")
-        self.query_one("#check-hint", Static).update(Text(HINTS[q.kind], style="dim"))
+        hint = Text(HINTS[q.kind], style="dim")
+        if q.kind == "numeric":
+            hint.append(f"\n{precision_hint(q)}", style="dim")
+        self.query_one("#check-hint", Static).update(hint)
         choices = self.query_one("#check-choices", OptionList)
         field = self.query_one("#check-input", Input)
         choices.display = q.kind == "choice"

@@ -757,6 +757,8 @@ class CausalMaskView(LabView):
     HELP_TITLE = "Causal-mask lab"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "mask", "Mask on/off", id="lab.mask", tooltip="switch the causal mask"),
+        Binding("s", "cells", "Scores/weights", id="lab.cells",
+                tooltip="show the scores S + M (before softmax) or the weights α (after)"),
         *_select_keys("cursor", "query position", ("Previous query", "Next query")),
     ]
 
@@ -764,6 +766,12 @@ class CausalMaskView(LabView):
         super().__init__(lab, id=id)
         self.masked = True
         self.cursor = 1
+        #: "weights" (α, after the softmax) or "scores" (S + M, before it)
+        self.cells = "weights"
+
+    def action_cells(self) -> None:
+        self.cells = "scores" if self.cells == "weights" else "weights"
+        self.refresh()
 
     def compute(self) -> labs.AttentionPattern:
         p = self.preset
@@ -782,18 +790,28 @@ class CausalMaskView(LabView):
         head = Text()
         head.append("causal mask ON" if a.masked else "causal mask OFF",
                     style="bold green" if a.masked else "bold red")
-        head.append("   rows: query i, columns: key j, cell: weight α_ij; "
-                    "the answer each position must predict is underlined", style="dim")
+        if self.cells == "weights":
+            head.append("   rows: query i, columns: key j, cell: weight α_ij = softmax of the "
+                        "row's scores (masked keys get 0); ", style="dim")
+        else:
+            head.append("   rows: query i, columns: key j, cell: score q_i·k_j/√d plus the "
+                        "mask M_ij (−∞ above the diagonal); ", style="dim")
+        head.append("s switches; the answer each position must predict is underlined",
+                    style="dim")
         table = _table("<query", *[f"<{t[:6]}" for t in a.tokens], "<must predict")
         for i, token in enumerate(a.tokens):
             cells = []
             for j in range(len(a.tokens)):
                 w = float(a.weights[i, j])
-                if a.masked and j > i:
-                    cell = Text(" −∞  ", style="dim")
+                hidden = a.masked and j > i
+                style = "bold red underline" if j == i + 1 and not hidden else ""
+                if self.cells == "scores":
+                    cell = (Text(" −∞  ", style="dim") if hidden
+                            else Text(f"{float(a.scores[i, j]):+.2f}", style=style))
+                elif hidden:
+                    cell = Text(" 0   ", style="dim")
                 else:
                     shade = shades[min(int(w * 4.999), 4)]
-                    style = "bold red underline" if j == i + 1 else ""
                     cell = Text(f"{shade}{w:.2f}", style=style)
                 cells.append(cell)
             target = a.targets[i] or "–"
@@ -883,6 +901,94 @@ class KVCacheView(LabView):
         text = Text("\n" + " ".join(run.prompt_tokens) + " ", style="bold")
         text.append(" ".join(run.tokens_with), style="cyan")
         return Group(head, text, Text(""), table, legend, total)
+
+
+# --------------------------------------------------------------------------- softmax_gradient
+class SoftmaxGradientView(LabView):
+    """The loss −ln p_target, its gradient p − y on the logits, and gradient steps."""
+
+    KIND = "softmax_gradient"
+    HELP_TITLE = "Gradient lab"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *_select_keys("cursor", "token"),
+        Binding("t", "target", "Make target", id="lab.target",
+                tooltip="make the selected token the correct next token (y = 1 there)"),
+        Binding("g", "step", "Gradient step", id="lab.step",
+                tooltip="take one gradient-descent step z ← z − η (p − y)"),
+        Binding("right", "rate(1)", "η +", show=False, id="lab.rate_up", key_display="→",
+                tooltip="double the step size η"),
+        Binding("left", "rate(-1)", "η −", show=False, id="lab.rate_down", key_display="←",
+                tooltip="halve the step size η"),
+        Binding("r", "reset", "Reset", id="lab.reset", tooltip="back to the lesson's logits"),
+    ]
+
+    def __init__(self, lab: Lab, *, id: str | None = None) -> None:
+        super().__init__(lab, id=id)
+        self.logits = [_number(x) for x in lab.preset["logits"]]
+        self.target = int(lab.preset["target"])
+        self.learning_rate = _number(lab.preset.get("learning_rate", 1.0))
+        self.steps = 0
+        self.cursor = self.target
+        #: the loss before each step taken, to show it falling
+        self.losses: list[float] = []
+
+    def compute(self) -> labs.SoftmaxGradient:
+        return labs.softmax_gradient(self.logits, self.target, self.preset.get("tokens"),
+                                     self.learning_rate, self.preset.get("prompt", ""))
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_cursor(delta, len(self.logits))
+
+    def action_target(self) -> None:
+        self.target = self.cursor
+        self.losses = []
+        self.steps = 0
+        self.recompute()
+
+    def action_step(self) -> None:
+        if self.result is None:
+            return
+        self.losses.append(self.result.loss)
+        self.logits = [row.next_logit for row in self.result.rows]
+        self.steps += 1
+        self.recompute()
+
+    def action_rate(self, direction: int) -> None:
+        rate = self.learning_rate * (2.0 if direction > 0 else 0.5)
+        self.learning_rate = min(max(rate, 1 / 64), 64.0)
+        self.recompute()
+
+    def action_reset(self) -> None:
+        self.logits = [_number(x) for x in self.lab.preset["logits"]]
+        self.target = int(self.lab.preset["target"])
+        self.learning_rate = _number(self.lab.preset.get("learning_rate", 1.0))
+        self.steps, self.losses, self.cursor = 0, [], self.target
+        self.recompute()
+
+    def draw(self, g: labs.SoftmaxGradient) -> RenderableType:
+        head = Text()
+        if g.prompt:
+            head.append(f"Next token after \"{g.prompt}\"", style="bold")
+            head.append(" · ")
+        head.append(f"target: {g.rows[g.target].token} · step size η = {g.learning_rate:g} · "
+                    f"{self.steps} step{'s' if self.steps != 1 else ''} taken", style="dim")
+        table = _table("<token", "logit z", "p", "<", "y", "p − y", "z after a step")
+        for i, row in enumerate(g.rows):
+            style = "reverse" if i == self.cursor else ""
+            grad = Text(f"{row.gradient:+.3f}", style="green" if row.gradient < 0 else "red")
+            table.add_row(Text(row.token, style="bold" if row.target else ""),
+                          f"{row.logit:+.3f}", num(row.prob), bar(row.prob, 14),
+                          str(row.target), grad, f"{row.next_logit:+.3f}", style=style)
+        foot = Text("\n")
+        foot.append(f"loss ℓ = −ln p({g.rows[g.target].token}) = {g.loss:.3f} nats", style="bold")
+        foot.append(f"  → {g.next_loss:.3f} after one step", style="cyan")
+        if self.losses:
+            history = " → ".join(f"{x:.3f}" for x in [*self.losses[-4:], g.loss])
+            foot.append(f"\nso far: {history}", style="dim")
+        foot.append(f"\nΣ (p − y) = {g.gradient_sum:+.3f}: the target's logit rises by η(1 − p), "
+                    "every other one falls by η·p.", style="dim")
+        foot.append("\n↑↓ choose a token, t makes it the target, g steps, ←→ η", style="dim")
+        return Group(head, Text(""), table, foot)
 
 
 # --------------------------------------------------------------------------- entropy_kl
@@ -994,6 +1100,8 @@ class SamplingHistogramView(LabView):
         self.n = 0
         self.temperature = float(lab.preset.get("temperature", 1.0))
         self._model: Any = None
+        #: True right after a temperature change emptied the histogram
+        self.restarted = False
 
     def compute(self) -> labs.Histogram:
         p = self.preset
@@ -1006,13 +1114,20 @@ class SamplingHistogramView(LabView):
 
     def action_draw(self, count: int) -> None:
         self.n += count
+        self.restarted = False
         self.recompute()
 
     def action_draw_batch(self) -> None:
         self.action_draw(int(self.preset.get("n", 100)))
 
     def action_temperature(self, delta: float) -> None:
-        self.temperature = _step(self.temperature, delta, 0.1, 5.0, 2)
+        """A new temperature is a new distribution: the draws start again, so that the
+        histogram is only ever compared with the distribution it was drawn from."""
+        temperature = _step(self.temperature, delta, 0.1, 5.0, 2)
+        if temperature != self.temperature:
+            self.temperature = temperature
+            self.n = 0
+            self.restarted = True
         self.recompute()
 
     def action_reset(self) -> None:
@@ -1040,6 +1155,9 @@ class SamplingHistogramView(LabView):
                         style="bold")
             foot.append(f"   (shrinks like 1/√n; 1/√n = {1 / math.sqrt(h.n):.3f})", style="dim")
         else:
+            if self.restarted:
+                foot.append(f"\nnew temperature, new distribution: the draws start again at "
+                            f"T = {self.temperature:g}.", style="yellow")
             foot.append("\nno draws yet: space draws 10, d draws 1, n draws "
                         f"{self.preset.get('n', 100)}", style="dim")
         return Group(head, Text(""), table, foot)
@@ -1050,7 +1168,8 @@ LAB_VIEWS: dict[str, type[LabView]] = {
     view.KIND: view
     for view in (
         TrigramTableView, ChainRuleView, BpeStepsView, PlaygroundView, GreedyBeamView,
-        GradientNormsView, CausalMaskView, KVCacheView, EntropyKLView, SamplingHistogramView,
+        GradientNormsView, CausalMaskView, KVCacheView, SoftmaxGradientView, EntropyKLView,
+        SamplingHistogramView,
     )
 }
 
