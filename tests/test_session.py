@@ -147,6 +147,56 @@ def test_text_prompts_and_model_switch():
     assert s.text == "dog" and s.generated_ids == []
 
 
+def test_undo_past_a_model_switch_returns_to_the_earlier_model_and_redo_reapplies_it():
+    trap = greedy_trap_model()
+    s = Session(trap, "the", max_tokens=5)
+    first = s.step()
+    other = TableModel(["the", "dog", "barked"], 2, {("dog",): {"barked": 1.0}}, name="other")
+    s.set_model(other)
+    assert s.can_undo and not s.can_redo
+    s.step()
+    assert s.text == "the dog barked"
+    assert s.undo() and s.model is other and s.text == "the dog"  # the step after the switch
+    assert s.undo()  # the switch itself
+    assert s.model is trap and s.text == "the dog" and s.traces == [first]
+    assert s.prompt_ids == trap.tokenizer.encode("the") and s.generated_ids == [first.chosen_id]
+    assert s.undo() and s.text == "the" and not s.can_undo
+    assert s.redo() and s.redo()  # the step, then the switch
+    assert s.model is other and s.prompt_ids == other.tokenizer.encode("the dog")
+    assert s.traces == []
+    assert s.redo() and s.text == "the dog barked" and not s.can_redo
+    # a new step after undoing past the switch forgets the switch, and uses the earlier
+    # model (not the state the other model left)
+    s.undo()
+    s.undo()
+    s.undo()
+    assert s.step().chosen_id == first.chosen_id
+    assert s.model is trap and not s.can_redo and s.text == "the dog"
+    # a new prompt starts the whole history again
+    s.set_model(other)
+    s.set_prompt("dog")
+    assert s.model is other and not s.can_undo
+
+
+def test_switching_model_in_beam_mode_and_undoing_back(model):
+    s = Session(model, [3], strategy="beam", beam_width=2, max_tokens=4)
+    s.step()
+    s.step()
+    before = (s.generated_ids, s.logprob)
+    other = random_model(12, order=2, seed=99, concentration=0.8)
+    s.set_model(other)
+    s.step()
+    assert s.model is other
+    s.undo()
+    s.undo()
+    assert s.model is model and (s.generated_ids, s.logprob) == before
+    s.step()  # the beam continues from the restored step with the earlier model
+    fresh = Session(model, [3], strategy="beam", beam_width=2, max_tokens=4)
+    for _ in range(3):
+        fresh.step()
+    assert s.generated_ids == fresh.generated_ids
+
+
 # ------------------------------------------------------------------------------ beam mode
 def test_beam_session_matches_beam_search():
     trap = greedy_trap_model()

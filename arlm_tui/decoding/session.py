@@ -14,8 +14,10 @@ session's text is the best hypothesis (the most probable live beam while searchi
 finished one when done). Forcing a token in beam mode commits the best beam plus that token and
 restarts the beam from there.
 
-Switching model (``set_model``) or prompt (``set_prompt``) starts a new segment: the text so far
-(re-encoded with the new tokenizer) becomes the prompt and the step history starts empty.
+Switching model (``set_model``) starts a new segment: the text so far (re-encoded with the new
+tokenizer) becomes the prompt. The switch is itself a step of the history: undo past it returns to
+the earlier model, its prompt and its steps (which can be undone further), and redo re-applies
+the switch. A new prompt (``set_prompt``) starts the whole history again.
 """
 
 from __future__ import annotations
@@ -54,6 +56,15 @@ class _Record:
     beam: BeamSnapshot | None = None
 
 
+@dataclass
+class _Segment:
+    """The part of a session's history with one model: its model, prompt and steps."""
+
+    model: LanguageModel
+    prompt_ids: list[int]
+    records: list[_Record]
+
+
 class Session(RunningScores):
     """Step-by-step generation with undo/redo, forced tokens and replay (see module docstring)."""
 
@@ -69,7 +80,10 @@ class Session(RunningScores):
         self.model = model
         self.prompt_ids: list[int] = as_prompt_ids(model, prompt)
         self._records: list[_Record] = []
-        self._redo: list[_Record] = []
+        # redo entries: an undone step, or (a _Segment) an undone model switch
+        self._redo: list[_Record | _Segment] = []
+        # the segments before each model switch, oldest first (see set_model)
+        self._segments: list[_Segment] = []
         self._beam: BeamSearch | None = None
         # model state for exactly the ids in _state_ids, and the next-token log-probs after them
         self._state: Any = None
@@ -119,7 +133,7 @@ class Session(RunningScores):
 
     @property
     def can_undo(self) -> bool:
-        return bool(self._records)
+        return bool(self._records or self._segments)
 
     @property
     def can_redo(self) -> bool:
@@ -158,23 +172,33 @@ class Session(RunningScores):
         return self._advance(token_id)
 
     def undo(self) -> bool:
-        """Take back the last step; False if there is none."""
-        if not self._records:
+        """Take back the last step, or the last model switch (back to the earlier model, its
+        prompt and steps); False if there is nothing to undo."""
+        if self._records:
+            self._redo.append(self._records.pop())
+        elif self._segments:
+            self._redo.append(self._enter(self._segments.pop()))
+        else:
             return False
-        self._redo.append(self._records.pop())
         self._beam = None
         return True
 
     def redo(self) -> bool:
-        """Re-apply the last undone step exactly (same token, same trace); False if none."""
+        """Re-apply the last undone step exactly (same token, same trace), or the last undone
+        model switch; False if none."""
         if not self._redo:
             return False
-        self._records.append(self._redo.pop())
+        entry = self._redo.pop()
+        if isinstance(entry, _Segment):
+            self._segments.append(self._enter(entry))
+        else:
+            self._records.append(entry)
         self._beam = None
         return True
 
     def reset(self) -> None:
-        """Back to the prompt, same config."""
+        """Back to the prompt of the current model's segment, same config (an earlier model
+        switch can still be undone)."""
         self._records.clear()
         self._redo.clear()
         self._beam = None
@@ -184,18 +208,27 @@ class Session(RunningScores):
         self.config = self.config.replace(**knobs)
 
     def set_prompt(self, prompt: str | Sequence[int]) -> None:
-        """A new prompt; the step history starts again."""
+        """A new prompt; the step history (model switches included) starts again."""
         self.prompt_ids = as_prompt_ids(self.model, prompt)
+        self._segments.clear()
         self.reset()
 
     def set_model(self, model: LanguageModel) -> None:
         """Continue with another model: the text so far, re-encoded with its tokenizer, becomes
-        the prompt."""
-        text = self.text
-        self.model = model
+        the prompt. Undo past the switch returns to the earlier model and its steps."""
+        prompt_ids = as_prompt_ids(model, self.text)
+        self._segments.append(self._enter(_Segment(model, prompt_ids, [])))
+        self._redo.clear()
+        self._beam = None
+
+    def _enter(self, segment: _Segment) -> _Segment:
+        """Make ``segment`` the current one; return the one it replaces."""
+        left = _Segment(self.model, self.prompt_ids, self._records)
+        self.model, self.prompt_ids, self._records = (segment.model, segment.prompt_ids,
+                                                      segment.records)
         self._state = self._state_ids = self._next_logprobs = None
         self._processor_cache = None
-        self.set_prompt(text)
+        return left
 
     def token_id(self, token: int | str) -> int:
         """The id of ``token``: an id, a vocabulary string, or text that encodes to one token."""
