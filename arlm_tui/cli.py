@@ -49,6 +49,7 @@ KNOB_FLAGS: tuple[tuple[str, type, str], ...] = (
     ("--no-repeat-ngram", int, "forbid repeating n-grams of this size (0 = off)"),
     ("--beam-width", int, "beams kept (strategy beam)"),
     ("--length-penalty", float, "α in score = log p / length^α"),
+    ("--early-stopping", bool, "beam: stop once beam-width hypotheses have ended"),
     ("--max-tokens", int, "tokens to generate at most"),
     ("--min-tokens", int, "suppress </s> before this many"),
     ("--seed", int, "random seed (same seed, same text)"),
@@ -59,7 +60,7 @@ KNOB_NAMES: tuple[str, ...] = tuple(flag[2:].replace("-", "_") for flag, _, _ in
 _KNOB_DEFAULTS: dict[str, Any] = {
     "temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0,
     "epsilon": 0.0, "repetition_penalty": 1.0, "no_repeat_ngram": 0, "beam_width": 4,
-    "length_penalty": 1.0, "max_tokens": 30, "min_tokens": 0, "seed": 0,
+    "length_penalty": 1.0, "early_stopping": True, "max_tokens": 30, "min_tokens": 0, "seed": 0,
 }
 
 
@@ -68,7 +69,11 @@ def add_knob_flags(group: Any, defaults: dict[str, Any] | None = None) -> None:
     every knob defaults to None, "not given")."""
     for (flag, kind, text), name in zip(KNOB_FLAGS, KNOB_NAMES):
         default = None if defaults is None else defaults[name]
-        group.add_argument(flag, type=kind, default=default, help=text)
+        if kind is bool:  # --flag / --no-flag
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+                               help=text)
+        else:
+            group.add_argument(flag, type=kind, default=default, help=text)
 
 
 def _knob_arguments(parser: argparse.ArgumentParser) -> None:

@@ -332,14 +332,18 @@ def beam_search(
     *,
     early_stopping: bool = True,
     min_tokens: int = 0,
+    repetition_penalty: float = 1.0,
+    no_repeat_ngram: int = 0,
     n_best: int | None = None,
     return_steps: bool = False,
 ) -> list[tuple[list[int], float]] | tuple[list[tuple[list[int], float]], list[BeamStep]]:
     """The ``n_best`` (default ``width``) best finished hypotheses as (ids, score), best first.
 
     ids are the generated tokens after the prompt (ending with ``</s>`` unless the hypothesis
-    stopped at ``max_tokens``); score = Σ log p / len(ids)^length_penalty. With
-    ``return_steps=True`` also returns the list of BeamSteps.
+    stopped at ``max_tokens``); score = Σ log p / len(ids)^length_penalty, log p as processed
+    (min_tokens, repetition_penalty, no_repeat_ngram). With ``return_steps=True`` also returns
+    the list of BeamSteps. The best hypothesis is what ``generate_ids`` (and so a stepped
+    ``Session``) gives with the same knobs.
     """
     beam_knob = KNOBS["beam_width"]
     width = int(check_number("width", width, beam_knob.min, beam_knob.max, integer=True))
@@ -352,6 +356,8 @@ def beam_search(
         length_penalty=length_penalty,
         early_stopping=early_stopping,
         min_tokens=min_tokens,
+        repetition_penalty=repetition_penalty,
+        no_repeat_ngram=no_repeat_ngram,
     )
     search = BeamSearch(model, prompt_ids, config)
     steps = search.run()

@@ -186,46 +186,18 @@ def decode_step(
 def generate_ids(
     model: LanguageModel, prompt_ids: str | Sequence[int], config: DecodingConfig
 ) -> GenerationResult:
-    """Generate after ``prompt_ids`` with ``config`` until ``</s>`` or ``max_tokens`` tokens.
-
-    Greedy and sampling extend the model state one token at a time (model.start once, then
-    one model.extend per token); ``min_tokens`` keeps ``</s>`` away until enough tokens exist.
-    Beam search returns the best hypothesis and one (beam) trace per step.
+    """Generate after ``prompt_ids`` with ``config`` until ``</s>``, ``max_tokens`` tokens or
+    the end of the beam search: a ``Session`` stepped to the end, the one generation path that
+    the API, the CLI, the play screen, labs and games share, so every knob means the same
+    everywhere. ``ids`` are the generated tokens (for beam search, the best hypothesis);
+    ``traces`` one per step.
     """
-    prompt = as_prompt_ids(model, prompt_ids)
-    if config.strategy == "beam":
-        from arlm_tui.decoding.beam import BeamSearch
+    from arlm_tui.decoding.session import Session
 
-        search = BeamSearch(model, prompt, config)
-        traces = []
-        while not search.done:
-            trace = search.step_trace()
-            if trace is None:
-                break
-            traces.append(trace)
-        best = search.best
-        ids = list(best.ids) if best is not None else []
-        return GenerationResult(ids, traces, bool(ids) and ids[-1] == model.eos_id)
-
-    processors = config.processors(model.eos_id, len(prompt))
-    config_dict = config.to_dict()
-    logprobs, state = model.start([prompt])
-    context = list(prompt)
-    ids: list[int] = []
-    traces: list[Trace] = []
-    cum = 0.0
-    for step in range(config.max_tokens):
-        trace = decode_step(model, context, logprobs[0], config, step, len(prompt), cum, step,
-                            processors=processors, config_dict=config_dict)
-        traces.append(trace)
-        ids.append(trace.chosen_id)
-        context.append(trace.chosen_id)
-        cum = trace.cum_logprob
-        if trace.chosen_id == model.eos_id:
-            return GenerationResult(ids, traces, True)
-        if step + 1 < config.max_tokens:
-            logprobs, state = model.extend(state, [trace.chosen_id])
-    return GenerationResult(ids, traces, False)
+    session = Session(model, as_prompt_ids(model, prompt_ids), config)
+    while session.step() is not None:
+        pass
+    return GenerationResult(session.generated_ids, session.traces, session.finished)
 
 
 def greedy(
