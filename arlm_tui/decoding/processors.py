@@ -253,7 +253,7 @@ class NoRepeatNGram:
         """Token ids that would complete an n-gram already in ``context_ids``."""
         n = self.n
         ctx = np.asarray(context_ids, dtype=np.int64)
-        if len(ctx) + 1 < n or len(ctx) == 0:
+        if len(ctx) < n or len(ctx) == 0:  # no n-gram in the context yet
             return np.zeros(0, dtype=np.int64)
         if n == 1:
             return np.unique(ctx)
