@@ -159,6 +159,9 @@ def test_no_repeat_ngram_bans_completions_of_seen_ngrams():
     assert kept(NoRepeatNGram(1)(ctx, z)) == [i for i in range(10) if i not in (5, 6, 7)]
     assert kept(NoRepeatNGram(4)([5, 6], z)) == list(range(10))  # too short to repeat
     assert NoRepeatNGram(2).banned([1, 2, 1, 3, 1]).tolist() == [2, 3]
+    # a context of n-1 tokens holds no n-gram yet (it used to raise from numpy)
+    for n in (2, 3, 4):
+        assert kept(NoRepeatNGram(n)(list(range(1, n)), z)) == list(range(10))
 
 
 # ------------------------------------------------------------------------------ min length
