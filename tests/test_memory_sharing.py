@@ -85,3 +85,26 @@ def test_a_beam_hypothesis_stores_its_text_as_one_node_more_than_its_parent():
     session.step()
     for h in session.traces[-1].beam.survivors:
         assert h.seq.parent is before[h.parent].seq
+
+
+def test_an_ngram_session_reads_only_the_last_tokens_of_a_long_text(monkeypatch):
+    from arlm_tui.lm.registry import load_model
+
+    model = load_model("oracle-kn3")
+    ids = model.tokenizer.encode("the dog ran to the old mill .") * 500
+    session = Session(model, ids, strategy="sample", seed=3, max_tokens=5, min_tokens=5)
+    expected = model.next_logprobs(ids)
+
+    def whole_read(self):
+        raise AssertionError("the whole text was read")
+
+    monkeypatch.setattr(TokenSeq, "tolist", whole_read)
+    # the model state is built from the TokenSeq: the n-gram cuts its last n-1 tokens from
+    # the tail; then each step extends it by one token
+    first = session.step()
+    second = session.step()
+    monkeypatch.undo()
+    np.testing.assert_allclose(first.raw_logprobs, expected)
+    np.testing.assert_allclose(second.raw_logprobs,
+                               model.next_logprobs(ids + [first.chosen_id]))
+    assert session.generated_ids == [first.chosen_id, second.chosen_id]

@@ -14,6 +14,12 @@ session's text is the best hypothesis (the most probable live beam while searchi
 finished one when done). Forcing a token in beam mode commits the best beam plus that token and
 restarts the beam from there.
 
+Memory: the text is a ``TokenSeq`` (tokens.py), so each step's record and Trace share the text
+with the step before and add one node; a Trace rebuilds its probability vectors from the
+model's log-probs rather than storing each stage. A session of N steps keeps O(N) memory, and a
+step costs the same at token 10,000 as at token 100 for a model that reads a bounded context
+(an n-gram's last n−1 tokens; ``model.start`` gets the TokenSeq itself, whose tail is cheap).
+
 Switching model (``set_model``) starts a new segment: the text so far (re-encoded with the new
 tokenizer) becomes the prompt. The switch is itself a step of the history: undo past it returns to
 the earlier model, its prompt and its steps (which can be undone further), and redo re-applies

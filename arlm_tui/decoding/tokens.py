@@ -47,16 +47,14 @@ class TokenSeq(Sequence[int]):
         """The sequence of ``ids`` (itself if already a TokenSeq)."""
         if isinstance(ids, TokenSeq):
             return ids
-        seq = EMPTY
-        for token in ids:
-            seq = TokenSeq(seq, token)
-        return seq
+        return EMPTY.extend(ids)
 
     def append(self, token: int) -> TokenSeq:
         """This sequence followed by ``token`` (a new node; this one is unchanged)."""
         return TokenSeq(self, token)
 
     def extend(self, ids: Iterable[int]) -> TokenSeq:
+        """This sequence followed by ``ids``, one node each."""
         seq = self
         for token in ids:
             seq = TokenSeq(seq, token)
@@ -87,10 +85,6 @@ class TokenSeq(Sequence[int]):
             node = node._parent  # type: ignore[assignment]
         out.reverse()
         return out
-
-    def suffix(self, start: int) -> list[int]:
-        """The tokens from position ``start`` on (``seq[start:]``)."""
-        return self[start:]
 
     # ------------------------------------------------------------------ whole reads
     def _chunk_at(self) -> tuple[tuple[int, ...], TokenSeq]:
@@ -179,21 +173,6 @@ class TokenSeq(Sequence[int]):
     def __repr__(self) -> str:
         return f"TokenSeq({self.tolist()!r})"
 
-    def is_prefix_of(self, other: TokenSeq) -> bool:
-        """True if ``other`` extends this sequence (by identity of the shared nodes or by
-        content)."""
-        if other._len < self._len:
-            return False
-        node = other
-        while node._len > self._len:
-            node = node._parent  # type: ignore[assignment]
-        return node is self or node == self
-
 
 #: The empty sequence, the root every TokenSeq grows from.
 EMPTY = TokenSeq()
-
-
-def as_tokens(ids: Sequence[int] | TokenSeq) -> TokenSeq:
-    """``ids`` as a TokenSeq (itself when it already is one)."""
-    return TokenSeq.of(ids)
