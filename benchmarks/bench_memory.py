@@ -11,7 +11,9 @@ last 100 steps). Cases and targets:
 * ``transformer-sample``: top-p sampling with the bundled transformer; peak RSS < 450 MB.
 * ``ngram-beam16``: beam search of width 16 over the oracle's Kneser-Ney trigram; peak RSS
   < 600 MB; step time at the end ≤ 1.5× at step 100.
-* ``ngram-sample``, ``ngram-greedy``: sampling and greedy over the same trigram, and
+* ``ngram-sample``, ``ngram-greedy``: sampling and greedy over the same trigram,
+  ``ngram-penalties``: sampling with a repetition penalty and no repeated 4-gram (the two
+  processors that read the whole text), and
   ``pyref-sample`` over the larger-vocabulary Python-docs trigram; step time at the end ≤ 1.5×
   at step 100.
 
@@ -40,6 +42,8 @@ CASES: dict[str, tuple[str, dict, float | None, bool]] = {
     "ngram-beam16": ("oracle-kn3", {"strategy": "beam", "beam_width": 16}, 600, True),
     "ngram-sample": ("oracle-kn3", {"strategy": "sample", "top_p": 0.9}, None, True),
     "ngram-greedy": ("oracle-kn3", {"strategy": "greedy"}, None, True),
+    "ngram-penalties": ("oracle-kn3", {"strategy": "sample", "repetition_penalty": 1.3,
+                                       "no_repeat_ngram": 4}, None, True),
     "pyref-sample": ("pyref-word-kn3", {"strategy": "sample", "top_p": 0.9}, None, True),
 }
 RATIO_LIMIT = 1.5
