@@ -64,6 +64,13 @@ _KNOB_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: What ``arlm demo`` uses for a knob that is not given, by strategy.
+_DEMO_DEFAULTS: dict[str, dict[str, Any]] = {
+    "greedy": {"max_tokens": 12},
+    "sample": {"max_tokens": 12, "temperature": 0.8, "top_p": 0.9},
+}
+
+
 def add_knob_flags(group: Any, defaults: dict[str, Any] | None = None) -> None:
     """Add ``KNOB_FLAGS`` to an argparse parser or group; ``defaults`` by knob name (None:
     every knob defaults to None, "not given")."""
@@ -275,7 +282,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from arlm_tui.decoding.explain import explain
     from arlm_tui.lm.registry import load_model
 
-    config = _config(args.strategy, _knobs(args))
+    given = {name: value for name, value in _knobs(args).items() if value is not None}
+    defaults = dict(_DEMO_DEFAULTS[args.strategy])
+    config = _config(args.strategy, {**defaults, **given})
+    config.check_knobs_apply()  # e.g. --temperature with --strategy greedy: refused
     model = load_model(args.model)
     session = Session(model, args.prompt, config)
     print(f"model {model.name} ({model.backend}) · strategy {config.strategy} · seed {config.seed}")
@@ -324,8 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     model_arg(demo)
     demo.add_argument("--prompt", default="")
     demo.add_argument("--strategy", choices=("greedy", "sample"), default="sample")
-    _knob_arguments(demo)
-    demo.set_defaults(func=cmd_demo, max_tokens=12, top_p=0.9, temperature=0.8)
+    knobs = demo.add_argument_group(
+        "decoding knobs (not given: 12 tokens; sampling at T = 0.8 with top-p 0.9)")
+    add_knob_flags(knobs)
+    demo.set_defaults(func=cmd_demo)
 
     gen = sub.add_parser("generate", help="generate a continuation of a prompt")
     model_arg(gen)

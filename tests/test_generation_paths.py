@@ -135,3 +135,15 @@ def test_a_session_keeps_knobs_of_other_strategies(model):
     assert session.step() is not None
     session.configure(strategy="sample")
     assert session.step() is not None
+
+
+def test_demo_refuses_a_knob_its_strategy_ignores_and_keeps_its_sampling_defaults(capsys):
+    code, out, err = _cli(capsys, ["demo", "--model", MODEL, "--strategy", "greedy",
+                                   "--temperature", "0.5"])
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "temperature" in err
+    code, out, err = _cli(capsys, ["demo", "--model", MODEL, "--strategy", "greedy",
+                                   "--max-tokens", "2"])
+    assert code == 0 and "strategy greedy" in out
+    code, out, err = _cli(capsys, ["demo", "--model", MODEL, "--max-tokens", "1", "--seed", "2"])
+    assert code == 0 and "strategy sample" in out and "top_p" not in err
