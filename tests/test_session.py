@@ -278,6 +278,29 @@ def test_json_round_trip_replays_identically(model):
     assert len(s.traces) == len(replayed)  # replay leaves the session as it was
 
 
+def test_session_files_grow_with_the_steps_not_their_square_and_old_files_still_replay(model):
+    s = Session(model, "w3", strategy="sample", seed=5, max_tokens=400, min_tokens=400)
+    for _ in range(400):
+        s.step()
+    data = json.loads(s.to_json())
+    assert "context_ids" not in data["steps"][0]["trace"]  # the text is in "generated_ids"
+    assert [st["length"] for st in data["steps"]] == list(range(1, 401))
+    sizes = [len(json.dumps(st)) for st in data["steps"]]
+    assert max(sizes[-50:]) < 2 * max(sizes[:50])  # a late step is no bigger than an early one
+    # a file written before (each step with its generated ids, no "length") still replays
+    older = busy_session(model)
+    data = json.loads(older.to_json())
+    generated = [t.chosen_id for t in older.traces]
+    for i, step in enumerate(data["steps"]):
+        del step["length"]
+        step["generated_ids"] = list(older._records[i].context)[len(older.prompt_ids):]
+    again = Session.from_json(json.dumps(data), model=model)
+    assert [t.chosen_id for t in again.traces] == generated
+    data["steps"][-1]["generated_ids"][0] += 1  # and is still checked
+    with pytest.raises(ReplayError):
+        Session.from_json(json.dumps(data), model=model)
+
+
 def test_tampered_or_broken_json_raises(model):
     s = busy_session(model)
     data = json.loads(s.to_json())
