@@ -81,36 +81,29 @@ def generate(
 
     ``text`` is the prompt followed by the continuation, ``completion`` the continuation alone,
     ``tokens`` the generated tokens, ``logprob`` the model's log-probability of them (natural log,
-    including ``</s>`` when the text ended). Knobs: temperature, top_k, top_p, min_p, typical_p,
-    epsilon, repetition_penalty, no_repeat_ngram, min_tokens, beam_width, length_penalty,
-    early_stopping.
+    including ``</s>`` when the text ended; the model's own, before any processor). Knobs:
+    temperature, top_k, top_p, min_p, typical_p, epsilon, repetition_penalty, no_repeat_ngram,
+    min_tokens, beam_width, length_penalty, early_stopping. A knob the strategy would ignore
+    (``temperature`` with greedy, ``beam_width`` with sampling, a sampling knob at temperature
+    0) raises ``KnobError`` (a ValueError) rather than being dropped.
+
+    The generation is ``generate_ids``: a stepped ``Session``, the same path as the CLI and the
+    play screen, so the same knobs and seed give the same tokens everywhere.
     """
-    from arlm_tui.decoding import DecodingConfig, beam_search, generate_ids
+    from arlm_tui.decoding import DecodingConfig, generate_ids
 
     model = _as_model(model)
     config = DecodingConfig(strategy=strategy, max_tokens=max_tokens, seed=seed, **knobs)
-    config.validate()
+    config.check_knobs_apply()
     prompt_ids = model.tokenizer.encode(prompt)
-    if config.strategy == "beam":
-        best_ids, _ = beam_search(
-            model,
-            prompt_ids,
-            width=config.beam_width,
-            max_tokens=config.max_tokens,
-            length_penalty=config.length_penalty,
-            early_stopping=config.early_stopping,
-            min_tokens=config.min_tokens,
-        )[0]
-        generated = list(best_ids)
-        full = list(prompt_ids) + generated
-        logprob = float(np.sum(score_ids_from(model, prompt_ids, generated)))
-        traces = []
+    result = generate_ids(model, prompt_ids, config)
+    generated = list(result.ids)
+    traces = result.traces
+    full = list(prompt_ids) + generated
+    if config.strategy == "beam":  # the best hypothesis changes lineage from step to step
+        logprob = float(np.sum(score_ids_from(model, prompt_ids, generated))) if generated else 0.0
     else:
-        result = generate_ids(model, prompt_ids, config)
-        generated = list(result.ids)
-        traces = result.traces
         logprob = float(sum(t.logprob for t in traces))
-        full = list(prompt_ids) + generated
     shown = [t for t in generated if t != model.eos_id]
     return {
         "text": model.tokenizer.decode(full),

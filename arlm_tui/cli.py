@@ -50,6 +50,7 @@ KNOB_FLAGS: tuple[tuple[str, type, str], ...] = (
     ("--no-repeat-ngram", int, "forbid repeating n-grams of this size (0 = off)"),
     ("--beam-width", int, "beams kept (strategy beam)"),
     ("--length-penalty", float, "α in score = log p / length^α"),
+    ("--early-stopping", bool, "beam: stop once beam-width hypotheses have ended"),
     ("--max-tokens", int, "tokens to generate at most"),
     ("--min-tokens", int, "suppress </s> before this many"),
     ("--seed", flags.seed, "random seed (same seed, same text)"),
@@ -60,7 +61,14 @@ KNOB_NAMES: tuple[str, ...] = tuple(flag[2:].replace("-", "_") for flag, _, _ in
 _KNOB_DEFAULTS: dict[str, Any] = {
     "temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0,
     "epsilon": 0.0, "repetition_penalty": 1.0, "no_repeat_ngram": 0, "beam_width": 4,
-    "length_penalty": 1.0, "max_tokens": 30, "min_tokens": 0, "seed": 0,
+    "length_penalty": 1.0, "early_stopping": True, "max_tokens": 30, "min_tokens": 0, "seed": 0,
+}
+
+
+#: What ``arlm demo`` uses for a knob that is not given, by strategy.
+_DEMO_DEFAULTS: dict[str, dict[str, Any]] = {
+    "greedy": {"max_tokens": 12},
+    "sample": {"max_tokens": 12, "temperature": 0.8, "top_p": 0.9},
 }
 
 
@@ -69,7 +77,11 @@ def add_knob_flags(group: Any, defaults: dict[str, Any] | None = None) -> None:
     every knob defaults to None, "not given")."""
     for (flag, kind, text), name in zip(KNOB_FLAGS, KNOB_NAMES):
         default = None if defaults is None else defaults[name]
-        group.add_argument(flag, type=kind, default=default, help=text)
+        if kind is bool:  # --flag / --no-flag
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+                               help=text)
+        else:
+            group.add_argument(flag, type=kind, default=default, help=text)
 
 
 def _knob_arguments(parser: argparse.ArgumentParser) -> None:
@@ -267,7 +279,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from arlm_tui.decoding.explain import explain
     from arlm_tui.lm.registry import load_model
 
-    config = _config(args.strategy, _knobs(args))
+    given = {name: value for name, value in _knobs(args).items() if value is not None}
+    defaults = dict(_DEMO_DEFAULTS[args.strategy])
+    config = _config(args.strategy, {**defaults, **given})
+    config.check_knobs_apply()  # e.g. --temperature with --strategy greedy: refused
     model = load_model(args.model)
     session = Session(model, args.prompt, config)
     print(f"model {model.name} ({model.backend}) · strategy {config.strategy} · seed {config.seed}")
@@ -316,8 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     model_arg(demo)
     demo.add_argument("--prompt", default="")
     demo.add_argument("--strategy", choices=("greedy", "sample"), default="sample")
-    _knob_arguments(demo)
-    demo.set_defaults(func=cmd_demo, max_tokens=12, top_p=0.9, temperature=0.8)
+    knobs = demo.add_argument_group(
+        "decoding knobs (not given: 12 tokens; sampling at T = 0.8 with top-p 0.9)")
+    add_knob_flags(knobs)
+    demo.set_defaults(func=cmd_demo)
 
     gen = sub.add_parser("generate", help="generate a continuation of a prompt")
     model_arg(gen)

@@ -159,6 +159,9 @@ def test_no_repeat_ngram_bans_completions_of_seen_ngrams():
     assert kept(NoRepeatNGram(1)(ctx, z)) == [i for i in range(10) if i not in (5, 6, 7)]
     assert kept(NoRepeatNGram(4)([5, 6], z)) == list(range(10))  # too short to repeat
     assert NoRepeatNGram(2).banned([1, 2, 1, 3, 1]).tolist() == [2, 3]
+    # a context of n-1 tokens holds no n-gram yet (it used to raise from numpy)
+    for n in (2, 3, 4):
+        assert kept(NoRepeatNGram(n)(list(range(1, n)), z)) == list(range(10))
 
 
 # ------------------------------------------------------------------------------ min length
@@ -352,3 +355,26 @@ def test_knobs_metadata_covers_every_config_field():
         assert knob.check(default) == default
         if knob.type in (int, float):
             assert knob.fine_step <= knob.coarse_step
+
+
+@settings(max_examples=60, deadline=None)
+@given(moves=st.lists(st.one_of(st.integers(0, 5), st.just(-1)), min_size=1, max_size=60),
+       n=st.integers(1, 4), penalty=st.sampled_from([0.7, 1.5]))
+def test_context_memo_gives_the_same_result_as_reading_afresh(moves, n, penalty):
+    """Processors remember the last TokenSeq read; stepping, undoing (-1) and stepping again
+    must give what a fresh processor gives for the same context as a list."""
+    from arlm_tui.decoding.tokens import TokenSeq
+
+    z = np.log(np.full(6, 1 / 6)) + np.arange(6) * 0.1
+    remembering = [NoRepeatNGram(n), RepetitionPenalty(penalty)]
+    history = [TokenSeq.of([1, 2])]
+    for move in moves:
+        if move == -1:
+            if len(history) > 1:
+                history.pop()
+        else:
+            history.append(history[-1].append(move))
+        context = history[-1]
+        for processor in remembering:
+            fresh = type(processor)(n if isinstance(processor, NoRepeatNGram) else penalty)
+            np.testing.assert_array_equal(processor(context, z), fresh(context.tolist(), z))

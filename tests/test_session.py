@@ -147,6 +147,56 @@ def test_text_prompts_and_model_switch():
     assert s.text == "dog" and s.generated_ids == []
 
 
+def test_undo_past_a_model_switch_returns_to_the_earlier_model_and_redo_reapplies_it():
+    trap = greedy_trap_model()
+    s = Session(trap, "the", max_tokens=5)
+    first = s.step()
+    other = TableModel(["the", "dog", "barked"], 2, {("dog",): {"barked": 1.0}}, name="other")
+    s.set_model(other)
+    assert s.can_undo and not s.can_redo
+    s.step()
+    assert s.text == "the dog barked"
+    assert s.undo() and s.model is other and s.text == "the dog"  # the step after the switch
+    assert s.undo()  # the switch itself
+    assert s.model is trap and s.text == "the dog" and s.traces == [first]
+    assert s.prompt_ids == trap.tokenizer.encode("the") and s.generated_ids == [first.chosen_id]
+    assert s.undo() and s.text == "the" and not s.can_undo
+    assert s.redo() and s.redo()  # the step, then the switch
+    assert s.model is other and s.prompt_ids == other.tokenizer.encode("the dog")
+    assert s.traces == []
+    assert s.redo() and s.text == "the dog barked" and not s.can_redo
+    # a new step after undoing past the switch forgets the switch, and uses the earlier
+    # model (not the state the other model left)
+    s.undo()
+    s.undo()
+    s.undo()
+    assert s.step().chosen_id == first.chosen_id
+    assert s.model is trap and not s.can_redo and s.text == "the dog"
+    # a new prompt starts the whole history again
+    s.set_model(other)
+    s.set_prompt("dog")
+    assert s.model is other and not s.can_undo
+
+
+def test_switching_model_in_beam_mode_and_undoing_back(model):
+    s = Session(model, [3], strategy="beam", beam_width=2, max_tokens=4)
+    s.step()
+    s.step()
+    before = (s.generated_ids, s.logprob)
+    other = random_model(12, order=2, seed=99, concentration=0.8)
+    s.set_model(other)
+    s.step()
+    assert s.model is other
+    s.undo()
+    s.undo()
+    assert s.model is model and (s.generated_ids, s.logprob) == before
+    s.step()  # the beam continues from the restored step with the earlier model
+    fresh = Session(model, [3], strategy="beam", beam_width=2, max_tokens=4)
+    for _ in range(3):
+        fresh.step()
+    assert s.generated_ids == fresh.generated_ids
+
+
 # ------------------------------------------------------------------------------ beam mode
 def test_beam_session_matches_beam_search():
     trap = greedy_trap_model()
@@ -226,6 +276,29 @@ def test_json_round_trip_replays_identically(model):
     replayed = list(s.replay())
     assert [t.chosen_id for t in replayed] == [t.chosen_id for t in s.traces]
     assert len(s.traces) == len(replayed)  # replay leaves the session as it was
+
+
+def test_session_files_grow_with_the_steps_not_their_square_and_old_files_still_replay(model):
+    s = Session(model, "w3", strategy="sample", seed=5, max_tokens=400, min_tokens=400)
+    for _ in range(400):
+        s.step()
+    data = json.loads(s.to_json())
+    assert "context_ids" not in data["steps"][0]["trace"]  # the text is in "generated_ids"
+    assert [st["length"] for st in data["steps"]] == list(range(1, 401))
+    sizes = [len(json.dumps(st)) for st in data["steps"]]
+    assert max(sizes[-50:]) < 2 * max(sizes[:50])  # a late step is no bigger than an early one
+    # a file written before (each step with its generated ids, no "length") still replays
+    older = busy_session(model)
+    data = json.loads(older.to_json())
+    generated = [t.chosen_id for t in older.traces]
+    for i, step in enumerate(data["steps"]):
+        del step["length"]
+        step["generated_ids"] = list(older._records[i].context)[len(older.prompt_ids):]
+    again = Session.from_json(json.dumps(data), model=model)
+    assert [t.chosen_id for t in again.traces] == generated
+    data["steps"][-1]["generated_ids"][0] += 1  # and is still checked
+    with pytest.raises(ReplayError):
+        Session.from_json(json.dumps(data), model=model)
 
 
 def test_tampered_or_broken_json_raises(model):

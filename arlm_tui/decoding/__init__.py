@@ -11,7 +11,7 @@
 """
 
 from arlm_tui.decoding.beam import BeamSearch, beam_search, exact_search
-from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig, Knob
+from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig, Knob, KnobError
 from arlm_tui.decoding.explain import explain
 from arlm_tui.decoding.processors import (
     PROCESSOR_ORDER,
@@ -50,6 +50,7 @@ __all__ = [
     "GenerationResult",
     "Hypothesis",
     "Knob",
+    "KnobError",
     "MinLength",
     "MinP",
     "NoRepeatNGram",

@@ -50,7 +50,8 @@ from arlm_tui.decoding.processors import (
     top_indices,
 )
 from arlm_tui.decoding.strategies import as_prompt_ids, decode_step, model_logprobs
-from arlm_tui.decoding.trace import BeamCandidate, BeamStep, Hypothesis, Trace
+from arlm_tui.decoding.tokens import TokenSeq
+from arlm_tui.decoding.trace import BeamStep, CandidateTable, Hypothesis, Trace
 from arlm_tui.lm.base import LanguageModel
 
 
@@ -59,8 +60,23 @@ def length_normalized(logprob: float, length: int, length_penalty: float) -> flo
     return logprob / (length**length_penalty) if length > 0 else logprob
 
 
+class _Ids:
+    """A hypothesis's ids as a sort key that builds them only to break a tie of scores."""
+
+    __slots__ = ("h",)
+
+    def __init__(self, h: Hypothesis):
+        self.h = h
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Ids) and self.h.ids == other.h.ids
+
+    def __lt__(self, other: _Ids) -> bool:
+        return self.h.ids < other.h.ids
+
+
 def _best_first(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
-    return sorted(hypotheses, key=lambda h: (-h.score, h.ids))
+    return sorted(hypotheses, key=lambda h: (-h.score, _Ids(h)))
 
 
 def beam_processors(
@@ -94,7 +110,10 @@ class BeamSearch:
     repetition_penalty and no_repeat_ngram; it may be replaced between steps (``.config = ...``).
     ``generated_ids``/``generated_logprob``: tokens already generated after the prompt (they
     count towards the length, min_tokens and max_tokens), e.g. when a session switches to beam
-    search mid-text.
+    search mid-text. ``context`` may give the text so far (prompt, then generated ids) as a
+    ``TokenSeq`` instead: the hypotheses then share it rather than copy it.
+
+    Texts are stored once: each hypothesis extends its parent's ``TokenSeq`` by one node.
     """
 
     def __init__(
@@ -105,11 +124,16 @@ class BeamSearch:
         *,
         generated_ids: Sequence[int] = (),
         generated_logprob: float = 0.0,
+        context: TokenSeq | None = None,
     ):
         self.model = model
         self.prompt_ids = as_prompt_ids(model, prompt_ids)
         self.config = config if config is not None else DecodingConfig(strategy="beam")
-        root = self._hypothesis([int(i) for i in generated_ids], float(generated_logprob), None)
+        if context is None:
+            context = TokenSeq.of(self.prompt_ids).extend(int(i) for i in generated_ids)
+        elif len(context) < len(self.prompt_ids):
+            raise ValueError("context: shorter than the prompt")
+        root = self._hypothesis(context, float(generated_logprob), None)
         self._live: list[Hypothesis] = [root]
         self._finished: list[Hypothesis] = []
         self.step_count = 0
@@ -118,7 +142,7 @@ class BeamSearch:
         self._logprobs: np.ndarray | None = None
         self._pending: tuple[list[int], list[int]] | None = None
         self._config_cache: tuple | None = None
-        if root.ids and root.ids[-1] == model.eos_id or len(root.ids) >= self.config.max_tokens:
+        if root.length and root.seq.last == model.eos_id or root.length >= self.config.max_tokens:
             self._live, self._finished, self._done = [], [dataclasses.replace(root, finished=True)], True
 
     # ------------------------------------------------------------------ snapshots
@@ -163,14 +187,12 @@ class BeamSearch:
             return self._finished[0] if self._finished else (self._live or [None])[0]
         return self._live[0]
 
-    def _hypothesis(self, ids: list[int], logprob: float, parent: int | None,
-                    finished: bool = False, tokens: list[str] | None = None) -> Hypothesis:
-        """``tokens`` (the strings of ``ids``) may be passed in when already known."""
-        if tokens is None:
-            vocab = self.model.vocab
-            tokens = [vocab[i] for i in ids]
-        score = length_normalized(logprob, len(ids), self.config.length_penalty)
-        return Hypothesis(ids, tokens, logprob, score, finished, parent)
+    def _hypothesis(self, seq: TokenSeq, logprob: float, parent: int | None,
+                    finished: bool = False) -> Hypothesis:
+        """The hypothesis whose whole context (prompt included) is ``seq``."""
+        start = len(self.prompt_ids)
+        score = length_normalized(logprob, len(seq) - start, self.config.length_penalty)
+        return Hypothesis(seq, start, logprob, score, finished, parent, self.model.vocab)
 
     def _processors(self) -> list[LogitsProcessor]:
         return self._for_config()[0]
@@ -189,7 +211,7 @@ class BeamSearch:
     def _ensure_logprobs(self) -> np.ndarray:
         """Next-token log-probs (B, V) of the live beams, bringing the model state up to date."""
         if self._state is None or self._logprobs is None:
-            contexts = [self.prompt_ids + h.ids for h in self._live]
+            contexts = [h.seq for h in self._live]
             self._logprobs, self._state = self.model.start(contexts)
             self._pending = None
         elif self._pending is not None:
@@ -214,7 +236,7 @@ class BeamSearch:
         for b, hyp in enumerate(live):
             lp = model_logprobs(model, logprobs[b])
             if processors:
-                lp = apply_processors(processors, self.prompt_ids + hyp.ids, lp)
+                lp = apply_processors(processors, hyp.seq, lp)
             rows.append(lp)
         scores = np.stack(rows) + np.array([h.logprob for h in live])[:, None]  # (B, V)
         vocab_size = scores.shape[1]
@@ -227,38 +249,47 @@ class BeamSearch:
         selected: set[int] = set()
         for rank, index in enumerate(ranked.tolist()):
             b, w = divmod(index, vocab_size)
-            ids = live[b].ids + [w]
-            tokens = live[b].tokens + [vocab[w]]
             if w == eos:
                 if rank >= width:
                     continue
-                new_finished.append(self._hypothesis(ids, float(flat[index]), b, True, tokens))
+                new_finished.append(self._hypothesis(live[b].seq.append(w), float(flat[index]),
+                                                     b, True))
                 selected.add(index)
             else:
-                new_live.append(self._hypothesis(ids, float(flat[index]), b, tokens=tokens))
+                new_live.append(self._hypothesis(live[b].seq.append(w), float(flat[index]), b))
                 selected.add(index)
                 if len(new_live) == width:
                     break
-        if new_live and len(new_live[0].ids) >= config.max_tokens:
+        if new_live and new_live[0].length >= config.max_tokens:
             new_finished += [dataclasses.replace(h, finished=True) for h in new_live]
             new_live = []
 
         # What the step shows: each beam's best few continuations (every survivor is among
-        # its beam's best `width`), plus its </s> candidate.
-        candidates: list[BeamCandidate] = []
+        # its beam's best `width`), plus its </s> candidate; kept as columns.
+        parents: list[int] = []
+        tokens: list[int] = []
+        lengths: list[int] = []
         for b in range(len(live)):
             row = scores[b]
             finite = int(np.count_nonzero(np.isfinite(row)))
             shown = top_indices(row, min(width + 1, finite)).tolist()
             if np.isfinite(row[eos]) and eos not in shown:
                 shown.append(eos)
-            for w in shown:
-                lp = float(row[w])
-                candidates.append(BeamCandidate(
-                    b, w, vocab[w], lp,
-                    length_normalized(lp, len(live[b].ids) + 1, alpha)))
-        candidates.sort(key=lambda c: (-c.logprob, c.parent, c.token_id))
-        pruned = [c for c in candidates if c.parent * vocab_size + c.token_id not in selected]
+            parents += [b] * len(shown)
+            tokens += shown
+            lengths += [live[b].length + 1] * len(shown)
+        cand_parents = np.array(parents, dtype=np.int32)
+        cand_tokens = np.array(tokens, dtype=np.int32)
+        cand_logprobs = scores[cand_parents, cand_tokens] if tokens else np.zeros(0)
+        order = np.lexsort((cand_tokens, cand_parents, -cand_logprobs))
+        cand_parents, cand_tokens = cand_parents[order], cand_tokens[order]
+        cand_logprobs = cand_logprobs[order]
+        cand_scores = np.array([length_normalized(float(lp), lengths[i], alpha)
+                                for lp, i in zip(cand_logprobs.tolist(), order.tolist())])
+        pruned = ~np.isin(cand_parents.astype(np.int64) * vocab_size + cand_tokens,
+                          np.fromiter(selected, dtype=np.int64, count=len(selected)))
+        table = CandidateTable(cand_parents, cand_tokens, cand_logprobs, cand_scores, pruned,
+                               vocab)
 
         self._finished = _best_first(self._finished + new_finished)[:width]
         self._live = new_live
@@ -270,14 +301,13 @@ class BeamSearch:
                 self._done = True
             else:
                 best = new_live[0]
-                attainable = length_normalized(best.logprob, len(best.ids), alpha)
+                attainable = length_normalized(best.logprob, best.length, alpha)
                 self._done = self._finished[-1].score >= attainable
         if not self._done:
-            self._pending = ([h.parent for h in new_live], [h.ids[-1] for h in new_live])
+            self._pending = ([h.parent for h in new_live], [h.seq.last for h in new_live])
         return BeamStep(
-            candidates=candidates,
+            table=table,
             survivors=list(new_live),
-            pruned=pruned,
             finished=list(self._finished),
             num_candidates=num_candidates,
             step=self.step_count - 1,
@@ -289,22 +319,26 @@ class BeamSearch:
         as the choice, its parent's distribution as the raw one, the BeamStep in ``beam``."""
         if self._done:
             return None
-        before = {tuple(h.ids): b for b, h in enumerate(self._live)}
+        before = self._live
         raw_rows = self._ensure_logprobs()
         beam_step = self.step()
         best = self.best
-        if beam_step is None or best is None or not best.ids:
+        if beam_step is None or best is None or not best.length:
             return None
-        parent_ids = best.ids[:-1]
-        context = self.prompt_ids + parent_ids
-        row = before.get(tuple(parent_ids))
-        raw = raw_rows[row] if row is not None else self.model.next_logprobs(context)
+        context = best.seq.parent
+        assert context is not None
+        row = best.parent
+        if row is not None and row < len(before) and before[row].seq is context:
+            raw = raw_rows[row]
+        else:  # a hypothesis finished at an earlier step
+            row = next((b for b, h in enumerate(before) if h.seq is context), None)
+            raw = raw_rows[row] if row is not None else self.model.next_logprobs(context)
         processors, config, config_dict = self._for_config()
-        trace = decode_step(self.model, context, raw, config, len(parent_ids),
-                            len(self.prompt_ids), force=best.ids[-1],
+        trace = decode_step(self.model, context, raw, config, best.length - 1,
+                            len(self.prompt_ids), force=best.seq.last,
                             processors=processors, config_dict=config_dict)
         return dataclasses.replace(trace, step=beam_step.step, beam=beam_step, forced=False,
-                                   cum_logprob=best.logprob, num_tokens=len(best.ids))
+                                   cum_logprob=best.logprob, num_tokens=best.length)
 
     def run(self) -> list[BeamStep]:
         """Step until done; the steps taken."""
@@ -320,7 +354,7 @@ class BeamSearch:
         """(ids, score) of the finished hypotheses, best first (runs the search to the end)."""
         self.run()
         n = self.config.beam_width if n_best is None else n_best
-        return [(list(h.ids), h.score) for h in self._finished[:n]]
+        return [(h.ids, h.score) for h in self._finished[:n]]
 
 
 def beam_search(
@@ -332,14 +366,18 @@ def beam_search(
     *,
     early_stopping: bool = True,
     min_tokens: int = 0,
+    repetition_penalty: float = 1.0,
+    no_repeat_ngram: int = 0,
     n_best: int | None = None,
     return_steps: bool = False,
 ) -> list[tuple[list[int], float]] | tuple[list[tuple[list[int], float]], list[BeamStep]]:
     """The ``n_best`` (default ``width``) best finished hypotheses as (ids, score), best first.
 
     ids are the generated tokens after the prompt (ending with ``</s>`` unless the hypothesis
-    stopped at ``max_tokens``); score = Σ log p / len(ids)^length_penalty. With
-    ``return_steps=True`` also returns the list of BeamSteps.
+    stopped at ``max_tokens``); score = Σ log p / len(ids)^length_penalty, log p as processed
+    (min_tokens, repetition_penalty, no_repeat_ngram). With ``return_steps=True`` also returns
+    the list of BeamSteps. The best hypothesis is what ``generate_ids`` (and so a stepped
+    ``Session``) gives with the same knobs.
     """
     beam_knob = KNOBS["beam_width"]
     width = int(check_number("width", width, beam_knob.min, beam_knob.max, integer=True))
@@ -352,6 +390,8 @@ def beam_search(
         length_penalty=length_penalty,
         early_stopping=early_stopping,
         min_tokens=min_tokens,
+        repetition_penalty=repetition_penalty,
+        no_repeat_ngram=no_repeat_ngram,
     )
     search = BeamSearch(model, prompt_ids, config)
     steps = search.run()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arlm_tui.decoding.processors import LogitsProcessor, check_number, make_processors
+from arlm_tui.errors import ArlmError
 
 STRATEGIES: tuple[str, ...] = ("greedy", "sample", "beam")
 
@@ -116,6 +117,10 @@ KNOBS: dict[str, Knob] = {
 }
 
 
+class KnobError(ArlmError, ValueError):
+    """A knob set to a value the chosen strategy cannot use (it would be ignored)."""
+
+
 @dataclass(frozen=True)
 class DecodingConfig:
     """All the knobs of one decoding run; validated on creation (ValueError names the knob).
@@ -188,6 +193,42 @@ class DecodingConfig:
         """Inverse of ``to_dict``; missing knobs take their defaults, unknown ones raise."""
         _check_names(d)
         return cls(**dict(d))
+
+    def ignored_knobs(self) -> list[str]:
+        """The knobs set away from their "off" value that this config does not use: a knob
+        of another strategy (``temperature`` with greedy, ``beam_width`` with sampling), or a
+        sampling knob (seed included) at temperature 0, which is greedy."""
+        out = []
+        for name, value in self.to_dict().items():
+            knob = KNOBS[name]
+            if name == "strategy" or value == knob.off:
+                continue
+            if self.strategy not in knob.strategies or (
+                self.strategy == "sample" and self.temperature == 0 and name != "temperature"
+                and knob.strategies == _SAMPLE
+            ):
+                out.append(name)
+        return out
+
+    def check_knobs_apply(self) -> DecodingConfig:
+        """Self, or KnobError (one line) if a knob is set that this config would ignore: a
+        one-shot generation refuses such a knob rather than drop it silently. (A Session keeps
+        every knob, as a learner switches strategy back and forth.)"""
+        ignored = self.ignored_knobs()
+        if not ignored:
+            return self
+        values = ", ".join(f"{n}={getattr(self, n)!r}" for n in ignored)
+        verb = "has" if len(ignored) == 1 else "have"
+        if self.strategy == "sample" and self.temperature == 0:
+            why = "at temperature 0, which always takes the most probable token"
+            fix = "raise the temperature"
+        else:
+            fix = "change the strategy"
+            users = sorted({s for n in ignored for s in KNOBS[n].strategies})
+            why = (f"with strategy {self.strategy} (only with strategy "
+                   f"{' or '.join(users)})")
+        them = "it" if len(ignored) == 1 else "them"
+        raise KnobError(f"{values} {verb} no effect {why}: leave {them} out or {fix}")
 
     def active_knobs(self) -> dict[str, Any]:
         """The knobs that differ from their "off" value and matter for this strategy."""

@@ -23,6 +23,12 @@ warpers to one vector of logits and returns the final sampling distribution.
 
 Model log-probabilities are used as the logits: softmax(log p) = p, so the order of operations
 is the same as in a library that starts from raw network outputs.
+
+The two processors that read the whole context (repetition penalty, no-repeat-n-gram) remember
+what they read from the last ``TokenSeq`` context they were given; when the next call's context
+is that one plus a token (a session's next step) they update it for that token alone, so a step
+costs the same at token 10,000 as at token 100. Any other context is read afresh. The memo never
+changes a result.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Protocol
 
 import numpy as np
 
+from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.lm.information import entropy_nats as entropy  # the step's H(p), unchecked
 
 NEG_INF = -np.inf
@@ -225,11 +232,13 @@ class RepetitionPenalty:
                                           lo_open=True, hi_open=True))
         self.label = f"repetition penalty = {_fmt(self.penalty)}"
 
+        self._seen = _SeenTokens()
+
     def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
         z = _logits_array(logits).copy()
         if len(context_ids) == 0:
             return z
-        seen = np.unique(np.asarray(context_ids, dtype=np.int64))
+        seen = self._seen(context_ids)
         score = z[seen]
         z[seen] = np.where(score < 0, score * self.penalty, score / self.penalty)
         return z
@@ -248,18 +257,46 @@ class NoRepeatNGram:
     def __init__(self, n: int):
         self.n = int(check_number("no_repeat_ngram", n, 1, math.inf, integer=True))
         self.label = f"no repeated {self.n}-gram"
+        self._seen = _SeenTokens()
+        # the last TokenSeq read, and (once a next step came) {(n-1)-gram: next tokens} over it
+        self._memo: tuple[TokenSeq, dict[tuple[int, ...], set[int]] | None] | None = None
 
     def banned(self, context_ids: Sequence[int]) -> np.ndarray:
-        """Token ids that would complete an n-gram already in ``context_ids``."""
+        """Token ids that would complete an n-gram already in ``context_ids``, ascending."""
         n = self.n
-        ctx = np.asarray(context_ids, dtype=np.int64)
-        if len(ctx) + 1 < n or len(ctx) == 0:
+        if len(context_ids) < n or len(context_ids) == 0:  # no n-gram in the context yet
             return np.zeros(0, dtype=np.int64)
         if n == 1:
-            return np.unique(ctx)
+            return self._seen(context_ids)
+        if isinstance(context_ids, TokenSeq):
+            index = self._index(context_ids)
+            if index is not None:
+                following = index.get(tuple(context_ids.tail(n - 1)), ())
+                return np.array(sorted(following), dtype=np.int64)
+        ctx = np.asarray(context_ids, dtype=np.int64)
         windows = np.lib.stride_tricks.sliding_window_view(ctx, n)  # (len - n + 1, n)
         match = np.all(windows[:, : n - 1] == ctx[len(ctx) - (n - 1) :], axis=1)
         return np.unique(windows[match, n - 1])
+
+    def _index(self, context: TokenSeq) -> dict[tuple[int, ...], set[int]] | None:
+        """The n-gram index of ``context`` if it is the last context read or extends it by one
+        token (built on the first such step); None otherwise (read the context afresh)."""
+        memo, n = self._memo, self.n
+        index = None
+        if memo is not None and memo[0] is context:
+            index = memo[1]
+        elif memo is not None and context.parent is memo[0]:
+            index = memo[1]
+            if index is None:  # a second step in a row: worth an index
+                index = {}
+                ids = context.tolist()
+                for i in range(len(ids) - n + 1):
+                    index.setdefault(tuple(ids[i:i + n - 1]), set()).add(ids[i + n - 1])
+            else:
+                gram = context.tail(n)
+                index.setdefault(tuple(gram[:-1]), set()).add(gram[-1])
+        self._memo = (context, index)
+        return index
 
     def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
         z = _logits_array(logits)
@@ -267,6 +304,32 @@ class NoRepeatNGram:
         if banned.size == 0:
             return z.copy()
         return _remove_ids(z, banned)
+
+
+class _SeenTokens:
+    """The distinct ids of a context, ascending, remembered for the last TokenSeq read (see the
+    module docstring)."""
+
+    def __init__(self) -> None:
+        self._memo: tuple[TokenSeq, np.ndarray, set[int]] | None = None
+
+    def __call__(self, context_ids: Sequence[int]) -> np.ndarray:
+        if not isinstance(context_ids, TokenSeq):
+            return np.unique(np.asarray(context_ids, dtype=np.int64))
+        memo = self._memo
+        if memo is not None and memo[0] is context_ids:
+            return memo[1]
+        if memo is not None and context_ids.parent is memo[0]:
+            _, seen, tokens = memo
+            token = context_ids.last
+            if token not in tokens:
+                tokens.add(token)
+                seen = np.array(sorted(tokens), dtype=np.int64)
+        else:
+            seen = np.unique(np.asarray(context_ids, dtype=np.int64))
+            tokens = set(seen.tolist())
+        self._memo = (context_ids, seen, tokens)
+        return seen
 
 
 class Temperature:

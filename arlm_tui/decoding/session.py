@@ -14,8 +14,16 @@ session's text is the best hypothesis (the most probable live beam while searchi
 finished one when done). Forcing a token in beam mode commits the best beam plus that token and
 restarts the beam from there.
 
-Switching model (``set_model``) or prompt (``set_prompt``) starts a new segment: the text so far
-(re-encoded with the new tokenizer) becomes the prompt and the step history starts empty.
+Memory: the text is a ``TokenSeq`` (tokens.py), so each step's record and Trace share the text
+with the step before and add one node; a Trace rebuilds its probability vectors from the
+model's log-probs rather than storing each stage. A session of N steps keeps O(N) memory, and a
+step costs the same at token 10,000 as at token 100 for a model that reads a bounded context
+(an n-gram's last n−1 tokens; ``model.start`` gets the TokenSeq itself, whose tail is cheap).
+
+Switching model (``set_model``) starts a new segment: the text so far (re-encoded with the new
+tokenizer) becomes the prompt. The switch is itself a step of the history: undo past it returns to
+the earlier model, its prompt and its steps (which can be undone further), and redo re-applies
+the switch. A new prompt (``set_prompt``) starts the whole history again.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from arlm_tui.decoding.beam import BeamSearch, BeamSnapshot, beam_processors
 from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.processors import LogitsProcessor
 from arlm_tui.decoding.strategies import as_prompt_ids, decode_step
+from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.decoding.trace import RunningScores, Trace, json_float
 from arlm_tui.errors import ArlmError
 from arlm_tui.lm.base import BOS, LanguageModel
@@ -43,15 +52,26 @@ class ReplayError(ArlmError, ValueError):
     """A saved session that cannot be read or does not replay to the same choices."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Record:
-    """One step as taken: its trace, the config in force, and the generated ids after it."""
+    """One step as taken: its trace, the config in force, and the whole text after it (prompt
+    and generated ids, a TokenSeq that shares everything but its last node with the step
+    before)."""
 
     trace: Trace
     config: DecodingConfig
     forced: bool
-    generated: tuple[int, ...]
+    context: TokenSeq
     beam: BeamSnapshot | None = None
+
+
+@dataclass
+class _Segment:
+    """The part of a session's history with one model: its model, prompt and steps."""
+
+    model: LanguageModel
+    root: TokenSeq  # the prompt
+    records: list[_Record]
 
 
 class Session(RunningScores):
@@ -67,13 +87,17 @@ class Session(RunningScores):
         config = config if config is not None else DecodingConfig()
         self.config: DecodingConfig = config.replace(**knobs) if knobs else config
         self.model = model
-        self.prompt_ids: list[int] = as_prompt_ids(model, prompt)
+        self._root = TokenSeq.of(as_prompt_ids(model, prompt))
+        self._prompt_ids: list[int] = self._root.tolist()
         self._records: list[_Record] = []
-        self._redo: list[_Record] = []
+        # redo entries: an undone step, or (a _Segment) an undone model switch
+        self._redo: list[_Record | _Segment] = []
+        # the segments before each model switch, oldest first (see set_model)
+        self._segments: list[_Segment] = []
         self._beam: BeamSearch | None = None
-        # model state for exactly the ids in _state_ids, and the next-token log-probs after them
+        # model state for exactly the text _state_seq, and the next-token log-probs after it
         self._state: Any = None
-        self._state_ids: list[int] | None = None
+        self._state_seq: TokenSeq | None = None
         self._next_logprobs: np.ndarray | None = None
         self._processor_cache: tuple[DecodingConfig, int, list[LogitsProcessor], dict] | None = None
 
@@ -83,18 +107,34 @@ class Session(RunningScores):
         return [r.trace for r in self._records]
 
     @property
+    def prompt_ids(self) -> list[int]:
+        """The prompt's ids (of the current model's segment)."""
+        return self._prompt_ids
+
+    @property
+    def context(self) -> TokenSeq:
+        """Prompt and generated ids as a shared ``TokenSeq`` (no copy)."""
+        return self._records[-1].context if self._records else self._root
+
+    @property
+    def num_generated(self) -> int:
+        """len(generated_ids), without building them."""
+        return len(self.context) - len(self._root)
+
+    @property
     def generated_ids(self) -> list[int]:
-        """Ids generated after the prompt (``</s>`` included if the text ended)."""
-        return list(self._records[-1].generated) if self._records else []
+        """Ids generated after the prompt (``</s>`` included if the text ended); a new list."""
+        return self.context[len(self._root):] if self._records else []
 
     @property
     def context_ids(self) -> list[int]:
-        return self.prompt_ids + self.generated_ids
+        """Prompt and generated ids; a new list."""
+        return self.context.tolist()
 
     def next_logprobs(self) -> np.ndarray:
         """The model's log-probs for the token after the text so far, from the session's model
         state (one ``extend`` at most), so a preview costs nothing the next step repeats."""
-        return self._next_for(self.context_ids)
+        return self._next_for(self.context)
 
     @property
     def text(self) -> str:
@@ -104,8 +144,7 @@ class Session(RunningScores):
     @property
     def finished(self) -> bool:
         """True if ``</s>`` ended the text."""
-        generated = self._records[-1].generated if self._records else ()
-        return bool(generated) and generated[-1] == self.model.eos_id
+        return self.num_generated > 0 and self.context.last == self.model.eos_id
 
     @property
     def done(self) -> bool:
@@ -115,11 +154,11 @@ class Session(RunningScores):
         last = self._records[-1]
         if last.beam is not None:
             return last.beam.done
-        return self.finished or len(last.generated) >= self.config.max_tokens
+        return self.finished or self.num_generated >= self.config.max_tokens
 
     @property
     def can_undo(self) -> bool:
-        return bool(self._records)
+        return bool(self._records or self._segments)
 
     @property
     def can_redo(self) -> bool:
@@ -158,23 +197,33 @@ class Session(RunningScores):
         return self._advance(token_id)
 
     def undo(self) -> bool:
-        """Take back the last step; False if there is none."""
-        if not self._records:
+        """Take back the last step, or the last model switch (back to the earlier model, its
+        prompt and steps); False if there is nothing to undo."""
+        if self._records:
+            self._redo.append(self._records.pop())
+        elif self._segments:
+            self._redo.append(self._enter(self._segments.pop()))
+        else:
             return False
-        self._redo.append(self._records.pop())
         self._beam = None
         return True
 
     def redo(self) -> bool:
-        """Re-apply the last undone step exactly (same token, same trace); False if none."""
+        """Re-apply the last undone step exactly (same token, same trace), or the last undone
+        model switch; False if none."""
         if not self._redo:
             return False
-        self._records.append(self._redo.pop())
+        entry = self._redo.pop()
+        if isinstance(entry, _Segment):
+            self._segments.append(self._enter(entry))
+        else:
+            self._records.append(entry)
         self._beam = None
         return True
 
     def reset(self) -> None:
-        """Back to the prompt, same config."""
+        """Back to the prompt of the current model's segment, same config (an earlier model
+        switch can still be undone)."""
         self._records.clear()
         self._redo.clear()
         self._beam = None
@@ -184,18 +233,31 @@ class Session(RunningScores):
         self.config = self.config.replace(**knobs)
 
     def set_prompt(self, prompt: str | Sequence[int]) -> None:
-        """A new prompt; the step history starts again."""
-        self.prompt_ids = as_prompt_ids(self.model, prompt)
+        """A new prompt; the step history (model switches included) starts again."""
+        self._set_root(TokenSeq.of(as_prompt_ids(self.model, prompt)))
+        self._segments.clear()
         self.reset()
 
     def set_model(self, model: LanguageModel) -> None:
         """Continue with another model: the text so far, re-encoded with its tokenizer, becomes
-        the prompt."""
-        text = self.text
-        self.model = model
-        self._state = self._state_ids = self._next_logprobs = None
+        the prompt. Undo past the switch returns to the earlier model and its steps."""
+        root = TokenSeq.of(as_prompt_ids(model, self.text))
+        self._segments.append(self._enter(_Segment(model, root, [])))
+        self._redo.clear()
+        self._beam = None
+
+    def _set_root(self, root: TokenSeq) -> None:
+        self._root = root
+        self._prompt_ids = root.tolist()
+        self._state = self._state_seq = self._next_logprobs = None
         self._processor_cache = None
-        self.set_prompt(text)
+
+    def _enter(self, segment: _Segment) -> _Segment:
+        """Make ``segment`` the current one; return the one it replaces."""
+        left = _Segment(self.model, self._root, self._records)
+        self.model, self._records = segment.model, segment.records
+        self._set_root(segment.root)
+        return left
 
     def token_id(self, token: int | str) -> int:
         """The id of ``token``: an id, a vocabulary string, or text that encodes to one token."""
@@ -233,19 +295,24 @@ class Session(RunningScores):
         trace = self._records[-1].trace
         return trace.cum_logprob, trace.num_tokens
 
-    def _next_for(self, context: list[int]) -> np.ndarray:
+    def _next_for(self, context: TokenSeq) -> np.ndarray:
         """Next-token log-probs after ``context``: one extend if the state is one token behind,
-        nothing if it is current, a fresh start otherwise."""
-        ids = self._state_ids
-        if self._state is not None and ids is not None and self._next_logprobs is not None:
-            if ids == context:
+        nothing if it is current, a fresh start otherwise. The texts are compared by identity
+        of their shared nodes (constant time), by content only when lengths match otherwise.
+        ``model.start`` gets the TokenSeq itself: a model that reads only the last n−1 tokens
+        (an n-gram) walks only those."""
+        seen = self._state_seq
+        if self._state is not None and seen is not None and self._next_logprobs is not None:
+            if context is seen or (len(context) == len(seen) and context == seen):
                 return self._next_logprobs
-            if len(context) == len(ids) + 1 and context[:-1] == ids:
-                logprobs, self._state = self.model.extend(self._state, [context[-1]])
-                self._state_ids, self._next_logprobs = list(context), logprobs[0]
+            parent = context.parent
+            if parent is not None and (parent is seen or (len(parent) == len(seen)
+                                                          and parent == seen)):
+                logprobs, self._state = self.model.extend(self._state, [context.last])
+                self._state_seq, self._next_logprobs = context, logprobs[0]
                 return self._next_logprobs
         logprobs, self._state = self.model.start([context])
-        self._state_ids, self._next_logprobs = list(context), logprobs[0]
+        self._state_seq, self._next_logprobs = context, logprobs[0]
         return self._next_logprobs
 
     def _processors(self, config: DecodingConfig) -> tuple[list[LogitsProcessor], dict]:
@@ -259,16 +326,15 @@ class Session(RunningScores):
 
     def _token_step(self, force: int | None) -> Trace:
         config = self.config
-        generated = self.generated_ids
-        context = self.prompt_ids + generated
+        context = self.context
         logprobs = self._next_for(context)
         cum, num = self._totals()
         processors, config_dict = self._processors(config)
-        trace = decode_step(self.model, context, logprobs, config, len(generated),
-                            len(self.prompt_ids), cum, num, force,
+        trace = decode_step(self.model, context, logprobs, config, self.num_generated,
+                            len(self._root), cum, num, force,
                             processors=processors, config_dict=config_dict)
         self._records.append(_Record(trace, config, force is not None,
-                                     tuple(generated) + (trace.chosen_id,)))
+                                     context.append(trace.chosen_id)))
         return trace
 
     def _beam_search(self) -> BeamSearch:
@@ -281,7 +347,7 @@ class Session(RunningScores):
             else:
                 cum, _ = self._totals()
                 self._beam = BeamSearch(self.model, self.prompt_ids, self.config,
-                                        generated_ids=self.generated_ids, generated_logprob=cum)
+                                        context=self.context, generated_logprob=cum)
         self._beam.config = self.config
         return self._beam
 
@@ -289,21 +355,19 @@ class Session(RunningScores):
         config = self.config
         if force is not None:
             # commit the best beam plus the learner's token; the beam restarts from there
-            generated = self.generated_ids
-            context = self.prompt_ids + generated
+            context = self.context
             cum, num = self._totals()
             logprobs = self.model.next_logprobs(context)
-            trace = decode_step(self.model, context, logprobs, config, len(generated),
-                                len(self.prompt_ids), cum, num, force,
-                                processors=beam_processors(self.model, len(self.prompt_ids),
+            trace = decode_step(self.model, context, logprobs, config, self.num_generated,
+                                len(self._root), cum, num, force,
+                                processors=beam_processors(self.model, len(self._root),
                                                            config))
             trace.step = len(self._records)
-            search = BeamSearch(self.model, self.prompt_ids, config,
-                                generated_ids=generated + [force],
+            after = context.append(force)
+            search = BeamSearch(self.model, self.prompt_ids, config, context=after,
                                 generated_logprob=trace.cum_logprob)
             self._beam = search
-            self._records.append(_Record(trace, config, True, tuple(generated) + (force,),
-                                         search.snapshot()))
+            self._records.append(_Record(trace, config, True, after, search.snapshot()))
             return trace
         search = self._beam_search()
         trace = search.step_trace()
@@ -311,23 +375,34 @@ class Session(RunningScores):
             return None
         trace.step = len(self._records)
         best = search.best
-        generated = tuple(best.ids) if best is not None else ()
-        self._records.append(_Record(trace, config, False, generated, search.snapshot()))
+        context = best.seq if best is not None else self._root
+        self._records.append(_Record(trace, config, False, context, search.snapshot()))
         return trace
 
     # ------------------------------------------------------------------ saving and replaying
     def to_json(self) -> str:
         """The session as JSON: model, prompt, current config, and every step's config, choice,
-        forced flag and trace summary. ``from_json`` replays it."""
+        forced flag, number of generated tokens after it and trace summary (without the
+        context, which the text gives: the file grows with the number of steps, not with its
+        square). ``from_json`` replays it."""
         steps = []
+        root = len(self._root)
         for record in self._records:
+            trace = record.trace.to_dict(top_n=10)
+            trace["context_length"] = len(record.trace.context)
+            del trace["context_ids"]
+            if record.trace.beam is not None:
+                beam = record.trace.beam
+                trace["beam"] = {"step": beam.step, "num_candidates": beam.num_candidates,
+                                 "survivors": len(beam.survivors),
+                                 "finished": len(beam.finished), "done": beam.done}
             steps.append({
                 "config": record.config.to_dict(),
                 "choice": record.trace.chosen_id,
                 "token": record.trace.chosen_token,
                 "forced": record.forced,
-                "generated_ids": list(record.generated),
-                "trace": record.trace.to_dict(top_n=10),
+                "length": len(record.context) - root,
+                "trace": trace,
             })
         data = {
             "format": FORMAT,
@@ -381,9 +456,12 @@ class Session(RunningScores):
             final_config = session.config
             steps = [
                 (DecodingConfig.from_dict(s["config"]), bool(s["forced"]), int(s["choice"]),
-                 [int(i) for i in s["generated_ids"]])
+                 int(s["length"]) if "length" in s else None,
+                 [int(i) for i in s["generated_ids"]] if "generated_ids" in s else None)
                 for s in data["steps"]
             ]
+            final = data.get("generated_ids")
+            final = None if final is None else [int(i) for i in final]
         except ReplayError:
             raise
         except (KeyError, TypeError) as exc:
@@ -392,6 +470,8 @@ class Session(RunningScores):
             raise ReplayError(f"session file: {exc}") from None
         for _ in _replay_steps(session, steps):
             pass
+        if final is not None and session.generated_ids != final:
+            raise ReplayError("replay: the text differs from the saved session's")
         session.config = final_config
         return session
 
@@ -399,18 +479,31 @@ class Session(RunningScores):
         """Re-run this session's steps from the prompt in a fresh session, yielding each new
         Trace (identical choices; ReplayError if one differs). This session is not changed."""
         fresh = Session(self.model, self.prompt_ids, self.config)
-        steps = [(r.config, r.forced, r.trace.chosen_id, list(r.generated))
+        root = len(self._root)
+        steps = [(r.config, r.forced, r.trace.chosen_id, len(r.context) - root, None)
                  for r in self._records]
-        return _replay_steps(fresh, steps)
+        expected = self.context
+
+        def run() -> Iterator[Trace]:
+            yield from _replay_steps(fresh, steps)
+            if fresh.context != expected:
+                raise ReplayError("replay: the text differs from the session's")
+
+        return run()
 
 
-def _replay_steps(
-    session: Session, steps: list[tuple[DecodingConfig, bool, int, list[int]]]
-) -> Iterator[Trace]:
-    for index, (config, forced, choice, generated) in enumerate(steps, start=1):
+_Step = tuple[DecodingConfig, bool, int, "int | None", "list[int] | None"]
+
+
+def _replay_steps(session: Session, steps: list[_Step]) -> Iterator[Trace]:
+    """Take ``steps`` (config, forced, choice, generated length or None, generated ids or None:
+    checked only when given, which costs a copy of the text) on ``session``."""
+    for index, (config, forced, choice, length, generated) in enumerate(steps, start=1):
         session.config = config
         trace = session.force(choice) if forced else session.step()
-        if trace is None or trace.chosen_id != choice or session.generated_ids != generated:
+        if (trace is None or trace.chosen_id != choice
+                or length is not None and session.num_generated != length
+                or generated is not None and session.generated_ids != generated):
             got = "nothing" if trace is None else repr(trace.chosen_token)
             want = session.model.vocab[choice] if 0 <= choice < session.model.vocab_size else choice
             raise ReplayError(f"replay step {index}: chose {got}, the saved session chose {want!r}")

@@ -21,6 +21,7 @@ import numpy as np
 from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.draws import step_draw
 from arlm_tui.decoding.processors import LogitsProcessor, entropy, softmax
+from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.decoding.trace import Stage, Trace
 from arlm_tui.lm.base import LanguageModel, log_softmax
 
@@ -92,6 +93,8 @@ def decode_step(
 ) -> Trace:
     """Choose the token after ``context_ids`` and explain the choice.
 
+    A ``TokenSeq`` context is kept in the Trace as it is (shared, not copied); any other
+    sequence is copied into a list.
     ``raw_logprobs``: the model's log p(· | context) ([V]); ``step_index``: which generated token
     this is (0 = first; it seeds the draw); ``cum_logprob``/``num_tokens``: running totals over
     the tokens generated before this one; ``force``: the learner's choice (any id; it is taken
@@ -104,11 +107,13 @@ def decode_step(
     raw = model_logprobs(model, raw_logprobs)
     if raw.shape != (vocab_size,):
         raise ValueError(f"raw_logprobs must have shape ({vocab_size},), got {raw.shape}")
+    if raw.base is not None and raw.base.nbytes > raw.nbytes:
+        raw = raw.copy()  # a row of a batch: the Trace keeps the row, not the whole batch
     if processors is None:
         processors = config.processors(model.eos_id, prompt_length)
 
     raw_probs = np.exp(raw)  # raw is normalised: softmax(log p) = p
-    stages = [Stage("raw", "model", raw_probs, [])]
+    stages = [Stage("raw", "model", logprobs=raw)]  # its probs: exp(raw) again on access
     z = raw
     z_removed = raw == -np.inf
     top_p_cutoff: int | None = None
@@ -119,13 +124,16 @@ def decode_step(
         else:
             new = processor(context_ids, z)
         new_removed = new == -np.inf
-        newly = (new_removed > z_removed).nonzero()[0].tolist()  # removed now, not before
+        newly = (new_removed > z_removed).nonzero()[0]  # removed now, not before
         if getattr(processor, "removes_only", False):  # p renormalised over what is left
             probs = np.where(new_removed, 0.0, probs)
             probs /= np.add.reduce(probs)
+            # the stage rebuilds these probs from the stage before when asked (see Stage)
+            stages.append(Stage(processor.name, processor.label, None, newly,
+                                previous=stages[-1]))
         else:
             probs = softmax(new)
-        stages.append(Stage(processor.name, processor.label, probs, newly))
+            stages.append(Stage(processor.name, processor.label, probs, newly))
         if processor.name == "top_p":
             top_p_cutoff = vocab_size - int(np.count_nonzero(new_removed))
         z, z_removed = new, new_removed
@@ -133,17 +141,19 @@ def decode_step(
     draw: float | None = None
     final_entropy: float | None = None
     best = -1
+    final: int | None = None  # the Trace's: None = the last stage's probs, an id = one-hot
     if config.strategy == "beam":
         if force is None:
             raise ValueError("force: a beam step's token is chosen by BeamSearch, pass it")
-        final_probs = stages[-1].probs
+        final_probs = probs
     elif config.sampling:
-        final_probs = stages[-1].probs
+        final_probs = probs
     else:  # greedy, or temperature 0
         best = int(np.argmax(z))
         final_probs = np.zeros(vocab_size)
         final_probs[best] = 1.0
         final_entropy = 0.0  # a one-hot distribution
+        final = best
 
     if force is not None:
         chosen = int(force)
@@ -160,10 +170,10 @@ def decode_step(
     return Trace(
         step=int(step_index),
         strategy=config.strategy,
-        context_ids=list(context_ids),
+        context=context_ids if isinstance(context_ids, TokenSeq) else list(context_ids),
         raw_logprobs=raw,
         stages=stages,
-        final_probs=final_probs,
+        final=final,
         chosen_id=chosen,
         chosen_token=vocab[chosen],
         chosen_prob=float(final_probs[chosen]),
@@ -186,46 +196,18 @@ def decode_step(
 def generate_ids(
     model: LanguageModel, prompt_ids: str | Sequence[int], config: DecodingConfig
 ) -> GenerationResult:
-    """Generate after ``prompt_ids`` with ``config`` until ``</s>`` or ``max_tokens`` tokens.
-
-    Greedy and sampling extend the model state one token at a time (model.start once, then
-    one model.extend per token); ``min_tokens`` keeps ``</s>`` away until enough tokens exist.
-    Beam search returns the best hypothesis and one (beam) trace per step.
+    """Generate after ``prompt_ids`` with ``config`` until ``</s>``, ``max_tokens`` tokens or
+    the end of the beam search: a ``Session`` stepped to the end, the one generation path that
+    the API, the CLI, the play screen, labs and games share, so every knob means the same
+    everywhere. ``ids`` are the generated tokens (for beam search, the best hypothesis);
+    ``traces`` one per step.
     """
-    prompt = as_prompt_ids(model, prompt_ids)
-    if config.strategy == "beam":
-        from arlm_tui.decoding.beam import BeamSearch
+    from arlm_tui.decoding.session import Session
 
-        search = BeamSearch(model, prompt, config)
-        traces = []
-        while not search.done:
-            trace = search.step_trace()
-            if trace is None:
-                break
-            traces.append(trace)
-        best = search.best
-        ids = list(best.ids) if best is not None else []
-        return GenerationResult(ids, traces, bool(ids) and ids[-1] == model.eos_id)
-
-    processors = config.processors(model.eos_id, len(prompt))
-    config_dict = config.to_dict()
-    logprobs, state = model.start([prompt])
-    context = list(prompt)
-    ids: list[int] = []
-    traces: list[Trace] = []
-    cum = 0.0
-    for step in range(config.max_tokens):
-        trace = decode_step(model, context, logprobs[0], config, step, len(prompt), cum, step,
-                            processors=processors, config_dict=config_dict)
-        traces.append(trace)
-        ids.append(trace.chosen_id)
-        context.append(trace.chosen_id)
-        cum = trace.cum_logprob
-        if trace.chosen_id == model.eos_id:
-            return GenerationResult(ids, traces, True)
-        if step + 1 < config.max_tokens:
-            logprobs, state = model.extend(state, [trace.chosen_id])
-    return GenerationResult(ids, traces, False)
+    session = Session(model, as_prompt_ids(model, prompt_ids), config)
+    while session.step() is not None:
+        pass
+    return GenerationResult(session.generated_ids, session.traces, session.finished)
 
 
 def greedy(

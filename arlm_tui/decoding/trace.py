@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
+
+from arlm_tui.decoding.tokens import TokenSeq
 
 _LN2 = math.log(2.0)
 
@@ -27,19 +28,87 @@ def json_float(x: float) -> float | str:
     return x if math.isfinite(x) else str(x)
 
 
-@dataclass(eq=False)
 class Stage:
-    """The distribution after one processor ("raw" is the model's own)."""
+    """The distribution after one processor ("raw" is the model's own).
 
-    name: str
-    label: str
-    probs: np.ndarray  # [V] after this processor
-    removed: list[int]  # ids newly removed at this stage
+    ``probs``: the [V] probabilities after this processor; ``removed``: the ids newly removed
+    at this stage (a list, ascending).
+
+    A long generation keeps a Trace per step, so a stage stores as little as it can and builds
+    ``probs`` on each access, exactly as ``decode_step`` computed them: the raw stage from the
+    model's log-probs (``logprobs=``, which the Trace keeps anyway): p = exp(log p); a stage of a
+    processor that only removes tokens (``previous=``) from the stage before it: its
+    probabilities with the removed ids set to 0, renormalised. Only other stages (temperature,
+    repetition penalty) store their vector. The removed ids are stored as int32 ids or as a
+    bit mask over the vocabulary, whichever is smaller.
+    """
+
+    __slots__ = ("_logprobs", "_mask", "_previous", "_probs", "_removed", "label", "name")
+
+    def __init__(self, name: str, label: str, probs: np.ndarray | None = None,
+                 removed: Sequence[int] | np.ndarray = (), *,
+                 logprobs: np.ndarray | None = None, previous: Stage | None = None):
+        if sum(x is not None for x in (probs, logprobs, previous)) != 1:
+            raise ValueError("Stage needs one of probs, logprobs or previous")
+        self.name = name
+        self.label = label
+        self._probs = probs
+        self._logprobs = logprobs
+        self._previous = previous
+        ids = np.asarray(removed, dtype=np.int64)
+        size = self._size()
+        self._mask = ids.size * 4 > (size + 7) // 8  # a bit mask is smaller
+        if self._mask:
+            mask = np.zeros(size, dtype=bool)
+            mask[ids] = True
+            self._removed = np.packbits(mask)
+        else:
+            self._removed = ids.astype(np.int32) if ids.size else _NO_IDS
+
+    def _size(self) -> int:
+        stage = self
+        while stage._previous is not None:
+            stage = stage._previous
+        vector = stage._probs if stage._probs is not None else stage._logprobs
+        return int(vector.shape[-1])
+
+    def _removed_ids(self) -> np.ndarray:
+        if self._mask:
+            return np.flatnonzero(np.unpackbits(self._removed, count=self._size()))
+        return self._removed
+
+    @property
+    def probs(self) -> np.ndarray:
+        if self._probs is not None:
+            return self._probs
+        if self._logprobs is not None:
+            return np.exp(self._logprobs)
+        before = self._previous.probs
+        probs = before.copy() if before is self._previous._probs else before
+        probs[self._removed_ids()] = 0.0
+        probs /= np.add.reduce(probs)
+        return probs
+
+    @property
+    def removed(self) -> list[int]:
+        return self._removed_ids().tolist()
+
+    @property
+    def num_removed(self) -> int:
+        if self._mask:
+            return int(np.unpackbits(self._removed, count=self._size()).sum())
+        return int(self._removed.size)
 
     @property
     def kept(self) -> int:
         """How many tokens still have probability > 0."""
         return int(np.count_nonzero(self.probs))
+
+    def __repr__(self) -> str:
+        return f"Stage({self.name!r}, {self.label!r}, removed={self.num_removed})"
+
+
+_NO_IDS = np.zeros(0, dtype=np.int32)
 
 
 @dataclass
@@ -65,21 +134,40 @@ class BeamCandidate:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class Hypothesis:
-    """A generated continuation: ``ids`` after the prompt (``</s>`` included when finished)."""
+    """A generated continuation: ``ids`` after the prompt (``</s>`` included when finished).
 
-    ids: list[int]
-    tokens: list[str]
+    The text is stored once, shared with the hypothesis it extends: ``seq`` is the whole
+    context (prompt, then the generated ids) as a ``TokenSeq`` and ``start`` the prompt's
+    length. ``ids`` and ``tokens`` are new lists built from it on each access."""
+
+    seq: TokenSeq
+    start: int
     logprob: float  # Σ log p of the generated tokens
     score: float  # logprob / len(ids)^α
     finished: bool
     parent: int | None = None  # index of the beam it extends, at the step that made it
+    vocab: Sequence[str] = field(default=(), repr=False, compare=False)
+
+    @property
+    def ids(self) -> list[int]:
+        return self.seq[self.start:]
+
+    @property
+    def tokens(self) -> list[str]:
+        vocab = self.vocab
+        return [vocab[i] for i in self.ids] if vocab else [str(i) for i in self.ids]
+
+    @property
+    def length(self) -> int:
+        """len(ids), without building them."""
+        return len(self.seq) - self.start
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "ids": list(self.ids),
-            "tokens": list(self.tokens),
+            "ids": self.ids,
+            "tokens": self.tokens,
             "logprob": json_float(self.logprob),
             "score": json_float(self.score),
             "finished": self.finished,
@@ -87,22 +175,51 @@ class Hypothesis:
         }
 
 
-@dataclass
+@dataclass(eq=False)
+class CandidateTable:
+    """Beam candidates as columns (one row each), so a step keeps a few numbers per
+    candidate rather than one object; ``BeamStep.candidates`` builds the objects on demand."""
+
+    parents: np.ndarray  # int
+    token_ids: np.ndarray  # int
+    logprobs: np.ndarray  # float
+    scores: np.ndarray  # float
+    pruned: np.ndarray  # bool: not among the survivors nor the finished
+    vocab: Sequence[str] = field(default=(), repr=False)
+
+    def rows(self, mask: np.ndarray | None = None) -> list[BeamCandidate]:
+        vocab = self.vocab
+        index = range(len(self.parents)) if mask is None else np.flatnonzero(mask).tolist()
+        parents, ids = self.parents.tolist(), self.token_ids.tolist()
+        logprobs, scores = self.logprobs.tolist(), self.scores.tolist()
+        return [BeamCandidate(parents[i], ids[i], vocab[ids[i]] if vocab else str(ids[i]),
+                              logprobs[i], scores[i]) for i in index]
+
+
+@dataclass(eq=False)
 class BeamStep:
     """One step of beam search.
 
-    ``candidates``: the best continuations of each live beam (enough to contain every survivor);
-    ``num_candidates``: how many finite-probability continuations there were in all;
+    ``candidates``: the best continuations of each live beam (enough to contain every survivor),
+    best first; ``num_candidates``: how many finite-probability continuations there were in all;
     ``survivors``: the new live beams, best first; ``pruned``: stored candidates that were
-    dropped; ``finished``: the finished hypotheses after this step, best score first."""
+    dropped; ``finished``: the finished hypotheses after this step, best score first.
+    ``candidates`` and ``pruned`` are built from ``table`` on each access."""
 
-    candidates: list[BeamCandidate]
+    table: CandidateTable
     survivors: list[Hypothesis]
-    pruned: list[BeamCandidate]
     finished: list[Hypothesis]
     num_candidates: int = 0
     step: int = 0
     done: bool = False
+
+    @property
+    def candidates(self) -> list[BeamCandidate]:
+        return self.table.rows()
+
+    @property
+    def pruned(self) -> list[BeamCandidate]:
+        return self.table.rows(self.table.pruned)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +237,8 @@ class RunningScores:
     """Perplexity and bits per token of the T generated tokens so far, from the class's ``nll``
     (-Σ log p(w_t | w_<t), nats) and ``num_tokens`` (T). Shared by Trace and Session."""
 
+    __slots__ = ()
+
     @property
     def perplexity(self) -> float:
         """exp(NLL / T) over the T generated tokens so far (NaN before the first token)."""
@@ -131,7 +250,7 @@ class RunningScores:
         return self.nll / (self.num_tokens * _LN2) if self.num_tokens else math.nan
 
 
-@dataclass(eq=False)  # compared by identity: numpy fields have no single truth value
+@dataclass(eq=False, slots=True)  # compared by identity: numpy fields have no truth value
 class Trace(RunningScores):
     """Everything about one decoding step. Probabilities are [V] float64 vectors, index = id.
 
@@ -141,14 +260,19 @@ class Trace(RunningScores):
     is 1-based in the raw distribution (ties: lower id first). ``logprob`` = log p(chosen |
     context) under the model; ``cum_logprob`` and ``num_tokens`` run over the generated tokens,
     this one included.
+
+    A long generation keeps one Trace per step, so a Trace stores each [V] vector once:
+    ``raw_probs`` (= exp(raw_logprobs)) is computed on access, and ``final`` holds the final
+    distribution only when it is not already a stage's (None: the last stage's; an int: one-hot
+    on that id, greedy); ``final_probs`` builds it.
     """
 
     step: int
     strategy: str
-    context_ids: list[int]
+    context: Sequence[int]  # the ids before the choice (a shared TokenSeq in a generation)
     raw_logprobs: np.ndarray
     stages: list[Stage]
-    final_probs: np.ndarray
+    final: np.ndarray | int | None
     chosen_id: int
     chosen_token: str
     chosen_prob: float
@@ -169,7 +293,13 @@ class Trace(RunningScores):
     token_text: Callable[[int], str] | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ derived numbers
-    @cached_property
+    @property
+    def context_ids(self) -> list[int]:
+        """The ids before the choice, as a new list."""
+        context = self.context
+        return context.tolist() if isinstance(context, TokenSeq) else list(context)
+
+    @property
     def removed_by(self) -> dict[int, str]:
         """Token id -> name of the processor that removed it."""
         out: dict[int, str] = {}
@@ -180,6 +310,17 @@ class Trace(RunningScores):
     @property
     def raw_probs(self) -> np.ndarray:
         return self.stages[0].probs
+
+    @property
+    def final_probs(self) -> np.ndarray:
+        final = self.final
+        if final is None:
+            return self.stages[-1].probs
+        if isinstance(final, int):
+            out = np.zeros(self.raw_logprobs.shape[-1])
+            out[final] = 1.0
+            return out
+        return final
 
     @property
     def nll(self) -> float:
@@ -239,7 +380,7 @@ class Trace(RunningScores):
         return {
             "step": self.step,
             "strategy": self.strategy,
-            "context_ids": list(self.context_ids),
+            "context_ids": self.context_ids,
             "chosen_id": self.chosen_id,
             "chosen_token": self.chosen_token,
             "chosen_text": self.text_of(self.chosen_id),
@@ -260,7 +401,7 @@ class Trace(RunningScores):
             "top_p_cutoff": self.top_p_cutoff,
             "kept": self.kept,
             "stages": [
-                {"name": s.name, "label": s.label, "removed": len(s.removed), "kept": s.kept}
+                {"name": s.name, "label": s.label, "removed": s.num_removed, "kept": s.kept}
                 for s in self.stages
             ],
             "config": dict(self.config),

@@ -1,0 +1,149 @@
+"""One generation path: the API, ``arlm generate --json`` and a stepped Session agree on every
+knob and strategy, and a knob a strategy cannot use is refused, never dropped."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import arlm_tui
+from arlm_tui.cli import main
+from arlm_tui.decoding import KNOBS, STRATEGIES, DecodingConfig, KnobError, Session, beam_search
+from arlm_tui.lm.registry import load_model
+
+MODEL = "oracle-kn3"
+PROMPT = "the"
+MAX_TOKENS = 8
+#: A value away from "off" for every knob (strategy and max_tokens aside).
+SET: dict[str, object] = {
+    "temperature": 0.7,
+    "top_k": 5,
+    "top_p": 0.8,
+    "min_p": 0.1,
+    "typical_p": 0.9,
+    "epsilon": 0.01,
+    "repetition_penalty": 1.8,
+    "no_repeat_ngram": 1,
+    "min_tokens": 6,
+    "max_tokens": 5,
+    "beam_width": 2,
+    "length_penalty": 0.3,
+    "early_stopping": False,
+    "seed": 3,
+}
+
+
+def test_every_knob_has_a_value_here():
+    assert set(SET) == set(KNOBS) - {"strategy"}
+    for name, value in SET.items():
+        assert value != KNOBS[name].off
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(MODEL)
+
+
+def _flag(name: str, value: object) -> list[str]:
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return [flag if value else "--no-" + flag[2:]]
+    return [flag, str(value)]
+
+
+def _cli(capsys, argv: list[str]) -> tuple[int, str, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+CASES = [(knob, strategy) for knob in SET for strategy in STRATEGIES]
+
+
+@pytest.mark.parametrize(("knob", "strategy"), CASES)
+def test_api_cli_and_session_agree_or_refuse(capsys, model, knob, strategy):
+    knobs = {"max_tokens": MAX_TOKENS, knob: SET[knob]}
+    config = DecodingConfig(strategy=strategy, **knobs)
+    argv = ["generate", "--model", MODEL, "--prompt", PROMPT, "--strategy", strategy, "--json"]
+    for name, value in knobs.items():
+        argv += _flag(name, value)
+    code, out, err = _cli(capsys, argv)
+    api_knobs = dict(knobs)
+    max_tokens = api_knobs.pop("max_tokens")
+    if strategy not in KNOBS[knob].strategies:
+        with pytest.raises(KnobError, match=knob):
+            arlm_tui.generate(model, PROMPT, strategy=strategy, max_tokens=max_tokens, **api_knobs)
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 2 and out == "" and len(lines) == 1 and knob in lines[0], err
+        assert "Traceback" not in err
+        return
+    api = arlm_tui.generate(model, PROMPT, strategy=strategy, max_tokens=max_tokens, **api_knobs)
+    assert code == 0, err
+    cli = json.loads(out)
+    session = Session(model, PROMPT, config)
+    while session.step() is not None:
+        pass
+    assert api["token_ids"] == cli["token_ids"] == session.generated_ids
+    assert cli["config"][knob] == SET[knob] and api["config"] == cli["config"]
+    assert len(cli["steps"]) == len(session.traces)
+    assert api["text"] == cli["text"] == session.text
+    # the knob acts where it should
+    ids = model.tokenizer.encode(PROMPT) + api["token_ids"]
+    if knob == "no_repeat_ngram":
+        assert len(ids) == len(set(ids))
+    if knob == "min_tokens":
+        assert model.eos_id not in api["token_ids"][: SET["min_tokens"]]
+    if strategy == "beam":  # the one-call beam search gives the same best hypothesis
+        beam_knobs = {k: v for k, v in config.to_dict().items()
+                      if k in ("length_penalty", "early_stopping", "min_tokens",
+                               "repetition_penalty", "no_repeat_ngram")}
+        best = beam_search(model, model.tokenizer.encode(PROMPT), config.beam_width,
+                           config.max_tokens, **beam_knobs)[0][0]
+        assert best == api["token_ids"]
+
+
+def test_the_reported_beam_case_honours_no_repeat_ngram(model):
+    plain = arlm_tui.generate(model, "the", strategy="beam", max_tokens=14)
+    ids = model.tokenizer.encode("the") + plain["token_ids"]
+    assert len(ids) > len(set(ids))  # without the knob a token repeats ...
+    result = arlm_tui.generate(model, "the", strategy="beam", max_tokens=14, no_repeat_ngram=1)
+    ids = model.tokenizer.encode("the") + result["token_ids"]
+    assert len(ids) == len(set(ids))  # ... with it, none does
+    assert result["config"]["no_repeat_ngram"] == 1
+
+
+def test_sampling_knobs_at_temperature_zero_are_refused(model, capsys):
+    with pytest.raises(KnobError, match="top_k"):
+        arlm_tui.generate(model, "the", strategy="sample", temperature=0, top_k=3)
+    code, out, err = _cli(capsys, ["generate", "--model", MODEL, "--strategy", "sample",
+                                   "--temperature", "0", "--seed", "4"])
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "seed" in err
+    # temperature 0 alone is greedy
+    greedy = arlm_tui.generate(model, "the", strategy="greedy", max_tokens=6)
+    cold = arlm_tui.generate(model, "the", strategy="sample", temperature=0, max_tokens=6)
+    assert greedy["token_ids"] == cold["token_ids"]
+
+
+def test_a_session_keeps_knobs_of_other_strategies(model):
+    # the play screen switches strategy back and forth: a Session does not refuse them
+    session = Session(model, "the", strategy="greedy", temperature=0.5, beam_width=2,
+                      max_tokens=4)
+    assert session.step() is not None
+    session.configure(strategy="sample")
+    assert session.step() is not None
+
+
+def test_demo_refuses_a_knob_its_strategy_ignores_and_keeps_its_sampling_defaults(capsys):
+    code, out, err = _cli(capsys, ["demo", "--model", MODEL, "--strategy", "greedy",
+                                   "--temperature", "0.5"])
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "temperature" in err
+    code, out, err = _cli(capsys, ["demo", "--model", MODEL, "--strategy", "greedy",
+                                   "--max-tokens", "2"])
+    assert code == 0 and "strategy greedy" in out
+    code, out, err = _cli(capsys, ["demo", "--model", MODEL, "--max-tokens", "1", "--seed", "2"])
+    assert code == 0 and "strategy sample" in out and "top_p" not in err
