@@ -6,9 +6,17 @@ back-off weight bow. A reader computes
     p(w | h) = P(h w)                 if the n-gram h w is listed
              = bow(h) · p(w | h')     otherwise (bow(h) = 1 when h is not listed),
 
-with h' = h without its oldest token, down to the unigrams. Like ``NGramModel``, the reader pads a
-context on the left with n-1 ``<s>`` (a file that only lists single-``<s>`` contexts backs off to
-them at no cost, since an unlisted context has bow = 1).
+with h' = h without its oldest token, down to the unigrams. A sentence opens with a single ``<s>``,
+as in SRILM and KenLM: the file lists ``<s> w``, ``<s> w v``, ... and never ``<s> <s> w``. The
+reader pads a context on the left with n-1 ``<s>`` like ``NGramModel`` (so a ``<s> <s>`` context,
+never listed, has bow = 1 and backs off to ``<s>`` at no cost), and a ``<s>`` inside a context
+starts a new sentence.
+
+A sentence's opening: ``NGramModel`` pads a sentence with n-1 ``<s>``, so its first word is
+predicted from ``<s> <s>`` (order 3). The file holds the model's probabilities after n-1 ``<s>``
+under the single-``<s>`` names: ``<s> w`` holds p(w | ``<s> <s>``), and the back-off weight of
+``<s>`` is the product of the model's back-off factors at ``<s> <s>`` and ``<s>``. SRILM, KenLM and
+``read_arpa`` then score every token as the model does (tests/test_arpa_kenlm.py).
 
 Export (``write_arpa``) per smoothing:
 
@@ -25,9 +33,8 @@ Export (``write_arpa``) per smoothing:
 * ``addk`` is refused (ArlmError): it is not a back-off model, so its file would list every word
   after every seen context (|V| lines per context).
 
-Every vocabulary token is a unigram (``<s>`` with log-prob -99, i.e. probability 0, and a bow);
-lower-order n-grams that are only contexts (``<s> <s>``) are listed with -99. Tokens containing
-whitespace cannot be written (ArlmError).
+Every vocabulary token is a unigram (``<s>`` with log-prob -99, i.e. probability 0, and a bow).
+Tokens containing whitespace cannot be written (ArlmError).
 """
 
 from __future__ import annotations
@@ -67,34 +74,7 @@ def write_arpa(model: NGramModel, path: str | Path) -> None:
     for token in vocab:
         if not token or any(ch.isspace() for ch in token):
             raise ArlmError(f"token {token!r} is empty or contains whitespace; ARPA cannot hold it")
-    n = model.order
-    tables = model._tables
-    sections: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
-    for j in range(1, n + 1):
-        if j == 1:
-            grams = np.arange(len(vocab), dtype=np.int64)[:, None]
-        elif j == n:
-            grams = tables[j].grams.astype(np.int64)
-        else:
-            # Contexts of order j+1 that were never counted themselves (they end in <s>) must be
-            # listed too, to carry their back-off weight.
-            upper = tables[j + 1]
-            contexts = upper.grams[upper.ctx_start, :-1]
-            grams = np.unique(np.concatenate([tables[j].grams, contexts]), axis=0).astype(np.int64)
-        probs = model._pair_scores(grams[:, :-1], grams[:, -1])
-        bows = None
-        if j < n:
-            upper = tables[j + 1]
-            default = STUPID_ALPHA if model.smoothing == "stupid" else 1.0
-            gamma = model._gamma[j + 1]
-            bows = np.array(
-                [
-                    default if k is None else gamma[k]
-                    for k in map(upper.ctx_index.get, map(tuple, grams.tolist()))
-                ],
-                dtype=np.float64,
-            )
-        sections.append((grams, probs, bows))
+    sections = _arpa_sections(model)
     path = Path(path)
     with path.open("w", encoding="utf-8", newline="\n") as out:
         out.write("\n\\data\\\n")
@@ -111,6 +91,68 @@ def write_arpa(model: NGramModel, path: str | Path) -> None:
                     line += f"\t{log_bows[r]:.10g}"
                 out.write(line + "\n")
         out.write("\n\\end\\\n")
+
+
+def _arpa_sections(
+    model: NGramModel,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Per ARPA order j = 1..n: the j-grams (ids), their probabilities and (below n) their
+    back-off weights, with a sentence opening on a single ``<s>``.
+
+    The model's own n-grams that do not start with ``<s>`` are listed as they are. Those that
+    do come from the top order: the model's n-gram ``<s>``·m t_1 .. t_k w (m + k + 1 = n, as
+    the model pads a sentence with n-1 ``<s>``) is listed as ``<s> t_1 .. t_k w`` with the
+    model's p(w | ``<s>``·m t_1 .. t_k). Its back-off weight, for a w never seen there, is the
+    product of the model's γ_j over the orders the file folds into one, j = k+2 .. n, with the
+    contexts ``<s>``·(j-1-k) t_1 .. t_k: they all have the same followers (each is counted once
+    per sentence that starts with t_1 .. t_k), so no other word is listed at any of them.
+    """
+    n = model.order
+    bos = model.bos_id
+    tables = model._tables
+    default = STUPID_ALPHA if model.smoothing == "stupid" else 1.0
+
+    def gamma(j: int, context: tuple[int, ...]) -> float:
+        k = tables[j].ctx_index.get(context)
+        return default if k is None else float(model._gamma[j][k])
+
+    def opening_bow(tokens: tuple[int, ...]) -> float:
+        """The back-off weight of ``<s> tokens``: Π_{j=k+2..n} γ_j(<s>·(j-1-k) tokens)."""
+        k = len(tokens)
+        return float(np.prod([gamma(j, (bos,) * (j - 1 - k) + tokens) for j in range(k + 2, n + 1)]))
+
+    sections: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+    top = tables[n].grams.astype(np.int64)
+    opening = top[top[:, 0] == bos] if n > 1 else top[:0]
+    pads = np.argmax(opening != bos, axis=1)  # m: the leading <s> of each (the last id is not <s>)
+    opening_probs = model._pair_scores(opening[:, :-1], opening[:, -1])
+    for j in range(1, n + 1):
+        if j == 1:
+            grams = np.arange(len(model.vocab), dtype=np.int64)[:, None]
+        else:
+            own = tables[j].grams.astype(np.int64)
+            grams = own[own[:, 0] != bos]
+        probs = model._pair_scores(grams[:, :-1], grams[:, -1])
+        if j == 1:
+            probs[bos] = 0.0  # <s> is never predicted
+        else:
+            rows = np.flatnonzero(n - pads + 1 == j)  # <s> then j-1 tokens
+            folded = np.concatenate(
+                [np.full((len(rows), 1), bos, dtype=np.int64), opening[rows, n - j + 1 :]], axis=1
+            )
+            grams = np.concatenate([grams, folded])
+            probs = np.concatenate([probs, opening_probs[rows]])
+        bows = None
+        if j < n:
+            bows = np.array(
+                [
+                    opening_bow(tuple(gram[1:])) if gram[0] == bos else gamma(j + 1, tuple(gram))
+                    for gram in grams.tolist()
+                ],
+                dtype=np.float64,
+            )
+        sections.append((grams, probs, bows))
+    return sections
 
 
 # ---------------------------------------------------------------------------------- reading
