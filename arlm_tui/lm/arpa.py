@@ -191,21 +191,20 @@ class _ArpaOrder:
             self.levels.append(keys)
             number = number.reshape(-1)
         keys = number * size + ids[:, -1]
-        self.sort = np.argsort(keys, kind="stable")
-        self.keys = keys[self.sort]
-        self.next_ids = (self.keys % size).astype(np.intp)
-        self.probs = probs[self.sort]
-        self.bows = None if bows is None else bows[self.sort]
+        del number
+        sort = np.argsort(keys, kind="stable")
+        self.keys = keys[sort]
+        del keys
+        self.probs = probs[sort]
+        self.bows = None if bows is None else bows[sort]
+        #: The position (in file order) of the first n-gram listed a second time, or -1.
+        self.repeated = -1
+        same = np.flatnonzero(self.keys[1:] == self.keys[:-1])
+        if len(same):
+            self.repeated = int(max(sort[same[0]], sort[same[0] + 1]))
 
     def __len__(self) -> int:
         return len(self.keys)
-
-    def repeated(self) -> int:
-        """The original position of an n-gram listed twice (the later one), or -1."""
-        same = np.flatnonzero(self.keys[1:] == self.keys[:-1])
-        if not len(same):
-            return -1
-        return int(max(self.sort[same[0]], self.sort[same[0] + 1]))
 
     def context_number(self, context: tuple[int, ...]) -> int:
         """The number of a (j-1)-id context, or -1 when no listed j-gram has it."""
@@ -283,7 +282,7 @@ class ArpaModel(HistoryModel):
             table = self._orders[j]
             start, end = table.run(context)
             if end > start:
-                scores[table.next_ids[start:end]] = table.probs[start:end]
+                scores[table.keys[start:end] % table.size] = table.probs[start:end]
         return scores
 
     def describe(self) -> dict[str, Any]:
@@ -326,6 +325,7 @@ class _ArpaReader:
         self.tokenizer = tokenizer
         self.number = 0  # the current line number
         self.declared_at: dict[int, int] = {}  # order -> line of its 'ngram j=N'
+        self.readline = stream.readline
         self.lines = iter(lambda: stream.readline(MAX_ARPA_LINE), "")
 
     def error(self, message: str, line: int | None = None) -> ArlmError:
@@ -458,43 +458,63 @@ class _ArpaReader:
             raise self.error("\\data\\ declares no unigrams", self.declared_at[1])
 
     def entries(self, j: int, count: int, with_bows: bool, to_id: Any):
-        """Parse the ``count`` lines of section j: yields (id or word columns, log10 probs,
-        log10 bows or None, line numbers) chunk by chunk; returns the line after the section."""
+        """Parse the ``count`` entry lines of section j (blank lines skipped): yields chunks of
+        (the j ids of each entry, row after row, or the words when ``to_id`` is None; log10
+        probs; log10 bows or None; line numbers). The hot loop of the reader, hence written
+        out."""
         expected = (j + 1, j + 2) if with_bows else (j + 1,)
-        need = "log10 p and the words" + (", then an optional bow" if with_bows else "")
+        readline, limit = self.readline, MAX_ARPA_LINE
         done = 0
         while done < count:
             take = min(_CHUNK, count - done)
-            columns: list[list[Any]] = [[] for _ in range(j)]
+            words: list[Any] = []  # j per entry, row after row
             probs: list[float] = []
             bows: list[float] = []
             lines: list[int] = []
-            for _ in range(take):
-                text = self.next_line()
-                while text == "":
-                    text = self.next_line()
-                if text is None or text.startswith("\\"):
-                    raise self.error(f"\\data\\ declares {count} {j}-grams but {done} are listed")
-                fields = text.split()
-                if len(fields) not in expected:
-                    raise self.error(f"a {j}-gram line needs {need}; got {len(fields)} fields")
+            number = self.number
+            while len(probs) < take:
+                raw = readline(limit)
+                number += 1
+                fields = raw.split()
+                if len(fields) not in expected or len(raw) >= limit:
+                    self.number = number
+                    if not fields:
+                        if raw:
+                            continue  # a blank line
+                        self.number -= 1
+                    self.entry_problem(raw, fields, j, count, done + len(probs), with_bows)
                 try:
                     probs.append(float(fields[0]))
-                    bows.append(float(fields[j + 1]) if len(fields) == j + 2 else 0.0)
+                    bows.append(float(fields[-1]) if len(fields) == j + 2 else 0.0)
                 except ValueError:
-                    if not _is_number(fields[0]):
-                        raise self.error(f"probability {fields[0][:20]!r} is not a number") from None
-                    raise self.error(
-                        f"back-off weight {fields[j + 1][:20]!r} is not a number"
-                    ) from None
-                for column, word in zip(columns, fields[1 : j + 1]):
-                    token = to_id(word) if to_id is not None else word
-                    if token is None:
-                        raise self.error(self.unknown_word(word))
-                    column.append(token)
-                lines.append(self.number)
-                done += 1
-            yield columns, np.asarray(probs), np.asarray(bows) if with_bows else None, lines
+                    self.number = number
+                    what = "back-off weight" if _is_number(fields[0]) else "probability"
+                    bad = fields[-1] if _is_number(fields[0]) else fields[0]
+                    raise self.error(f"{what} {bad[:20]!r} is not a number") from None
+                words += fields[1 : j + 1]
+                lines.append(number)
+            self.number = number
+            if to_id is not None:
+                ids = list(map(to_id, words))
+                if None in ids:
+                    r = ids.index(None)
+                    raise self.error(self.unknown_word(words[r]), lines[r // j])
+                words = ids
+            done += take
+            yield words, np.asarray(probs), np.asarray(bows) if with_bows else None, lines
+
+    def entry_problem(
+        self, raw: str, fields: list[str], j: int, count: int, done: int, with_bows: bool
+    ) -> None:
+        """Raise the error for an entry line of section j that is not one."""
+        if len(raw) >= MAX_ARPA_LINE and not raw.endswith("\n"):
+            raise self.error(f"line longer than {MAX_ARPA_LINE} characters: not an ARPA file")
+        if not raw or fields[0].startswith("\\"):
+            raise self.error(f"\\data\\ declares {count} {j}-grams but {done} are listed")
+        if len(fields) in ((j + 1, j + 2) if with_bows else (j + 1,)):
+            return  # a long line that is whole
+        need = "log10 p and the words" + (", then an optional bow" if with_bows else "")
+        raise self.error(f"a {j}-gram line needs {need}; got {len(fields)} fields")
 
     def unknown_word(self, word: str) -> str:
         tokenizer = self.tokenizer
@@ -513,12 +533,12 @@ class _ArpaReader:
         bows = np.empty(count) if with_bows else None
         lines = np.empty(count, dtype=np.int64)
         at = 0
-        for columns, p, b, numbers in self.entries(j, count, with_bows, to_id):
+        for tokens, p, b, numbers in self.entries(j, count, with_bows, to_id):
             size = len(p)
             if to_id is None:
-                words.extend(columns[0])
+                words.extend(tokens)
             else:
-                ids[at : at + size] = np.asarray(columns, dtype=np.int32).T
+                ids[at : at + size] = np.asarray(tokens, dtype=np.int32).reshape(size, j)
             probs[at : at + size] = p
             if bows is not None:
                 bows[at : at + size] = b
@@ -572,9 +592,8 @@ class _ArpaReader:
         del in_file
         table = _ArpaOrder(ids, probs, bows, len(tokenizer.vocab))
         del ids
-        twice = table.repeated()
-        if twice >= 0:
-            raise self.error(f"this {j}-gram is listed twice", int(lines[twice]))
+        if table.repeated >= 0:
+            raise self.error(f"this {j}-gram is listed twice", int(lines[table.repeated]))
         return table, self.next_line()
 
 
