@@ -229,6 +229,19 @@ def test_detect_sentence_reading():
     ]
     for text, expected in cases:
         assert detect_sentence_reading(text).reading == expected, text
+    # wrapped Markdown: a few wrapped paragraphs among a code block and a list
+    words = prose.split()
+    markdown = "\n\n".join(
+        [
+            "# Title",
+            textwrap.fill(" ".join(words[:60]), 100),
+            "```bash\n" + "\n".join(f"run --step {'x' * (i * 7 % 30)}" for i in range(12)) + "\n```",
+            "- a point\n- another point, longer than the first\n- " + "\n- ".join("abcdefgh"),
+            textwrap.fill(" ".join(words[60:]), 100),
+        ]
+    )
+    how = detect_sentence_reading(markdown)
+    assert how.reading == "punctuation" and "100 columns" in how.reason
     wrapped = detect_sentence_reading(textwrap.fill(prose, 72))
     assert "72 columns" in wrapped.reason and "--sentences lines" in wrapped.describe()
 
