@@ -212,9 +212,11 @@ def cmd_train_ngram(args: argparse.Namespace) -> int:
         lowercase=args.lowercase,
         bpe_vocab_size=args.vocab_size,
         valid_fraction=args.valid_fraction,
-        unit=args.unit,
+        sentences=args.sentences,
         seed=args.seed,
     )
+    if result["sentences"] is not None:
+        print(f"corpus {args.corpus}: {result['sentences'].describe()}")
     print(f"saved {result['path']}")
     ppl = result.get("heldout_perplexity")
     if ppl is not None:
@@ -366,8 +368,26 @@ def build_parser() -> argparse.ArgumentParser:
     ng.add_argument("--min-count", type=int, default=1, help="rarer words become <unk>")
     ng.add_argument("--lowercase", action="store_true")
     ng.add_argument("--vocab-size", type=int, default=2000, help="BPE vocabulary size")
-    ng.add_argument("--valid-fraction", type=float, default=0.1, help="held out (0 = none)")
-    ng.add_argument("--unit", choices=("sentence", "line"), default="sentence")
+    ng.add_argument(
+        "--valid-fraction",
+        type=float,
+        default=None,
+        help="share of sentences held out (default: 0.1 for interp, which fits its weights "
+        "on them, 0 for the others)",
+    )
+    ng.add_argument(
+        "--sentences",
+        choices=("lines", "punctuation"),
+        default=None,
+        help="cut a corpus file one sentence per line or at . ! ? (default: detect which)",
+    )
+    ng.add_argument(  # the older spelling of --sentences
+        "--unit",
+        dest="sentences",
+        choices=("lines", "punctuation"),
+        type=lambda v: {"line": "lines", "sentence": "punctuation"}.get(v, v),
+        help=argparse.SUPPRESS,
+    )
     ng.add_argument("--seed", type=flags.seed, default=0)
     ng.add_argument("--out", help="directory to save the model in")
     ng.add_argument("--name", help="save under this name in arlm's user models directory")

@@ -3,7 +3,8 @@
 ``toy`` is the n-gram lecture's three sentences, ``pyref`` the Python language reference shipped in
 the standard library (real English every Python installation has), ``oracle`` or ``oracle:N`` N
 stories of arlm's ground-truth language, anything else a UTF-8 text file (one sentence per
-sentence-final punctuation, paragraphs split at blank lines; ``--unit line`` for one per line).
+sentence-final punctuation, paragraphs split at blank lines; ``--unit line`` for one per line;
+``unit="auto"`` detects which, see ``corpora.detect_sentence_reading``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class CorpusTexts:
     description: str
     name: str
     tokenizer: object | None = None  # a fixed tokenizer the corpus requires (the oracle's)
+    reading: object | None = None  # how a file was cut into sentences (corpora.SentenceReading)
 
 
 def check_corpus_spec(spec: str) -> None:
@@ -38,7 +40,10 @@ def check_corpus_spec(spec: str) -> None:
 
 
 def load_corpus_spec(spec: str, *, unit: str = "sentence", seed: int = 0) -> CorpusTexts:
-    """Resolve ``spec`` to a list of texts (one training sequence each)."""
+    """Resolve ``spec`` to a list of texts (one training sequence each).
+
+    ``unit`` is how a file is cut: ``sentence`` (at punctuation), ``line``, or ``auto`` (detect
+    which; the reading used is in ``.reading``)."""
     from arlm_tui.text import corpora
 
     if spec == "toy":
@@ -67,7 +72,10 @@ def load_corpus_spec(spec: str, *, unit: str = "sentence", seed: int = 0) -> Cor
             "oracle",
             tokenizer=OracleModel().tokenizer,
         )
-    texts = corpora.read_corpus(spec, unit=unit)
+    readings = {"auto": None, "sentence": "punctuation", "line": "lines"}
+    if unit not in readings:
+        raise ValueError(f"unit must be one of {', '.join(readings)}, got {unit!r}")
+    texts, reading = corpora.read_sentences(spec, readings[unit])
     if not texts:
         raise ArlmError(f"{spec}: no text found")
-    return CorpusTexts(texts, f"file {spec}", spec)
+    return CorpusTexts(texts, f"file {spec}", spec, reading=reading)

@@ -193,3 +193,59 @@ def test_unreadable_files(tmp_path):
     (tmp_path / "hand.arpa").write_text(HAND_WRITTEN, encoding="utf-8")
     with pytest.raises(ArlmError, match="tokenizer's vocabulary"):
         read_arpa(tmp_path / "hand.arpa", tok)
+
+
+# ---------------------------------------------------------------------------------- bounds
+@pytest.mark.parametrize(
+    ("edit", "line", "needles"),
+    [
+        (lambda t: t.replace("ngram 1=5", "ngram 1=12000000"), 4, ["12,000,000 unigrams"]),
+        (lambda t: t.replace("ngram 2=3", "ngram 2=30000000"), 5, ["30,000,005 n-grams"]),
+        (lambda t: t.replace("-0.5\ta\t-0.5", "-0.5\ta\t400"), 10, ["back-off", "out of range"]),
+        (lambda t: t.replace("-0.5\ta\t-0.5", "-0.5\ta\tinf"), 10, ["back-off", "finite"]),
+        (lambda t: t.replace("-0.6\tc", "1e400\tc"), 12, ["probability", "finite"]),
+        (lambda t: t.replace("-0.6\tc", "0.5\tc"), 12, ["above 0"]),
+        (lambda t: t.replace("-0.6\tc", "-0.6\ta"), 12, ["'a'", "twice"]),
+        (lambda t: t.replace("-0.4\tb </s>", "-0.4\ta b"), 17, ["twice"]),
+        (lambda t: t.replace("\\end\\", "-0.5\tb c\n\\end\\"), 19, ["declares 3 2-grams", "more"]),
+        (lambda t: t.replace("-0.4\tb </s>", "-0.4\tb " + "x" * 70_000), 17, ["longer"]),
+    ],
+)
+def test_sizes_and_values_out_of_range_are_refused_with_file_and_line(tmp_path, edit, line, needles):
+    path = tmp_path / "bad.arpa"
+    path.write_text(edit(HAND_WRITTEN), encoding="utf-8")
+    with pytest.raises(ArlmError) as info:
+        read_arpa(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:{line}:") and "\n" not in message, message
+    for needle in needles:
+        assert needle in message, message
+
+
+def test_a_file_whose_probabilities_are_all_zero_is_refused(tmp_path):
+    zero = HAND_WRITTEN
+    for old in ("-1.0\t</s>", "-0.5\ta", "-0.8\tb", "-0.6\tc"):
+        zero = zero.replace(old, "-99\t" + old.split("\t")[1])
+    path = tmp_path / "zero.arpa"
+    path.write_text(zero, encoding="utf-8")
+    with pytest.raises(ArlmError, match="probability 0") as info:
+        read_arpa(path)
+    assert str(info.value).startswith(f"{path}:7:")  # the \1-grams: line
+
+
+def test_header_counts_are_checked_before_anything_is_read(tmp_path, monkeypatch):
+    """A header declaring too much is refused at once, however long the file: the reader stops
+    at the \\data\\ block (here the rest of the file is not even valid)."""
+    import arlm_tui.lm.arpa as arpa
+
+    monkeypatch.setattr(arpa, "MAX_ARPA_NGRAMS", 7)
+    path = tmp_path / "big.arpa"
+    path.write_text("\\data\\\nngram 1=5\nngram 2=3\n\n\\1-grams:\n" + "garbage\n" * 1000)
+    with pytest.raises(ArlmError, match="8 n-grams; arlm reads at most 7") as info:
+        read_arpa(path)
+    assert str(info.value).startswith(f"{path}:3:")  # the last ngram line
+
+
+def test_only_regular_files_are_read(tmp_path):
+    with pytest.raises(ArlmError, match="not a regular file"):
+        read_arpa(tmp_path)

@@ -208,3 +208,52 @@ def test_pyref_without_pydoc_data_is_a_corpus_error(monkeypatch):
     finally:
         corpora.pyref_text.cache_clear()
         corpora._pyref_sentences.cache_clear()
+
+
+# ------------------------------------------------------------------ sentence or line
+def test_detect_sentence_reading():
+    import textwrap
+
+    from arlm_tui.text.corpora import detect_sentence_reading
+
+    prose = " ".join(
+        f"Sentence {i} goes on {'and on ' * (i % 4 + 18)}until it stops." for i in range(12)
+    )
+    cases = [
+        ("i love cats\ni love dogs\ncats chase mice\n", "lines"),  # no punctuation at all
+        ("The cat sat.\nA dog barked at the postman!\nWhy?\n", "lines"),
+        ("One. Two! Three?\nFour. Five.\nsix\n", "punctuation"),  # several sentences a line
+        (textwrap.fill(prose, 70), "punctuation"),
+        (textwrap.fill(prose, 60) + "\n\n" + textwrap.fill(prose, 60), "punctuation"),
+        ("", "lines"),
+    ]
+    for text, expected in cases:
+        assert detect_sentence_reading(text).reading == expected, text
+    # wrapped Markdown: a few wrapped paragraphs among a code block and a list
+    words = prose.split()
+    markdown = "\n\n".join(
+        [
+            "# Title",
+            textwrap.fill(" ".join(words[:60]), 100),
+            "```bash\n" + "\n".join(f"run --step {'x' * (i * 7 % 30)}" for i in range(12)) + "\n```",
+            "- a point\n- another point, longer than the first\n- " + "\n- ".join("abcdefgh"),
+            textwrap.fill(" ".join(words[60:]), 100),
+        ]
+    )
+    how = detect_sentence_reading(markdown)
+    assert how.reading == "punctuation" and "100 columns" in how.reason
+    wrapped = detect_sentence_reading(textwrap.fill(prose, 72))
+    assert "72 columns" in wrapped.reason and "--sentences lines" in wrapped.describe()
+
+
+def test_read_sentences_detects_or_obeys(tmp_path):
+    from arlm_tui.text.corpora import read_sentences
+
+    path = tmp_path / "c.txt"
+    path.write_text("a b c\nd e. f\ng h\n", encoding="utf-8")
+    sentences, how = read_sentences(path)
+    assert how.reading == "lines" and how.detected and sentences == ["a b c", "d e. f", "g h"]
+    sentences, how = read_sentences(path, "punctuation")
+    assert not how.detected and sentences == ["a b c d e.", "f g h"]
+    with pytest.raises(ValueError, match="reading"):
+        read_sentences(path, "paragraphs")

@@ -17,6 +17,7 @@ from arlm_tui.lm.ngram import (
     SMOOTHINGS,
     STUPID_ALPHA,
     CountRow,
+    HistoryModel,
     NGramModel,
     kn_discounts,
 )
@@ -270,6 +271,31 @@ def test_sequence_logprobs_equals_next_logprobs(toy, smoothing):
     expected = [model.next_logprobs(sequence[:t])[w] for t, w in enumerate(sequence)]
     assert np.allclose(model.sequence_logprobs(sequence), expected)
     assert model.sequence_logprobs([]).shape == (0,)
+
+
+@pytest.mark.parametrize("order", [2, 3, 5])
+def test_a_bos_inside_a_context_starts_a_new_sentence(toy, order):
+    """As in SRILM and KenLM, one <s> is the start of a sentence: whatever came before it is
+    forgotten, so [..., <s>, w] is scored like [w], in every form of the protocol."""
+    tok, _ = toy
+    model = fit_toy(toy, order=order, smoothing="kn")
+    bos = tok.bos_id
+    before = ids(tok, "i love cats chase")
+    for after in ([], ids(tok, "cats"), ids(tok, "i love")):
+        fresh = model.next_logprobs(after)
+        assert np.array_equal(model.next_logprobs([*before, bos, *after]), fresh)
+        assert np.array_equal(model.next_logprobs([bos, *after]), fresh)
+        _, state = model.start([before])
+        for t in [bos, *after]:
+            row, state = model.extend(state, [t])
+        assert np.array_equal(row[0], fresh)
+    text = ids(tok, "cats chase mice")
+    joined = model.sequence_logprobs([*before, bos, *text])
+    assert joined[len(before)] == -np.inf  # <s> itself is never predicted
+    assert np.allclose(joined[len(before) + 1 :], model.sequence_logprobs(text))
+    assert np.allclose(joined[: len(before)], model.sequence_logprobs(before))
+    slow = HistoryModel.sequence_logprobs(model, [*before, bos, *text])  # the generic loop
+    assert np.allclose(slow[len(before) + 1 :], model.sequence_logprobs(text))
 
 
 @pytest.mark.parametrize("order", [1, 2, 4])

@@ -160,8 +160,11 @@ class HistoryModel(LanguageModel):
     """A model that conditions on the last n-1 tokens only (n-gram counts, an ARPA file).
 
     The context is padded on the left with n-1 ``<s>`` and cut to its last n-1 ids, the
-    *history*; subclasses give ``_scores(history)``, the [V] next-token probabilities. The
-    batched state of ``start``/``extend``/``select`` is a tuple holding each sequence's history.
+    *history*; subclasses give ``_scores(history)``, the [V] next-token probabilities. A ``<s>``
+    inside a context starts a new sentence, as in SRILM and KenLM: what comes before the last
+    ``<s>`` is forgotten (the history is padded with ``<s>`` from there), so one ``<s>`` and
+    n-1 of them mean the same start. The batched state of ``start``/``extend``/``select`` is a
+    tuple holding each sequence's history.
     """
 
     order: int
@@ -177,7 +180,15 @@ class HistoryModel(LanguageModel):
             return ()
         tail = tuple(int(t) for t in context_ids[max(0, len(context_ids) - width) :])
         self._check_ids(tail, "context_ids")
-        return (self.bos_id,) * (width - len(tail)) + tail
+        return self._restart((self.bos_id,) * (width - len(tail)) + tail)
+
+    def _restart(self, history: tuple[int, ...]) -> tuple[int, ...]:
+        """``history`` with everything before its last ``<s>`` replaced by ``<s>``."""
+        bos = self.bos_id
+        if bos not in history:
+            return history
+        last = len(history) - 1 - history[::-1].index(bos)
+        return (bos,) * (last + 1) + history[last + 1 :]
 
     def _check_ids(self, ids: Iterable[int], what: str) -> None:
         size = self.vocab_size
@@ -210,7 +221,7 @@ class HistoryModel(LanguageModel):
         if width == 0:
             new = tuple(() for _ in ids)
         else:
-            new = tuple((h + (t,))[-width:] for h, t in zip(state, ids))
+            new = tuple(self._restart((h + (t,))[-width:]) for h, t in zip(state, ids))
         return self._batch_logprobs(new), new
 
     def select(self, state: Any, indices: Sequence[int]) -> Any:
@@ -234,7 +245,10 @@ class HistoryModel(LanguageModel):
         padded = [self.bos_id] * width + ids
         with np.errstate(divide="ignore"):
             return np.array(
-                [np.log(self._scores(tuple(padded[t : t + width]))[w]) for t, w in enumerate(ids)]
+                [
+                    np.log(self._scores(self._restart(tuple(padded[t : t + width])))[w])
+                    for t, w in enumerate(ids)
+                ]
             )
 
 
@@ -486,6 +500,9 @@ class NGramModel(HistoryModel):
         width = self.order - 1
         padded = np.concatenate([np.full(width, self._bos, dtype=np.int64), ids])
         histories = padded[np.arange(len(ids))[:, None] + np.arange(width)[None, :]]
+        # a <s> inside the text starts a new sentence: <s> before it in the history (_restart)
+        before_bos = np.flip(np.maximum.accumulate(np.flip(histories == self._bos, 1), 1), 1)
+        histories[before_bos] = self._bos
         with np.errstate(divide="ignore"):
             return np.log(self._pair_scores(histories.reshape(len(ids), width), ids))
 

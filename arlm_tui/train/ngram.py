@@ -1,8 +1,11 @@
 """``arlm train ngram``: tokenize a corpus, fit an n-gram model, save it with its card.
 
-The corpus is split deterministically into training and held-out texts (``valid_fraction``); the
-held-out part fits the interpolation weights (``interp``) and gives the held-out perplexity that
-the card reports.
+A corpus file is cut into sentences one per line or at sentence punctuation (``sentences``; by
+default detected, see ``corpora.detect_sentence_reading``). Sentences are held out only when
+asked (``valid_fraction``) or when the smoothing needs held-out text (``interp`` fits its
+weights on a tenth of the sentences): every other method counts the whole corpus, so the
+lecture's toy corpus gives the lecture's numbers. The held-out part gives the held-out
+perplexity that the card reports, when there is one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,12 @@ from arlm_tui.errors import ArlmError
 
 #: Sentences counted between two redraws of the progress bar, and the size from which it shows.
 PROGRESS_MIN_SENTENCES = 20_000
+#: The share of sentences held out by default for a smoothing that needs held-out text.
+DEFAULT_VALID_FRACTION = 0.1
+#: Smoothings whose fit needs held-out sentences (interpolation weights by EM).
+NEEDS_HELDOUT = ("interp",)
+#: ``sentences`` values: how a corpus file is cut (None = detect).
+SENTENCE_UNITS = {None: "auto", "lines": "line", "punctuation": "sentence"}
 
 
 def build_tokenizer(kind: str, texts: list[str], *, min_count: int, lowercase: bool, vocab_size: int):
@@ -37,13 +46,18 @@ def train_ngram(
     min_count: int = 1,
     lowercase: bool = False,
     bpe_vocab_size: int = 2000,
-    valid_fraction: float = 0.1,
-    unit: str = "sentence",
+    valid_fraction: float | None = None,
+    sentences: str | None = None,
     seed: int = 0,
     name: str | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """Fit and save; returns the summary written into ``config.json`` (plus ``path``)."""
+    """Fit and save; returns the summary written into ``config.json`` (plus ``path`` and
+    ``sentences``, how a corpus file was cut: a ``SentenceReading``, None for a built-in corpus).
+
+    ``valid_fraction`` None holds out ``DEFAULT_VALID_FRACTION`` of the sentences for a
+    smoothing in ``NEEDS_HELDOUT`` and none for the others; ``sentences`` is ``"lines"``,
+    ``"punctuation"`` or None (detect)."""
     from arlm_tui.api import score_ids
     from arlm_tui.corpus_spec import load_corpus_spec
     from arlm_tui.lm.card import write_card
@@ -54,12 +68,16 @@ def train_ngram(
 
     if not 1 <= order <= 5:
         raise ArlmError(f"--order {order}: the order must be from 1 to 5")
+    if valid_fraction is None:
+        valid_fraction = DEFAULT_VALID_FRACTION if smoothing in NEEDS_HELDOUT else 0.0
     if not 0.0 <= valid_fraction < 1.0:
-        raise ArlmError(f"--valid-fraction {valid_fraction}: must be in [0, 1)")
+        raise ArlmError(f"--valid-fraction {valid_fraction}: must be at least 0 and below 1")
+    if sentences not in SENTENCE_UNITS:
+        raise ArlmError(f"--sentences {sentences}: must be lines or punctuation")
     if k <= 0:
         raise ArlmError(f"--k {k}: must be > 0")
     started = time.perf_counter()
-    source = load_corpus_spec(corpus, unit=unit, seed=seed)
+    source = load_corpus_spec(corpus, unit=SENTENCE_UNITS[sentences], seed=seed)
     texts = source.texts
     if valid_fraction > 0 and len(texts) >= 2:
         train_texts, valid_texts = train_valid_split(texts, valid_fraction, seed=seed)
@@ -121,6 +139,7 @@ def train_ngram(
             "training texts": len(train_texts),
             "training tokens (incl. </s>)": summary["train_tokens"],
             "n-grams stored (parameters)": parameters,
+            "sentences": "n/a" if source.reading is None else source.reading.describe(),
             "held-out texts": len(valid_texts),
             "held-out perplexity": "n/a" if heldout_ppl is None else heldout_ppl,
             "training time (s)": round(fit_seconds, 2),
@@ -130,4 +149,4 @@ def train_ngram(
             "load. Held-out perplexity scores every token of each held-out text, then </s>."
         ),
     )
-    return summary | {"path": str(out)}
+    return summary | {"path": str(out), "sentences": source.reading}
