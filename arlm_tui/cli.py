@@ -8,6 +8,7 @@
     arlm train ngram ...      fit an n-gram model (train rnn|gru|lstm|ffn|transformer: neural)
     arlm export-arpa ...      write an n-gram model in the ARPA format
     arlm models list          the bundled and user-trained models
+    arlm export-session ...   a saved play session as one HTML page (arlm serve: in a browser)
     arlm lessons / cards / games   lessons, flashcards (FSRS) and games
 
 A user's mistake (bad flag value, missing file, unknown model) prints one line and exits with
@@ -385,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     from arlm_tui.tui.cli_play import register_play_command
 
     register_play_command(sub)
+    from arlm_tui import cli_share
+
+    cli_share.register(sub)
     return parser
 
 

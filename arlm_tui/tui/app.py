@@ -35,6 +35,8 @@ class ArlmApp(App[int]):
         Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme",
                 tooltip="Switch between the light and the dark theme"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit"),
+        Binding("ctrl+e", "save_svg", "Screenshot", show=False, priority=True, id="app.svg",
+                tooltip="save an SVG picture of this screen in the data directory"),
     ]
 
     def __init__(
@@ -123,6 +125,11 @@ class ArlmApp(App[int]):
             self.screen.dismiss()
             return
         self.push_screen(HelpScreen(self.screen))
+
+    def action_save_svg(self) -> None:
+        from arlm_tui.tui.share import save_screen_svg
+
+        save_screen_svg(self)
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT_THEME if self.current_theme.dark else DARK_THEME

@@ -1,0 +1,40 @@
+"""Commands for sharing arlm with a class: ``arlm export-session`` and ``arlm serve``.
+
+    arlm export-session SESSION.json --html out.html   a saved session as one HTML page
+    arlm serve [--host 127.0.0.1] [--port 8000] [--data DIR]   the app in the browser
+
+Heavy modules (the engine, textual-serve) are imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from arlm_tui.errors import ArlmError
+
+
+def cmd_export_session(args: argparse.Namespace) -> int:
+    from arlm_tui.export_html import load_session_file, write_session_page
+
+    out = Path(args.html).expanduser()
+    if out.is_dir():
+        raise ArlmError("is a directory: give the HTML file's name", path=out)
+    session = load_session_file(args.session)
+    try:
+        write_session_page(session, out)
+    except OSError as exc:
+        raise ArlmError(f"cannot write the page: {exc.strerror or exc}", path=out) from None
+    print(f"wrote {out} ({len(session.traces)} steps)")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``export-session`` to the ``arlm`` subcommands."""
+    ex = sub.add_parser("export-session",
+                        help="write a saved play session (ctrl+s) as one HTML page")
+    ex.add_argument("session", help="the session's JSON file")
+    ex.add_argument("--html", required=True, help="the HTML file to write")
+    ex.set_defaults(func=cmd_export_session)
+
