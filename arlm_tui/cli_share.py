@@ -30,11 +30,24 @@ def cmd_export_session(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from arlm_tui.serve import serve
+
+    return serve(host=args.host, port=args.port, data=args.data)
+
+
 def register(sub: Any) -> None:
-    """Add ``export-session`` to the ``arlm`` subcommands."""
+    """Add ``export-session`` and ``serve`` to the ``arlm`` subcommands."""
     ex = sub.add_parser("export-session",
                         help="write a saved play session (ctrl+s) as one HTML page")
     ex.add_argument("session", help="the session's JSON file")
     ex.add_argument("--html", required=True, help="the HTML file to write")
     ex.set_defaults(func=cmd_export_session)
 
+    sv = sub.add_parser("serve", help="serve the app to web browsers (one arlm per visitor)")
+    sv.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1: this computer only)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--data", help="folder for the visitors' data, one subfolder each "
+                                   "(default: 'served' in arlm's data directory)")
+    sv.set_defaults(func=cmd_serve)
