@@ -36,6 +36,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port, data=args.data)
 
 
+#: A card or chart larger than this is not printed (a model page is a few kilobytes).
+_MAX_PAGE_BYTES = 1 << 20
+
+
+def _read_small(path: Path) -> str | None:
+    if not path.is_file() or path.stat().st_size > _MAX_PAGE_BYTES:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def cmd_models_show(args: argparse.Namespace) -> int:
+    """A model's page: its card.md, then its training curve when it has one."""
+    from arlm_tui.charts import LOSS_CHART_FILE
+    from arlm_tui.lm.registry import resolve
+
+    where = resolve(args.name)
+    folder = where if where.is_dir() else where.parent
+    card = _read_small(folder / "card.md") if where.is_dir() else None
+    print(card.rstrip() if card else f"{args.name}: {where} (no card.md)")
+    chart = _read_small(folder / LOSS_CHART_FILE) if where.is_dir() else None
+    if chart:
+        print()
+        print(chart.rstrip())
+    return 0
+
+
 def register(sub: Any) -> None:
     """Add ``export-session`` and ``serve`` to the ``arlm`` subcommands."""
     ex = sub.add_parser("export-session",

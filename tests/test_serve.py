@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from browser import browser_page
 
 from arlm_tui.serve import COOKIE, visitor_command, visitor_dir
-from tests.browser import browser_page
 
 ROOT = Path(__file__).resolve().parent.parent
 

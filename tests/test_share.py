@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 
+from browser import browser_page
+from tui_helpers import make_play_app, settle, start_play
+
 from arlm_tui.cli import main
 from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.session import Session
 from arlm_tui.export_html import after_temperature, session_page
 from arlm_tui.lm.registry import load_model
-from tests.browser import browser_page
-from tests.tui_helpers import make_play_app, settle, start_play
 
 MODEL = "pyref-word-kn3"
 
