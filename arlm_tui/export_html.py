@@ -184,8 +184,8 @@ def session_page(session: Session, *, title: str | None = None) -> str:
     legend = " ".join(f'<span class="chip" style="background:{colour}">{_e(label)}</span>'
                       for _, colour, label in SHADES)
     config = session.config
-    knobs = ", ".join(f"{k} = {v}" for k, v in sorted(config.to_dict().items())
-                      if k != "strategy")
+    knobs = ", ".join(f"{k.replace('_', '-')} = {v}" for k, v in config.active_knobs().items()
+                      if k != "strategy") or "no processors"
     title = title or f"arlm session: {model.name}, {config.strategy}"
     token_text = getattr(model.tokenizer, "token_text", None)
     steps = "\n".join(_step_block(t, i, token_text) for i, t in enumerate(traces, start=1))

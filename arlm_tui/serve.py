@@ -154,6 +154,7 @@ def run_visitor(folder: str | Path) -> int:
     home = Path(folder)
     home.mkdir(parents=True, exist_ok=True)
     os.environ["ARLM_HOME"] = str(home)
+    os.chdir(home)  # a file name typed in a dialog lands in the visitor's own folder
     from arlm_tui.tui.app import run_app
 
     return run_app()
