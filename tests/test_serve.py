@@ -212,3 +212,15 @@ def test_bad_serve_arguments_are_one_line(tmp_path, capsys, args, needle):
     code = main(["serve", *args])
     err = capsys.readouterr().err
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_without_chromium_the_browser_tests_skip_or_fail_under_ci(monkeypatch):
+    import browser
+
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no Chromium found"):
+        browser.chromium_path()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        browser.chromium_path()
