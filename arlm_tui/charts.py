@@ -129,7 +129,12 @@ def show_training_chart(result: Any, stream: Any = None) -> Path | None:
     if not train and not valid:
         return None
     color = bool(getattr(stream, "isatty", lambda: False)())
-    width = min(max(os.get_terminal_size(stream.fileno()).columns - 2, 40), 100) if color else 72
+    width = 72
+    if color:
+        try:
+            width = min(max(os.get_terminal_size(stream.fileno()).columns - 2, 40), 100)
+        except (OSError, ValueError, AttributeError):
+            pass
     print(loss_chart(train, valid, width=width, color=color), file=stream)
     path = save_loss_chart(result.out_dir, train, valid)
     print(f"loss chart saved: {path}", file=stream)
