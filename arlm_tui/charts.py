@@ -136,6 +136,11 @@ def show_training_chart(result: Any, stream: Any = None) -> Path | None:
         except (OSError, ValueError, AttributeError):
             pass
     print(loss_chart(train, valid, width=width, color=color), file=stream)
-    path = save_loss_chart(result.out_dir, train, valid)
+    try:
+        path = save_loss_chart(result.out_dir, train, valid)
+    except OSError as exc:  # the model is saved; a chart that cannot be written is not fatal
+        print(f"arlm: could not save the loss chart in {result.out_dir}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return None
     print(f"loss chart saved: {path}", file=stream)
     return path
