@@ -33,7 +33,7 @@ def cmd_export_session(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from arlm_tui.serve import serve
 
-    return serve(host=args.host, port=args.port, data=args.data)
+    return serve(host=args.host, port=args.port, data=args.data, max_visitors=args.max_visitors)
 
 
 #: A card or chart larger than this is not printed (a model page is a few kilobytes).
@@ -79,4 +79,6 @@ def register(sub: Any) -> None:
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     sv.add_argument("--data", help="folder for the visitors' data, one subfolder each "
                                    "(default: 'served' in arlm's data directory)")
+    sv.add_argument("--max-visitors", type=int, default=50,
+                    help="visitors at once (each runs its own arlm; default 50)")
     sv.set_defaults(func=cmd_serve)

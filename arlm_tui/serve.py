@@ -56,7 +56,7 @@ def visitor_command(folder: Path) -> str:
             f"-m arlm_tui.serve {shlex.quote(str(folder))}")
 
 
-def make_server(host: str, port: int, data: Path) -> Any:
+def make_server(host: str, port: int, data: Path, max_visitors: int = 50) -> Any:
     """A textual-serve Server whose websocket handler starts one arlm per visitor."""
     import asyncio
     import logging
@@ -70,6 +70,7 @@ def make_server(host: str, port: int, data: Path) -> Any:
     class ArlmServer(Server):
         def __init__(self) -> None:
             super().__init__("arlm", host=host, port=port, title="arlm")
+            self.live = 0  # visitors connected now (one arlm process each)
 
         async def handle_index(self, request: web.Request) -> web.StreamResponse:
             # The page's websocket and static addresses follow the address the browser used
@@ -87,8 +88,12 @@ def make_server(host: str, port: int, data: Path) -> Any:
             websocket = web.WebSocketResponse(heartbeat=15)
             width = to_int(request.query.get("width", "80"), 80)
             height = to_int(request.query.get("height", "24"), 24)
+            if self.live >= max_visitors:  # each visitor costs a process: keep the machine usable
+                raise web.HTTPServiceUnavailable(
+                    text=f"arlm serve: {max_visitors} visitors already; try again later")
             command = visitor_command(visitor_dir(data, request.cookies.get(COOKIE)))
             app_service: AppService | None = None
+            self.live += 1
             try:
                 await websocket.prepare(request)
                 app_service = AppService(
@@ -105,6 +110,7 @@ def make_server(host: str, port: int, data: Path) -> Any:
             except Exception as error:  # noqa: BLE001 - one visitor's failure is logged
                 log.exception(error)
             finally:
+                self.live -= 1
                 if app_service is not None:
                     await app_service.stop()
             return websocket
@@ -120,10 +126,13 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, data: str | Path | None = None) -> int:
+def serve(host: str = "127.0.0.1", port: int = 8000, data: str | Path | None = None,
+          max_visitors: int = 50) -> int:
     """Run the server until ctrl+c; returns the exit status."""
     if not 0 < port < 65536:
         raise ArlmError(f"--port must be between 1 and 65535, got {port}")
+    if max_visitors < 1:
+        raise ArlmError(f"--max-visitors must be at least 1, got {max_visitors}")
     folder = Path(data).expanduser() if data else default_data_dir()
     if folder.exists() and not folder.is_dir():
         raise ArlmError("--data must be a folder", path=folder)
@@ -143,7 +152,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, data: str | Path | None = N
     print(f"arlm serve: each visitor's data goes to a folder of its own under {folder}",
           flush=True)
     try:
-        make_server(host, port, folder).serve()
+        make_server(host, port, folder, max_visitors).serve()
     except OSError as exc:
         raise ArlmError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return 0

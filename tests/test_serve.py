@@ -202,6 +202,7 @@ def test_other_hosts_get_a_warning(tmp_path):
 
 @pytest.mark.parametrize("args, needle", [
     (["--port", "0"], "--port must be between 1 and 65535"),
+    (["--max-visitors", "0"], "--max-visitors must be at least 1"),
     (["--data", "FILE"], "--data must be a folder"),
 ])
 def test_bad_serve_arguments_are_one_line(tmp_path, capsys, args, needle):
@@ -224,3 +225,27 @@ def test_without_chromium_the_browser_tests_skip_or_fail_under_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true"):
         browser.chromium_path()
+
+
+def test_a_full_class_turns_the_next_visitor_away(tmp_path):
+    import asyncio
+
+    import aiohttp
+
+    server = Served(tmp_path / "served", "--max-visitors", "1")
+
+    async def visit_twice() -> int:
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(server.url + "ws") as first:
+                await first.receive(timeout=60)  # the first visitor's app is drawing
+                try:
+                    async with http.ws_connect(server.url + "ws"):
+                        return 101
+                except aiohttp.WSServerHandshakeError as exc:
+                    return exc.status
+
+    try:
+        server.wait_listening()
+        assert asyncio.run(visit_twice()) == 503
+    finally:
+        server.stop()
