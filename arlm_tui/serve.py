@@ -126,6 +126,23 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _check_free(host: str, port: int) -> None:
+    """ArlmError (one line) if nothing can listen on host:port, before anything is printed."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ArlmError(f"--host {host}: {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ArlmError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, data: str | Path | None = None,
           max_visitors: int = 50) -> int:
     """Run the server until ctrl+c; returns the exit status."""
@@ -142,6 +159,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, data: str | Path | None = N
         raise ArlmError(f"cannot create the data folder: {exc.strerror or exc}",
                         path=folder) from None
     folder = folder.resolve()
+    _check_free(host, port)
     if host in LOCAL_HOSTS:
         print(f"arlm serve: listening on {host} only (this computer); "
               "--host 0.0.0.0 lets other machines in", flush=True)

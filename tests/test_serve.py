@@ -249,3 +249,17 @@ def test_a_full_class_turns_the_next_visitor_away(tmp_path):
         assert asyncio.run(visit_twice()) == 503
     finally:
         server.stop()
+
+
+def test_a_port_in_use_is_one_line(tmp_path, capsys):
+    from arlm_tui.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["serve", "--port", str(port), "--data", str(tmp_path / "d")])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert f"cannot listen on 127.0.0.1:{port}" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
