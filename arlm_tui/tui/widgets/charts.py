@@ -58,6 +58,8 @@ class SampleChart(PlotextPlot):
 
     def show(self, data: Any) -> None:
         self.data = data
+        if data is None:
+            self.display = False  # an error message takes the whole view
         self.refresh()
 
     def rows_taken(self, view_height: int) -> int:
