@@ -4,6 +4,7 @@ per visitor, and what the command says about the address it listens on."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -136,8 +137,13 @@ def test_play_in_a_real_browser(tmp_path):
                 time.sleep(0.1)
                 shown = screen_text(page)
             assert float(_knob_value(shown, "temperature")) > 1
-            page.keyboard.press("Control+e")  # a screenshot lands in this visitor's folder
+            # ctrl+e: the screenshot lands in this visitor's folder and the browser downloads it
+            with page.context.expect_event("response", lambda r: "/download/" in r.url) as download:
+                page.keyboard.press("Control+e")
             wait_for_text(page, "screenshot saved")
+            response = download.value
+            assert response.ok and "image/svg+xml" in response.headers["content-type"]
+            assert re.search(r"filename=arlm-play-\S+\.svg", response.headers["content-disposition"])
         (folder,) = visitors(data)
         assert len(list((folder / "screenshots").glob("arlm-play-*.svg"))) == 1
     finally:
