@@ -148,3 +148,17 @@ async def test_play_key_e_saves_the_session_page(_arlm_home):
         for trace in screen.session.traces:
             assert trace.text_of(trace.chosen_id) in page
         assert any(str(pages[0]) in n.message for n in app._notifications)
+
+
+async def test_the_palette_screenshot_goes_to_the_data_directory(_arlm_home):
+    from arlm_tui.tui.app import ArlmApp
+    from arlm_tui.tui.settings import Settings
+
+    app = ArlmApp(settings=Settings(), save_settings=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert "data directory" in commands["Screenshot"].help
+        commands["Screenshot"].callback()
+        await pilot.pause(0.3)
+        assert len(list((_arlm_home / "screenshots").glob("arlm-home-*.svg"))) == 1

@@ -141,7 +141,12 @@ class ArlmApp(App[int]):
                 self.settings.save()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # Textual's saves to the working directory
+                command = SystemCommand(
+                    "Screenshot", "Save an SVG picture of this screen in the data directory "
+                    "(ctrl+e)", lambda: self.set_timer(0.1, self.action_save_svg))
+            yield command
         yield SystemCommand("Toggle light/dark theme", "Switch between the light and dark themes",
                             self.action_toggle_theme)
         yield SystemCommand("Help: every key", "List every key of the current screen",
