@@ -160,6 +160,43 @@ perplexity {_num(trace.perplexity, 2)}</p>
 </section>"""
 
 
+def running_chart(traces: list[Trace], width: int = 640, height: int = 160) -> str:
+    """An inline SVG: each step's surprisal -log p(token) as bars and the running perplexity
+    exp(NLL / T) as a line, both in nats on one axis ("" when there is nothing to draw)."""
+    points = [(-t.logprob, t.perplexity) for t in traces]
+    points = [(s, p) for s, p in points if math.isfinite(s) and math.isfinite(p)]
+    if len(points) < 2:
+        return ""
+    top = max(max(s for s, _ in points), max(math.log(p) for _, p in points), 1e-9)
+    left, bottom = 36, 18
+    plot_w, plot_h = width - left - 8, height - bottom - 8
+    step = plot_w / len(points)
+
+    def y(v: float) -> float:
+        return 8 + plot_h * (1 - v / top)
+
+    bars = "".join(
+        f'<rect x="{left + i * step + step * 0.15:.1f}" y="{y(s):.1f}" '
+        f'width="{step * 0.7:.1f}" height="{8 + plot_h - y(s):.1f}" fill="#ffb38a">'
+        f'<title>step {i + 1}: -log p = {s:.2f}</title></rect>'
+        for i, (s, _) in enumerate(points))
+    line = " ".join(f"{left + (i + 0.5) * step:.1f},{y(math.log(p)):.1f}"
+                    for i, (_, p) in enumerate(points))
+    return f"""<svg class="chart" width="{width}" height="{height}" role="img"
+ aria-label="surprisal per step and running log-perplexity">
+<line x1="{left}" y1="{8 + plot_h}" x2="{width - 8}" y2="{8 + plot_h}" stroke="#999"/>
+<line x1="{left}" y1="8" x2="{left}" y2="{8 + plot_h}" stroke="#999"/>
+<text x="{left - 4}" y="14" font-size="11" text-anchor="end">{top:.1f}</text>
+<text x="{left - 4}" y="{8 + plot_h}" font-size="11" text-anchor="end">0</text>
+<text x="{left + plot_w / 2:.0f}" y="{height - 3}" font-size="11" text-anchor="middle">step</text>
+{bars}
+<polyline points="{line}" fill="none" stroke="#2e6fbf" stroke-width="2"/>
+</svg>
+<p class="legend"><span class="chip" style="background:#ffb38a">bars</span> surprisal
+−log p of each chosen token (nats) · <span style="color:#2e6fbf">line</span> running
+log-perplexity = NLL / T, whose exponential is the perplexity.</p>"""
+
+
 def session_page(session: Session, *, title: str | None = None) -> str:
     """The session as a complete HTML document (a string)."""
     from arlm_tui.tui.play_state import generated_probs, text_pieces
@@ -209,6 +246,7 @@ def session_page(session: Session, *, title: str | None = None) -> str:
 <p class="legend">Each generated token is shaded by the probability the model gave it:
 {legend} · underlined: forced by the learner.</p>
 <p class="running" id="summary">{_e(summary)}</p>
+{running_chart(traces)}
 <h2>Step by step</h2>
 <p class="legend">For each step, the most probable next tokens: the model's probability, after
 temperature, and the final probability the choice was made from. Struck-through tokens were

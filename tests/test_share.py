@@ -46,6 +46,9 @@ def test_page_holds_text_bars_reasons_and_running_scores():
     assert "removed by top-k" in page and 'class="removed' in page
     assert f"perplexity {session.perplexity:.2f}" in page
     assert f"running NLL {traces[-1].nll:.3f}" in page
+    # an inline SVG chart: one bar of surprisal per step, and the running log-perplexity
+    assert page.count('<svg class="chart"') == 1 and page.count("<rect ") == len(traces)
+    assert f"-log p = {-traces[0].logprob:.2f}" in page
     # self-contained: no scripts, nothing fetched from elsewhere
     assert "<script" not in page.lower()
     assert not re.search(r"(src|href)\s*=", page)
