@@ -116,10 +116,30 @@ def make_server(host: str, port: int, data: Path, max_visitors: int = 50) -> Any
             return websocket
 
         async def on_startup(self, app: web.Application) -> None:
-            self.console.print(f"arlm serve: open http://{_url_host(host)}:{port} in a browser "
-                               "(ctrl+c stops the server)", highlight=False)
+            urls = " or ".join(f"http://{_url_host(h)}:{port}" for h in addresses_to_share(host))
+            self.console.print(f"arlm serve: open {urls} in a browser (ctrl+c stops the server)",
+                               highlight=False)
 
     return ArlmServer()
+
+
+def addresses_to_share(host: str) -> list[str]:
+    """The addresses to give the class: ``host`` itself, or for a wildcard (0.0.0.0, ::) this
+    machine's name and its addresses."""
+    if host not in ("0.0.0.0", "::", ""):
+        return [host]
+    import socket
+
+    name = socket.gethostname()
+    found = [name]
+    try:
+        for *_, address in socket.getaddrinfo(name, None, type=socket.SOCK_STREAM):
+            ip = str(address[0])
+            if ip not in found and not ip.startswith("127.") and ip != "::1":
+                found.append(ip)
+    except OSError:
+        pass
+    return found
 
 
 def _url_host(host: str) -> str:

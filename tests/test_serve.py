@@ -204,6 +204,8 @@ def test_other_hosts_get_a_warning(tmp_path):
     finally:
         out, err = server.stop()
     assert "WARNING" in err and "anyone who can reach port" in err
+    # the class is given this machine's name, not the wildcard address
+    assert f"open http://{socket.gethostname()}:{server.port}" in out
 
 
 @pytest.mark.parametrize("args, needle", [
