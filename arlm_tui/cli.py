@@ -7,7 +7,8 @@
     arlm score ...            per-token log-probs, NLL, perplexity of a text
     arlm train ngram ...      fit an n-gram model (train rnn|gru|lstm|ffn|transformer: neural)
     arlm export-arpa ...      write an n-gram model in the ARPA format
-    arlm models list          the bundled and user-trained models
+    arlm models list / show   the bundled and user-trained models; one model's card
+    arlm export-session ...   a saved play session as one HTML page (arlm serve: in a browser)
     arlm lessons / cards / games   lessons, flashcards (FSRS) and games
 
 A user's mistake (bad flag value, missing file, unknown model) prints one line and exits with
@@ -406,6 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     ml = msub.add_parser("list", help="the bundled and user-trained models")
     ml.add_argument("--json", action="store_true")
     ml.set_defaults(func=cmd_models_list)
+    from arlm_tui import cli_share
+
+    ms = msub.add_parser("show", help="a model's card and training curve")
+    ms.add_argument("name", help="model name or path")
+    ms.set_defaults(func=cli_share.cmd_models_show)
     models.set_defaults(func=cmd_models_list, json=False)
 
     from arlm_tui.learn import cli_learn
@@ -419,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     from arlm_tui.tui.cli_play import register_play_command
 
     register_play_command(sub)
+    cli_share.register(sub)
     return parser
 
 

@@ -200,4 +200,7 @@ def run(args: argparse.Namespace) -> int:
         before, after = store_bfloat16(Path(result.out_dir), valid_texts)
         change = f": held-out perplexity {before} → {after}" if after is not None else ""
         print(f"weights rounded to bfloat16{change}")
+    from arlm_tui.charts import show_training_chart
+
+    show_training_chart(result)
     return 0

@@ -35,6 +35,8 @@ class ArlmApp(App[int]):
         Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme",
                 tooltip="Switch between the light and the dark theme"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit"),
+        Binding("ctrl+e", "save_svg", "Screenshot", show=False, priority=True, id="app.svg",
+                tooltip="save an SVG picture of this screen in the data directory"),
     ]
 
     def __init__(
@@ -136,6 +138,11 @@ class ArlmApp(App[int]):
             return
         self.push_screen(HelpScreen(self.screen))
 
+    def action_save_svg(self) -> None:
+        from arlm_tui.tui.share import save_screen_svg
+
+        save_screen_svg(self)
+
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT_THEME if self.current_theme.dark else DARK_THEME
 
@@ -146,7 +153,12 @@ class ArlmApp(App[int]):
                 self.settings.save()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # Textual's saves to the working directory
+                command = SystemCommand(
+                    "Screenshot", "Save an SVG picture of this screen in the data directory "
+                    "(ctrl+e)", lambda: self.set_timer(0.1, self.action_save_svg))
+            yield command
         yield SystemCommand("Toggle light/dark theme", "Switch between the light and dark themes",
                             self.action_toggle_theme)
         yield SystemCommand("Help: every key", "List every key of the current screen",

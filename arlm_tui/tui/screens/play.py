@@ -159,6 +159,8 @@ class PlayScreen(Screen):
                 tooltip="speculative view: next draft model with the same vocabulary"),
         Binding("ctrl+s", "save", "Save", show=False, id="play.save",
                 tooltip="save the session to a JSON file"),
+        Binding("e", "export_page", "Page", show=False, id="play.page",
+                tooltip="save the session as one HTML page (in the data directory)"),
         Binding("ctrl+o", "open", "Open", show=False, id="play.open",
                 tooltip="open a saved session and replay it step by step"),
         Binding("escape", "back", "Back", show=False, id="play.back",
@@ -869,6 +871,12 @@ class PlayScreen(Screen):
             return None
 
         self.app.push_screen(FileDialog("Save the session as", default, check=check), done)
+
+    def action_export_page(self) -> None:
+        if self.session is not None and not self.busy:
+            from arlm_tui.tui.share import save_session_page
+
+            save_session_page(self.app, self.session)
 
     def action_open(self) -> None:
         from arlm_tui.tui.screens.dialogs import FileDialog

@@ -15,11 +15,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from arlm_tui.learn.cards import CardStats, Deck
 from arlm_tui.learn.store import utc_now
 from arlm_tui.tui.screens.learn_base import LearnScreen
+from arlm_tui.tui.widgets.charts import DayChart
 from arlm_tui.tui.widgets.token_bars import bar
 
 
@@ -83,8 +84,9 @@ class StatsScreen(LearnScreen[None]):
             yield Static(id="stats-numbers")
             yield Static(Text("Due in the coming days", style="bold"), classes="stats-title")
             yield Static(id="stats-forecast")
+            yield DayChart(id="stats-forecast-chart")
             yield Static(id="stats-history-title", classes="stats-title")
-            yield Sparkline([], id="stats-history")
+            yield DayChart(id="stats-history-chart")
 
     def on_mount(self) -> None:
         self.action_reload()
@@ -102,7 +104,10 @@ class StatsScreen(LearnScreen[None]):
             ("Reviews per day", "bold"),
             (f"  {first:%d %b} … {last:%d %b}, most in a day: {max(counts, default=0)}", "dim"),
         ))
-        self.query_one("#stats-history", Sparkline).data = counts
+        self.query_one("#stats-history-chart", DayChart).show(
+            [d for d, _ in stats.reviews_per_day], counts, "reviews per day")
+        self.query_one("#stats-forecast-chart", DayChart).show(
+            [d for d, _ in stats.forecast], [n for _, n in stats.forecast], "cards due per day")
 
     def action_review(self) -> None:
         from arlm_tui.tui.screens.review import ReviewScreen

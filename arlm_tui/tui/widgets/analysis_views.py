@@ -188,6 +188,17 @@ class SampleView(AnalysisView):
     def title(self) -> str:
         return f"sample N = {self.n}"
 
+    def compose(self) -> Any:
+        from arlm_tui.tui.widgets.charts import SampleChart
+
+        yield SampleChart()  # the histogram as a chart, docked under the numbers
+
+    def show_result(self, data: Any, error: str | None) -> None:
+        from arlm_tui.tui.widgets.charts import SampleChart
+
+        self.query_one(SampleChart).show(data if error is None else None)
+        super().show_result(data, error)
+
     def request(self, screen: Any) -> Callable[[], Any] | None:
         from arlm_tui.tui.analysis import sample_study
 
@@ -203,6 +214,9 @@ class SampleView(AnalysisView):
         return compute
 
     def draw(self, data: Any, width: int, height: int) -> Text:
+        from arlm_tui.tui.widgets.charts import SampleChart
+
+        height -= self.query_one(SampleChart).rows_taken(height)
         out = Text(no_wrap=True, overflow="ellipsis")
         out.append(clip(f"N = {data.n} continuations of up to {data.max_tokens} tokens under "
                         f"the current knobs (seeds seed … seed+{data.n - 1}; +/− change N)",
