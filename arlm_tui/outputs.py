@@ -35,6 +35,7 @@ MODEL_FILES = frozenset(
         "ngrams.safetensors",
         "checkpoint.safetensors",
         "checkpoint.json",
+        "loss-chart.txt",  # arlm_tui/charts.py LOSS_CHART_FILE, written beside a trained model
         "checkpoint",  # the checkpoint as one directory, swapped whole
     }
 )
