@@ -147,3 +147,18 @@ def test_demo_refuses_a_knob_its_strategy_ignores_and_keeps_its_sampling_default
     assert code == 0 and "strategy greedy" in out
     code, out, err = _cli(capsys, ["demo", "--model", MODEL, "--max-tokens", "1", "--seed", "2"])
     assert code == 0 and "strategy sample" in out and "top_p" not in err
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_step_summaries_do_not_repeat_the_text(model, strategy):
+    knobs = {"beam_width": 3} if strategy == "beam" else {}
+    result = arlm_tui.generate(model, PROMPT, strategy=strategy, max_tokens=120,
+                               min_tokens=120, **knobs)
+    steps = result["steps"]
+    assert len(steps) == 120 and "context_ids" not in steps[0]
+    assert [s["context_length"] for s in steps[:3]] == [1, 2, 3] or strategy == "beam"
+    sizes = [len(json.dumps(s)) for s in steps]
+    assert max(sizes[-20:]) < 1.5 * max(sizes[:20]) + 200  # not growing with the text
+    if strategy == "beam":
+        best = steps[-1]["beam"]["finished"][0]
+        assert best["length"] == 120 and best["last_id"] == result["token_ids"][-1]

@@ -388,14 +388,7 @@ class Session(RunningScores):
         steps = []
         root = len(self._root)
         for record in self._records:
-            trace = record.trace.to_dict(top_n=10)
-            trace["context_length"] = len(record.trace.context)
-            del trace["context_ids"]
-            if record.trace.beam is not None:
-                beam = record.trace.beam
-                trace["beam"] = {"step": beam.step, "num_candidates": beam.num_candidates,
-                                 "survivors": len(beam.survivors),
-                                 "finished": len(beam.finished), "done": beam.done}
+            trace = record.trace.to_dict(top_n=10, text=False)
             steps.append({
                 "config": record.config.to_dict(),
                 "choice": record.trace.chosen_id,
