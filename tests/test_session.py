@@ -56,6 +56,16 @@ def test_same_seed_same_text_and_undo_step_repeats(model):
     assert len(seeds) > 2
 
 
+def test_last_trace_and_num_steps(model):
+    s = Session(model, [], strategy="sample", seed=1, max_tokens=6)
+    assert s.last_trace is None and s.num_steps == 0 and s.num_generated == 0
+    first = s.step()
+    second = s.step()
+    assert s.last_trace is second and s.num_steps == 2 == s.num_generated
+    s.undo()
+    assert s.last_trace is first and s.num_steps == 1
+
+
 def test_redo_reapplies_exactly_and_new_step_clears_redo(model):
     s = Session(model, [], strategy="sample", seed=1, max_tokens=6)
     first = s.step()

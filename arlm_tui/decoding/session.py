@@ -104,7 +104,17 @@ class Session(RunningScores):
     # ------------------------------------------------------------------ what the text is
     @property
     def traces(self) -> list[Trace]:
+        """One Trace per step taken (a new list: O(steps); ``last_trace`` is O(1))."""
         return [r.trace for r in self._records]
+
+    @property
+    def last_trace(self) -> Trace | None:
+        """The last step's Trace, or None before the first step."""
+        return self._records[-1].trace if self._records else None
+
+    @property
+    def num_steps(self) -> int:
+        return len(self._records)
 
     @property
     def prompt_ids(self) -> list[int]:
