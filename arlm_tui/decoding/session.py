@@ -146,6 +146,26 @@ class Session(RunningScores):
         state (one ``extend`` at most), so a preview costs nothing the next step repeats."""
         return self._next_for(self.context)
 
+    def preview(self) -> Trace | None:
+        """The Trace of the token still to come, without taking the step: for greedy and
+        sampling exactly what ``step()`` would make (same distribution, same choice); for beam
+        search the distribution after the best hypothesis under the processors a beam uses
+        (no sampling warpers), with its arg-max as the choice. None when the text is done.
+        It shares the step's model state, processors and text, so it costs one step's work at
+        most and the step that follows reuses it."""
+        if self.done:
+            return None
+        config = self.config
+        if config.strategy == "beam":
+            config = config.replace(strategy="greedy")
+        context = self.context
+        logprobs = self._next_for(context)
+        cum, num = self._totals()
+        processors, config_dict = self._processors(config)
+        return decode_step(self.model, context, logprobs, config, self.num_generated,
+                           len(self._root), cum, num, processors=processors,
+                           config_dict=config_dict)
+
     @property
     def text(self) -> str:
         """Prompt and generated text, decoded (``</s>`` is not shown)."""
