@@ -9,7 +9,15 @@ import pytest
 
 import arlm_tui
 from arlm_tui.cli import main
-from arlm_tui.decoding import KNOBS, STRATEGIES, DecodingConfig, KnobError, Session, beam_search
+from arlm_tui.decoding import (
+    KNOBS,
+    PROCESSOR_ORDER,
+    STRATEGIES,
+    DecodingConfig,
+    KnobError,
+    Session,
+    beam_search,
+)
 from arlm_tui.lm.registry import load_model
 
 MODEL = "oracle-kn3"
@@ -91,7 +99,14 @@ def test_api_cli_and_session_agree_or_refuse(capsys, model, knob, strategy):
     assert cli["config"][knob] == SET[knob] and api["config"] == cli["config"]
     assert len(cli["steps"]) == len(session.traces)
     assert api["text"] == cli["text"] == session.text
-    # the knob acts where it should
+    # the knob acts where it should: its processor ran, or the search used it
+    processor = {"min_tokens": "min_length"}.get(knob, knob)
+    if processor in PROCESSOR_ORDER:
+        assert any(stage.name == processor for t in session.traces for stage in t.stages)
+    if knob == "beam_width":
+        assert max(len(t.beam.survivors) for t in session.traces) == SET[knob]
+    if strategy == "beam":
+        assert all(t.config[knob] == SET[knob] for t in session.traces)
     ids = model.tokenizer.encode(PROMPT) + api["token_ids"]
     if knob == "no_repeat_ngram":
         assert len(ids) == len(set(ids))
