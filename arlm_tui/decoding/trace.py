@@ -317,6 +317,15 @@ class Trace(RunningScores):
             out.update(dict.fromkeys(stage.removed, stage.name))
         return out
 
+    def removed_by_of(self, ids: Sequence[int] | np.ndarray) -> dict[int, str]:
+        """``removed_by`` for ``ids`` only (cheaper for a few rows of a large vocabulary)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out: dict[int, str] = {}
+        for stage in self.stages[1:]:
+            hit = ids[np.isin(ids, stage._removed_ids())]
+            out.update(dict.fromkeys(hit.tolist(), stage.name))
+        return out
+
     @property
     def raw_probs(self) -> np.ndarray:
         return self.stages[0].probs
@@ -369,7 +378,8 @@ class Trace(RunningScores):
         else:
             candidates = np.arange(raw.size)
         order = candidates[np.lexsort((candidates, -raw[candidates]))][:n]
-        removed_by = self.removed_by
+        final = self.final_probs
+        removed_by = self.removed_by_of(order)
         return [
             {
                 "id": int(i),
@@ -377,7 +387,7 @@ class Trace(RunningScores):
                 "text": self.text_of(int(i)),
                 "rank": rank,
                 "raw_prob": float(raw[i]),
-                "final_prob": float(self.final_probs[i]),
+                "final_prob": float(final[i]),
                 "removed_by": removed_by.get(int(i)),
                 "chosen": int(i) == self.chosen_id,
             }
