@@ -87,6 +87,9 @@ def generate(
     (``temperature`` with greedy, ``beam_width`` with sampling, a sampling knob at temperature
     0) raises ``KnobError`` (a ValueError) rather than being dropped.
 
+    ``steps`` summarises each step without repeating the text (``context_length``; beam
+    hypotheses by length, last token and parent), so it grows linearly with ``max_tokens``.
+
     The generation is ``generate_ids``: a stepped ``Session``, the same path as the CLI and the
     play screen, so the same knobs and seed give the same tokens everywhere.
     """
@@ -118,7 +121,7 @@ def generate(
         "seed": seed,
         "model": model.name,
         "config": config.to_dict(),
-        "steps": [t.to_dict(top_n=5) for t in traces],
+        "steps": [t.to_dict(top_n=5, text=False) for t in traces],
     }
 
 

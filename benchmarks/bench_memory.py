@@ -72,7 +72,7 @@ def run_case(name: str, steps: int) -> dict:
         "case": name,
         "model": model_name,
         "steps": len(session.traces),
-        "generated": session.num_generated,
+        "generated": len(session.generated_ids),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "step_100_ms": statistics.median(early) * 1000,
         "step_last_ms": statistics.median(late) * 1000,

@@ -9,7 +9,15 @@ import pytest
 
 import arlm_tui
 from arlm_tui.cli import main
-from arlm_tui.decoding import KNOBS, STRATEGIES, DecodingConfig, KnobError, Session, beam_search
+from arlm_tui.decoding import (
+    KNOBS,
+    PROCESSOR_ORDER,
+    STRATEGIES,
+    DecodingConfig,
+    KnobError,
+    Session,
+    beam_search,
+)
 from arlm_tui.lm.registry import load_model
 
 MODEL = "oracle-kn3"
@@ -91,7 +99,14 @@ def test_api_cli_and_session_agree_or_refuse(capsys, model, knob, strategy):
     assert cli["config"][knob] == SET[knob] and api["config"] == cli["config"]
     assert len(cli["steps"]) == len(session.traces)
     assert api["text"] == cli["text"] == session.text
-    # the knob acts where it should
+    # the knob acts where it should: its processor ran, or the search used it
+    processor = {"min_tokens": "min_length"}.get(knob, knob)
+    if processor in PROCESSOR_ORDER:
+        assert any(stage.name == processor for t in session.traces for stage in t.stages)
+    if knob == "beam_width":
+        assert max(len(t.beam.survivors) for t in session.traces) == SET[knob]
+    if strategy == "beam":
+        assert all(t.config[knob] == SET[knob] for t in session.traces)
     ids = model.tokenizer.encode(PROMPT) + api["token_ids"]
     if knob == "no_repeat_ngram":
         assert len(ids) == len(set(ids))
@@ -147,3 +162,18 @@ def test_demo_refuses_a_knob_its_strategy_ignores_and_keeps_its_sampling_default
     assert code == 0 and "strategy greedy" in out
     code, out, err = _cli(capsys, ["demo", "--model", MODEL, "--max-tokens", "1", "--seed", "2"])
     assert code == 0 and "strategy sample" in out and "top_p" not in err
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_step_summaries_do_not_repeat_the_text(model, strategy):
+    knobs = {"beam_width": 3} if strategy == "beam" else {}
+    result = arlm_tui.generate(model, PROMPT, strategy=strategy, max_tokens=120,
+                               min_tokens=120, **knobs)
+    steps = result["steps"]
+    assert len(steps) == 120 and "context_ids" not in steps[0]
+    assert [s["context_length"] for s in steps[:3]] == [1, 2, 3] or strategy == "beam"
+    sizes = [len(json.dumps(s)) for s in steps]
+    assert max(sizes[-20:]) < 1.5 * max(sizes[:20]) + 200  # not growing with the text
+    if strategy == "beam":
+        best = steps[-1]["beam"]["finished"][0]
+        assert best["length"] == 120 and best["last_id"] == result["token_ids"][-1]

@@ -56,6 +56,39 @@ def test_same_seed_same_text_and_undo_step_repeats(model):
     assert len(seeds) > 2
 
 
+def test_last_trace_and_num_steps(model):
+    s = Session(model, [], strategy="sample", seed=1, max_tokens=6)
+    assert s.last_trace is None and s.num_steps == 0 and s.num_generated == 0
+    first = s.step()
+    second = s.step()
+    assert s.last_trace is second and s.num_steps == 2 == s.num_generated
+    s.undo()
+    assert s.last_trace is first and s.num_steps == 1
+
+
+@pytest.mark.parametrize("knobs", [{"strategy": "sample", "top_p": 0.8, "seed": 4},
+                                   {"strategy": "greedy", "repetition_penalty": 1.5},
+                                   {"strategy": "beam", "beam_width": 2}])
+def test_preview_is_the_next_step_without_taking_it(model, knobs):
+    s = Session(model, [3], max_tokens=6, min_tokens=6, **knobs)
+    s.step()
+    before = (s.generated_ids, s.num_steps)
+    preview = s.preview()
+    assert (s.generated_ids, s.num_steps) == before and not s.can_redo
+    np.testing.assert_allclose(preview.raw_logprobs, model.next_logprobs(s.context_ids))
+    step = s.step()
+    if step.beam is None:
+        np.testing.assert_array_equal(preview.raw_logprobs, step.raw_logprobs)
+        assert preview.chosen_id == step.chosen_id
+        np.testing.assert_array_equal(preview.final_probs, step.final_probs)
+        assert preview.cum_logprob == step.cum_logprob
+    else:
+        assert preview.config["strategy"] == "greedy"
+    while s.step() is not None:
+        pass
+    assert s.preview() is None
+
+
 def test_redo_reapplies_exactly_and_new_step_clears_redo(model):
     s = Session(model, [], strategy="sample", seed=1, max_tokens=6)
     first = s.step()

@@ -152,6 +152,10 @@ def test_processor_stages_and_removed_tokens(model):
     assert trace.top_p_cutoff == trace.kept == np.count_nonzero(trace.final_probs)
     for stage in trace.stages:
         assert math.isclose(stage.probs.sum(), 1.0)
+    some = list(range(0, model.vocab_size, 2))
+    assert trace.removed_by_of(some) == {i: n for i, n in trace.removed_by.items() if i in some}
+    assert [row["removed_by"] for row in trace.top(model.vocab_size)] == [
+        trace.removed_by.get(row["id"]) for row in trace.top(model.vocab_size)]
     # at T = 5 the probabilities flatten: the nucleus needs more tokens than at T = 1
     assert trace.top_p_cutoff > step(model, config.replace(temperature=1.0)).top_p_cutoff
 

@@ -104,7 +104,17 @@ class Session(RunningScores):
     # ------------------------------------------------------------------ what the text is
     @property
     def traces(self) -> list[Trace]:
+        """One Trace per step taken (a new list: O(steps); ``last_trace`` is O(1))."""
         return [r.trace for r in self._records]
+
+    @property
+    def last_trace(self) -> Trace | None:
+        """The last step's Trace, or None before the first step."""
+        return self._records[-1].trace if self._records else None
+
+    @property
+    def num_steps(self) -> int:
+        return len(self._records)
 
     @property
     def prompt_ids(self) -> list[int]:
@@ -135,6 +145,26 @@ class Session(RunningScores):
         """The model's log-probs for the token after the text so far, from the session's model
         state (one ``extend`` at most), so a preview costs nothing the next step repeats."""
         return self._next_for(self.context)
+
+    def preview(self) -> Trace | None:
+        """The Trace of the token still to come, without taking the step: for greedy and
+        sampling exactly what ``step()`` would make (same distribution, same choice); for beam
+        search the distribution after the best hypothesis under the processors a beam uses
+        (no sampling warpers), with its arg-max as the choice. None when the text is done.
+        It shares the step's model state, processors and text, so it costs one step's work at
+        most and the step that follows reuses it."""
+        if self.done:
+            return None
+        config = self.config
+        if config.strategy == "beam":
+            config = config.replace(strategy="greedy")
+        context = self.context
+        logprobs = self._next_for(context)
+        cum, num = self._totals()
+        processors, config_dict = self._processors(config)
+        return decode_step(self.model, context, logprobs, config, self.num_generated,
+                           len(self._root), cum, num, processors=processors,
+                           config_dict=config_dict)
 
     @property
     def text(self) -> str:
@@ -388,14 +418,7 @@ class Session(RunningScores):
         steps = []
         root = len(self._root)
         for record in self._records:
-            trace = record.trace.to_dict(top_n=10)
-            trace["context_length"] = len(record.trace.context)
-            del trace["context_ids"]
-            if record.trace.beam is not None:
-                beam = record.trace.beam
-                trace["beam"] = {"step": beam.step, "num_candidates": beam.num_candidates,
-                                 "survivors": len(beam.survivors),
-                                 "finished": len(beam.finished), "done": beam.done}
+            trace = record.trace.to_dict(top_n=10, text=False)
             steps.append({
                 "config": record.config.to_dict(),
                 "choice": record.trace.chosen_id,

@@ -164,10 +164,19 @@ class Hypothesis:
         """len(ids), without building them."""
         return len(self.seq) - self.start
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, text: bool = True) -> dict[str, Any]:
+        """``text=False``: the length and the last token instead of the whole continuation
+        (it is the ``parent``'s at the step before plus that token), so that a record of many
+        steps does not repeat every text."""
+        if text:
+            head: dict[str, Any] = {"ids": self.ids, "tokens": self.tokens}
+        else:
+            last = self.seq.last if self.length else None
+            head = {"length": self.length, "last_id": last,
+                    "last_token": None if last is None else
+                    self.vocab[last] if self.vocab else str(last)}
         return {
-            "ids": self.ids,
-            "tokens": self.tokens,
+            **head,
             "logprob": json_float(self.logprob),
             "score": json_float(self.score),
             "finished": self.finished,
@@ -221,14 +230,15 @@ class BeamStep:
     def pruned(self) -> list[BeamCandidate]:
         return self.table.rows(self.table.pruned)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, text: bool = True) -> dict[str, Any]:
+        """``text=False``: hypotheses without their whole texts (see ``Hypothesis.to_dict``)."""
         return {
             "step": self.step,
             "num_candidates": self.num_candidates,
             "candidates": [c.to_dict() for c in self.candidates],
-            "survivors": [h.to_dict() for h in self.survivors],
+            "survivors": [h.to_dict(text) for h in self.survivors],
             "pruned": [c.to_dict() for c in self.pruned],
-            "finished": [h.to_dict() for h in self.finished],
+            "finished": [h.to_dict(text) for h in self.finished],
             "done": self.done,
         }
 
@@ -307,6 +317,15 @@ class Trace(RunningScores):
             out.update(dict.fromkeys(stage.removed, stage.name))
         return out
 
+    def removed_by_of(self, ids: Sequence[int] | np.ndarray) -> dict[int, str]:
+        """``removed_by`` for ``ids`` only (cheaper for a few rows of a large vocabulary)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out: dict[int, str] = {}
+        for stage in self.stages[1:]:
+            hit = ids[np.isin(ids, stage._removed_ids())]
+            out.update(dict.fromkeys(hit.tolist(), stage.name))
+        return out
+
     @property
     def raw_probs(self) -> np.ndarray:
         return self.stages[0].probs
@@ -359,7 +378,8 @@ class Trace(RunningScores):
         else:
             candidates = np.arange(raw.size)
         order = candidates[np.lexsort((candidates, -raw[candidates]))][:n]
-        removed_by = self.removed_by
+        final = self.final_probs
+        removed_by = self.removed_by_of(order)
         return [
             {
                 "id": int(i),
@@ -367,20 +387,24 @@ class Trace(RunningScores):
                 "text": self.text_of(int(i)),
                 "rank": rank,
                 "raw_prob": float(raw[i]),
-                "final_prob": float(self.final_probs[i]),
+                "final_prob": float(final[i]),
                 "removed_by": removed_by.get(int(i)),
                 "chosen": int(i) == self.chosen_id,
             }
             for rank, i in enumerate(order, start=1)
         ]
 
-    def to_dict(self, top_n: int = 20) -> dict[str, Any]:
+    def to_dict(self, top_n: int = 20, *, text: bool = True) -> dict[str, Any]:
         """A JSON-safe summary: scalars, the stages' names and counts, the top-n rows; no [V]
-        vectors. Infinite numbers are written as strings."""
+        vectors. Infinite numbers are written as strings. ``text=False`` leaves out the texts
+        (``context_length`` instead of ``context_ids``; beam hypotheses by length and last
+        token), so that the summaries of N steps take O(N) room, not O(N²)."""
+        context: dict[str, Any] = (
+            {"context_ids": self.context_ids} if text else {"context_length": len(self.context)})
         return {
             "step": self.step,
             "strategy": self.strategy,
-            "context_ids": self.context_ids,
+            **context,
             "chosen_id": self.chosen_id,
             "chosen_token": self.chosen_token,
             "chosen_text": self.text_of(self.chosen_id),
@@ -409,5 +433,5 @@ class Trace(RunningScores):
                 {k: json_float(v) if isinstance(v, float) else v for k, v in row.items()}
                 for row in self.top(top_n)
             ],
-            "beam": self.beam.to_dict() if self.beam is not None else None,
+            "beam": self.beam.to_dict(text) if self.beam is not None else None,
         }
