@@ -507,6 +507,24 @@ async def test_gradient_lab_steps_lower_the_loss_and_the_target_can_change():
         assert view.result.loss == pytest.approx(first)
 
 
+async def test_attention_heads_lab_steps_through_layers_and_takes_a_prompt():
+    async with open_lab("10-causal-transformers", "lab3") as (pilot, view):
+        await settle(pilot)
+        await pilot.pause(0.5)
+        await settle(pilot)
+        assert view.result is not None and "layer 1 of 4" in drawn(view)
+        await pilot.press("right", "right", "down")
+        assert view.shown_layer == 2 and view.cursor == 1
+        key, weight = view.result.focus(2, 1)
+        assert f"Head 2 of layer 3 gives {weight:.0%} of its attention to '{key}'" in drawn(view)
+        view.set_text("prompt", "the cat found a")
+        await settle(pilot)
+        await pilot.pause(0.5)
+        await settle(pilot)
+        assert view.result.keys == ("<s>", "the", "cat", "found", "a")
+        assert view.shown_layer == 0
+
+
 async def test_histogram_lab_restarts_the_draws_when_the_temperature_changes():
     async with open_lab("06-decoding", "lab3") as (pilot, view):
         await pilot.press("n")

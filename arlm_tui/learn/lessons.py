@@ -139,6 +139,12 @@ LAB_KINDS: dict[str, KindSpec] = {
         description="generation from `prompt` with and without a key/value cache: work per "
         "step and identical outputs",
     ),
+    "attention_heads": KindSpec(
+        ("prompt",),
+        ("model",),
+        description="the attention weights of the last position of `prompt` in every head of "
+        "every layer of a bundled transformer (default: the first one installed)",
+    ),
     "softmax_gradient": KindSpec(
         ("logits", "target"),
         ("tokens", "learning_rate", "prompt"),
