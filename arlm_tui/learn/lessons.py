@@ -205,6 +205,22 @@ FACT_KINDS: dict[str, KindSpec] = {
         ("logits", "seen", "penalty", "index"),
         description="softmax after the CTRL repetition penalty on the `seen` token indices",
     ),
+    "transformer_param_count": KindSpec(
+        ("V", "d", "layers", "positions"),
+        ("part",),
+        description="parameters of the engine's transformer (lm.neural.transformer), counted on "
+        "a freshly built net: part 'total' (default, tied output), 'blocks' or 'block'",
+    ),
+    "kv_step_macs": KindSpec(
+        ("layers", "d", "t"),
+        description="multiply-adds of one cached decoding step at position t: "
+        "layers · (12d² + 2td)",
+    ),
+    "kv_cache_floats": KindSpec(
+        ("layers", "d", "T"),
+        description="numbers the KV cache holds for T positions, measured on the engine's "
+        "KVPool: 2 · layers · T · d",
+    ),
     "recurrent_param_count": KindSpec(
         ("cell", "d", "m"),
         ("biases",),
@@ -933,6 +949,11 @@ _VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "d": _positive_int,
     "h": _positive_int,
     "m": _positive_int,
+    "layers": _positive_int,
+    "t": _positive_int,
+    "T": _positive_int,
+    "positions": _positive_int,
+    "part": _one_of(("total", "blocks", "block")),
     "cell": _one_of(CELLS),
     "biases": _one_of(("one", "torch")),
     "penalty": _positive_number,
