@@ -547,4 +547,4 @@ def test_the_transformer_lesson_describes_the_bundled_model():
     lesson = SHIPPED.get("10-causal-transformers")
     stated = lesson.fact("f_total_params").value
     assert sum(p.numel() for p in model.net.parameters()) == stated
-    assert model.net.wte.weight is not None and "weight tying" in lesson.body_markdown
+    assert "weight tying" in " ".join(lesson.body_markdown.split())
