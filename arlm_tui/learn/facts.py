@@ -273,6 +273,14 @@ def _sentence_logprob(c: Mapping[str, Any]) -> float:
     return float(sum(model.next_logprobs(ids[:t])[ids[t]] for t in range(len(ids))))
 
 
+def _continuation_prob(c: Mapping[str, Any]) -> float:
+    """p_cont(w) = |{v : c(v, w) > 0}| / |{(v, w') : c(v, w') > 0}|, read off the bigram
+    model's count table (one row per distinct bigram)."""
+    model = _model_of({"corpus": c["corpus"], "order": 2, "smoothing": "mle"})
+    rows = model.count_table()
+    return sum(row.next_token == str(c["token"]) for row in rows) / len(rows)
+
+
 def _sentence_prob(c: Mapping[str, Any]) -> float:
     return math.exp(_sentence_logprob(c))
 
@@ -297,6 +305,7 @@ _COMPUTERS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     "repetition_penalty": _repetition_penalty,
     "recurrent_param_count": _recurrent_param_count,
     "transformer_param_count": _transformer_param_count,
+    "continuation_prob": _continuation_prob,
     "kv_step_macs": _kv_step_macs,
     "kv_cache_floats": _kv_cache_floats,
     "ngram_param_count": _ngram_param_count,

@@ -205,6 +205,11 @@ FACT_KINDS: dict[str, KindSpec] = {
         ("logits", "seen", "penalty", "index"),
         description="softmax after the CTRL repetition penalty on the `seen` token indices",
     ),
+    "continuation_prob": KindSpec(
+        ("corpus", "token"),
+        description="Kneser–Ney's p_cont(token) = |{v : c(v, token) > 0}| / distinct bigrams, "
+        "from the count table of the bigram model of `corpus`",
+    ),
     "transformer_param_count": KindSpec(
         ("V", "d", "layers", "positions"),
         ("part",),
