@@ -273,6 +273,15 @@ def _sentence_logprob(c: Mapping[str, Any]) -> float:
     return float(sum(model.next_logprobs(ids[:t])[ids[t]] for t in range(len(ids))))
 
 
+def _length_normalized(c: Mapping[str, Any]) -> float:
+    """ln p / L^α with ln p = Σ ln conditionals, via ``decoding.beam.length_normalized``."""
+    from arlm_tui.decoding.beam import length_normalized
+
+    probs = _numbers(c["conditionals"], "conditionals")
+    return float(length_normalized(float(np.sum(np.log(probs))), int(probs.size),
+                                   float(as_number(c["alpha"]))))
+
+
 def _continuation_prob(c: Mapping[str, Any]) -> float:
     """p_cont(w) = |{v : c(v, w) > 0}| / |{(v, w') : c(v, w') > 0}|, read off the bigram
     model's count table (one row per distinct bigram)."""
@@ -306,6 +315,7 @@ _COMPUTERS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     "recurrent_param_count": _recurrent_param_count,
     "transformer_param_count": _transformer_param_count,
     "continuation_prob": _continuation_prob,
+    "length_normalized": _length_normalized,
     "kv_step_macs": _kv_step_macs,
     "kv_cache_floats": _kv_cache_floats,
     "ngram_param_count": _ngram_param_count,

@@ -205,6 +205,11 @@ FACT_KINDS: dict[str, KindSpec] = {
         ("logits", "seen", "penalty", "index"),
         description="softmax after the CTRL repetition penalty on the `seen` token indices",
     ),
+    "length_normalized": KindSpec(
+        ("conditionals", "alpha"),
+        description="beam score ln p / L^α of a finished hypothesis whose L tokens have the "
+        "probabilities `conditionals` (decoding.beam.length_normalized)",
+    ),
     "continuation_prob": KindSpec(
         ("corpus", "token"),
         description="Kneser–Ney's p_cont(token) = |{v : c(v, token) > 0}| / distinct bigrams, "
@@ -955,6 +960,7 @@ _VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "h": _positive_int,
     "m": _positive_int,
     "layers": _positive_int,
+    "alpha": lambda v: None if as_number(v) is not None else f"must be a number, not {v!r}",
     "t": _positive_int,
     "T": _positive_int,
     "positions": _positive_int,
