@@ -7,6 +7,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -55,8 +56,9 @@ def test_every_answer_case_names_a_text_question():
 # ---------------------------------------------------------------------------- numeric questions
 def _spellings(value: float) -> list[str]:
     """The same number written the ways a learner might."""
-    forms = [format_number(value), f"{value:e}", f"{value:.6g}"]
-    mantissa, exponent = f"{value:.6e}".split("e")
+    scientific = np.format_float_scientific(value, unique=True, trim="-")  # exact, shortest
+    forms = [format_number(value), scientific, scientific.upper()]
+    mantissa, exponent = scientific.split("e")
     exponent_int = int(exponent)
     forms += [f"{mantissa} × 10^{exponent_int}", f"{mantissa}·10^{exponent_int}",
               f"{mantissa}x10**{exponent_int}", f"{mantissa} * 10^({exponent_int})",

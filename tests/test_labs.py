@@ -363,12 +363,12 @@ def test_no_lab_prompt_turns_into_unknown_tokens(shipped_labs):
     """A lab's prompt or context is written in its model's vocabulary: no word becomes <unk>."""
     checked = 0
     for (lesson_id, lab_id), lab in shipped_labs.items():
-        text = lab.preset.get("prompt") if lab.kind == "kv_cache" else lab.preset.get("context")
-        if lab.kind == "greedy_vs_beam":
+        text = lab.preset.get("context")
+        if lab.kind in ("kv_cache", "greedy_vs_beam", "attention_heads"):
             text = lab.preset.get("prompt")
         if not text:
             continue
-        if lab.kind == "kv_cache":
+        if lab.kind in ("kv_cache", "attention_heads"):
             from arlm_tui.lm.registry import list_models, load_model
 
             name = lab.preset.get("model") or next(
@@ -404,3 +404,29 @@ def test_softmax_gradient_is_p_minus_y_and_a_step_lowers_the_loss(shipped_labs):
     assert g.next_loss < g.loss
     with pytest.raises(ValueError, match="target"):
         labs.softmax_gradient([0.0, 1.0], 2)
+
+
+def test_head_attention_of_the_bundled_transformer(shipped_labs):
+    from arlm_tui.lm.registry import load_model
+
+    lab = shipped_labs[("10-causal-transformers", "lab3")]
+    h = labs.preset_result(lab.kind, lab.preset)
+    model = load_model(h.model)
+    config = model.net.config
+    assert "4 layers of 4 heads" in lab.intro
+    assert (h.layers, h.heads) == (config.layers, config.heads) == (4, 4)
+    words = lab.preset["prompt"].split()
+    assert h.keys == ("<s>", *words) and h.weights.shape[-1] == len(words) + 1
+    assert np.allclose(h.weights.sum(axis=-1), 1.0) and (h.weights >= 0).all()
+    assert not h.unknown
+    # the heads of a layer do not all look at the same key: multi-head attention
+    assert any(len({h.focus(layer, r)[0] for r in range(h.heads)}) > 1
+               for layer in range(h.layers))
+    assert 0 <= h.entropy(0, 0) <= math.log(len(h.keys)) + 1e-9
+    # the predictions are the model's own next-token probabilities
+    logprobs = model.next_logprobs(labs.context_ids(model, lab.preset["prompt"]))
+    best = int(np.argmax(logprobs))
+    assert h.predictions[0] == (model.tokenizer.token_text(best),
+                                pytest.approx(float(np.exp(logprobs[best])), rel=1e-4))
+    # a word outside the vocabulary is reported, not silently read as <unk>
+    assert labs.head_attention("the zzyzx fisherman").unknown == ("zzyzx",)

@@ -88,18 +88,46 @@ async def answer(pilot, check: SelfCheckScreen, question) -> None:
 
 
 # --------------------------------------------------------------------------- a whole lesson
-async def read_to_the_end(pilot, reader: LessonReaderScreen) -> None:
+class ReadingClock:
+    """The reader's clock, moved by hand: ``await clock.wait(pilot, reader, seconds)`` lets that
+    much reading time pass on the current screen and has the reader look."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def wait(self, pilot, reader: LessonReaderScreen, seconds: float) -> None:
+        await pilot.pause()
+        reader.look()  # the scroll position reached so far counts from now
+        while seconds > 0:  # one look per second at most, as the reader's own timer does
+            step = min(seconds, 1.0)
+            self.now += step
+            seconds -= step
+            reader.look()
+
+
+def reading_clock(reader: LessonReaderScreen) -> ReadingClock:
+    clock = ReadingClock()
+    reader.clock = clock
+    reader.look()
+    return clock
+
+
+async def read_to_the_end(pilot, reader: LessonReaderScreen, per_page: float = 60.0) -> None:
+    clock = reading_clock(reader)
     body = reader.query_one("#reader-body")
+    await clock.wait(pilot, reader, per_page)
     for _ in range(200):
         if body.scroll_y >= body.max_scroll_y:
             break
         await pilot.press("pagedown")
-        await pilot.pause(reader.READ_DWELL_S + 0.05)
+        await clock.wait(pilot, reader, per_page)
     await pilot.pause()
 
 
-async def test_a_whole_lesson_read_checked_and_completed(store, monkeypatch):
-    monkeypatch.setattr(LessonReaderScreen, "READ_DWELL_S", 0.05)
+async def test_a_whole_lesson_read_checked_and_completed(store):
     lesson = LESSONS.get("02-chain-rule")
     app = LearnApp(lambda: LessonListScreen(store, LESSONS))
     async with app.run_test(size=(100, 70)) as pilot:
@@ -193,11 +221,13 @@ async def test_jumping_reads_only_what_was_shown_and_contents_jump(store):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         reader = app.screen
+        clock = reading_clock(reader)
         toc = reader.query_one("#reader-toc", OptionList)
         assert str(toc.get_option_at_index(0).prompt).startswith("✓")  # read before
         assert str(toc.get_option_at_index(1).prompt).startswith("○")
         await pilot.press("end")  # the animated scroll flies past the middle of the lesson
-        await pilot.pause(reader.READ_DWELL_S + 0.1)
+        await pilot.pause(0.6)
+        await clock.wait(pilot, reader, 120)  # then rests at the end long enough to read it
         read = set(store.lesson_progress(lesson.id).steps_read)
         assert lesson.toc[-1] in read
         assert len(read) < len(lesson.toc) // 2
@@ -209,9 +239,70 @@ async def test_jumping_reads_only_what_was_shown_and_contents_jump(store):
         assert lesson.toc[target] not in read
         toc.highlighted = target
         await pilot.press("enter")
-        await pilot.pause(reader.READ_DWELL_S + 0.1)
+        await clock.wait(pilot, reader, 2)  # too short to read anything
+        assert "How many parameters?" not in store.lesson_progress(lesson.id).steps_read
+        assert "reading “How many parameters?”" in text_of(reader, "#reader-status")
+        await clock.wait(pilot, reader, 60)
         assert "How many parameters?" in store.lesson_progress(lesson.id).steps_read
         assert lesson.toc[target + 2] not in store.lesson_progress(lesson.id).steps_read
+
+
+async def test_scrolling_line_by_line_reads_every_section():
+    """Lesson 01 at 80×24, one line down each second: every section gets its time."""
+    lesson = LESSONS.get("01-generative-models")
+    with Store.open() as store:
+        app = LearnApp(lambda: LessonReaderScreen(store, LESSONS, lesson.id))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            reader = app.screen
+            clock = reading_clock(reader)
+            body = reader.query_one("#reader-body")
+            for _ in range(400):
+                if body.scroll_y >= body.max_scroll_y:
+                    break
+                await pilot.press("down")
+                await clock.wait(pilot, reader, 1.0)
+            await clock.wait(pilot, reader, 30)  # and the end of the text is read too
+            assert set(store.lesson_progress(lesson.id).steps_read) == set(lesson.toc)
+
+
+async def test_flying_through_with_page_up_reads_nothing_more():
+    lesson = LESSONS.get("01-generative-models")
+    with Store.open() as store:
+        app = LearnApp(lambda: LessonReaderScreen(store, LESSONS, lesson.id))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            reader = app.screen
+            clock = reading_clock(reader)
+            body = reader.query_one("#reader-body")
+            await pilot.press("end")
+            await clock.wait(pilot, reader, 0.5)
+            while body.scroll_y > 0:
+                await pilot.press("pageup")
+                await clock.wait(pilot, reader, 0.5)
+            assert tuple(store.lesson_progress(lesson.id).steps_read) == ()
+            assert "0/6 sections read" in text_of(reader, "#reader-status")
+
+
+async def test_page_down_at_a_large_size_reads_every_section():
+    lesson = LESSONS.get("06-decoding")
+    with Store.open() as store:
+        app = LearnApp(lambda: LessonReaderScreen(store, LESSONS, lesson.id))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            reader = app.screen
+            await read_to_the_end(pilot, reader, per_page=40.0)
+            assert set(store.lesson_progress(lesson.id).steps_read) == set(lesson.toc)
+
+
+def test_section_words_follow_the_table_of_contents():
+    from arlm_tui.tui.screens.reader import section_words
+
+    for lesson in LESSONS:
+        words = section_words(lesson.body_markdown)
+        assert len(words) == len(lesson.toc) and all(w > 1 for w in words)
+    assert section_words("# T\nintro words\n## A\none two\n```\n## not a heading\n```\n"
+                         "## B\nx") == [10, 3]
 
 
 async def test_lesson_links_open_other_lessons_and_escape_comes_back(store):
@@ -416,6 +507,24 @@ async def test_gradient_lab_steps_lower_the_loss_and_the_target_can_change():
         assert view.result.loss == pytest.approx(first)
 
 
+async def test_attention_heads_lab_steps_through_layers_and_takes_a_prompt():
+    async with open_lab("10-causal-transformers", "lab3") as (pilot, view):
+        await settle(pilot)
+        await pilot.pause(0.5)
+        await settle(pilot)
+        assert view.result is not None and "layer 1 of 4" in drawn(view)
+        await pilot.press("right", "right", "down")
+        assert view.shown_layer == 2 and view.cursor == 1
+        key, weight = view.result.focus(2, 1)
+        assert f"Head 2 of layer 3 gives {weight:.0%} of its attention to '{key}'" in drawn(view)
+        view.set_text("prompt", "the cat found a")
+        await settle(pilot)
+        await pilot.pause(0.5)
+        await settle(pilot)
+        assert view.result.keys == ("<s>", "the", "cat", "found", "a")
+        assert view.shown_layer == 0
+
+
 async def test_histogram_lab_restarts_the_draws_when_the_temperature_changes():
     async with open_lab("06-decoding", "lab3") as (pilot, view):
         await pilot.press("n")
@@ -503,7 +612,12 @@ async def test_stats_screen_forecast_and_review_shortcut(store):
 # --------------------------------------------------------------------------- snapshots
 def test_reader_snapshot(snap_compare):
     with Store.open() as opened:
-        app = LearnApp(lambda: LessonReaderScreen(opened, LESSONS, "02-chain-rule"))
+        def make() -> LessonReaderScreen:
+            screen = LessonReaderScreen(opened, LESSONS, "02-chain-rule")
+            screen.clock = lambda: 0.0  # no reading time passes: the status is deterministic
+            return screen
+
+        app = LearnApp(make)
         assert snap_compare(app, terminal_size=(100, 30))
 
 

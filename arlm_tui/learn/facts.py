@@ -183,6 +183,41 @@ def _recurrent_param_count(c: Mapping[str, Any]) -> float:
     return float(_BLOCKS[cell] * m * (d + m + 1))
 
 
+def _transformer_config(c: Mapping[str, Any], d: int, layers: int) -> Any:
+    from arlm_tui.lm.neural.config import TransformerConfig
+
+    return TransformerConfig(vocab_size=int(c.get("V", 3)), context=int(c.get("positions", 2)),
+                             layers=layers, heads=1, d_model=d)
+
+
+def _transformer_param_count(c: Mapping[str, Any]) -> float:
+    """Parameters of ``lm.neural.transformer.TransformerLM`` counted on a net built from the
+    config: part "total", L·(12d² + 13d) + V·d + positions·d + 2d (the output tied to the embedding),
+    "blocks" (its L blocks) or "block" (one of them)."""
+    from arlm_tui.lm.neural.transformer import TransformerLM
+
+    net = TransformerLM(_transformer_config(c, int(c["d"]), int(c["layers"])))
+    part = c.get("part", "total")
+    counted = net.blocks[0] if part == "block" else net.blocks if part == "blocks" else net
+    return float(sum(p.numel() for p in counted.parameters()))
+
+
+def _kv_step_macs(c: Mapping[str, Any]) -> float:
+    """L · (12d² + 2td): per layer q, k, v, output projections 4d², feed-forward 8d²,
+    attention over t cached keys and values 2td."""
+    layers, d, t = int(c["layers"]), int(c["d"]), int(c["t"])
+    return float(layers * (12 * d * d + 2 * t * d))
+
+
+def _kv_cache_floats(c: Mapping[str, Any]) -> float:
+    """Keys plus values a ``KVPool`` holds for T positions: 2 · L · T · d."""
+    from arlm_tui.lm.neural.transformer import KVPool
+
+    config = _transformer_config({}, int(c["d"]), int(c["layers"]))
+    pool = KVPool(config, int(c["T"]))
+    return float(pool.k.size + pool.v.size)
+
+
 # ---------------------------------------------------------------------------- n-gram engine
 @lru_cache(maxsize=32)
 def _ngram_model(corpus: tuple[str, ...], order: int, smoothing: str, k: float) -> Any:
@@ -238,6 +273,23 @@ def _sentence_logprob(c: Mapping[str, Any]) -> float:
     return float(sum(model.next_logprobs(ids[:t])[ids[t]] for t in range(len(ids))))
 
 
+def _length_normalized(c: Mapping[str, Any]) -> float:
+    """ln p / L^α with ln p = Σ ln conditionals, via ``decoding.beam.length_normalized``."""
+    from arlm_tui.decoding.beam import length_normalized
+
+    probs = _numbers(c["conditionals"], "conditionals")
+    return float(length_normalized(float(np.sum(np.log(probs))), int(probs.size),
+                                   float(as_number(c["alpha"]))))
+
+
+def _continuation_prob(c: Mapping[str, Any]) -> float:
+    """p_cont(w) = |{v : c(v, w) > 0}| / |{(v, w') : c(v, w') > 0}|, read off the bigram
+    model's count table (one row per distinct bigram)."""
+    model = _model_of({"corpus": c["corpus"], "order": 2, "smoothing": "mle"})
+    rows = model.count_table()
+    return sum(row.next_token == str(c["token"]) for row in rows) / len(rows)
+
+
 def _sentence_prob(c: Mapping[str, Any]) -> float:
     return math.exp(_sentence_logprob(c))
 
@@ -261,6 +313,11 @@ _COMPUTERS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     "power_temperature": _power_temperature,
     "repetition_penalty": _repetition_penalty,
     "recurrent_param_count": _recurrent_param_count,
+    "transformer_param_count": _transformer_param_count,
+    "continuation_prob": _continuation_prob,
+    "length_normalized": _length_normalized,
+    "kv_step_macs": _kv_step_macs,
+    "kv_cache_floats": _kv_cache_floats,
     "ngram_param_count": _ngram_param_count,
     "ffn_param_count": _ffn_param_count,
 }

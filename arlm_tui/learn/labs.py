@@ -11,6 +11,7 @@ only draw what these return and call them again when the learner moves a control
     gradient_norms       gradient_norms(cells, steps, hidden_size, recurrent_scale, ...)   torch
     causal_mask          attention_pattern(length, tokens, masked)
     kv_cache             kv_cache_demo(prompt, max_tokens, model)                          torch
+    attention_heads      head_attention(prompt, model)                                     torch
     softmax_gradient     softmax_gradient(logits, target, tokens, learning_rate)
     entropy_kl           information_split(p, q, unit)
     sampling_histogram   next_token_distribution(model, context, ...) + sample_histogram(...)
@@ -966,6 +967,67 @@ def kv_cache_demo(
     )
 
 
+# ---------------------------------------------------------------------------- attention_heads
+@dataclass(frozen=True)
+class HeadAttention:
+    """Where the last position of a prompt looks, in every head of every layer of a trained
+    transformer: weights[layer, head, key] = softmax_j(q · k_j / √d_head) over the keys
+    (``<s>`` and the prompt's tokens), and what the model predicts next."""
+
+    model: str
+    keys: tuple[str, ...]
+    weights: np.ndarray  # (layers, heads, keys), each row sums to 1
+    predictions: tuple[tuple[str, float], ...]  # the most probable next tokens
+    unknown: tuple[str, ...]  # prompt words the model's vocabulary does not have
+
+    @property
+    def layers(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def heads(self) -> int:
+        return int(self.weights.shape[1])
+
+    def focus(self, layer: int, head: int) -> tuple[str, float]:
+        """The key a head gives the most weight to, and that weight."""
+        row = self.weights[layer, head]
+        best = int(np.argmax(row))
+        return self.keys[best], float(row[best])
+
+    def entropy(self, layer: int, head: int) -> float:
+        """H(α) in nats: 0 when a head looks at one key, ln(keys) when it spreads evenly."""
+        return _entropy(np.asarray(self.weights[layer, head], dtype=np.float64))
+
+
+def head_attention(prompt: str, model: str | None = None, top: int = 5) -> HeadAttention:
+    """Read ``prompt`` with a bundled transformer (``model``, else the first one installed)
+    and return every head's attention from the last position (``last_attention``)."""
+    _import_torch()
+    from arlm_tui.lm.registry import list_models, load_model
+
+    name = model
+    if name is None:
+        bundled = [e for e in list_models() if e.backend == "transformer"]
+        if not bundled:
+            raise LabUnavailable("this lab needs a trained transformer, and none is installed "
+                                 "(python -m arlm_tui.build_models oracle-transformer)")
+        name = bundled[0].name
+    loaded = load_model(str(name))
+    if getattr(loaded, "backend", "") != "transformer":
+        raise LabUnavailable(f"model {name!r} is a {loaded.backend} model, not a transformer")
+    ids = context_ids(loaded, prompt)
+    unknown = tuple(w for w in str(prompt).split()
+                    if context_ids(loaded, w) == [loaded.unk_id])
+    logprobs, _ = loaded.start([ids])
+    weights = np.asarray(loaded.last_attention, dtype=np.float64)
+    key_ids = loaded.attention_keys or [loaded.bos_id, *ids][-weights.shape[-1]:]
+    keys = tuple(_token_text(loaded, int(i)) for i in key_ids)
+    row = np.asarray(logprobs[0], dtype=np.float64)
+    order = np.argsort(-row, kind="stable")[:top]
+    predictions = tuple((_token_text(loaded, int(i)), float(np.exp(row[i]))) for i in order)
+    return HeadAttention(loaded.name, keys, weights, predictions, unknown)
+
+
 # ---------------------------------------------------------------------------- softmax_gradient
 @dataclass(frozen=True)
 class GradientRow:
@@ -1185,6 +1247,8 @@ def preset_result(kind: str, preset: Mapping[str, Any]) -> Any:
         return attention_pattern(p["length"], p.get("tokens"), leak=p.get("show_leak", True))
     if kind == "kv_cache":
         return kv_cache_demo(p["prompt"], p.get("max_tokens", 20), p.get("model"))
+    if kind == "attention_heads":
+        return head_attention(p["prompt"], p.get("model"))
     if kind == "softmax_gradient":
         return softmax_gradient(p["logits"], p["target"], p.get("tokens"),
                                 p.get("learning_rate", 1.0), p.get("prompt", ""))

@@ -139,6 +139,12 @@ LAB_KINDS: dict[str, KindSpec] = {
         description="generation from `prompt` with and without a key/value cache: work per "
         "step and identical outputs",
     ),
+    "attention_heads": KindSpec(
+        ("prompt",),
+        ("model",),
+        description="the attention weights of the last position of `prompt` in every head of "
+        "every layer of a bundled transformer (default: the first one installed)",
+    ),
     "softmax_gradient": KindSpec(
         ("logits", "target"),
         ("tokens", "learning_rate", "prompt"),
@@ -198,6 +204,32 @@ FACT_KINDS: dict[str, KindSpec] = {
     "repetition_penalty": KindSpec(
         ("logits", "seen", "penalty", "index"),
         description="softmax after the CTRL repetition penalty on the `seen` token indices",
+    ),
+    "length_normalized": KindSpec(
+        ("conditionals", "alpha"),
+        description="beam score ln p / L^α of a finished hypothesis whose L tokens have the "
+        "probabilities `conditionals` (decoding.beam.length_normalized)",
+    ),
+    "continuation_prob": KindSpec(
+        ("corpus", "token"),
+        description="Kneser–Ney's p_cont(token) = |{v : c(v, token) > 0}| / distinct bigrams, "
+        "from the count table of the bigram model of `corpus`",
+    ),
+    "transformer_param_count": KindSpec(
+        ("V", "d", "layers", "positions"),
+        ("part",),
+        description="parameters of the engine's transformer (lm.neural.transformer), counted on "
+        "a freshly built net: part 'total' (default, tied output), 'blocks' or 'block'",
+    ),
+    "kv_step_macs": KindSpec(
+        ("layers", "d", "t"),
+        description="multiply-adds of one cached decoding step at position t: "
+        "layers · (12d² + 2td)",
+    ),
+    "kv_cache_floats": KindSpec(
+        ("layers", "d", "T"),
+        description="numbers the KV cache holds for T positions, measured on the engine's "
+        "KVPool: 2 · layers · T · d",
     ),
     "recurrent_param_count": KindSpec(
         ("cell", "d", "m"),
@@ -930,6 +962,12 @@ _VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "d": _positive_int,
     "h": _positive_int,
     "m": _positive_int,
+    "layers": _positive_int,
+    "alpha": lambda v: None if as_number(v) is not None else f"must be a number, not {v!r}",
+    "t": _positive_int,
+    "T": _positive_int,
+    "positions": _positive_int,
+    "part": _one_of(("total", "blocks", "block")),
     "cell": _one_of(CELLS),
     "biases": _one_of(("one", "torch")),
     "penalty": _positive_number,

@@ -1,12 +1,19 @@
 """The lesson reader: a lesson's Markdown text beside its table of contents.
 
 ``LessonReaderScreen(store, lessons, lesson_id)``. The contents list every ``##`` section (✓ once
-read), the self-check, the labs, and the lessons this one links to. A section counts as read when
-at least ``READ_SHARE`` of its lines have been on screen (jumping to the end does not read the
-whole lesson), the text having rested there for ``READ_DWELL_S`` seconds (so the lines an
-animated scroll flies past do not count); each section read is committed to the store at once (``Store.mark_lesson_step``,
-the step being the heading's text, as ``arlm lessons list`` counts it). A lesson is completed
-when every section is read and every self-check question has been answered at least once.
+read), the self-check, the labs, and the lessons this one links to.
+
+A section counts as read when it has been on screen long enough to read, however it got there
+(line by line, page by page, the mouse wheel, a jump from the contents). Every ``SAMPLE_S``
+seconds the reader looks at what is on screen and shares the time since the last look among
+the sections in view, in proportion to the lines each shows (one reader reads one thing at a
+time). A section is read once (1) the time it received reaches its word count divided by
+``READING_WPS`` (a brisk skimming pace), and (2) at least ``READ_SHARE`` of its lines have been
+on screen. Flying past with the End key or a fast PageUp run gives each section a fraction of a
+second, so it reads nothing; resting on a page reads what is on it. Each section read is
+committed to the store at once (``Store.mark_lesson_step``, the step being the heading's text,
+as ``arlm lessons list`` counts it). A lesson is completed when every section is read and every
+self-check question has been answered at least once.
 
 ``[text](lesson:03-maximum-likelihood)`` links open that lesson (escape comes back); ``n``/``p``
 go to the next/previous lesson in course order.
@@ -14,7 +21,9 @@ go to the next/previous lesson in course order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import time
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -22,7 +31,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.timer import Timer
 from textual.widgets import Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -32,6 +40,21 @@ from arlm_tui.tui.screens.learn_base import LearnScreen
 
 #: Share of a section's lines that must have been on screen for it to count as read.
 READ_SHARE = 0.9
+
+
+def section_words(markdown: str) -> list[int]:
+    """The number of words of each ``##`` section (heading included), in order; the text before
+    the first ``##`` heading belongs to no section. Fenced code counts like prose."""
+    counts: list[int] = []
+    fenced = False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and line.startswith("## "):
+            counts.append(0)
+        if counts:
+            counts[-1] += len(re.findall(r"\S+", line))
+    return counts
 
 
 def lesson_number(lesson: Lesson) -> str:
@@ -59,9 +82,14 @@ class LessonReaderScreen(LearnScreen[None]):
     """Read one lesson; ``lessons``: every lesson (for links and next/previous)."""
 
     HELP_TITLE = "Lesson reader"
-    #: How long the text must rest at a scroll position for its lines to count as seen.
-    READ_DWELL_S = 0.3
-    HELP_TEXT = ("Read the lesson: a section counts as read once you have scrolled through it. "
+    #: How often the reader looks at what is on screen (seconds).
+    SAMPLE_S = 0.25
+    #: Words per second a section needs of screen time to count as read (skimming pace).
+    READING_WPS = 10.0
+    #: The most time one look may credit (a suspended or frozen app does not read).
+    MAX_CREDIT_S = 2.0
+    HELP_TEXT = ("Read the lesson: a section counts as read once it has been on screen long "
+                 "enough to read, however you scrolled to it. "
                  "The contents on the left jump to a section, the self-check, a lab or a linked "
                  "lesson. Links in the text open other lessons; escape comes back.")
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -100,7 +128,15 @@ class LessonReaderScreen(LearnScreen[None]):
         self._headers: list[str] = []  # block ids of the ## headings, in order
         self._seen: np.ndarray | None = None  # which lines of the text have been on screen
         self._spans: list[tuple[int, int]] = []  # (first line, end line) of each section
-        self._dwell: Timer | None = None
+        #: seconds of screen time each section has received, and the time each one needs
+        self.attention = np.zeros(len(found.toc))
+        words = section_words(found.body_markdown)
+        self.needed = np.asarray([w / self.READING_WPS for w in words[: len(found.toc)]]
+                                 + [0.0] * (len(found.toc) - len(words)))
+        #: the clock the reading time is measured with (tests move it by hand)
+        self.clock: Callable[[], float] = time.monotonic
+        self._last_look: float | None = None
+        self._shown_reading: tuple[str, int] | None = None
 
     # ------------------------------------------------------------------ layout
     def compose_body(self) -> ComposeResult:
@@ -157,15 +193,21 @@ class LessonReaderScreen(LearnScreen[None]):
         n = len(self.lesson.questions)
         text = Text()
         text.append(f"{read}/{total} sections read", style="bold" if read == total else "")
+        completed = self.store.lesson_progress(self.lesson.id).completed
+        now = self._shown_reading = self._reading_key()
+        if now is not None and not completed:
+            heading, percent = now
+            short = heading if len(heading) <= 20 else heading[:19] + "…"
+            text.append(f" · reading “{short}” {percent}%", style="dim")
         text.append(f" · self-check {len(answered)}/{n} answered, {len(correct)} right")
-        if self.store.lesson_progress(self.lesson.id).completed:
+        if completed:
             text.append(" · ✓ lesson completed", style="bold green")
+        text.no_wrap, text.overflow = True, "ellipsis"
         self.query_one("#reader-status", Static).update(text)
 
     def on_mount(self) -> None:
         self.query_one("#reader-body").focus()
-        self.watch(self.query_one("#reader-body", VerticalScroll), "scroll_y",
-                   self._on_scroll, init=False)
+        self.set_interval(self.SAMPLE_S, self.look)
         self._update_status()
 
     # ------------------------------------------------------------------ reading
@@ -180,16 +222,10 @@ class LessonReaderScreen(LearnScreen[None]):
         if self.anchor:
             self.query_one(Markdown).goto_anchor(self.anchor)
             self.anchor = None
-        self._track_reading()
+        self.look()
 
     def on_resize(self) -> None:
         self._seen = None  # the text reflows: line numbers change
-        self.call_after_refresh(self._track_reading)
-
-    def _on_scroll(self, _value: float) -> None:
-        if self._dwell is not None:
-            self._dwell.stop()
-        self._dwell = self.set_timer(self.READ_DWELL_S, self._track_reading)
 
     def _layout_spans(self) -> None:
         markdown = self.query_one(Markdown)
@@ -204,9 +240,13 @@ class LessonReaderScreen(LearnScreen[None]):
                        for i, top in enumerate(tops)]
         self._seen = np.zeros(max(height, 1), dtype=bool)
 
-    def _track_reading(self) -> None:
-        """Mark the lines now on screen as seen, and each section mostly seen as read."""
-        if not self._headers or not self.is_attached:
+    def look(self) -> None:
+        """Credit the time since the last look to the sections on screen (shared by the lines
+        each shows), mark those lines seen, and mark each section read that has had its time
+        and has been mostly on screen."""
+        now = self.clock()
+        last, self._last_look = self._last_look, now
+        if not self._headers or not self.is_attached or not self.is_current:
             return
         if self._seen is None:
             self._layout_spans()
@@ -214,14 +254,23 @@ class LessonReaderScreen(LearnScreen[None]):
                 return
         body = self.query_one("#reader-body", VerticalScroll)
         offset = self.query_one(Markdown).virtual_region.y
-        top = int(body.scroll_y) - offset
-        bottom = top + body.scrollable_content_region.height
-        self._seen[max(top, 0): max(bottom, 0)] = True
+        top = max(int(body.scroll_y) - offset, 0)
+        bottom = max(top + body.scrollable_content_region.height, top)
+        credit = 0.0 if last is None else min(max(now - last, 0.0), self.MAX_CREDIT_S)
+        shown = [max(min(end, bottom) - max(start, top), 0) for start, end in self._spans]
+        in_view = sum(shown)
+        if in_view == 0:
+            return
+        self._seen[top:bottom] = True
         newly = []
-        for heading, (start, end) in zip(self.lesson.toc, self._spans):
+        for i, (heading, (start, end)) in enumerate(zip(self.lesson.toc, self._spans)):
+            if not shown[i]:
+                continue
+            self.attention[i] += credit * shown[i] / in_view
             if heading in self.read or end <= start:
                 continue
-            if self._seen[start:end].mean() >= READ_SHARE:
+            if (self.attention[i] >= self.needed[i]
+                    and self._seen[start:end].mean() >= READ_SHARE):
                 newly.append(heading)
         if newly:
             for heading in newly:
@@ -229,6 +278,36 @@ class LessonReaderScreen(LearnScreen[None]):
                 self.store.mark_lesson_step(self.lesson.id, heading)
             self._check_completed()
             self.refresh_contents()
+        elif credit > 0 and self._reading_key() != self._shown_reading:
+            self._update_status()
+
+    def _reading_key(self) -> tuple[str, int] | None:
+        """What the status says about the section being read: (heading, whole percent)."""
+        now = self.reading_now() if self.is_mounted else None
+        return None if now is None else (now[0], int(now[1] * 100))
+
+    def reading_now(self) -> tuple[str, float] | None:
+        """The unread section with the most lines on screen and how far its reading has got
+        (0 to 1: the smaller of its time share and its share of lines seen), or None when
+        every section in view is read."""
+        if self._seen is None or not self._spans:
+            return None
+        body = self.query_one("#reader-body", VerticalScroll)
+        top = max(int(body.scroll_y) - self.query_one(Markdown).virtual_region.y, 0)
+        bottom = top + body.scrollable_content_region.height
+        best, lines = None, 0
+        for i, (heading, (start, end)) in enumerate(zip(self.lesson.toc, self._spans)):
+            shown = max(min(end, bottom) - max(start, top), 0)
+            if heading not in self.read and shown > lines:
+                best, lines = i, shown
+        if best is None:
+            return None
+        needed = self.needed[best]
+        share = 1.0 if needed <= 0 else min(self.attention[best] / needed, 1.0)
+        start, end = self._spans[best]
+        if end > start:  # the part never shown is not read either, however long one stays
+            share = min(share, float(self._seen[start:end].mean()) / READ_SHARE)
+        return self.lesson.toc[best], float(min(share, 1.0))
 
     def _check_completed(self) -> None:
         was = self.store.lesson_progress(self.lesson.id).completed
