@@ -61,9 +61,12 @@ def make_server(host: str, port: int, data: Path, max_visitors: int = 50) -> Any
     import asyncio
     import logging
 
-    from aiohttp import web
-    from textual_serve.app_service import AppService
-    from textual_serve.server import Server, to_int
+    try:
+        from aiohttp import web
+        from textual_serve.app_service import AppService
+        from textual_serve.server import Server, to_int
+    except ImportError:
+        raise ArlmError("arlm serve needs textual-serve (pip install textual-serve)") from None
 
     log = logging.getLogger("textual-serve")
 
