@@ -249,3 +249,11 @@ def test_header_counts_are_checked_before_anything_is_read(tmp_path, monkeypatch
 def test_only_regular_files_are_read(tmp_path):
     with pytest.raises(ArlmError, match="not a regular file"):
         read_arpa(tmp_path)
+
+
+def test_a_word_of_a_longer_ngram_must_be_a_unigram(tmp_path):
+    path = tmp_path / "bad.arpa"
+    path.write_text(HAND_WRITTEN.replace("-0.4\tb </s>", "-0.4\tb zzz"), encoding="utf-8")
+    tok = WordTokenizer.from_vocab(["a", "b", "c", "zzz"])  # the tokenizer knows zzz
+    with pytest.raises(ArlmError, match=r":17: word 'zzz' is not in the 1-grams"):
+        read_arpa(path, tok)

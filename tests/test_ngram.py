@@ -86,6 +86,8 @@ def test_count_table_matches_the_lecture_table(toy):
     only = model.count_table(ids(tok, "i love"))
     assert [(r.next_token, r.probability) for r in only] == [("cats", 0.5), ("dogs", 0.5)]
     assert model.count_table([]) == model.count_table([tok.bos_id, tok.bos_id]) == rows[:2]
+    # a <s> inside the context starts a new sentence: one <s> is the start
+    assert model.count_table([*ids(tok, "cats chase"), tok.bos_id]) == rows[:2]
     assert model.count_table(ids(tok, "mice mice")) == []
     bigrams = model.count_table(ids(tok, "i love"), order=2)
     assert {r.context for r in bigrams} == {("love",)}

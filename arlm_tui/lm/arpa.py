@@ -519,8 +519,7 @@ class _ArpaReader:
         raise self.error(f"a {j}-gram line needs {need}; got {len(fields)} fields")
 
     def unknown_word(self, word: str) -> str:
-        tokenizer = self.tokenizer
-        if tokenizer is not None and word not in tokenizer.token_to_id:
+        if self.tokenizer is not None:
             return f"word {word!r} is not in the tokenizer's vocabulary"
         return f"word {word!r} is not in the 1-grams"
 
@@ -588,10 +587,12 @@ class _ArpaReader:
         return tokenizer, ids
 
     def section(self, j: int, count: int, with_bows: bool, tokenizer: Tokenizer, listed):
-        token_to_id = tokenizer.token_to_id
-        in_file = {w: i for w, i in token_to_id.items() if listed[i]}
-        ids, probs, bows, lines = self.gather(j, count, with_bows, in_file.get)
-        del in_file
+        ids, probs, bows, lines = self.gather(j, count, with_bows, tokenizer.token_to_id.get)
+        unlisted = np.flatnonzero(~listed[ids].all(axis=1))
+        if len(unlisted):
+            r = int(unlisted[0])
+            word = tokenizer.vocab[int(ids[r][~listed[ids[r]]][0])]
+            raise self.error(f"word {word!r} is not in the 1-grams", int(lines[r]))
         table = _ArpaOrder(ids, probs, bows, len(tokenizer.vocab))
         del ids
         if table.repeated >= 0:

@@ -526,7 +526,7 @@ class NGramModel(HistoryModel):
             width = j - 1
             tail = tuple(int(t) for t in list(context)[max(0, len(context) - width) :])
             self._check_ids(tail, "context")
-            history = (self._bos,) * (width - len(tail)) + tail
+            history = self._restart((self._bos,) * (width - len(tail)) + tail)
             k = table.ctx_index.get(history)
             if k is None:
                 return []
