@@ -55,8 +55,9 @@ def num(x: float | None, digits: int = 3) -> str:
 def _table(*columns: str, **options: Any) -> Table:
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold", **options)
     for column in columns:
-        justify = "left" if column.startswith("<") else "right"
-        table.add_column(column.lstrip("<"), justify=justify, no_wrap=True)
+        left = column.startswith("<")  # one leading "<" asks for left alignment
+        table.add_column(column[1:] if left else column, justify="left" if left else "right",
+                         no_wrap=True)
     return table
 
 
