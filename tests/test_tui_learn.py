@@ -513,6 +513,7 @@ async def test_attention_heads_lab_steps_through_layers_and_takes_a_prompt():
         await pilot.pause(0.5)
         await settle(pilot)
         assert view.result is not None and "layer 1 of 4" in drawn(view)
+        assert " <s> " in drawn(view)  # a key written like a tag keeps its brackets
         await pilot.press("right", "right", "down")
         assert view.shown_layer == 2 and view.cursor == 1
         key, weight = view.result.focus(2, 1)
