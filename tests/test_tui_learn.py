@@ -340,6 +340,8 @@ async def test_self_check_grades_tolerates_and_retries(store):
         check = app.screen
         q1 = check.question
         assert q1.kind == "numeric" and check.query_one(Input).has_focus
+        # the precision the answer is graded at is said before answering
+        assert f"accepted within ±{format_number(q1.tolerance)}" in text_of(check, "#check-hint")
         await pilot.press(*"abc", "enter")  # unreadable: not graded, not recorded
         assert check.phase == "asking" and store.attempts(lesson.id) == []
         assert "Could not read a number" in text_of(check, "#check-feedback")
