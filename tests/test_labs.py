@@ -430,3 +430,16 @@ def test_head_attention_of_the_bundled_transformer(shipped_labs):
                                 pytest.approx(float(np.exp(logprobs[best])), rel=1e-4))
     # a word outside the vocabulary is reported, not silently read as <unk>
     assert labs.head_attention("the zzyzx fisherman").unknown == ("zzyzx",)
+
+
+def test_kv_cache_lab_counts_a_cached_step_as_the_lesson_does(shipped_labs):
+    from arlm_tui.learn.lessons import load_lessons as reload
+
+    lab = shipped_labs[("10-causal-transformers", "lab2")]
+    run = labs.kv_cache_demo(lab.preset["prompt"], 5)
+    assert (run.layers, run.d_model) == (4, 128) and run.identical
+    lesson = reload().get("10-causal-transformers")
+    assert run.cached_step_macs(100) == lesson.fact("f_step_macs").value
+    # a later step's query meets every cached key plus its own
+    later = run.steps[1]
+    assert later.positions_with == 1 and later.scores_with == len(run.prompt_tokens) + 2

@@ -281,7 +281,7 @@ async def test_flying_through_with_page_up_reads_nothing_more():
                 await pilot.press("pageup")
                 await clock.wait(pilot, reader, 0.5)
             assert tuple(store.lesson_progress(lesson.id).steps_read) == ()
-            assert "0/6 sections read" in text_of(reader, "#reader-status")
+            assert f"0/{len(lesson.toc)} sections read" in text_of(reader, "#reader-status")
 
 
 async def test_page_down_at_a_large_size_reads_every_section():
@@ -340,6 +340,8 @@ async def test_self_check_grades_tolerates_and_retries(store):
         check = app.screen
         q1 = check.question
         assert q1.kind == "numeric" and check.query_one(Input).has_focus
+        # the precision the answer is graded at is said before answering
+        assert f"accepted within ±{format_number(q1.tolerance)}" in text_of(check, "#check-hint")
         await pilot.press(*"abc", "enter")  # unreadable: not graded, not recorded
         assert check.phase == "asking" and store.attempts(lesson.id) == []
         assert "Could not read a number" in text_of(check, "#check-feedback")
@@ -513,6 +515,7 @@ async def test_attention_heads_lab_steps_through_layers_and_takes_a_prompt():
         await pilot.pause(0.5)
         await settle(pilot)
         assert view.result is not None and "layer 1 of 4" in drawn(view)
+        assert " <s> " in drawn(view)  # a key written like a tag keeps its brackets
         await pilot.press("right", "right", "down")
         assert view.shown_layer == 2 and view.cursor == 1
         key, weight = view.result.focus(2, 1)

@@ -499,7 +499,7 @@ class BeTheModelRound:
         if known:
             floor = sum(self._cross_entropy(p, p) for p in truths) / n  # type: ignore[arg-type]
             rows.append(ScoreRow("entropy floor", "floor", floor,
-                                 "mean entropy of the truth: no one is below it on average",
+                                 "nobody beats it on average",
                                  expected=floor))
             return [you, *sorted(rows, key=lambda r: (r.expected, r.kind != "floor"))]
         return sorted([you, *rows], key=lambda r: r.cross_entropy)

@@ -152,14 +152,12 @@ def precision_hint(question: Question) -> str:
         return "give the exact value (a whole number, or a fraction like 1/6)"
     if question.rel_tolerance and question.rel_tolerance * abs(answer) >= tolerance:
         digits = max(1, 1 - math.floor(math.log10(question.rel_tolerance * 2)))
-        return (f"accepted within {question.rel_tolerance:.2g} of the exact value in relative "
-                f"terms ({digits} significant digits are enough; 1.25e11, 1.25 × 10^11 and "
-                "1,250,000 are all read)")
+        return (f"accepted within {question.rel_tolerance * 100:g}% ({digits} significant "
+                "digits); 1.25e11 or 1.25 × 10^11 work")
     decimals = _decimals_for(tolerance)
     places = {0: "a whole number", 1: "one decimal", 2: "two decimals", 3: "three decimals",
               4: "four decimals"}.get(decimals, f"{decimals} decimals")
-    return (f"accepted within ±{format_number(tolerance)}: {places} "
-            "(or an exact fraction like 1/6) will do")
+    return f"accepted within ±{format_number(tolerance)}: {places} or a fraction like 1/6"
 
 
 # ---------------------------------------------------------------------------- text

@@ -832,6 +832,8 @@ class KVCacheRun:
     steps: tuple[CacheStep, ...]
     tokens_without: tuple[str, ...]
     tokens_with: tuple[str, ...]
+    layers: int = 0
+    d_model: int = 0
 
     @property
     def identical(self) -> bool:
@@ -844,6 +846,12 @@ class KVCacheRun:
     @property
     def positions_with(self) -> int:
         return sum(s.positions_with for s in self.steps)
+
+    def cached_step_macs(self, keys: int) -> int:
+        """Multiply-adds in the blocks of one cached step whose query meets ``keys`` cached
+        keys: L · (12d² + 2·keys·d) (projections and feed-forward, then attention)."""
+        d = self.d_model
+        return self.layers * (12 * d * d + 2 * keys * d)
 
 
 #: Words of the untrained demonstration transformer's vocabulary (besides the prompt's).
@@ -964,6 +972,8 @@ def kv_cache_demo(
         steps=tuple(steps),
         tokens_without=tuple(text(i) for i in without),
         tokens_with=tuple(text(i) for i in with_cache),
+        layers=int(net.config.layers),
+        d_model=int(net.config.d_model),
     )
 
 

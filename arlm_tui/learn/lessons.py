@@ -13,7 +13,8 @@ of contents; links to other lessons are written ``[text](lesson:03-maximum-likel
       - {id: q1, kind: choice, prompt: ..., choices: [a, b], answer: 1, explanation: ...}
       - {id: q2, kind: numeric, prompt: ..., answer: 0.06, tolerance: 0.001, explanation: ...,
          fact: f1}                 # optional: the fact whose value is the answer
-      - {id: q3, kind: text, prompt: ..., answer: [greedy, greedy decoding], explanation: ...}
+      - {id: q3, kind: text, prompt: ..., answer: [greedy, "greedy {search|decoding}"],
+         explanation: ...}         # first answer shown as is; [optional] and {a|b} in the others
     cards: [{id: c1, front: ..., back: ...}]
     labs: [{id: lab1, kind: trigram_table, title: ..., intro: ..., preset: {...}}]
     facts:                         # numbers the lesson states that the engine can recompute

@@ -55,8 +55,9 @@ def num(x: float | None, digits: int = 3) -> str:
 def _table(*columns: str, **options: Any) -> Table:
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold", **options)
     for column in columns:
-        justify = "left" if column.startswith("<") else "right"
-        table.add_column(column.lstrip("<"), justify=justify, no_wrap=True)
+        left = column.startswith("<")  # one leading "<" asks for left alignment
+        table.add_column(column[1:] if left else column, justify="left" if left else "right",
+                         no_wrap=True)
     return table
 
 
@@ -895,6 +896,14 @@ class KVCacheView(LabView):
                          style="green")
         else:
             total.append("The outputs differ: the cache is broken!", style="bold red")
+        later = [s for s in run.steps if s.positions_with == 1]
+        if later and run.layers:
+            first, last = later[0].scores_with, later[-1].scores_with
+            total.append(f"\nA cached step costs L·(12d² + 2td) multiply-adds in the blocks "
+                         f"(L = {run.layers}, d = {run.d_model}): "
+                         f"{run.cached_step_macs(first):,} with {first} keys, "
+                         f"{run.cached_step_macs(last):,} with {last}; only the 2td part grows.",
+                         style="dim")
         legend = Text("without a cache every step runs the whole prefix again; with it, only the "
                       "new token, whose query meets the cached keys (q·k per layer and head)",
                       style="dim")
