@@ -48,6 +48,9 @@ class ArlmApp(App[int]):
         settings: Settings | None = None,
         save_settings: bool = True,
     ) -> None:
+        from arlm_tui.tui import textual_fixes
+
+        textual_fixes.install()
         super().__init__()
         if initial not in ("home", "play", "review"):
             raise ValueError(f"initial must be 'home', 'play' or 'review', got {initial!r}")
