@@ -21,9 +21,8 @@ from arlm_tui.errors import ArlmError
 
 MiB = 1024 * 1024
 
-#: Stated limits, in bytes, of the files arlm reads.
+#: Stated limits, in bytes, of the files arlm reads (a corpus: ``corpora.MAX_CORPUS_BYTES``).
 LIMITS: dict[str, int] = {
-    "corpus": 256 * MiB,
     "tokenizer": 64 * MiB,
     "config": 4 * MiB,
     "session": 64 * MiB,

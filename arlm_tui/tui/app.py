@@ -50,6 +50,9 @@ class ArlmApp(App[int]):
         settings: Settings | None = None,
         save_settings: bool = True,
     ) -> None:
+        from arlm_tui.tui import textual_fixes
+
+        textual_fixes.install()
         super().__init__()
         if initial not in ("home", "play", "review"):
             raise ValueError(f"initial must be 'home', 'play' or 'review', got {initial!r}")
@@ -72,7 +75,6 @@ class ArlmApp(App[int]):
             self._progress_store.on_message = self._progress_message
             if self._progress_store.notice:
                 self.notify(self._progress_store.notice, severity="warning", timeout=10)
-            self.set_interval(30, self._retry_progress)
         return self._progress_store
 
     def _progress_message(self, message: str, severity: str) -> None:
@@ -89,6 +91,9 @@ class ArlmApp(App[int]):
 
     def on_mount(self) -> None:
         from arlm_tui.tui.screens.home import HomeScreen
+
+        # answers kept in memory after a failed save (a lock, a full disk) are retried
+        self.set_interval(30, self._retry_progress)
 
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
@@ -155,10 +156,14 @@ class GamesScreen(Screen):
         """Redraw level, xp and streak, first unlocking what lessons and reviews earned."""
         from arlm_tui.games.progression import progress, unlock_achievements
 
+        try:
+            panel = self.query_one("#games-progress", Static)
+        except NoMatches:  # closed by a fast key before it finished opening: nothing to draw
+            return
         for achievement in unlock_achievements(self.store):
             self.notify(f"{achievement.title} ({achievement.description})",
                         title="Achievement unlocked", timeout=6)
-        self.query_one("#games-progress", Static).update(progress_text(progress(self.store)))
+        panel.update(progress_text(progress(self.store)))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         game = GAME_BY_ID.get(event.option.id or "")
@@ -276,6 +281,9 @@ class GamesApp(App[int]):
     def __init__(self, initial: str | None = None, *, seed: int | None = None,
                  model: str | None = None, source: str | None = None,
                  store: Any = None) -> None:
+        from arlm_tui.tui import textual_fixes
+
+        textual_fixes.install()
         super().__init__()
         if initial is not None and initial not in GAME_BY_ID and initial != SCORES:
             raise ValueError(f"initial must be a game id or {SCORES!r}, got {initial!r}")

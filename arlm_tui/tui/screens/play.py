@@ -773,8 +773,9 @@ class PlayScreen(Screen):
     def _analysis_done(self, view: str, data: Any, error: str | None, version: int) -> None:
         if version != self._analysis_version:
             return
-        widget = self.query_one(f"#view-{view}")
-        widget.show_result(data, error)  # type: ignore[attr-defined]
+        widgets = self.query(f"#view-{view}")  # empty when the screen closed meanwhile
+        if widgets:
+            widgets.first().show_result(data, error)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ autoplay
     def action_autoplay(self) -> None:
