@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arlm_tui import paths
 from arlm_tui.errors import ModelLoadError, UnknownModelError
-from arlm_tui.lm.base import LanguageModel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from arlm_tui.lm.base import LanguageModel  # numpy: not needed to list or name models
 
 NEURAL_BACKENDS = ("rnn", "gru", "lstm", "ffn", "transformer")
 
@@ -117,6 +119,8 @@ def resolve(name_or_path: str | Path) -> Path:
 
 def load_model(name_or_path: str | Path | LanguageModel | None = None) -> LanguageModel:
     """Load a model by bundled/user name, directory path, ``.arpa`` file or ``hf:PATH``."""
+    from arlm_tui.lm.base import LanguageModel
+
     if isinstance(name_or_path, LanguageModel):
         return name_or_path
     if name_or_path is None:
