@@ -357,14 +357,41 @@ def write_gpt2_folder(directory: Path, layers: int, d: int, heads: int, vocab: i
     return directory
 
 
-def resident_mb() -> dict[str, float]:
-    """This process's resident memory (MB): private (anonymous) and file-backed pages."""
-    out = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "RssAnon", "RssFile"):
-            out[key] = int(value.split()[0]) / 1024
-    return out
+RESIDENT_CODE = """
+import sys, time
+from pathlib import Path
+import torch
+from arlm_tui.lm.registry import load_model
+
+def resident():
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return [int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "RssAnon", "RssFile")]
+
+before = resident()
+start = time.perf_counter()
+model = load_model(sys.argv[1])
+seconds = time.perf_counter() - start
+loaded = resident()
+logprobs, state = model.start([[5, 6, 7]])
+for _ in range(8):
+    logprobs, state = model.extend(state, [int(logprobs[0].argmax())])
+print(seconds, *before, *loaded, *resident())
+"""
+
+
+def resident_after_load(folder: Path) -> str:
+    """A fresh interpreter (torch imported) loads ``folder`` and takes 8 greedy steps: load
+    time and resident memory (MB; private = anonymous pages, file = mapped pages)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", RESIDENT_CODE, str(folder)], capture_output=True,
+                         text=True, check=True, cwd=ROOT,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    seconds, *mb = (float(v) for v in out.stdout.split())
+    (rss0, anon0, file0), (rss1, anon1, file1), (rss2, anon2, file2) = mb[:3], mb[3:6], mb[6:]
+    return (f"loaded in {seconds:.2f} s; resident {rss1:.0f} MB after loading ({anon1:.0f} "
+            f"private, {file1:.0f} file pages; torch alone {rss0:.0f}: {anon0:.0f} + {file0:.0f}), "
+            f"{rss2:.0f} MB after 8 steps ({anon2:.0f} + {file2:.0f})")  # fmt: skip
 
 
 def processor_overhead(model, prompt: list[int], repeats: int) -> tuple[float, float]:
@@ -413,22 +440,19 @@ def sizes_main(repeats: int) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_gpt2_folder(Path(tmp) / "gpt2-small-shape", 12, 768, 12, 50257)
-        before = resident_mb()
-        start = time.perf_counter()
+        memory = resident_after_load(folder)
+        size = (folder / "model.safetensors").stat().st_size
         big = load_model(folder)
-        loaded = time.perf_counter() - start
-        after = resident_mb()
         hf = GPT2LMHeadModel.from_pretrained(folder).eval()
         prompt = [5, 6, 7, 8]
         theirs_lp = torch.log_softmax(hf(torch.tensor([[big.bos_id, *prompt]])).logits[0, -1]
                                       .double(), -1).detach().numpy()  # fmt: skip
         delta = float(np.abs(big.next_logprobs(prompt) - theirs_lp).max())
         warm_up(big, hf, prompt)
-        print(f"\nGPT-2 small's shape, 12 layers × 768 × 12 heads, vocab 50,257 (random weights, "
-              f"a GPT-2 folder loaded memory-mapped in {loaded:.2f} s: resident "
-              f"+{after['RssAnon'] - before['RssAnon']:.0f} MB private, "
-              f"+{after['RssFile'] - before['RssFile']:.0f} MB mapped file pages); max |Δ log p| "
-              f"{delta:.1e}")  # fmt: skip
+        print(f"\nGPT-2 small's shape, 12 layers × 768 × 12 heads, vocab 50,257 (random weights "
+              f"in a GPT-2 folder, {size / 1e6:.0f} MB of float32), arlm memory-mapped: "
+              f"{memory}; "
+              f"max |Δ log p| {delta:.1e}")  # fmt: skip
         flops = flops_per_token(12, 768, 50257, 130)
         print(f"{header}{'arlm limit':>12}{'HF limit':>10}")
         for label, target in (("greedy", 3), ("top-p 0.9", 3), ("beam 4", 2)):

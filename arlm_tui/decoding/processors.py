@@ -171,8 +171,8 @@ def top_indices(values: np.ndarray, k: int) -> np.ndarray:
     if values.size <= _SORT_ALL:
         return np.argsort(-values, kind="stable")[:k]
     if k < values.size:
-        part = np.argpartition(-values, k - 1)[:k]
-        candidates = np.flatnonzero(values >= values[part].min())  # every tie with the k-th
+        kth = np.partition(values, values.size - k)[values.size - k]  # no negated copy
+        candidates = np.flatnonzero(values >= kth)  # every tie with the k-th
     else:
         candidates = np.arange(values.size)
     return candidates[np.lexsort((candidates, -values[candidates]))][:k]
