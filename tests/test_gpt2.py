@@ -208,3 +208,23 @@ def test_a_broken_checkpoint_is_one_line_naming_the_file(tmp_path, gpt2_dir):
         with pytest.raises(ModelLoadError, match=what) as info:
             arlm_tui.load_model(f"hf:{directory}")
         assert str(directory) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_openai_style_names_and_mask_buffers_load_too(tmp_path, gpt2_dir, model):
+    """The original GPT-2 files name tensors without ``transformer.`` and keep each layer's
+    causal-mask buffer (``h.N.attn.bias``): names are read either way, buffers ignored."""
+    from safetensors.numpy import load_file, save_file
+
+    directory = tmp_path / "openai"
+    directory.mkdir()
+    for file in gpt2_dir.iterdir():
+        if file.name != "model.safetensors":
+            (directory / file.name).write_bytes(file.read_bytes())
+    tensors = {k.removeprefix("transformer."): v
+               for k, v in load_file(gpt2_dir / "model.safetensors").items()}  # fmt: skip
+    for i in range(2):
+        tensors[f"h.{i}.attn.bias"] = np.tril(np.ones((1, 1, WINDOW, WINDOW), np.float32))
+    save_file(tensors, directory / "model.safetensors")
+    loaded = arlm_tui.load_model(f"hf:{directory}")
+    context = model.tokenizer.encode("the cat sat")
+    np.testing.assert_array_equal(loaded.next_logprobs(context), model.next_logprobs(context))
