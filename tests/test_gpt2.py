@@ -106,7 +106,7 @@ def test_a_gpt2_folder_runs_on_arlms_transformer(model, gpt2_dir):
 
 def test_log_probs_equal_transformers_step_by_step_and_in_beams(model, reference, path):
     enc = model.tokenizer.encode
-    contexts = [enc("the cat sat"), enc("a dog"), []]
+    contexts = [enc("the cat sat"), enc("a dog"), [], enc("the"), enc("a bird sang")]  # 4 + 1
     logprobs, state = model.start(contexts)
     _close(logprobs, _theirs(model, reference, contexts))
     histories = [list(c) for c in contexts]
@@ -115,10 +115,10 @@ def test_log_probs_equal_transformers_step_by_step_and_in_beams(model, reference
         logprobs, state = model.extend(state, tokens)
         histories = [h + [t] for h, t in zip(histories, tokens)]
         _close(logprobs, _theirs(model, reference, histories))
-    picked = model.select(state, [2, 0, 0])  # beams: reorder and duplicate rows
-    tokens = enc(" the")[:1] * 3
+    picked = model.select(state, [2, 0, 0, 4])  # beams: reorder and duplicate rows
+    tokens = enc(" the")[:1] * 4
     logprobs, _ = model.extend(picked, tokens)
-    expected = [histories[i] + tokens[:1] for i in (2, 0, 0)]
+    expected = [histories[i] + tokens[:1] for i in (2, 0, 0, 4)]
     _close(logprobs, _theirs(model, reference, expected))
 
 

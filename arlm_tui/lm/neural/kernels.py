@@ -128,7 +128,7 @@ def _affine_in_out(x, w, bias, y):
     inputs i … i+3 add x[b, i]·w[i] + … + x[b, i+3]·w[i+3] (contiguous rows) to y[b], a
     vectorised axpy, so a memory-mapped checkpoint is read in place. Outputs go in tiles of
     ``_TILE``: the four weight rows' tile is read from memory once and stays in the L1 cache
-    while every batch row uses it. (Loops run over slices from 0: an index the compiler
+    while every batch row uses it, four rows at a time. (Loops run over slices from 0: an index the compiler
     cannot prove non-negative blocks vectorisation.)"""
     B, n = x.shape
     m = w.shape[1]
@@ -144,13 +144,28 @@ def _affine_in_out(x, w, bias, y):
         while i < n:
             if i + 4 <= n:
                 r0, r1, r2, r3 = w[i, j0:j1], w[i + 1, j0:j1], w[i + 2, j0:j1], w[i + 3, j0:j1]
-                for b in range(B):
+                b = 0
+                while b + 4 <= B:  # four batch rows at once: each weight loaded once for four
+                    y0, y1, y2, y3 = y[b, j0:j1], y[b + 1, j0:j1], y[b + 2, j0:j1], y[b + 3, j0:j1]
+                    a00, a01, a02, a03 = x[b, i], x[b, i + 1], x[b, i + 2], x[b, i + 3]
+                    a10, a11, a12, a13 = x[b + 1, i], x[b + 1, i + 1], x[b + 1, i + 2], x[b + 1, i + 3]
+                    a20, a21, a22, a23 = x[b + 2, i], x[b + 2, i + 1], x[b + 2, i + 2], x[b + 2, i + 3]
+                    a30, a31, a32, a33 = x[b + 3, i], x[b + 3, i + 1], x[b + 3, i + 2], x[b + 3, i + 3]
+                    for j in range(size):
+                        w0, w1, w2, w3 = weight(r0[j]), weight(r1[j]), weight(r2[j]), weight(r3[j])
+                        y0[j] += (a00 * w0 + a01 * w1) + (a02 * w2 + a03 * w3)
+                        y1[j] += (a10 * w0 + a11 * w1) + (a12 * w2 + a13 * w3)
+                        y2[j] += (a20 * w0 + a21 * w1) + (a22 * w2 + a23 * w3)
+                        y3[j] += (a30 * w0 + a31 * w1) + (a32 * w2 + a33 * w3)
+                    b += 4
+                while b < B:
                     x0, x1, x2, x3 = x[b, i], x[b, i + 1], x[b, i + 2], x[b, i + 3]
                     out = y[b, j0:j1]
                     for j in range(size):
                         out[j] += (x0 * weight(r0[j]) + x1 * weight(r1[j])) + (
                             x2 * weight(r2[j]) + x3 * weight(r3[j])
                         )
+                    b += 1
                 i += 4
             else:
                 r0 = w[i, j0:j1]
