@@ -94,9 +94,9 @@ def bfloat16_bits(a: np.ndarray) -> np.ndarray:
     return (np.ascontiguousarray(a, dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16)
 
 
-def step_weights(net, never: tuple[int, ...]) -> StepWeights:
+def step_weights(net, never: int | tuple[int, ...]) -> StepWeights:
     """The weights of a ``TransformerLM`` as ``StepWeights`` (read through ``.detach()``);
-    ``never``: ids whose logit is −∞ (never predicted)."""
+    ``never``: the id or ids whose logit is −∞ (never predicted: ``<s>``)."""
 
     def f32(t) -> np.ndarray:
         return np.ascontiguousarray(t.detach().cpu().float().numpy())
@@ -125,7 +125,7 @@ def step_weights(net, never: tuple[int, ...]) -> StepWeights:
         if is_bfloat16(mats) and is_bfloat16(head_t):
             mats, head_t = bfloat16_bits(mats), bfloat16_bits(head_t)
     head_b = np.zeros(net.config.vocab_size, dtype=np.float32)
-    head_b[list(never)] = -np.inf
+    head_b[np.atleast_1d(np.asarray(never, dtype=np.int64))] = -np.inf
     return StepWeights(
         wte=f32(net.wte.weight),
         wpe=f32(net.wpe.weight),
