@@ -430,10 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # plain ``arlm`` opens the app at once: building the parser imports every subcommand's
+    # module (the games' import numpy), which the home screen does not need
+    args = build_parser().parse_args(arguments) if arguments else None
     try:
-        if args.command is None:
+        if args is None or args.command is None:
             from arlm_tui.tui.app import run_app
 
             return run_app()

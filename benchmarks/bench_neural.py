@@ -2,6 +2,16 @@
 
     python benchmarks/bench_neural.py [--model NAME|DIR] [--random [--vocab 5000]]
                                       [--threads N] [--bf16] [--repeats 3]
+    python benchmarks/bench_neural.py --sizes [--repeats 1]     # real vocabulary sizes
+
+``--sizes`` (issue 17) runs, side by side on one thread, 256 new tokens each: random weights
+of 4 layers × 128 × 4 heads with a 5,000-token vocabulary (greedy, top-p, min-p: target ≥ 5×
+``generate()``; beam 4: ≥ 3×), and GPT-2 small's shape (12 × 768 × 12 heads, vocabulary
+50,257) written as a GPT-2 checkpoint folder that arlm loads memory-mapped (``lm.neural.gpt2``)
+and ``transformers`` loads with ``from_pretrained`` (greedy, top-p: ≥ 3×; beam 4: ≥ 2×), with
+the fraction of the arithmetic limit each side reaches (FLOPs per token ÷ this machine's
+single-core matmul throughput); and what the processors top-k, top-p, min-p and typical-p
+together add to a greedy step at 50,257 tokens (target ≤ 25 %).
 
 Both sides run the same net: by default the bundled ``oracle-transformer`` (4 layers, d_model
 128, 4 heads, 1024 positions, the oracle's vocabulary), on our side as arlm loads it and on
@@ -261,6 +271,204 @@ def bundled_steps() -> list[tuple[str, str, float]]:
     return rows
 
 
+# ---------------------------------------------------------------------------------- --sizes
+SIZES_KNOBS = {"greedy": {}, "top-p 0.9": {"top_p": 0.9}, "min-p 0.1": {"min_p": 0.1}}
+HF_KNOBS = {"greedy": {"do_sample": False},
+            "top-p 0.9": {"do_sample": True, "top_p": 0.9, "top_k": 0},
+            "min-p 0.1": {"do_sample": True, "min_p": 0.1, "top_k": 0},
+            "beam 4": {"do_sample": False, "num_beams": 4, "early_stopping": True}}  # fmt: skip
+
+
+def warm_up(model, hf, prompt: list[int]) -> None:
+    """One short untimed generation each side: compiled kernels loaded, caches allocated."""
+    generate_ids(model, prompt, DecodingConfig(strategy="greedy", max_tokens=4))
+    beam_search(model, prompt, width=4, max_tokens=4)
+    ids = torch.tensor([[model.bos_id, *prompt]])
+    with torch.inference_mode():
+        hf.generate(ids, attention_mask=torch.ones_like(ids), pad_token_id=model.bos_id,
+                    max_new_tokens=4, do_sample=False)
+
+
+def tokens_per_second(model, prompt: list[int], label: str, repeats: int) -> float:
+    """arlm: 256 new tokens with a full Trace per step (beam search: its own explanation)."""
+    if label == "beam 4":
+
+        def run():
+            beam_search(model, prompt, width=4, max_tokens=NEW_TOKENS, min_tokens=NEW_TOKENS)
+    else:
+        strategy = "greedy" if label == "greedy" else "sample"
+        config = DecodingConfig(strategy=strategy, max_tokens=NEW_TOKENS, min_tokens=NEW_TOKENS,
+                                seed=1, **SIZES_KNOBS[label])  # fmt: skip
+
+        def run():
+            result = generate_ids(model, prompt, config)
+            assert len(result.ids) == NEW_TOKENS and len(result.traces) == NEW_TOKENS
+
+    return NEW_TOKENS / best_of(repeats, run)
+
+
+def hf_tokens_per_second(hf, start_id: int, prompt: list[int], label: str, repeats: int) -> float:
+    ids = torch.tensor([[start_id, *prompt]])
+
+    def run():
+        with torch.inference_mode():
+            out = hf.generate(ids, attention_mask=torch.ones_like(ids), pad_token_id=start_id,
+                              max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS,
+                              **HF_KNOBS[label])  # fmt: skip
+        assert out.shape[1] == ids.shape[1] + NEW_TOKENS
+
+    return NEW_TOKENS / best_of(repeats, run)
+
+
+def matmul_flops() -> float:
+    """FLOP/s of one large float32 matrix product on one thread (this machine's arithmetic
+    limit for a step, which a one-token step cannot reach: it reads each weight once)."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a @ b
+    return 2 * 2048**3 / best_of(3, lambda: a @ b)
+
+
+def flops_per_token(layers: int, d: int, vocab: int, position: int) -> float:
+    """Multiply-adds ×2 of one token's step: 12·d² weights a block, attention over
+    ``position`` keys (q·k and a·v, 2·d each), the output product d·V."""
+    return 2.0 * (layers * (12 * d * d + 2 * d * position) + d * vocab)
+
+
+def write_gpt2_folder(directory: Path, layers: int, d: int, heads: int, vocab: int) -> Path:
+    """A GPT-2 checkpoint folder with random weights (``transformers``' initialisation, the
+    token embedding ×20 so that sampling is not near-uniform) and a word-level tokenizer of
+    ``vocab`` tokens, the last one ``<|endoftext|>``."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    directory.mkdir(parents=True, exist_ok=True)
+    words = {f"w{i}": i for i in range(vocab - 1)} | {"<|endoftext|>": vocab - 1}
+    tok = Tokenizer(models.WordLevel(words, unk_token="<|endoftext|>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.add_special_tokens(["<|endoftext|>"])
+    tok.save(str(directory / "tokenizer.json"))
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=vocab, n_positions=1024, n_embd=d, n_layer=layers,
+                        n_head=heads, bos_token_id=vocab - 1, eos_token_id=vocab - 1)  # fmt: skip
+    net = GPT2LMHeadModel(config)
+    with torch.no_grad():
+        net.transformer.wte.weight.mul_(20)
+    net.save_pretrained(directory)
+    return directory
+
+
+RESIDENT_CODE = """
+import sys, time
+from pathlib import Path
+import torch
+from arlm_tui.lm.registry import load_model
+
+def resident():
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return [int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "RssAnon", "RssFile")]
+
+before = resident()
+start = time.perf_counter()
+model = load_model(sys.argv[1])
+seconds = time.perf_counter() - start
+loaded = resident()
+logprobs, state = model.start([[5, 6, 7]])
+for _ in range(8):
+    logprobs, state = model.extend(state, [int(logprobs[0].argmax())])
+print(seconds, *before, *loaded, *resident())
+"""
+
+
+def resident_after_load(folder: Path) -> str:
+    """A fresh interpreter (torch imported) loads ``folder`` and takes 8 greedy steps: load
+    time and resident memory (MB; private = anonymous pages, file = mapped pages)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", RESIDENT_CODE, str(folder)], capture_output=True,
+                         text=True, check=True, cwd=ROOT,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    seconds, *mb = (float(v) for v in out.stdout.split())
+    (rss0, anon0, file0), (rss1, anon1, file1), (rss2, anon2, file2) = mb[:3], mb[3:6], mb[6:]
+    return (f"loaded in {seconds:.2f} s; resident {rss1:.0f} MB after loading ({anon1:.0f} "
+            f"private, {file1:.0f} file pages; torch alone {rss0:.0f}: {anon0:.0f} + {file0:.0f}), "
+            f"{rss2:.0f} MB after 8 steps ({anon2:.0f} + {file2:.0f})")  # fmt: skip
+
+
+def processor_overhead(model, prompt: list[int], repeats: int) -> tuple[float, float]:
+    """Seconds per token of greedy generation (full Trace), and of sampling with top-k 1000,
+    top-p 0.9, min-p 0.01 and typical-p 0.9 all on (every stage in the Trace)."""
+    tokens = 32
+    plain = DecodingConfig(strategy="greedy", max_tokens=tokens, min_tokens=tokens)
+    knobs = DecodingConfig(strategy="sample", max_tokens=tokens, min_tokens=tokens, seed=1,
+                           top_k=1000, top_p=0.9, min_p=0.01, typical_p=0.9)  # fmt: skip
+    times = [best_of(repeats, lambda c=c: generate_ids(model, prompt, c)) / tokens
+             for c in (plain, knobs)]  # fmt: skip
+    return times[0], times[1]
+
+
+def sizes_main(repeats: int) -> int:
+    """Issue 17's table: real vocabulary sizes, one thread each side."""
+    import tempfile
+
+    import transformers
+    from transformers import GPT2LMHeadModel
+
+    from arlm_tui.lm.neural.backend import set_inference_threads
+    from arlm_tui.lm.registry import load_model
+
+    set_inference_threads()
+    limit = matmul_flops()
+    print(f"one thread, torch {torch.__version__}, transformers {transformers.__version__}; "
+          f"single-core float32 matmul: {limit / 1e9:.1f} GFLOP/s; {NEW_TOKENS} new tokens, "
+          "arlm with a full Trace per step")  # fmt: skip
+    header = f"{'':<28}{'arlm tok/s':>11}{'HF tok/s':>10}{'speed-up':>10}{'target':>8}"
+
+    small = our_model(5000, None)
+    hf = hf_model(small)
+    prompt = RANDOM_PROMPT
+    warm_up(small, hf, prompt)
+    print(f"\n4 layers × 128 × 4 heads, vocab 5,000, float32 (random weights): max |Δ log p| "
+          f"{same_distributions(small, hf, prompt):.1e}\n{header}")  # fmt: skip
+    for label, target in (("greedy", 5), ("top-p 0.9", 5), ("min-p 0.1", 5), ("beam 4", 3)):
+        mine = tokens_per_second(small, prompt, label, repeats)
+        other = hf_tokens_per_second(hf, small.bos_id, prompt, label, repeats)
+        print(f"{label:<28}{mine:11.0f}{other:10.0f}{mine / other:9.1f}×{target:7.0f}×"
+              f"{' ok' if mine / other >= target else ' below'}")
+    plain, knobs = processor_overhead(small, prompt, repeats)
+    print(f"processors at 5,000 tokens: greedy step {plain * 1e3:.2f} ms, sampling with top-k, "
+          f"top-p, min-p and typical-p {knobs * 1e3:.2f} ms (+{knobs / plain - 1:.0%})")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_gpt2_folder(Path(tmp) / "gpt2-small-shape", 12, 768, 12, 50257)
+        memory = resident_after_load(folder)
+        size = (folder / "model.safetensors").stat().st_size
+        big = load_model(folder)
+        hf = GPT2LMHeadModel.from_pretrained(folder).eval()
+        prompt = [5, 6, 7, 8]
+        theirs_lp = torch.log_softmax(hf(torch.tensor([[big.bos_id, *prompt]])).logits[0, -1]
+                                      .double(), -1).detach().numpy()  # fmt: skip
+        delta = float(np.abs(big.next_logprobs(prompt) - theirs_lp).max())
+        warm_up(big, hf, prompt)
+        print(f"\nGPT-2 small's shape, 12 layers × 768 × 12 heads, vocab 50,257 (random weights "
+              f"in a GPT-2 folder, {size / 1e6:.0f} MB of float32), arlm memory-mapped: "
+              f"{memory}; "
+              f"max |Δ log p| {delta:.1e}")  # fmt: skip
+        flops = flops_per_token(12, 768, 50257, 130)
+        print(f"{header}{'arlm limit':>12}{'HF limit':>10}")
+        for label, target in (("greedy", 3), ("top-p 0.9", 3), ("beam 4", 2)):
+            mine = tokens_per_second(big, prompt, label, repeats)
+            other = hf_tokens_per_second(hf, big.bos_id, prompt, label, repeats)
+            rows = 4 if label == "beam 4" else 1
+            print(f"{label:<28}{mine:11.1f}{other:10.1f}{mine / other:9.1f}×{target:7.0f}×"
+                  f"{' ok' if mine / other >= target else ' below'}"
+                  f"{mine * rows * flops / limit:11.1%}{other * rows * flops / limit:10.1%}")
+        plain, knobs = processor_overhead(big, prompt, repeats)
+        print(f"\nprocessors at 50,257 tokens: greedy step {plain * 1e3:.1f} ms, sampling with "
+              f"top-k, top-p, min-p and typical-p {knobs * 1e3:.1f} ms: "
+              f"+{knobs / plain - 1:.1%} (target ≤ 25 %)")  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -273,7 +481,11 @@ def main(argv: list[str] | None = None) -> int:
         "--bf16", action="store_true", help="round the weights to bfloat16 first (both sides)"
     )
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sizes", action="store_true",
+                        help="issue 17's table: 5,000 and 50,257-token vocabularies")
     args = parser.parse_args(argv)
+    if args.sizes:
+        return sizes_main(args.repeats)
 
     model = our_model(args.vocab, None if args.random else args.model)
     if args.bf16:

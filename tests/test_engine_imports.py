@@ -53,3 +53,28 @@ def test_engine_modules_import_neither_textual_nor_torch():
 def test_package_and_cli_stay_light():
     assert _imported_by("arlm_tui") == set()
     assert _imported_by("arlm_tui.cli") == set()
+
+
+def test_the_home_screen_starts_without_numpy_or_yaml():
+    """Start-up: the app and its home screen import neither numpy nor the lessons' YAML (the
+    summaries that need them are read after the first frame)."""
+    code = (
+        "import json, sys; import arlm_tui.tui.app, arlm_tui.tui.screens.home, "
+        "arlm_tui.tui.settings; print(json.dumps(sorted(m for m in ('numpy', 'yaml', 'torch') "
+        "if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_plain_arlm_opens_the_app_without_building_the_command_line():
+    code = (
+        "import json, sys; import arlm_tui.tui.app as app; app.run_app = lambda: 0; "
+        "from arlm_tui.cli import main; assert main([]) == 0; "
+        "print(json.dumps(sorted(m for m in ('numpy', 'yaml', 'torch', 'arlm_tui.games') "
+        "if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

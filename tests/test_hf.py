@@ -4,6 +4,9 @@ Two models: one whose tokenizer has ``<unk>``, ``<s>``, ``</s>`` at the *end* of
 and whose embedding has 4 padding rows (so the adapter must use the Hugging Face ids, not arlm's
 0, 1, 2), and a GPT-2-style one with a single ``<|endoftext|>`` token (no start token: the end
 token starts a text). ``transformers`` is in the ``test`` extra, so nothing here is skipped.
+
+Both use the exact (erf) GELU, which arlm's own transformer does not compute, so they load
+through ``transformers``; GPT-2 checkpoints that arlm runs itself: tests/test_gpt2.py.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ def _save_tiny_gpt2(directory: Path, fast: PreTrainedTokenizerFast, extra_rows: 
         n_layer=2,
         n_head=2,
         initializer_range=0.3,  # peaked distributions: argmax ties are out of the question
+        activation_function="gelu",  # not GPT-2's tanh form: transformers runs these
         bos_token_id=fast.bos_token_id if fast.bos_token_id is not None else fast.eos_token_id,
         eos_token_id=fast.eos_token_id,
     )

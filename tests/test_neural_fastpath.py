@@ -81,9 +81,12 @@ def test_a_step_that_cannot_compile_falls_back_to_torch_with_a_warning(monkeypat
 def test_step_weights_are_the_modules_own_numbers():
     model = make_model()
     net = model.net
-    weights = fastpath.step_weights(net, 1)
-    assert not weights.bfloat16 and weights.qkv_t.dtype == np.float32
-    np.testing.assert_array_equal(weights.qkv_t[1], net.blocks[1].attn.c_attn.weight.detach())
+    weights = fastpath.step_weights(net, (1,))
+    assert not weights.bfloat16 and weights.mats.dtype == np.float32 and not weights.in_out
+    np.testing.assert_array_equal(
+        weights.matrix("qkv", 1), net.blocks[1].attn.c_attn.weight.detach()
+    )
+    np.testing.assert_array_equal(weights.matrix("p", 0), net.blocks[0].mlp.c_proj.weight.detach())
     np.testing.assert_array_equal(weights.ln_2[0, 0], net.blocks[0].ln_2.weight.detach())
     np.testing.assert_array_equal(weights.head_t, net.wte.weight.detach())
     assert weights.head_b[1] == -np.inf and np.count_nonzero(weights.head_b) == 1
@@ -92,11 +95,12 @@ def test_step_weights_are_the_modules_own_numbers():
 
 def test_a_bfloat16_model_keeps_its_matrices_as_16_bit_patterns():
     net = make_model(bf16=True).net
-    weights = fastpath.step_weights(net, 1)
-    assert weights.bfloat16 and weights.fc_t.dtype == np.uint16
-    widened = (weights.fc_t[0].astype(np.uint32) << 16).view(np.float32)
+    weights = fastpath.step_weights(net, (1,))
+    assert weights.bfloat16 and weights.mats.dtype == np.uint16
+    fc = weights.matrix("fc", 0)
+    widened = (fc.astype(np.uint32) << 16).view(np.float32)
     np.testing.assert_array_equal(widened, net.blocks[0].mlp.c_fc.weight.detach())
-    assert kernels.weight(weights.fc_t[0, 1, 2]) == widened[1, 2]  # the plain-Python meaning
+    assert kernels.weight(fc[1, 2]) == widened[1, 2]  # the plain-Python meaning
     assert fastpath.is_bfloat16(np.array([1.0, -0.5, 3.0], np.float32))
     assert not fastpath.is_bfloat16(np.array([1.0, 0.1], np.float32))
 

@@ -178,11 +178,45 @@ def top_indices(values: np.ndarray, k: int) -> np.ndarray:
     if values.size <= _SORT_ALL:
         return np.argsort(-values, kind="stable")[:k]
     if k < values.size:
-        part = np.argpartition(-values, k - 1)[:k]
-        candidates = np.flatnonzero(values >= values[part].min())  # every tie with the k-th
+        kth = np.partition(values, values.size - k)[values.size - k]  # no negated copy
+        candidates = np.flatnonzero(values >= kth)  # every tie with the k-th
     else:
         candidates = np.arange(values.size)
     return candidates[np.lexsort((candidates, -values[candidates]))][:k]
+
+
+#: Bins of ``_crossing``: a token's bin is a linear function of its sort key.
+_BINS = 2048
+
+
+def _crossing(key: np.ndarray, probs: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Where the probability mass of the tokens, taken by increasing ``key`` (ties by id),
+    first reaches ``limit``, without sorting the vocabulary: the tokens are binned by key
+    (bin = a linear function of the key, so the order of bins is the order of keys), the
+    mass of each bin summed, and only the bin where the running mass reaches ``limit`` is
+    sorted. Tokens whose key is +inf are in no bin.
+
+    Returns (ahead, ranked, mass_before): ``ahead`` marks the tokens of the bins before that
+    one (all of them come first), ``ranked`` the ids of that bin in order, ``mass_before``
+    the mass ahead of it. If the whole mass stays below ``limit``, ``ranked`` is empty and
+    ``ahead`` marks every binned token.
+    """
+    lo = float(np.minimum.reduce(key))
+    hi = float(np.max(key, where=key < np.inf, initial=lo))
+    scaled = key - lo  # few temporaries: each new array of V floats costs page faults
+    if hi > lo:
+        scaled *= (_BINS - 1) / (hi - lo)
+        np.minimum(scaled, _BINS, out=scaled)  # +inf: bin _BINS, outside
+    else:
+        np.minimum(scaled, 1.0, out=scaled)  # one finite value: bin 0, +inf: bin 1 …
+        scaled *= _BINS  # … then _BINS
+    bins = scaled.astype(np.intp)
+    mass = np.cumsum(np.bincount(bins, weights=probs, minlength=_BINS + 1)[:_BINS])
+    c = int(np.searchsorted(mass, limit))  # the first bin whose running mass reaches limit
+    if c >= _BINS:
+        return bins < _BINS, np.zeros(0, dtype=np.intp), float(mass[-1])
+    ids = np.flatnonzero(bins == c)
+    return bins < c, ids[np.lexsort((ids, key[ids]))], float(mass[c - 1]) if c else 0.0
 
 
 def _fmt(x: float) -> str:
@@ -404,21 +438,18 @@ class TopP:
         # a large vocabulary sorts only its most probable tokens
         z, probs = _logits_and_probs(logits, probs)
         limit = self.p - 1e-12
+        out = np.full(z.shape, NEG_INF)
         if z.size <= _SORT_ALL:
             top = np.argsort(-z, kind="stable")
             cumulative = np.cumsum(probs[top])
-        else:
-            possible = int(np.count_nonzero(probs))  # tokens at -inf never need sorting
-            k = min(64, possible)
-            while True:
-                top = top_indices(z, k)
-                cumulative = np.cumsum(probs[top])
-                if cumulative[-1] >= limit or k == possible:
-                    break
-                k = min(4 * k, possible)
-        # the mass before token j is cumulative[j-1] (0 for the first, which always stays)
+        else:  # a large vocabulary sorts only the bin where the mass crosses p
+            ahead, top, before = _crossing(-z, probs, limit)  # -inf logits: +inf keys
+            out[ahead] = z[ahead]
+            if top.size == 0:
+                return out
+            cumulative = before + np.cumsum(probs[top])  # its first token has < limit before
+        # the mass before token j is cumulative[j-1] (< limit for the first, which stays)
         keep = top[: 1 + int(np.searchsorted(cumulative[:-1], limit))]
-        out = np.full(z.shape, NEG_INF)
         out[keep] = z[keep]
         return out
 
@@ -430,6 +461,20 @@ def _top_p_by_full_sort(p: float, logits: np.ndarray) -> np.ndarray:
     cumulative = np.cumsum(softmax(z)[order])
     sorted_remove = cumulative <= (1.0 - p) + 1e-12
     sorted_remove[-1] = False  # min_tokens_to_keep = 1: the most probable token stays
+    return _remove_sorted(z, order, sorted_remove)
+
+
+def _typical_p_by_full_sort(p: float, logits: np.ndarray) -> np.ndarray:
+    """Reference for ``TypicalP`` on any vocabulary: one full sort (used by the tests)."""
+    z = _logits_array(logits)
+    probs = softmax(z)
+    with np.errstate(divide="ignore"):
+        distance = np.abs(-np.log(probs) - entropy(probs))
+    order = np.argsort(distance, kind="stable")
+    cumulative = np.cumsum(probs[order])
+    last = min(int(np.sum(cumulative < p)), z.size - 1)
+    sorted_remove = distance[order] > distance[order][last]
+    sorted_remove[0] = False
     return _remove_sorted(z, order, sorted_remove)
 
 
@@ -479,6 +524,13 @@ class TypicalP:
             log_probs = np.log(probs)
         h = entropy(probs)
         distance = np.abs(-log_probs - h)  # inf for removed tokens: sorted last
+        if z.size > _SORT_ALL:  # a large vocabulary sorts only the bin where the mass crosses p
+            _, ranked, before = _crossing(distance, probs, self.p)
+            if ranked.size == 0:  # the mass never reaches p (rounding): everything stays
+                return z.copy()
+            cumulative = before + np.cumsum(probs[ranked])
+            last = ranked[min(int(np.sum(cumulative < self.p)), ranked.size - 1)]
+            return _remove(z, distance > distance[last])
         order = np.argsort(distance, kind="stable")
         sorted_distance = distance[order]
         cumulative = np.cumsum(probs[order])

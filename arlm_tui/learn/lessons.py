@@ -54,6 +54,10 @@ from arlm_tui.learn.grading import (  # noqa: F401  (re-exported: the grading AP
 )
 from arlm_tui.learn.grading import close as _close
 
+#: libyaml's safe loader when PyYAML has it (the same node tree with line marks, ~10× faster
+#: than the pure-Python one, which took ~0.5 s for the shipped lessons)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 LESSON_FILE = "lesson.md"
 META_FILE = "lesson.yaml"
 #: A lesson folder is named like ``05-ngrams``; anything else in the lessons directory is ignored.
@@ -410,7 +414,7 @@ def load_lesson(folder: str | Path, *, known_ids: Iterable[str] | None = None) -
     except ArlmError as exc:
         raise fail(None, f"cannot read the file ({str(exc).removeprefix(f'{meta_path}: ')})") from None
     try:
-        root_node = yaml.compose(meta_text, Loader=yaml.SafeLoader)
+        root_node = yaml.compose(meta_text, Loader=_SAFE_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

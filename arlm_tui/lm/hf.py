@@ -1,13 +1,15 @@
 """Optional backend: a causal language model from a local Hugging Face directory (``hf:PATH``).
 
-Any decoder-only model that ``transformers`` can load with ``AutoModelForCausalLM`` (GPT-2,
-Llama, Qwen, SmolLM, ...) becomes an arlm ``LanguageModel``, so every decoding strategy, game and
+Any decoder-only model that ``transformers`` can load with ``AutoModelForCausalLM`` (Llama,
+Qwen, SmolLM, ...) becomes an arlm ``LanguageModel``, so every decoding strategy, game and
 view can drive it. The model reads ``<s>`` (the tokenizer's start token; GPT-2 has none and starts
 from its end-of-text token, as it was trained) and then the context:
 
     next_logprobs(w_1 … w_t) = log softmax(z),   z = net(<s> w_1 … w_t)[last]
 
-computed in float64 from the net's logits. ``start``/``extend``/``select`` carry the net's own
+computed in float64 from the net's logits. A GPT-2 folder does not come here: its
+architecture is arlm's own transformer, which loads it memory-mapped and runs its compiled
+step (``lm.neural.gpt2``; ``registry.load_model`` decides), but it shares ``HFTokenizer``. ``start``/``extend``/``select`` carry the net's own
 key/value cache (``past_key_values``), so a generation step reads one token per sequence.
 
 Ids are the Hugging Face tokenizer's own (not arlm's 0, 1, 2); ``bos_id``/``eos_id``/``unk_id``

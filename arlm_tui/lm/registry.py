@@ -2,7 +2,8 @@
 
 A model directory holds ``config.json`` whose ``"backend"`` says which loader reads the rest
 (``ngram``, ``oracle``, ``rnn``/``gru``/``lstm``/``ffn``/``transformer``); an ``.arpa`` file is read
-as a back-off n-gram. Names are looked up first among the bundled models (``models/``), then among
+as a back-off n-gram; a Hugging Face GPT-2 folder (``model_type`` gpt2) runs on arlm's own
+transformer (``lm.neural.gpt2``), other ``hf:PATH`` folders through ``transformers``. Names are looked up first among the bundled models (``models/``), then among
 the user's (``$ARLM_HOME/models``). Loading never unpickles anything.
 """
 
@@ -11,11 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arlm_tui import paths
 from arlm_tui.errors import ModelLoadError, UnknownModelError
-from arlm_tui.lm.base import LanguageModel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from arlm_tui.lm.base import LanguageModel  # numpy: not needed to list or name models
 
 NEURAL_BACKENDS = ("rnn", "gru", "lstm", "ffn", "transformer")
 
@@ -117,12 +120,20 @@ def resolve(name_or_path: str | Path) -> Path:
 
 def load_model(name_or_path: str | Path | LanguageModel | None = None) -> LanguageModel:
     """Load a model by bundled/user name, directory path, ``.arpa`` file or ``hf:PATH``."""
+    from arlm_tui.lm.base import LanguageModel
+
     if isinstance(name_or_path, LanguageModel):
         return name_or_path
     if name_or_path is None:
         name_or_path = DEFAULT_MODEL
     text = str(name_or_path)
     if text.startswith("hf:"):
+        from arlm_tui.lm.neural.gpt2 import native_gpt2
+
+        if native_gpt2(text[3:]):  # GPT-2's architecture is arlm's transformer: its own step
+            from arlm_tui.lm.neural.gpt2 import load_gpt2
+
+            return load_gpt2(text[3:], name=text)
         try:
             from arlm_tui.lm.hf import load_hf
         except ImportError:
@@ -139,6 +150,14 @@ def load_model(name_or_path: str | Path | LanguageModel | None = None) -> Langua
             model.name = path.stem
             return model
         raise ModelLoadError("not a model directory or an .arpa file", path=path)
+    from arlm_tui.lm.neural.gpt2 import native_gpt2
+
+    if native_gpt2(path):  # a Hugging Face GPT-2 folder given as a plain path
+        from arlm_tui.lm.neural.gpt2 import load_gpt2
+
+        model = load_gpt2(path)
+        model.name = text if not Path(text).exists() else path.name
+        return model
     config = read_config(path)
     backend = config["backend"]
     if backend == "ngram":

@@ -16,9 +16,12 @@ in the pool's slots ``slots[b, :p_b]``, the new ones go to slot ``slots[b, p_b]`
                      x += GELU(LN_2(x) W_fcᵀ + b_fc) W_pᵀ + b_p
     log p = log_softmax(LN_f(x) Eᵀ + c)   (in float64; c = 0 but c[<s>] = −∞)
 
-with LN(x) = (x − mean) / √(var + eps) · g + b. Matrices are (out, in), as ``nn.Linear`` keeps
-them, so each output is a dot product over a contiguous row, and four batch rows share every
-weight row read, which keeps a beam's step at about one read of the weights. Reading them is
+with LN(x) = (x − mean) / √(var + eps) · g + b. The block matrices sit in one flat buffer
+(``fastpath.StepWeights``), stored (out, in) as ``nn.Linear`` keeps them, so each output is a
+dot product over a contiguous row (``_affine``), or (in, out) as a memory-mapped GPT-2
+checkpoint keeps them, so each input adds a contiguous row to the outputs (``_affine_in_out``).
+Either way four batch rows share every weight read, which keeps a beam's step at about one
+read of the weights. Reading them is
 the step's floor: 3.1 MB in float32 for the bundled model, more than a core's 2 MB L2 cache. A
 model whose weights are all bfloat16 numbers (the bundled transformer is stored so) has its
 matrices kept as their 16-bit patterns and widened on the fly (``weight``): the same numbers,
@@ -49,6 +52,10 @@ _P = tuple(np.float32(c) for c in (
 ))  # fmt: skip
 #: reassociate sums (vectorised dot products) and fuse multiply-adds; infinities stay legal
 _MATH = {"reassoc", "contract", "nsz", "arcp"}
+#: outputs per tile of ``_affine_in_out``: four weight rows' tiles (16 KB) stay in a core's
+#: 32 KB L1 cache while every batch row uses them (2048 measured up to 2× slower for beams;
+#: reading one row at a time in 4 KB tiles was 2–3× slower: the prefetcher stops at pages)
+_TILE = 1024
 _JIT = {"cache": True, "nogil": True, "fastmath": _MATH, "error_model": "numpy"}
 
 
@@ -113,6 +120,73 @@ def _affine(x, wt, bias, y):
                 s += x[b, i] * weight(wt[j, i])
             y[b, j] = s + bias[j]
         b += 1
+
+
+@nb.njit(**_JIT)
+def _affine_in_out(x, w, bias, y):
+    """y = x W + bias for x (B, n), w (n, m) stored as (in, out), GPT-2's ``Conv1D`` layout:
+    inputs i … i+3 add x[b, i]·w[i] + … + x[b, i+3]·w[i+3] (contiguous rows) to y[b], a
+    vectorised axpy, so a memory-mapped checkpoint is read in place. Outputs go in tiles of
+    ``_TILE``: the four weight rows' tile is read from memory once and stays in the L1 cache
+    while every batch row uses it, four rows at a time. (Loops run over slices from 0: an index the compiler
+    cannot prove non-negative blocks vectorisation.)"""
+    B, n = x.shape
+    m = w.shape[1]
+    for j0 in range(0, m, _TILE):
+        j1 = min(j0 + _TILE, m)
+        size = j1 - j0
+        tile = bias[j0:j1]
+        for b in range(B):
+            out = y[b, j0:j1]
+            for j in range(size):
+                out[j] = tile[j]
+        i = 0
+        while i < n:
+            if i + 4 <= n:
+                r0, r1, r2, r3 = w[i, j0:j1], w[i + 1, j0:j1], w[i + 2, j0:j1], w[i + 3, j0:j1]
+                b = 0
+                while b + 4 <= B:  # four batch rows at once: each weight loaded once for four
+                    y0, y1, y2, y3 = y[b, j0:j1], y[b + 1, j0:j1], y[b + 2, j0:j1], y[b + 3, j0:j1]
+                    a00, a01, a02, a03 = x[b, i], x[b, i + 1], x[b, i + 2], x[b, i + 3]
+                    a10, a11, a12, a13 = x[b + 1, i], x[b + 1, i + 1], x[b + 1, i + 2], x[b + 1, i + 3]
+                    a20, a21, a22, a23 = x[b + 2, i], x[b + 2, i + 1], x[b + 2, i + 2], x[b + 2, i + 3]
+                    a30, a31, a32, a33 = x[b + 3, i], x[b + 3, i + 1], x[b + 3, i + 2], x[b + 3, i + 3]
+                    for j in range(size):
+                        w0, w1, w2, w3 = weight(r0[j]), weight(r1[j]), weight(r2[j]), weight(r3[j])
+                        y0[j] += (a00 * w0 + a01 * w1) + (a02 * w2 + a03 * w3)
+                        y1[j] += (a10 * w0 + a11 * w1) + (a12 * w2 + a13 * w3)
+                        y2[j] += (a20 * w0 + a21 * w1) + (a22 * w2 + a23 * w3)
+                        y3[j] += (a30 * w0 + a31 * w1) + (a32 * w2 + a33 * w3)
+                    b += 4
+                while b < B:
+                    x0, x1, x2, x3 = x[b, i], x[b, i + 1], x[b, i + 2], x[b, i + 3]
+                    out = y[b, j0:j1]
+                    for j in range(size):
+                        out[j] += (x0 * weight(r0[j]) + x1 * weight(r1[j])) + (
+                            x2 * weight(r2[j]) + x3 * weight(r3[j])
+                        )
+                    b += 1
+                i += 4
+            else:
+                r0 = w[i, j0:j1]
+                for b in range(B):
+                    x0 = x[b, i]
+                    out = y[b, j0:j1]
+                    for j in range(size):
+                        out[j] += x0 * weight(r0[j])
+                i += 1
+
+
+@nb.njit(**_JIT)
+def _linear(x, mats, offset, n_out, in_out, bias, y):
+    """y = x Wᵀ + bias with W (n_out, n_in) the matrix starting at ``mats[offset]``: stored
+    (out, in) (arlm's, ``nn.Linear``'s) or, with ``in_out``, (in, out) (GPT-2's)."""
+    n_in = x.shape[1]
+    flat = mats[offset : offset + n_in * n_out]
+    if in_out:
+        _affine_in_out(x, flat.reshape((n_in, n_out)), bias, y)
+    else:
+        _affine(x, flat.reshape((n_out, n_in)), bias, y)
 
 
 @nb.njit(**_JIT)
@@ -191,7 +265,7 @@ def _attend(q, k_pool, v_pool, slots, length, scores, bits, scale, out):
 
 @nb.njit(**_JIT)
 def decode_step(
-    wte, wpe, ln_1, qkv_t, qkv_b, o_t, o_b, ln_2, fc_t, fc_b, p_t, p_b, ln_f, head_t, head_b,
+    wte, wpe, ln_1, mats, offsets, in_out, qkv_b, o_b, ln_2, fc_b, p_b, ln_f, head_t, head_b,
     scale, eps, idx, positions, slots, k_pool, v_pool, logprobs, queries,
 ):  # fmt: skip
     """One token per row: idx (B,) at window positions ``positions`` (B,). ``slots`` (B, ≥
@@ -199,7 +273,7 @@ def decode_step(
     its new ones are written to slot slots[b, positions[b]] of k/v_pool (L, S, H, d_head).
     Writes log p (B, V) float64 into ``logprobs`` and each layer's query, times ``scale``
     (1/√d_head), into ``queries`` (L, B, H, d_head). The weights: see ``fastpath.StepWeights``
-    (``ln_*``: (…, 2, d) gain and bias)."""
+    (``ln_*``: (…, 2, d) gain and bias; ``mats``, ``offsets``, ``in_out``: the block matrices)."""
     L, _, H, dh = k_pool.shape
     B = idx.shape[0]
     d = wte.shape[1]
@@ -225,7 +299,7 @@ def decode_step(
     c3 = np.float32(0.044715 * _GELU_C)
     for layer in range(L):
         _layer_norm(x, ln_1[layer, 0], ln_1[layer, 1], eps32, n)
-        _affine(n, qkv_t[layer], qkv_b[layer], qkv)
+        _linear(n, mats, offsets[layer, 0], 3 * d, in_out, qkv_b[layer], qkv)
         k_layer, v_layer = k_pool[layer], v_pool[layer]
         for b in range(B):
             new = slots[b, positions[b]]
@@ -236,10 +310,10 @@ def decode_step(
             queries[layer, b] = q
             _attend(q, k_layer, v_layer, slots[b], positions[b] + 1, scores, bits, powers,
                     att[b].reshape((H, dh)))  # fmt: skip
-        _affine(att, o_t[layer], o_b[layer], delta)
+        _linear(att, mats, offsets[layer, 1], d, in_out, o_b[layer], delta)
         x += delta
         _layer_norm(x, ln_2[layer, 0], ln_2[layer, 1], eps32, n)
-        _affine(n, fc_t[layer], fc_b[layer], hidden)
+        _linear(n, mats, offsets[layer, 2], 4 * d, in_out, fc_b[layer], hidden)
         for b in range(B):  # GELU(u) = ½u(1 + tanh z) = u / (1 + e^(−2z)), z = c₁u + c₃u³
             row = hidden[b]
             for j in range(4 * d):
@@ -248,7 +322,7 @@ def decode_step(
             _exp(gelu, 4 * d, bits, powers)
             for j in range(4 * d):
                 row[j] /= np.float32(1.0) + gelu[j]
-        _affine(hidden, p_t[layer], p_b[layer], delta)
+        _linear(hidden, mats, offsets[layer, 3], d, in_out, p_b[layer], delta)
         x += delta
     _layer_norm(x, ln_f[0], ln_f[1], eps32, n)
     V = head_t.shape[0]
@@ -268,7 +342,7 @@ def decode_step(
 
 @nb.njit(**_JIT)
 def extend_step(
-    wte, wpe, ln_1, qkv_t, qkv_b, o_t, o_b, ln_2, fc_t, fc_b, p_t, p_b, ln_f, head_t, head_b,
+    wte, wpe, ln_1, mats, offsets, in_out, qkv_b, o_b, ln_2, fc_b, p_b, ln_f, head_t, head_b,
     scale, eps, idx, lengths, old_slots, old_ids, first, slots, ids, k_pool, v_pool, logprobs,
     queries,
 ):  # fmt: skip
@@ -286,7 +360,7 @@ def extend_step(
         for t in range(n + 1, W + 1):
             slots[b, t] = 0
             ids[b, t] = 0
-    decode_step(wte, wpe, ln_1, qkv_t, qkv_b, o_t, o_b, ln_2, fc_t, fc_b, p_t, p_b, ln_f,
+    decode_step(wte, wpe, ln_1, mats, offsets, in_out, qkv_b, o_b, ln_2, fc_b, p_b, ln_f,
                 head_t, head_b, scale, eps, idx, lengths, slots, k_pool, v_pool, logprobs,
                 queries)  # fmt: skip
 

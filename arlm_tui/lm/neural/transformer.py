@@ -41,6 +41,9 @@ from arlm_tui.lm.neural.batch import BOS_ID, log_probs, mask_start_token, rows_b
 from arlm_tui.lm.neural.config import TransformerConfig, window_spans, window_start
 
 _KERNELS: list = []
+#: Eᵀ is copied into a contiguous (d, V) matrix for chunk reads up to this many numbers (a
+#: GPT-2's 38.6 M are used in place: the copy would double the largest matrix's memory)
+_CONTIGUOUS_HEAD = 1 << 22
 
 
 def _kernels():
@@ -70,13 +73,13 @@ def _give_up_compiling(exc: Exception) -> None:
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention where position t attends to positions ≤ t."""
 
-    def __init__(self, config: TransformerConfig):
+    def __init__(self, config: TransformerConfig, device: str | None = None):
         super().__init__()
         d = config.d_model
         self.heads = config.heads
         self.d_head = d // config.heads
-        self.c_attn = nn.Linear(d, 3 * d)  # W_q, W_k, W_v stacked
-        self.c_proj = nn.Linear(d, d)  # W_o
+        self.c_attn = nn.Linear(d, 3 * d, device=device)  # W_q, W_k, W_v stacked
+        self.c_proj = nn.Linear(d, d, device=device)  # W_o
         self.dropout = config.dropout
         self.resid_dropout = nn.Dropout(config.dropout)
 
@@ -102,10 +105,10 @@ class MLP(nn.Module):
     GELU(u) ≈ ½u(1 + tanh(√(2/π)(u + 0.044715u³))), GPT-2's form (and 4× faster on a CPU than
     the exact erf form for one token)."""
 
-    def __init__(self, config: TransformerConfig):
+    def __init__(self, config: TransformerConfig, device: str | None = None):
         super().__init__()
-        self.c_fc = nn.Linear(config.d_model, 4 * config.d_model)
-        self.c_proj = nn.Linear(4 * config.d_model, config.d_model)
+        self.c_fc = nn.Linear(config.d_model, 4 * config.d_model, device=device)
+        self.c_proj = nn.Linear(4 * config.d_model, config.d_model, device=device)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -115,12 +118,12 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """x + Attn(LN_1(x)), then + MLP(LN_2(·)): pre-LayerNorm residual block."""
 
-    def __init__(self, config: TransformerConfig):
+    def __init__(self, config: TransformerConfig, device: str | None = None):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.d_model)
-        self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.d_model)
-        self.mlp = MLP(config)
+        self.ln_1 = nn.LayerNorm(config.d_model, device=device)
+        self.attn = CausalSelfAttention(config, device)
+        self.ln_2 = nn.LayerNorm(config.d_model, device=device)
+        self.mlp = MLP(config, device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x))
@@ -191,19 +194,31 @@ class TransformerState:
 class TransformerLM(nn.Module):
     """Token + position embeddings → ``layers`` blocks → LayerNorm → tied output projection."""
 
-    def __init__(self, config: TransformerConfig):
+    def __init__(self, config: TransformerConfig, device: str | None = None):
+        """``device="meta"``: no memory and no initialisation, for weights assigned after
+        (a checkpoint's, ``gpt2.load_gpt2``)."""
         super().__init__()
         config.validate()
         self.config = config
-        self.wte = nn.Embedding(config.vocab_size, config.d_model)
-        self.wpe = nn.Embedding(config.context, config.d_model)
+        V, C, d = config.vocab_size, config.context, config.d_model
+        # on "meta", a given empty weight skips nn.Embedding's initialisation (which imports
+        # torch's compiler stack there: seconds)
+        empty = (lambda n: torch.empty(n, d, device=device)) if device == "meta" else lambda n: None
+        self.wte = nn.Embedding(V, d, device=device, _weight=empty(V))
+        self.wpe = nn.Embedding(C, d, device=device, _weight=empty(C))
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
-        self.ln_f = nn.LayerNorm(config.d_model)
+        self.blocks = nn.ModuleList(Block(config, device) for _ in range(config.layers))
+        self.ln_f = nn.LayerNorm(config.d_model, device=device)
         self.scale = 1.0 / math.sqrt(config.d_model // config.heads)
-        self._init_weights()
+        if device != "meta":
+            self._init_weights()
         self._step_weights: tuple | None = None
         self._fast: fastpath.StepWeights | None = None
+        #: ids never predicted (logit −∞): arlm's ``<s>``; a checkpoint's own start token and
+        #: padding rows for a loaded GPT-2 (``gpt2.load_gpt2``)
+        self.never: tuple[int, ...] = (BOS_ID,)
+        #: block matrices left in a memory-mapped checkpoint (``fastpath.MappedMatrices``)
+        self.mapped_matrices: fastpath.MappedMatrices | None = None
 
     def _init_weights(self) -> None:
         # GPT-2's initialisation: N(0, 0.02), residual projections scaled by 1/√(2L) so the
@@ -219,8 +234,11 @@ class TransformerLM(nn.Module):
                 nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * self.config.layers))
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        """z = LN_f(x) Eᵀ with p(<s>) = 0."""
-        return mask_start_token(F.linear(self.ln_f(x), self.wte.weight))
+        """z = LN_f(x) Eᵀ with p(<s>) = 0 (every id of ``never``)."""
+        logits = F.linear(self.ln_f(x), self.wte.weight)
+        if self.never == (BOS_ID,):
+            return mask_start_token(logits)
+        return logits.index_fill(-1, torch.tensor(self.never, dtype=torch.long), float("-inf"))
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """Tokens idx (B, T ≤ C) at positions 0…T−1 → logits (B, T, V)."""
@@ -234,9 +252,10 @@ class TransformerLM(nn.Module):
 
     # ---------------------------------------------------------------- the cached path
     def _weights_for_steps(self) -> torch.Tensor:
-        """The weights of the cached path: numpy copies for ``kernels.decode_step``
-        (``self._fast``, see ``fastpath.StepWeights``), and Eᵀ as a contiguous (d, V) matrix for a chunk's output product
-        (measured ~5× faster than ``F.linear`` with E on two cores); returns Eᵀ.
+        """The weights of the cached path: numpy arrays for ``kernels.decode_step``
+        (``self._fast``, see ``fastpath.StepWeights``), and Eᵀ for a chunk's output product,
+        as a contiguous (d, V) copy when E is small (measured ~5× faster than ``F.linear``
+        with E on two cores), as a view of E otherwise; returns Eᵀ.
 
         The copies are rebuilt when any weight has changed since (every in-place update bumps
         a tensor's version counter); ``start`` checks, ``decode_step`` reuses them.
@@ -244,8 +263,10 @@ class TransformerLM(nn.Module):
         versions = tuple(p._version for p in self.parameters())
         if self._step_weights is None or self._step_weights[0] != versions:
             with torch.no_grad():
-                head = self.wte.weight.detach().t().contiguous()
-                self._fast = fastpath.step_weights(self, BOS_ID)
+                head = self.wte.weight.detach().t()
+                if head.numel() <= _CONTIGUOUS_HEAD:  # a large E is used in place
+                    head = head.contiguous()
+                self._fast = fastpath.step_weights(self, self.never)
             self._step_weights = (versions, head)
             self._warm_up()
         return self._step_weights[1]
@@ -282,7 +303,7 @@ class TransformerLM(nn.Module):
         logits = (
             torch.layer_norm(x, (self.config.d_model,), ln_f.weight, ln_f.bias, ln_f.eps) @ head
         )
-        logits.select(1, BOS_ID).fill_(float("-inf"))
+        logits[:, list(self.never)] = float("-inf")
         return logits
 
     def _no_queries(self, batch: int) -> np.ndarray:

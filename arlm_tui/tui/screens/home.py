@@ -70,7 +70,9 @@ class HomeScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.load_summaries()
+        # after the first frame: reading the lessons (YAML) and the model list would otherwise
+        # compete with drawing it
+        self.call_after_refresh(self.load_summaries)
 
     @work(thread=True, exclusive=True, group="home-summaries")
     def load_summaries(self) -> None:
