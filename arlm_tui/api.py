@@ -10,31 +10,19 @@ These are what the README documents and what notebooks and tests use:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from arlm_tui.lm.base import LanguageModel
 from arlm_tui.lm.registry import load_model
+from arlm_tui.lm.scoring import score_ids, score_ids_from
 
-__all__ = ["generate", "load_model", "score", "score_ids"]
+__all__ = ["generate", "load_model", "score", "score_ids", "score_ids_from"]
 
 
 def _as_model(model: LanguageModel | str) -> LanguageModel:
     return model if isinstance(model, LanguageModel) else load_model(model)
-
-
-def score_ids(model: LanguageModel, ids: Sequence[int], *, add_eos: bool = True) -> np.ndarray:
-    """log p(w_k | w_<k) for each token id (then ``</s>`` if ``add_eos``): the chain rule's terms.
-
-    log p(w_1 … w_n </s>) = Σ_k log p(w_k | w_1 … w_{k-1}).
-    """
-    targets = list(ids) + ([model.eos_id] if add_eos else [])
-    fast = getattr(model, "sequence_logprobs", None)
-    if callable(fast):
-        return np.asarray(fast(targets), dtype=np.float64)
-    return score_ids_from(model, [], targets)
 
 
 def score(model: LanguageModel | str, text: str) -> dict[str, Any]:
@@ -123,14 +111,3 @@ def generate(
         "config": config.to_dict(),
         "steps": [t.to_dict(top_n=5, text=False) for t in traces],
     }
-
-
-def score_ids_from(model: LanguageModel, prefix: Sequence[int], ids: Sequence[int]) -> np.ndarray:
-    """log p(ids[k] | prefix, ids[:k]) for each k (no closing ``</s>`` added)."""
-    out = np.empty(len(ids))
-    logprobs, state = model.start([list(prefix)])
-    for k, token in enumerate(ids):
-        out[k] = logprobs[0, token]
-        if k + 1 < len(ids):
-            logprobs, state = model.extend(state, [token])
-    return out

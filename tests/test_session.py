@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from helpers import CountingModel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arlm_tui.decoding import DecodingConfig, ReplayError, Session, beam_search, explain
+from arlm_tui.decoding import DecodingConfig, ReplayError, Session, beam_search, draws, explain
 from arlm_tui.errors import ArlmError
 from arlm_tui.lm.base import EOS
 from arlm_tui.lm.table import TableModel, greedy_trap_model, random_model
@@ -332,6 +333,46 @@ def test_session_files_grow_with_the_steps_not_their_square_and_old_files_still_
     data["steps"][-1]["generated_ids"][0] += 1  # and is still checked
     with pytest.raises(ReplayError):
         Session.from_json(json.dumps(data), model=model)
+
+
+V1_SESSION = Path(__file__).parent / "data" / "session_v1.json"
+# made by arlm with session format 1 (draws version 1): sampling at T=1.5, seed 11, then top-p,
+# then a forced token
+V1_IDS = [0, 6, 9, 11, 3, 0, 6, 6, 8, 9, 5, 9, 3, 6, 5, 11, 7, 5, 10, 11, 9, 4, 7, 4]
+
+
+def test_a_format_1_session_replays_with_its_own_draws_and_keeps_them(model):
+    text = V1_SESSION.read_text()
+    assert json.loads(text)["version"] == 1
+    old = Session.from_json(text, model=model)
+    assert old.generated_ids == V1_IDS and old.draws == 1
+    fresh = Session(model, "w3", strategy="sample", seed=11, temperature=1.5, min_tokens=24)
+    assert fresh.draws == draws.VERSION == 2
+    for _ in range(20):
+        fresh.step()
+    assert fresh.generated_ids != V1_IDS[:20]  # the current draws choose otherwise
+    old.configure(max_tokens=60)
+    old.step()
+    old.step()  # continued with version 1, saved in the current format, replays
+    data = json.loads(old.to_json())
+    assert data["version"] == 2 and data["draws"] == 1
+    again = Session.from_json(json.dumps(data), model=model)
+    assert again.generated_ids == old.generated_ids and again.draws == 1
+    assert [t.chosen_id for t in old.replay()] == [t.chosen_id for t in old.traces]
+    del data["draws"]  # read as the current draws, the sampled steps no longer replay
+    with pytest.raises(ReplayError, match="replay step"):
+        Session.from_json(json.dumps(data), model=model)
+
+
+def test_a_current_session_names_no_draws_and_unknown_versions_are_refused(model):
+    data = json.loads(busy_session(model).to_json())
+    assert data["version"] == 2 and "draws" not in data
+    for key, value, message in [("version", 3, "format version 3"),
+                                ("version", True, "format version"),
+                                ("draws", 7, "draws version 7")]:
+        bad = dict(data, **{key: value})
+        with pytest.raises(ReplayError, match=message):
+            Session.from_json(json.dumps(bad), model=model)
 
 
 def test_tampered_or_broken_json_raises(model):

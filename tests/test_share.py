@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -37,7 +38,7 @@ def test_page_holds_text_bars_reasons_and_running_scores():
     traces = session.traces
     # every generated token appears, shaded by its probability (a title gives the number)
     for trace in traces:
-        assert f">{trace.text_of(trace.chosen_id)}</span>" in page
+        assert f">{html.escape(trace.text_of(trace.chosen_id))}</span>" in page
     assert len(re.findall(r'class="tok( forced)?"', page)) == len(traces)
     # one block of bars per step, with the three columns and top-k's removals marked
     assert page.count('<section class="step"') == len(traces)

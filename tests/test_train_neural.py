@@ -253,10 +253,13 @@ def test_progress_bar_redraws_one_line_on_a_terminal():
     bar = TrainingBar("training lstm", stream=stream)
     for event in _events():
         bar(event)
-    text = stream.getvalue()
-    assert text.startswith("\rtraining lstm ") and "step 1/4" in text and "loss 3.000" in text
+    text = stream.getvalue()  # drawn by rich.progress: the bar is redrawn in place
+    assert "\r\x1b[2Ktraining lstm " in text and "step 1/4" in text and "loss 3.000" in text
     assert "step 4/4" in text  # the last step is always drawn
-    assert text.count("\n") == 1  # the epoch summary
+    lines = [line.rsplit("\x1b[2K", 1)[-1] for line in text.split("\n")[:-1]]
+    # the epoch line stays (printed above the bar), the bar is gone at the end
+    assert "training lstm: epoch 1/2 · step 2 · train loss 2.950 · val ppl 9.50" in lines
+    assert text.endswith("\x1b[2K")
 
 
 # ----------------------------------------------------------------------------- command line

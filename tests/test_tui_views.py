@@ -276,7 +276,7 @@ async def test_mouse_selects_tokens_and_knobs_and_palette_has_play_commands():
         await pilot.click(KnobPanel, offset=(3, 4))  # border, then strategy, temp, top-k
         assert panel.selected == "top_p"
         titles = [command.title for command in app.get_system_commands(screen)]
-        assert "Play: step" in titles and "View: compare models" in titles
+        assert "Play: Step" in titles and "Play: Compare models" in titles
         assert "Toggle light/dark theme" in titles
 
 

@@ -7,7 +7,9 @@ the state is rebuilt with ``model.start`` from the text, never reused wrongly.
 
 Determinism: step i draws its randomness from (seed, i), so undo then step gives the same
 token again, redo re-applies the undone step exactly, and ``from_json`` replays a saved session
-with identical choices (raising ``ReplayError`` if a choice differs).
+with identical choices (raising ``ReplayError`` if a choice differs). ``draws`` says which version
+of the draws (``draws.step_draw``) the session uses: the current one, or 1 for a session saved in
+format 1, whose steps replay and continue with the draws they were made with.
 
 Beam strategy: each step advances all beams; the step's Trace carries the ``BeamStep`` and the
 session's text is the best hypothesis (the most probable live beam while searching, the best
@@ -35,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from arlm_tui.decoding import draws as _draws
 from arlm_tui.decoding.beam import BeamSearch, BeamSnapshot, beam_processors
 from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.processors import LogitsProcessor
@@ -45,7 +48,8 @@ from arlm_tui.errors import ArlmError
 from arlm_tui.lm.base import BOS, LanguageModel
 
 FORMAT = "arlm-session"
-FORMAT_VERSION = 1
+#: 2: the draws of ``draws.VERSION`` 2, unless the file says ``"draws": 1``; 1: draws version 1.
+FORMAT_VERSION = 2
 
 
 class ReplayError(ArlmError, ValueError):
@@ -87,6 +91,8 @@ class Session(RunningScores):
         config = config if config is not None else DecodingConfig()
         self.config: DecodingConfig = config.replace(**knobs) if knobs else config
         self.model = model
+        #: the version of the random draws (``draws.step_draw``); 1 for a format-1 session
+        self.draws: int = _draws.VERSION
         self._root = TokenSeq.of(as_prompt_ids(model, prompt))
         self._prompt_ids: list[int] = self._root.tolist()
         self._records: list[_Record] = []
@@ -362,7 +368,7 @@ class Session(RunningScores):
         processors, config_dict = self._processors(config)
         trace = decode_step(self.model, context, logprobs, config, self.num_generated,
                             len(self._root), cum, num, force,
-                            processors=processors, config_dict=config_dict)
+                            processors=processors, config_dict=config_dict, draws=self.draws)
         self._records.append(_Record(trace, config, force is not None,
                                      context.append(trace.chosen_id)))
         return trace
@@ -436,6 +442,7 @@ class Session(RunningScores):
             "prompt": self.model.tokenizer.decode(self.prompt_ids),
             "prompt_ids": list(self.prompt_ids),
             "config": self.config.to_dict(),
+            **({} if self.draws == _draws.VERSION else {"draws": self.draws}),
             "steps": steps,
             "text": self.text,
             "generated_ids": self.generated_ids,
@@ -466,6 +473,14 @@ class Session(RunningScores):
             raise ReplayError(f"session file is not valid JSON: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ReplayError(f"not an arlm session (expected \"format\": \"{FORMAT}\")")
+        version = data.get("version", 1)
+        if isinstance(version, bool) or version not in (1, 2):
+            raise ReplayError(f"session format version {version!r} is not one this arlm reads "
+                              f"(1 to {FORMAT_VERSION})")
+        draws = data.get("draws", 1 if version == 1 else _draws.VERSION)
+        if isinstance(draws, bool) or draws not in _draws.VERSIONS:
+            raise ReplayError(f"session file: draws version {draws!r} is not one of "
+                              f"{', '.join(map(str, _draws.VERSIONS))}")
         try:
             if model is None:
                 model = model_loader(str(data["model"]))
@@ -476,6 +491,7 @@ class Session(RunningScores):
                 )
             session = cls(model, [int(i) for i in data["prompt_ids"]],
                           DecodingConfig.from_dict(data["config"]))
+            session.draws = draws
             final_config = session.config
             steps = [
                 (DecodingConfig.from_dict(s["config"]), bool(s["forced"]), int(s["choice"]),
@@ -502,6 +518,7 @@ class Session(RunningScores):
         """Re-run this session's steps from the prompt in a fresh session, yielding each new
         Trace (identical choices; ReplayError if one differs). This session is not changed."""
         fresh = Session(self.model, self.prompt_ids, self.config)
+        fresh.draws = self.draws
         root = len(self._root)
         steps = [(r.config, r.forced, r.trace.chosen_id, len(r.context) - root, None)
                  for r in self._records]

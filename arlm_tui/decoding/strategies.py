@@ -3,8 +3,8 @@
 Greedy takes w* = argmax_w p(w | context) after the processors; sampling draws w* ~ p' where p'
 is the processed distribution. Every step returns a ``Trace``.
 
-Randomness: step i of a generation with seed s uses ``np.random.default_rng([s, i])`` for one
-uniform draw u in [0, 1) (``draws.step_draw`` computes them 256 steps at a time), and picks
+Randomness: step i of a generation with seed s uses number i of ``np.random.default_rng(s)`` as
+its uniform draw u in [0, 1) (``draws.step_draw`` reads it with random access), and picks
 the first token id (in id order) whose cumulative probability exceeds u (inverse-CDF
 sampling). A step's choice therefore depends only on
 (seed, step index, distribution): undo, redo and replay make the same choices.
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from arlm_tui.decoding.config import DecodingConfig
+from arlm_tui.decoding.draws import VERSION as DRAWS_VERSION
 from arlm_tui.decoding.draws import step_draw
 from arlm_tui.decoding.processors import LogitsProcessor, entropy, softmax
 from arlm_tui.decoding.tokens import TokenSeq
@@ -90,6 +91,7 @@ def decode_step(
     *,
     processors: Sequence[LogitsProcessor] | None = None,
     config_dict: dict[str, Any] | None = None,
+    draws: int = DRAWS_VERSION,
 ) -> Trace:
     """Choose the token after ``context_ids`` and explain the choice.
 
@@ -101,7 +103,8 @@ def decode_step(
     even if a processor removed it). With ``strategy="beam"`` the choice must be forced (beam
     search picks it) and ``final_probs`` is the processed distribution the beam scored.
     ``processors`` (default ``config.processors(...)``) and ``config_dict`` may be passed in
-    to save work in a loop.
+    to save work in a loop. ``draws``: which version of the random draws (``draws.step_draw``;
+    1 only to replay a session saved in format 1).
     """
     vocab_size = model.vocab_size
     raw = model_logprobs(model, raw_logprobs)
@@ -160,7 +163,7 @@ def decode_step(
         if not 0 <= chosen < vocab_size:
             raise ValueError(f"force: token id {chosen} is outside the vocabulary [0, {vocab_size})")
     elif config.sampling:
-        draw = step_draw(config.seed, step_index)
+        draw = step_draw(config.seed, step_index, draws)
         chosen = sample_index(final_probs, draw)
     else:
         chosen = best

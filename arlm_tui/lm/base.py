@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
-BOS = "<s>"
-EOS = "</s>"
-UNK = "<unk>"
+# the special tokens live with the tokenizers; imported from here too, as before
+from arlm_tui.text.tokenizers import BOS as BOS
+from arlm_tui.text.tokenizers import EOS as EOS
+from arlm_tui.text.tokenizers import UNK as UNK
 
 
 @dataclass

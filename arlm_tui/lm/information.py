@@ -191,7 +191,7 @@ def heldout_nll(model: LanguageModel, texts: Iterable[str]) -> tuple[float, int]
     if not model.normalized:
         raise ArlmError(f"model {model.name} gives scores that do not sum to one "
                         "(stupid backoff): it has no perplexity")
-    from arlm_tui.api import score_ids
+    from arlm_tui.lm.scoring import score_ids
 
     total, count = 0.0, 0
     for text in texts:

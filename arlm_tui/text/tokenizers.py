@@ -28,7 +28,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from arlm_tui.errors import ModelLoadError
-from arlm_tui.lm.base import BOS, EOS, UNK
+
+#: The special tokens every tokenizer has (``arlm_tui.lm.base`` re-exports them).
+BOS = "<s>"
+EOS = "</s>"
+UNK = "<unk>"
 
 #: The three special tokens, in id order: <unk> = 0, <s> = 1, </s> = 2.
 SPECIAL_TOKENS: tuple[str, str, str] = (UNK, BOS, EOS)

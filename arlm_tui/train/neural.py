@@ -49,6 +49,7 @@ from arlm_tui.lm.neural.config import (
     window_spans,
 )
 from arlm_tui.lm.neural.io import WEIGHTS_FILE, build_net, save_weights, write_config
+from arlm_tui.progress import ProgressBar, is_terminal
 
 BOS_ID, EOS_ID = 1, 2
 IGNORE = -100  # target id that contributes no loss (padding, positions scored elsewhere)
@@ -401,44 +402,40 @@ def _remove_checkpoint(out: Path) -> None:
 
 # ------------------------------------------------------------------------------ progress
 class TrainingBar:
-    """The default progress display: one redrawn line on a terminal (step, loss, held-out
-    perplexity), and only one line per epoch when stderr is not a terminal (logs, CI)."""
+    """The default progress display: a ``rich`` progress bar on a terminal (step, loss,
+    held-out perplexity) with a line per epoch above it, and only the line per epoch when
+    stderr is not a terminal (logs, CI)."""
 
-    def __init__(self, label: str = "training", stream: TextIO | None = None, width: int = 24):
+    def __init__(self, label: str = "training", stream: TextIO | None = None):
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.width = width
-        self._drawn = 0.0
+        self.tty = is_terminal(self.stream)
+        self._bar: ProgressBar | None = None
 
     def __call__(self, event: TrainProgress) -> None:
         val = "" if event.val_perplexity is None else f" · val ppl {event.val_perplexity:.2f}"
         epochs = f"/{event.epochs}" if event.epochs else ""
         if event.phase == "step":
-            now = time.perf_counter()
-            if not self.tty or (now - self._drawn < 0.1 and event.step < event.total_steps):
+            if not self.tty:
                 return
-            self._drawn = now
-            frac = min(event.step / max(event.total_steps, 1), 1.0)
-            filled = round(frac * self.width)
-            bar = "█" * filled + "·" * (self.width - filled)
-            line = (
-                f"\r{self.label} {bar} step {event.step}/{event.total_steps} · epoch "
-                f"{event.epoch}{epochs} · loss {event.loss:.3f}{val} · "
-                f"{event.tokens_per_second:,.0f} tok/s"
-            )
-            self.stream.write(line[:160] + "\033[K")
+            if self._bar is None:
+                self._bar = ProgressBar(self.label, event.total_steps, stream=self.stream,
+                                        refresh_seconds=0.1)
+            self._bar.update(event.step, extra=(
+                f"step {event.step}/{event.total_steps} · epoch {event.epoch}{epochs} · "
+                f"loss {event.loss:.3f}{val} · {event.tokens_per_second:,.0f} tok/s"))
         elif event.phase in ("epoch", "partial"):
-            clear = "\r\033[K" if self.tty else ""
             part = " (part)" if event.phase == "partial" else ""
-            self.stream.write(
-                f"{clear}{self.label}: epoch {event.epoch}{epochs}{part} · step {event.step} · "
-                f"train loss {event.loss:.3f}{val}\n"
-            )
-        else:
-            if self.tty:
-                self.stream.write("\r\033[K")
-        self.stream.flush()
+            line = (f"{self.label}: epoch {event.epoch}{epochs}{part} · step {event.step} · "
+                    f"train loss {event.loss:.3f}{val}")
+            if self._bar is not None:
+                self._bar.log(line)
+            else:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+        elif self._bar is not None:
+            self._bar.close(summary=False)
+            self._bar = None
 
 
 # ------------------------------------------------------------------------------ entry point

@@ -168,10 +168,9 @@ class ArlmApp(App[int]):
                             self.action_toggle_theme)
         yield SystemCommand("Help: every key", "List every key of the current screen",
                             self.action_help)
-        commands = getattr(screen, "palette_commands", None)
-        if callable(commands):
-            for title, help_text, callback in commands():
-                yield SystemCommand(title, help_text, callback)
+        from arlm_tui.tui.screens.help import binding_commands
+
+        yield from binding_commands(screen)  # every key of the screen and the focused widget
 
 
 def run_app(

@@ -98,7 +98,7 @@ def preview_trace(session: Session) -> Trace | None:
     cum = last.cum_logprob if last is not None else 0.0
     num = last.num_tokens if last is not None else 0
     return decode_step(session.model, context, logprobs, config, len(generated),
-                       len(session.prompt_ids), cum, num)
+                       len(session.prompt_ids), cum, num, draws=session.draws)
 
 
 def generated_probs(session: Session) -> list[float]:

@@ -962,35 +962,3 @@ class PlayScreen(Screen):
             return
         self._stop_autoplay()
         self.app.pop_screen()
-
-    def palette_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
-        """Entries of the command palette while this screen is shown."""
-        commands: list[tuple[str, str, Callable[[], Any]]] = [
-            ("Play: step", "take one decoding step (space)", self.action_step),
-            ("Play: undo", "take back the last step (backspace)", self.action_undo),
-            ("Play: redo", "re-apply the step taken back (r)", self.action_redo),
-            ("Play: reset", "back to the prompt (R)", self.action_reset),
-            ("Play: force a token", "pick the next token from the bars (f)",
-             self.action_force_pick),
-            ("Play: type a token to force", "type the next token (F)", self.action_force_type),
-            ("Play: switch model", "the text so far is kept (m)", self.action_pick_model),
-            ("Play: next strategy", "greedy → sample → beam (s)", self.action_cycle_strategy),
-            ("Play: autoplay", "start or pause autoplay (a)", self.action_autoplay),
-            ("Play: save session", "save to JSON (ctrl+s)", self.action_save),
-            ("Play: open session", "replay a saved session (ctrl+o)", self.action_open),
-        ]
-        for view, title, key in VIEWS:
-            commands.append((f"View: {title}", f"show the {title} view ({key})",
-                             lambda view=view: self.action_view(view)))
-        if self.view in ("samples", "speculative"):
-            what = "N" if self.view == "samples" else "k"
-            commands += [
-                (f"View: more ({what})", f"{what} one notch up (+)",
-                 lambda: self.action_view_size(1)),
-                (f"View: fewer ({what})", f"{what} one notch down (−)",
-                 lambda: self.action_view_size(-1)),
-            ]
-        if self.view == "speculative":
-            commands.append(("View: next draft model", "another installed draft (d)",
-                             self.action_next_draft))
-        return commands
