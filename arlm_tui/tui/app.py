@@ -34,7 +34,8 @@ class ArlmApp(App[int]):
                 tooltip="List every key of this screen"),
         Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme",
                 tooltip="Switch between the light and the dark theme"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit",
+                tooltip="quit arlm"),
     ]
 
     def __init__(

@@ -16,10 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from arlm_tui.errors import ArlmError
 from arlm_tui.games.common import GameResult, fresh_seed
+from arlm_tui.tui.widgets.footer import ArlmFooter
 
 #: The games' layout, loaded once by Textual for every screen that names it.
 GAMES_CSS = "../games.tcss"
@@ -65,7 +66,7 @@ class GameScreen(Screen):
         with Vertical(id="game-controls"):
             yield from self.compose_controls()
             yield Static("", id="game-message")
-        yield Footer()
+        yield ArlmFooter()
 
     def compose_body(self) -> ComposeResult:
         """The game's widgets, under the title."""

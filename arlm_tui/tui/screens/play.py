@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, Footer, Header, Input, Label, Static
+from textual.widgets import ContentSwitcher, Header, Input, Label, Static
 from textual.worker import get_current_worker
 
 from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
@@ -37,6 +37,7 @@ from arlm_tui.tui.widgets.analysis_views import (
     SpeculativeView,
 )
 from arlm_tui.tui.widgets.beam_view import BeamView
+from arlm_tui.tui.widgets.footer import ArlmFooter
 from arlm_tui.tui.widgets.generated_text import GeneratedText
 from arlm_tui.tui.widgets.knob_panel import KnobPanel, knob_title
 from arlm_tui.tui.widgets.token_bars import TokenBars
@@ -212,7 +213,7 @@ class PlayScreen(Screen):
             yield KnobPanel(id="knobs")
         yield Static("", id="explain")
         yield Static("", id="stats")
-        yield Footer()
+        yield ArlmFooter()
 
     def on_mount(self) -> None:
         self.query_one("#views").border_title = VIEW_TITLES["bars"]
