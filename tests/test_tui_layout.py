@@ -126,3 +126,115 @@ async def test_knob_names_whole_at_80x24_and_values_never_cut():
         text = panel.render().plain
         # shortened in its row, the selected knob's full name heads its description
         assert "rep-penalty" in text and "repetition-penalty:" in text
+
+
+# --------------------------------------------------------------------------- compare
+COMPARED = ("oracle", "oracle-kn3", "pyref-word-kn3", "kn3-copy-a", "kn3-copy-b")
+
+
+@pytest.fixture
+def five_models(monkeypatch):
+    """Five installed n-gram/oracle models (two copies of oracle-kn3), nothing slower."""
+    from test_tui_views import install_copy_of
+
+    from arlm_tui.lm import registry
+
+    install_copy_of("oracle-kn3", "kn3-copy-a")
+    install_copy_of("oracle-kn3", "kn3-copy-b")
+    every = registry.list_models()
+    monkeypatch.setattr(registry, "list_models",
+                        lambda: [e for e in every if e.name in COMPARED])
+
+
+def compare_app() -> ArlmApp:
+    return ArlmApp("play", model="oracle-kn3", prompt="one morning, a climber walked to the",
+                   strategy="greedy", settings=Settings(), save_settings=False)
+
+
+def shown_models(view) -> list[str]:
+    header = view.render().plain.splitlines()[1]
+    return [name for name in header.split() if name in COMPARED]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_compare_reaches_every_installed_model_and_shows_kl_and_p_in_full(
+        five_models, size):
+    import re
+
+    from arlm_tui.tui.widgets.analysis_views import CompareView
+
+    app = compare_app()
+    async with app.run_test(size=size) as pilot:
+        screen = await start_play(pilot)
+        await pilot.press("space", "3")
+        await settle(pilot)
+        view = screen.query_one(CompareView)
+        names = [c.model for c in view.data.columns]
+        assert names[:2] == ["oracle-kn3", "oracle"] and sorted(names) == sorted(COMPARED)
+        assert 2 <= view.fit < len(COMPARED)  # as many as fit, not all
+        seen: list[str] = []
+        for _ in range(len(COMPARED)):
+            text = view.render().plain
+            visible = shown_models(view)
+            assert len(visible) == view.fit
+            seen += [n for n in visible if n not in seen]
+            kls = re.findall(r"KL\(oracle‖·\) = (\S+)", text)
+            assert len(kls) == len(visible) - ("oracle" in visible)
+            assert all(re.fullmatch(r"\d+\.\d{3}|∞", kl) for kl in kls), kls
+            ps = re.findall(r"p\(old\) = (\S+)", text)
+            assert len(ps) == len(visible)  # the token just chosen, under every model
+            await pilot.press("greater_than_sign")
+        assert sorted(seen) == sorted(COMPARED)
+        # the model in use gives the chosen token the probability its step recorded
+        trace = screen.session.traces[-1]
+        assert view.data.columns[0].chosen_prob == pytest.approx(trace.chosen_raw_prob)
+        last = view.first
+        assert last == len(COMPARED) - view.fit  # scrolled to the end
+        await pilot.press("less_than_sign")
+        assert view.first == last - 1 and shown_models(view)[0] == names[last - 1]
+
+
+async def test_compare_models_are_chosen_in_a_dialog(five_models):
+    from textual.widgets import SelectionList
+
+    from arlm_tui.tui.screens.compare_chooser import CompareChooser
+    from arlm_tui.tui.widgets.analysis_views import CompareView
+
+    app = compare_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start_play(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        chooser = app.screen
+        assert isinstance(chooser, CompareChooser)
+        ticks = chooser.query_one(SelectionList)
+        assert sorted(ticks.selected) == sorted(COMPARED)  # all by default
+        ticks.deselect("pyref-word-kn3")
+        ticks.deselect("kn3-copy-b")
+        ticks.deselect("oracle-kn3")  # the model in use stays
+        await pilot.press("enter")
+        await settle(pilot)
+        view = screen.query_one(CompareView)
+        assert [c.model for c in view.data.columns] == ["oracle-kn3", "oracle", "kn3-copy-a"]
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("a", "enter")
+        await settle(pilot)
+        assert view.chosen is None and len(view.data.columns) == len(COMPARED)
+
+
+def test_chosen_probability_follows_each_models_tokens():
+    from arlm_tui.lm.table import TableModel
+    from arlm_tui.tui.analysis import ChosenToken, chosen_probability, compare_models
+
+    words = ["a", "b", "c"]
+    truth = TableModel(words, 2, {("<s>",): {"a": 0.5, "b": 0.3, "c": 0.2}}, name="truth")
+    truth.backend = "oracle"
+    other = TableModel(words, 2, {("<s>",): {"a": 0.2, "b": 0.3, "c": 0.5}}, name="guess")
+    chosen = ChosenToken("", "c", "c")
+    assert chosen_probability(truth, chosen) == pytest.approx(0.2)
+    result = compare_models("c", [other, truth], chosen=chosen)
+    assert [c.chosen_prob for c in result.columns] == [pytest.approx(0.5), pytest.approx(0.2)]
+    assert result.chosen == "c"

@@ -68,7 +68,8 @@ HELP_TEXT = (
     "(shift: coarse) when the knob panel has the focus, or type a value with ⏎.\n\n"
     "[b]Views[/b] (1–6, v cycles): 1 the next-token bars; 2 beam search (live hypotheses, their "
     "log p and score log p / length^α, pruned candidates, finished ones); 3 the same text under "
-    "every installed model, with KL(oracle ‖ model) when the oracle is installed; 4 N "
+    "every installed model (c ticks which, < and > show the other columns), with KL(oracle ‖ "
+    "model) when the oracle is installed and p of the token just chosen; 4 N "
     "continuations (+/− change N from 5 to 200): first-token histogram against p, distinct-n, "
     "repetition and NLL per strategy; 5 a transformer's attention for the last token; 6 "
     "speculative decoding, a draft proposing k tokens that the model keeps or replaces (+/− "
@@ -158,6 +159,12 @@ class PlayScreen(Screen):
                 "tokens k"),
         Binding("d", "next_draft", "Draft", id="play.draft",
                 tooltip="speculative view: next draft model with the same vocabulary"),
+        Binding("c", "choose_compared", "Models", id="play.compare_choose",
+                tooltip="compare view: tick the models to compare"),
+        Binding("greater_than_sign", "scroll_compared(1)", "More models", key_display=">",
+                id="play.compare_right", tooltip="compare view: the next models' columns"),
+        Binding("less_than_sign", "scroll_compared(-1)", "Earlier models", key_display="<",
+                id="play.compare_left", tooltip="compare view: the previous models' columns"),
         Binding("ctrl+s", "save", "Save", show=False, id="play.save",
                 tooltip="save the session to a JSON file"),
         Binding("ctrl+o", "open", "Open", show=False, id="play.open",
@@ -715,6 +722,8 @@ class PlayScreen(Screen):
                 self.focused, Input)
         if action == "next_draft":
             return self.view == "speculative"
+        if action in ("choose_compared", "scroll_compared"):
+            return self.view == "compare"
         return True
 
     def action_view_size(self, direction: int) -> None:
@@ -745,6 +754,26 @@ class PlayScreen(Screen):
             return
         self.notify(f"draft: {label}", timeout=2)
         self._refresh_analysis()
+
+    def action_scroll_compared(self, direction: int) -> None:
+        self.query_one(CompareView).scroll_columns(direction)
+
+    def action_choose_compared(self) -> None:
+        from arlm_tui.lm.registry import list_models
+        from arlm_tui.tui.screens.compare_chooser import CompareChooser
+
+        if self.session is None:
+            return
+        view = self.query_one(CompareView)
+        installed = [e.name for e in list_models() if e.backend != "broken"]
+
+        def done(names: list[str] | None) -> None:
+            if names is not None:
+                view.chosen = None if set(names) >= set(installed) else names
+                self._refresh_analysis()
+
+        self.app.push_screen(CompareChooser(installed, view.chosen, self.session.model.name),
+                             done)
 
     def _refresh_analysis(self) -> None:
         """Recompute the visible analysis view (compare, samples, attention, speculative)."""

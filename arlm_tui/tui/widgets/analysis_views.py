@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.widget import Widget
 
 from arlm_tui.tui.widgets.token_bars import bar, clip, fmt_prob, show_token
@@ -80,24 +81,79 @@ def _lock(screen: Any) -> Any:
 
 # --------------------------------------------------------------------------- compare
 class CompareView(AnalysisView):
-    """The same context under several models, side by side; KL(oracle ‖ model) if possible."""
+    """The same context under several models, side by side; KL(oracle ‖ model) if possible.
+
+    ``chosen`` names the models to compare (None: every installed model); the model in use
+    comes first, then the oracle, then the others by name. As many columns as fit are drawn;
+    ``scroll_columns`` (the keys < and >, or the mouse wheel) shows the others."""
 
     IDLE_TEXT = "Compare: the next-token distribution of every installed model at this text."
-    MAX_MODELS = 4
+    #: the narrowest column: a token, a short bar and a probability
+    MIN_COLUMN = 20
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.chosen: list[str] | None = None
+        self.first = 0  # the first column shown
+        self.fit = 1  # how many columns the last drawing had room for
+
+    def model_names(self, current: str) -> list[str]:
+        """The installed models to compare, in column order (the current one first)."""
+        from arlm_tui.lm.registry import list_models
+
+        names = [e.name for e in list_models() if e.backend != "broken"]
+        if self.chosen is not None:
+            names = [n for n in names if n in self.chosen]
+        names = [n for n in names if n != current]
+        # the oracle first among the others: it makes KL possible
+        names.sort(key=lambda n: (n != "oracle", n))
+        return [current, *names]
+
+    def scroll_columns(self, direction: int) -> bool:
+        """Show the next (``direction`` > 0) or previous model columns; False at an end."""
+        if self.data is None:
+            return False
+        last_first = max(len(self.data.columns) - self.fit, 0)
+        first = max(0, min(last_first, self.first + (1 if direction > 0 else -1)))
+        if first == self.first:
+            return False
+        self.first = first
+        self.refresh()
+        return True
+
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        if self.scroll_columns(1):
+            event.stop()
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        if self.scroll_columns(-1):
+            event.stop()
+
+    def _on_mouse_scroll_right(self, event: events.MouseScrollRight) -> None:
+        if self.scroll_columns(1):
+            event.stop()
+
+    def _on_mouse_scroll_left(self, event: events.MouseScrollLeft) -> None:
+        if self.scroll_columns(-1):
+            event.stop()
 
     def request(self, screen: Any) -> Callable[[], Any] | None:
-        from arlm_tui.lm.registry import list_models
-        from arlm_tui.tui.analysis import compare_models
+        from arlm_tui.tui.analysis import ChosenToken, compare_models
 
         session = screen.session
         current = session.model
         context = session.text
         cache = screen.model_cache
-        names = [e.name for e in list_models() if e.name != current.name
-                 and e.backend != "broken"]
-        # the oracle first among the others: it makes KL possible
-        names.sort(key=lambda n: (n != "oracle", n))
-        names = names[: self.MAX_MODELS - 1]
+        names = self.model_names(current.name)[1:]
+        chosen = None
+        if session.traces:
+            # the step just taken: how probable each model found the token it chose
+            trace = session.traces[-1]
+            decode = current.tokenizer.decode
+            ended = trace.chosen_id == current.eos_id
+            chosen = ChosenToken(decode(list(trace.context_ids)),
+                                 decode([*trace.context_ids, trace.chosen_id]),
+                                 show_token(trace.text_of(trace.chosen_id)), ended)
 
         def compute() -> Any:
             from arlm_tui.lm.registry import load_model
@@ -110,19 +166,51 @@ class CompareView(AnalysisView):
                     models.append(cache[name])
                 except Exception as exc:  # noqa: BLE001 - one broken model must not hide others
                     missing.append(f"{name}: {exc}")
-            result = compare_models(context, models)
+            result = compare_models(context, models, chosen=chosen)
             result.missing = missing
             return result
 
         return compute
 
+    def show_result(self, data: Any, error: str | None) -> None:
+        if data is not None and (self.data is None or len(data.columns) != len(
+                self.data.columns)):
+            self.first = 0
+        super().show_result(data, error)
+
+    def _head(self, column: Any, chosen: str | None) -> list[tuple[str, Style]]:
+        """The lines above a column's tokens: its name, H, KL(oracle ‖ model) (or a note) and
+        p(chosen token)."""
+        lines = [(column.model, self.st("header")),
+                 (f"H = {column.entropy:.2f} nats", self.st("dim"))]
+        if column.kl_from_oracle is not None:
+            kl = column.kl_from_oracle
+            lines.append((f"KL(oracle‖·) = {kl:.3f}" if math.isfinite(kl)
+                          else "KL(oracle‖·) = ∞", self.st("accent")))
+        else:
+            lines.append((column.note or "", self.st("dim")))  # words: clipped if need be
+        if chosen is not None:
+            p = column.chosen_prob
+            lines.append((f"p({chosen}) = " + (fmt_prob(p) if p is not None else "—"),
+                          self.st("accent")))
+        return lines
+
     def draw(self, data: Any, width: int, height: int) -> Text:
         out = Text(no_wrap=True, overflow="ellipsis")
-        columns = data.columns
-        fit = max(1, min(len(columns), width // 20))
-        columns = columns[:fit]
-        col_w = max((width - 1) // len(columns) - 1, 17)
-        head = f"context …{clip(data.context[-40:], 40)!r}"
+        every = data.columns
+        chosen = clip(data.chosen, 8) if data.chosen is not None else None
+        heads = [self._head(column, chosen) for column in every]
+        # every column as wide as the widest number line needs: no number is ever cut
+        need = max([self.MIN_COLUMN] + [len(text) for head in heads for text, style in head[1:]
+                                        if style != self.st("dim") or text.startswith("H =")])
+        fit = max(1, min(len(every), (width + 1) // (need + 1)))
+        self.fit = fit
+        self.first = max(0, min(self.first, len(every) - fit))
+        shown = range(self.first, self.first + fit)
+        col_w = max((width + 1) // fit - 1, need)
+        where = (f"models {self.first + 1}–{self.first + fit} of {len(every)} (< >)"
+                 if fit < len(every) else f"{len(every)} models")
+        head = f"{where} · c: which · context …{data.context[-30:]!r}"
         if data.oracle is None:
             head += " · install the oracle model to see KL(oracle ‖ model)"
         elif not data.oracle_possible:
@@ -132,25 +220,27 @@ class CompareView(AnalysisView):
 
         def cell(col: int, row: int, text: str, style: Style) -> None:
             while len(lines) <= row:
-                lines.append([("", Style())] * len(columns))
+                lines.append([("", Style())] * fit)
             lines[row][col] = (text, style)
 
-        for c, column in enumerate(columns):
-            cell(c, 0, clip(f"{column.model} ({column.backend})", col_w), self.st("header"))
-            info = f"H = {column.entropy:.2f} nats"
-            cell(c, 1, clip(info, col_w), self.st("dim"))
-            if column.kl_from_oracle is not None:
-                kl = column.kl_from_oracle
-                cell(c, 2, clip(f"KL(oracle‖·) = {kl:.3f}" if math.isfinite(kl)
-                                else "KL(oracle‖·) = ∞", col_w), self.st("accent"))
-            else:
-                cell(c, 2, clip(column.note or "", col_w), self.st("dim"))
-            bar_w = max(col_w - 10 - 7, 3)
+        for c, index in enumerate(shown):
+            column = every[index]
+            title = f"{column.model} ({column.backend})"
+            cell(c, 0, title if len(title) <= col_w else clip(column.model, col_w),
+                 self.st("header"))
+            for r, (text, style) in enumerate(heads[index][1:], start=1):
+                cell(c, r, clip(text, col_w), style)
+            body = len(heads[index])
+            top = column.top[: max(height - body - 2, 1)]
+            # tokens get what the bar (at least 3 wide) and the probability leave
+            token_w = max(min(max((len(show_token(t)) for t, _ in top), default=1),
+                              col_w - 7 - 4), 9)
+            bar_w = max(col_w - token_w - 1 - 7, 2)
             top_p = max((p for _, p in column.top), default=1.0)
-            for r, (token, p) in enumerate(column.top[: max(height - 5, 1)]):
-                text = clip(show_token(token), 9).ljust(10) + bar(p / top_p, bar_w) + \
-                    f"{fmt_prob(p):>7}"
-                cell(c, 3 + r, text, Style())
+            for r, (token, p) in enumerate(top):
+                text = clip(show_token(token), token_w).ljust(token_w + 1) + \
+                    bar(p / top_p, bar_w) + f"{fmt_prob(p):>7}"
+                cell(c, body + r, text, Style())
         for line in lines[: height - 1]:
             out.append("\n")
             for text, style in line:
