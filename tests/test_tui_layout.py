@@ -238,3 +238,101 @@ def test_chosen_probability_follows_each_models_tokens():
     result = compare_models("c", [other, truth], chosen=chosen)
     assert [c.chosen_prob for c in result.columns] == [pytest.approx(0.5), pytest.approx(0.2)]
     assert result.chosen == "c"
+
+
+# --------------------------------------------------------------------------- the other views
+def fits(view) -> list[str]:
+    """The rendered lines of ``view``, checked to fit its width (nothing left to clip)."""
+    from rich.cells import cell_len
+
+    lines = view.render().plain.splitlines()
+    too_wide = [line for line in lines if cell_len(line) > view.size.width]
+    assert not too_wide, (view.size.width, too_wide)
+    return lines
+
+
+def save_transformer(layers: int, heads: int) -> None:
+    """An untrained transformer (random weights) with many heads: wider than 80 columns."""
+    import torch
+
+    from arlm_tui import paths
+    from arlm_tui.lm.neural.backend import NeuralLanguageModel
+    from arlm_tui.lm.neural.config import make_config
+    from arlm_tui.lm.neural.io import build_net, save_neural
+    from arlm_tui.text.tokenizers import WordTokenizer
+
+    torch.manual_seed(0)
+    tokenizer = WordTokenizer.from_vocab("the cat sat on a mat dog ran .".split())
+    config = make_config("transformer", len(tokenizer.vocab), layers=layers, d_model=16,
+                         heads=heads, context=32)
+    model = NeuralLanguageModel(build_net("transformer", config), tokenizer,
+                                backend="transformer", name="many-heads")
+    save_neural(model, paths.user_models_dir() / "many-heads")
+
+
+async def test_attention_at_80x24_labels_every_head_and_scrolls_the_layers():
+    from arlm_tui.tui.widgets.analysis_views import AttentionView
+
+    save_transformer(layers=6, heads=4)
+    app = make_play_app(model="many-heads", prompt="the cat sat on", strategy="greedy")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start_play(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        view = screen.query_one(AttentionView)
+        assert view.data.weights.shape[:2] == (6, 4)
+        lines = fits(view)
+        heads_row = next(line for line in lines if "1 2 3 4" in line)
+        assert heads_row.count("1 2 3 4") == view.fit < 6  # a label over every head shown
+        assert "of 6 (< > for the others)" in lines[0]
+        first_layers = next(line for line in lines if "L1" in line)
+        assert "L2" in first_layers and "L6" not in first_layers
+        for _ in range(6):
+            await pilot.press("greater_than_sign")
+        lines = fits(view)
+        assert view.first == 6 - view.fit and "L6" in next(line for line in lines if "L" in line
+                                                            and "L6" in line)
+        key_rows = [line for line in lines if line.startswith(("sat ", "on "))]
+        assert key_rows and all(len(row.split()) >= 2 for row in key_rows)
+
+
+async def test_speculative_at_80x24_fits_and_scrolls_its_rounds():
+    from arlm_tui.tui.widgets.analysis_views import SpeculativeView
+
+    app = make_play_app(strategy="sample", knobs={"seed": 3})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start_play(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        view = screen.query_one(SpeculativeView)
+        lines = fits(view)
+        assert any("acceptance rate" in line for line in lines)
+        assert view.total_lines > view.lines_shown  # more rounds than rows
+        assert any(line.startswith("lines 1–") for line in lines)
+        await pilot.press("greater_than_sign")
+        lines = fits(view)
+        assert view.first > 0 and not any(line.startswith("lines 1–") for line in lines)
+        assert any(line.startswith(f"lines {view.first + 1}–") for line in lines)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_sample_view_headers_apart_and_numbers_whole(size):
+    from arlm_tui.tui.widgets.analysis_views import SampleView
+
+    app = make_play_app(strategy="sample", knobs={"seed": 1})
+    async with app.run_test(size=size) as pilot:
+        screen = await start_play(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        view = screen.query_one(SampleView)
+        lines = fits(view)
+        header = next(line for line in lines if line.startswith("strategy"))
+        names = header.split()[1:]
+        assert len(names) == 4  # separated by spaces, none run together
+        assert names[0] == ("distinct-1" if size[0] >= 120 else "dist1")
+        rows = [line for line in lines if line.startswith(("current", "greedy", "pure"))]
+        assert len(rows) == 3
+        for row, data in zip(rows, view.data.rows, strict=True):
+            assert row.startswith(data.label)  # the label whole
+            assert row.split()[-1] == f"{data.mean_nll:.2f}"
+        assert any(f"= {view.data.total_variation:.2f}" in line for line in lines)

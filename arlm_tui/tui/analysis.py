@@ -367,7 +367,7 @@ def speculative_demo(target: Any, draft: Any | None, context_ids: Sequence[int],
                                   max_tokens=max_tokens, seed=config.seed, eos_id=target.eos_id)
     text_of = getattr(target.tokenizer, "token_text", None)
     return SpeculativeDemo(
-        target=target.name + (" (sampling knobs applied)" if knobs else ""),
+        target=target.name + (" (with the sampling knobs)" if knobs else ""),
         draft=draft_name, draft_note=note, k=k, result=result,
         token_text=text_of or (lambda i: target.vocab[i]),
         prompt_text=target.tokenizer.decode(list(context_ids)),

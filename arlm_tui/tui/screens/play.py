@@ -161,10 +161,12 @@ class PlayScreen(Screen):
                 tooltip="speculative view: next draft model with the same vocabulary"),
         Binding("c", "choose_compared", "Models", id="play.compare_choose",
                 tooltip="compare view: tick the models to compare"),
-        Binding("greater_than_sign", "scroll_compared(1)", "More models", key_display=">",
-                id="play.compare_right", tooltip="compare view: the next models' columns"),
-        Binding("less_than_sign", "scroll_compared(-1)", "Earlier models", key_display="<",
-                id="play.compare_left", tooltip="compare view: the previous models' columns"),
+        Binding("greater_than_sign", "scroll_columns(1)", "Scroll right", key_display=">",
+                id="play.columns_right",
+                tooltip="compare, attention, speculative views: the next models, layers, lines"),
+        Binding("less_than_sign", "scroll_columns(-1)", "Scroll left", key_display="<",
+                id="play.columns_left",
+                tooltip="compare, attention, speculative views: the previous models, layers, lines"),
         Binding("ctrl+s", "save", "Save", show=False, id="play.save",
                 tooltip="save the session to a JSON file"),
         Binding("ctrl+o", "open", "Open", show=False, id="play.open",
@@ -722,8 +724,10 @@ class PlayScreen(Screen):
                 self.focused, Input)
         if action == "next_draft":
             return self.view == "speculative"
-        if action in ("choose_compared", "scroll_compared"):
+        if action == "choose_compared":
             return self.view == "compare"
+        if action == "scroll_columns":
+            return self.view in ("compare", "attention", "speculative")
         return True
 
     def action_view_size(self, direction: int) -> None:
@@ -755,8 +759,9 @@ class PlayScreen(Screen):
         self.notify(f"draft: {label}", timeout=2)
         self._refresh_analysis()
 
-    def action_scroll_compared(self, direction: int) -> None:
-        self.query_one(CompareView).scroll_columns(direction)
+    def action_scroll_columns(self, direction: int) -> None:
+        if self.view in ("compare", "attention", "speculative"):
+            self.query_one(f"#view-{self.view}").scroll_columns(direction)  # type: ignore[attr-defined]
 
     def action_choose_compared(self) -> None:
         from arlm_tui.lm.registry import list_models

@@ -8,6 +8,7 @@ draws the result it is given (``show_result``) in one ``render``.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -71,6 +72,37 @@ class AnalysisView(Widget):
     def draw(self, data: Any, width: int, height: int) -> Text:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def scroll_columns(self, direction: int) -> bool:
+        """Show the next (``direction`` > 0) or previous columns of a view wider than the
+        screen; False when there are none (the default)."""
+        return False
+
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        if self.scroll_columns(1):
+            event.stop()
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        if self.scroll_columns(-1):
+            event.stop()
+
+    def _on_mouse_scroll_right(self, event: events.MouseScrollRight) -> None:
+        if self.scroll_columns(1):
+            event.stop()
+
+    def _on_mouse_scroll_left(self, event: events.MouseScrollLeft) -> None:
+        if self.scroll_columns(-1):
+            event.stop()
+
+
+def wrapped(text: str, width: int, max_lines: int) -> list[str]:
+    """``text`` wrapped at word boundaries to ``width`` columns, at most ``max_lines`` lines
+    (the last ending with "…" when more was left out)."""
+    lines = textwrap.wrap(text, max(width, 8), break_on_hyphens=False) or [""]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = clip(lines[-1] + " …", width)
+    return lines
+
 
 def _lock(screen: Any) -> Any:
     """The screen's model lock. Only the attention view needs it: reading ``last_attention``
@@ -120,22 +152,6 @@ class CompareView(AnalysisView):
         self.first = first
         self.refresh()
         return True
-
-    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        if self.scroll_columns(1):
-            event.stop()
-
-    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        if self.scroll_columns(-1):
-            event.stop()
-
-    def _on_mouse_scroll_right(self, event: events.MouseScrollRight) -> None:
-        if self.scroll_columns(1):
-            event.stop()
-
-    def _on_mouse_scroll_left(self, event: events.MouseScrollLeft) -> None:
-        if self.scroll_columns(-1):
-            event.stop()
 
     def request(self, screen: Any) -> Callable[[], Any] | None:
         from arlm_tui.tui.analysis import ChosenToken, compare_models
@@ -294,38 +310,43 @@ class SampleView(AnalysisView):
 
     def draw(self, data: Any, width: int, height: int) -> Text:
         out = Text(no_wrap=True, overflow="ellipsis")
-        out.append(clip(f"N = {data.n} continuations of up to {data.max_tokens} tokens under "
+        intro = wrapped(f"N = {data.n} continuations of up to {data.max_tokens} tokens under "
                         f"the current knobs (seeds seed … seed+{data.n - 1}; +/− change N)",
-                        width - 1),
-                   self.st("dim"))
-        bar_w = max((width - 12 - 2 * 8) // 2, 4)
-        reserved = 3 + len(data.rows) + min(2, len(data.continuations))
+                        width - 1, 2 if height >= 16 else 1)
+        out.append("\n".join(intro), self.st("dim"))
+        count_w = 2 * len(str(data.n)) + 2  # " 7/20 "
+        bar_w = max((width - 1 - 12 - count_w - 7) // 2, 4)
+        tv = f"total variation ½Σ|drawn − p| = {data.total_variation:.2f}"
+        reserved = len(intro) + 3 + len(data.rows) + min(2, len(data.continuations))
         hist_rows = max(min(len(data.histogram), height - reserved - 1), 2)
         out.append("\n")
-        out.append(clip("first token".ljust(12) + "drawn".ljust(bar_w + 8)
-                        + f"p after processors (total variation {data.total_variation:.2f})",
-                        width - 1), self.st("header"))
+        out.append(clip("first token".ljust(12) + "drawn".ljust(bar_w + count_w)
+                        + "p after processors", width - 1), self.st("header"))
         for token, count, p in data.histogram[:hist_rows]:
             out.append("\n")
             out.append(clip(show_token(token), 11).ljust(12))
             out.append(bar(count / data.n, bar_w), self.st("accent"))
-            out.append(f" {count:>3}/{data.n:<3}")
+            out.append(f" {count:>{len(str(data.n))}}/{data.n:<{len(str(data.n))}} ")
             out.append(bar(p, bar_w), self.st("dim"))
             out.append(f" {fmt_prob(p):>6}")
-        wide = width >= 60
-        col = 10 if wide else 7
+        out.append("\n")
+        out.append(tv if len(tv) < width else f"total variation {data.total_variation:.2f}",
+                   self.st("dim"))
+        # the numbers' columns as wide as their names (plus a gap): headers never touch
+        wide = width >= 64
         names = ("distinct-1", "distinct-2", "repeats", "NLL/tok") if wide else (
             "dist1", "dist2", "rep", "NLL")
-        label_w = max(min(24, width - 4 * col - 1), 8)
+        col = max(len(n) for n in names) + 1
+        label_w = max(min(max(len(r.label) for r in data.rows) + 1, width - 1 - 4 * col), 8)
         out.append("\n")
-        out.append(clip("strategy".ljust(label_w) + "".join(n.rjust(col) for n in names),
-                        width - 1), self.st("header"))
+        out.append("strategy".ljust(label_w) + "".join(n.rjust(col) for n in names),
+                   self.st("header"))
         for row in data.rows:
             numbers = (row.distinct_1, row.distinct_2, row.repetition, row.mean_nll)
             out.append("\n")
-            out.append(clip(clip(row.label, label_w - 1).ljust(label_w)
-                            + "".join(f"{x:>{col}.2f}" for x in numbers), width - 1))
-        room = height - (hist_rows + 3 + len(data.rows))
+            out.append(clip(row.label, label_w - 1).ljust(label_w)
+                       + "".join(f"{x:>{col}.2f}" for x in numbers))
+        room = height - (len(intro) + hist_rows + 3 + len(data.rows))
         for text in data.continuations[: max(room, 0)]:
             out.append("\n")
             out.append(clip("· " + text.replace("\n", " "), width - 1), self.st("dim"))
@@ -337,6 +358,11 @@ class AttentionView(AnalysisView):
     """Where the last token looks: attention weights per layer and head over the context."""
 
     IDLE_TEXT = "Attention: a transformer's attention weights for the last token."
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.first = 0  # the first layer shown
+        self.fit = 1  # how many layers the last drawing had room for
 
     def request(self, screen: Any) -> Callable[[], Any] | None:
         from arlm_tui.tui.analysis import attention_at
@@ -361,36 +387,63 @@ class AttentionView(AnalysisView):
         weights = data.weights  # (layers, heads, keys)
         layers, heads, keys = weights.shape
         out = Text(no_wrap=True, overflow="ellipsis")
-        out.append(clip(f"attention of the last position: {layers} layers × {heads} heads over "
-                        f"{keys} keys · darker = more weight (each head scaled to its maximum)",
-                        width - 1), self.st("dim"))
-        label_w = 12
-        pairs = [(layer, h) for layer in range(layers) for h in range(heads)]
-        cell_w = max(2, min(6, (width - label_w) // max(len(pairs), 1)))
-        pairs = pairs[: max((width - label_w) // cell_w, 1)]
+        intro = (f"attention of the last position: {layers} layers × {heads} heads over "
+                 f"{keys} keys · darker = more weight (each head scaled to its maximum)")
+        label_w = min(12, max(max((len(show_token(k)) for k in data.keys), default=4) + 1, 6))
+        # a cell per head, a gap between layers; the widest cells that fit (2 to 6 columns)
+        room = width - 1 - label_w
+        cell_w = max(2, min(6, (room - (layers - 1)) // max(layers * heads, 1)))
+        layer_w = heads * cell_w + 1
+        fit = max(1, min(layers, (room + 1) // layer_w))
+        self.fit = fit
+        self.first = max(0, min(self.first, layers - fit))
+        shown = range(self.first, self.first + fit)
+        if fit < layers:
+            intro = (f"layers {self.first + 1}–{self.first + fit} of {layers} (< > for the "
+                     f"others) · {intro}")
+        intro_lines = wrapped(intro, width - 1, 2 if height >= 12 else 1)
+        for i, line in enumerate(intro_lines):
+            if i:
+                out.append("\n")
+            out.append(line, self.st("dim"))
         peak = weights.max(axis=2, keepdims=True)
         scaled = weights / np.where(peak > 0, peak, 1.0)
+        header = "".ljust(label_w) + "".join(f"L{layer + 1}".ljust(layer_w) for layer in shown)
         out.append("\n")
-        header = "".ljust(label_w)
-        for layer, h in pairs:
-            header += (f"L{layer + 1}" if h == 0 else "").ljust(cell_w)
-        out.append(clip(header, width - 1), self.st("header"))
+        out.append(header, self.st("header"))
+        head_label = (lambda h: f"h{h + 1}") if cell_w >= 3 else (lambda h: f"{h + 1}")
+        heads_row = "".ljust(label_w) + "".join(
+            "".join(head_label(h).ljust(cell_w) for h in range(heads)) + " " for _ in shown)
         out.append("\n")
-        heads_row = "".ljust(label_w) + "".join(f"h{h + 1}".ljust(cell_w) if cell_w >= 3 else
-                                                 " " * cell_w for _, h in pairs)
-        out.append(clip(heads_row, width - 1), self.st("dim"))
-        rows = min(keys, max(height - 4, 1))
+        out.append(heads_row, self.st("dim"))
+        used = len(intro_lines) + 2
+        rows = min(keys, max(height - used - (1 if keys > height - used else 0), 1))
         for k in range(keys - rows, keys):
             out.append("\n")
             out.append(clip(show_token(data.keys[k]), label_w - 1).ljust(label_w))
-            for layer, h in pairs:
-                w = float(scaled[layer, h, k])
-                shade = _SHADES[min(int(w * (len(_SHADES) - 1) + 0.5), len(_SHADES) - 1)]
-                out.append(shade * (cell_w - 1) + " ", self.st("accent"))
+            for layer in shown:
+                for h in range(heads):
+                    w = float(scaled[layer, h, k])
+                    shade = _SHADES[min(int(w * (len(_SHADES) - 1) + 0.5), len(_SHADES) - 1)]
+                    # narrow cells touch (a layer reads as one block), wider ones have a gap
+                    cell = shade * cell_w if cell_w == 2 else shade * (cell_w - 1) + " "
+                    out.append(cell, self.st("accent"))
+                out.append(" ")
         if keys > rows:
             out.append("\n")
             out.append(f"(the first {keys - rows} keys are above this window)", self.st("dim"))
         return out
+
+    def scroll_columns(self, direction: int) -> bool:
+        if self.data is None or self.data.weights is None:
+            return False
+        layers = self.data.weights.shape[0]
+        first = max(0, min(layers - self.fit, self.first + (1 if direction > 0 else -1)))
+        if first == self.first:
+            return False
+        self.first = first
+        self.refresh()
+        return True
 
 
 def _installed_backends() -> set[str]:
@@ -418,6 +471,23 @@ class SpeculativeView(AnalysisView):
         super().__init__(id=id, classes=classes)
         self.k = 4
         self.draft: str | None = None
+        self.first = 0  # the first line of the rounds shown
+        self.lines_shown = 1
+        self.total_lines = 0
+
+    def scroll_columns(self, direction: int) -> bool:
+        """Scroll the rounds by a few lines (they are listed one under the other)."""
+        step = max(self.lines_shown - 1, 1) * (1 if direction > 0 else -1)
+        first = max(0, min(self.total_lines - self.lines_shown, self.first + step))
+        if first == self.first:
+            return False
+        self.first = first
+        self.refresh()
+        return True
+
+    def show_result(self, data: Any, error: str | None) -> None:
+        self.first = 0
+        super().show_result(data, error)
 
     def change(self, direction: int) -> bool:
         """k ± 1 within K_MIN … K_MAX; False at a limit."""
@@ -472,29 +542,40 @@ class SpeculativeView(AnalysisView):
     def draw(self, data: Any, width: int, height: int) -> Text:
         result = data.result
         out = Text(no_wrap=True, overflow="ellipsis")
-        out.append(clip(f"k = {data.k} drafted tokens a round (+/−) · target: {data.target}",
-                        width - 1), self.st("header"))
-        out.append("\n")
-        choose = (f" (d: next of {len(data.drafts) + 1} drafts)" if data.drafts else "")
-        out.append(clip(f"draft: {data.draft}{choose} · {data.draft_note}", width - 1),
-                   self.st("header"))
-        out.append("\n")
-        out.append(clip("keep a drafted x with probability min(1, p(x)/q(x)); at the first "
-                        "rejection draw from norm(max(0, p − q)) instead", width - 1),
-                   self.st("dim"))
+        spare = height >= 16  # room for the whole explanation, else one line each
+        intro: list[tuple[str, Style]] = []
+        choose = f" (d: next of {len(data.drafts) + 1} drafts)" if data.drafts else ""
+        for text, style, lines in (
+                (f"k = {data.k} drafted tokens a round (+/−) · target: {data.target}",
+                 self.st("header"), 2),
+                (f"draft: {data.draft}{choose} · {data.draft_note}", self.st("header"), 2),
+                ("keep a drafted x with probability min(1, p(x)/q(x)); at the first rejection "
+                 "draw from norm(max(0, p − q)) instead", self.st("dim"), 2)):
+            intro += [(line, style) for line in wrapped(text, width - 1, lines if spare else 1)]
+        for i, (line, style) in enumerate(intro):
+            if i:
+                out.append("\n")
+            out.append(line, style)
         lines: list[Text] = []
         show = data.token_text
+        # the full verdict when it fits, else its mark alone (✓ kept, ✗ rejected)
+        token_w = 11 if width >= 56 else 9
+        wide = width - 1 >= 3 + token_w + 1 + 33 + 10
         for number, rnd in enumerate(result.rounds, start=1):
             lines.append(Text(f"round {number}: the draft proposes {rnd.drafted}",
                               self.st("header")))
             for prop in rnd.proposals:
                 line = Text(no_wrap=True, overflow="ellipsis")
                 style = self.st("good") if prop.accepted else self.st("bad")
-                line.append("   " + clip(show_token(show(prop.token_id)), 11).ljust(12), style)
+                line.append(("   " if wide else " ")
+                            + clip(show_token(show(prop.token_id)), token_w).ljust(token_w + 1),
+                            style)
                 line.append(f"q {fmt_prob(prop.draft_prob):>5} p {fmt_prob(prop.target_prob):>5}"
                             f" keep {prop.accept_prob:4.2f} u {prop.draw:4.2f} ",
                             self.st("dim"))
-                line.append("✓ kept" if prop.accepted else "✗ rejected", style)
+                verdict = ("✓ kept" if prop.accepted else "✗ rejected") if wide else (
+                    "✓" if prop.accepted else "✗")
+                line.append(verdict, style)
                 lines.append(line)
             last = rnd.emitted_ids[-1] if rnd.emitted_ids else None
             if last is not None and rnd.outcome in ("resampled", "bonus"):
@@ -504,21 +585,32 @@ class SpeculativeView(AnalysisView):
                             else " bonus token drawn from p after the last kept one",
                             self.st("dim"))
                 lines.append(line)
-        room = max(height - 6, 1)
-        for line in lines[:room]:
+        text = "text: " + "".join(show_token(show(i)) + " " for i in result.ids)
+        text_lines = wrapped(text, width - 1, 2 if spare else 1)
+        calls = len(result.rounds)
+        summary = wrapped(f"acceptance rate {result.acceptance_rate:.2f} · {len(result.ids)} "
+                          f"tokens in {calls} target calls ({result.tokens_per_target_call:.2f} "
+                          "per call instead of 1)", width - 1, 2)
+        room = max(height - len(intro) - len(text_lines) - len(summary), 1)
+        self.lines_shown = max(room - 1, 1)
+        self.total_lines = len(lines)
+        if len(lines) > room:  # the rounds scroll (< > or the wheel), a line says where
+            self.first = max(0, min(self.first, len(lines) - self.lines_shown))
+            window = lines[self.first: self.first + self.lines_shown]
+            lines = [*window, Text(
+                f"lines {self.first + 1}–{self.first + len(window)} of {len(lines)} of the "
+                "rounds (< > scroll)", self.st("dim"))]
+        else:
+            self.first = 0
+        for line in lines:
             out.append("\n")
             out.append_text(line)
-        if len(lines) > room:
+        for line in text_lines:
             out.append("\n")
-            out.append(f"… {len(lines) - room} more lines", self.st("dim"))
-        out.append("\n")
-        text = "".join(show_token(show(i)) + " " for i in result.ids)
-        out.append(clip("text: " + text, width - 1))
-        out.append("\n")
-        calls = len(result.rounds)
-        out.append(clip(f"acceptance rate {result.acceptance_rate:.2f} · {len(result.ids)} tokens "
-                        f"in {calls} target calls ({result.tokens_per_target_call:.2f} per call "
-                        "instead of 1)", width - 1), self.st("accent"))
+            out.append(line)
+        for line in summary:
+            out.append("\n")
+            out.append(line, self.st("accent"))
         return out
 
 
