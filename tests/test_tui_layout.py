@@ -336,3 +336,38 @@ async def test_sample_view_headers_apart_and_numbers_whole(size):
             assert row.startswith(data.label)  # the label whole
             assert row.split()[-1] == f"{data.mean_nll:.2f}"
         assert any(f"= {view.data.total_variation:.2f}" in line for line in lines)
+
+
+# --------------------------------------------------------------------------- other screens
+async def test_games_menu_text_scrolls_at_80x24_instead_of_running_off():
+    app = ArlmApp(settings=Settings(), save_settings=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("g")
+        await settle(pilot)
+        box = app.screen.query_one("#games-teaches-box")
+        footer = app.screen.query_one("Footer")
+        assert box.region.bottom <= footer.region.y  # above the footer, inside the screen
+        assert box.max_scroll_y > 0  # more text than room: it scrolls
+        box.focus()
+        await pilot.press("end")
+        await pilot.pause()
+        assert box.scroll_y == box.max_scroll_y
+
+
+async def test_a_lesson_formula_wraps_in_a_narrow_reader():
+    from textual.widgets._markdown import MarkdownFence
+
+    from arlm_tui.learn.lessons import load_lessons
+    from arlm_tui.tui.screens.reader import LessonReaderScreen
+
+    app = ArlmApp(settings=Settings(), save_settings=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(LessonReaderScreen(app.progress_store, load_lessons(), "02-chain-rule"))
+        await settle(pilot)
+        fence = app.screen.query(MarkdownFence).first()
+        assert "p(x_T | x₁, …, x_{T−1})" in fence.code  # the formula that used to lose its end
+        label = fence.query_one("#code-content")
+        assert label.size.width <= fence.size.width  # no part of it past the edge
+        longest = max(len(line) for line in fence.code.splitlines())
+        assert longest > fence.size.width and label.size.height > len(fence.code.splitlines())
+        assert fence.max_scroll_x == 0

@@ -130,7 +130,8 @@ class GamesScreen(Screen):
                                     "achievements"), id=SCORES),
                 id="games-menu",
             )
-            yield Static("", id="games-teaches")
+            with VerticalScroll(id="games-teaches-box"):
+                yield Static("", id="games-teaches")
         yield ArlmFooter()
 
     @staticmethod
