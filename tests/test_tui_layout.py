@@ -79,9 +79,12 @@ def test_differing_ends_elide_the_shared_beginning():
     assert [r.rsplit(" and ", 1)[-1] for r in rows] == ["slept", "purred", "ran away", "</s>"]
     assert rows[0] == "…on the mat and slept"  # starts at a word
     assert differing_ends(["short one", "short two"], 27) == ["…short one", "…short two"]
-    # different early, same recent words: the rows start where they part and end with "…"
-    rows = differing_ends(["a cat " + "x " * 30, "a dog " + "x " * 30], 12)
-    assert rows[0].startswith("…cat") and rows[1].startswith("…dog")
+    # all of it fits: nothing elided
+    assert differing_ends(["a cat sat", "a dog ran"], 12) == ["…a cat sat", "…a dog ran"]
+    # parting early: the rows start where they part, and a row too long from there shows
+    # its own end
+    rows = differing_ends(["a cat " + "and so on " * 5 + "slept", "a dog ran"], 12)
+    assert rows == ["…so on slept", "…dog ran"]
     assert differing_ends(["", "a b"], 10)[0] == "(prompt)"
 
 

@@ -83,7 +83,30 @@ class BeamView(Widget):
         finished_at = len(entries)
         for h in beam.finished:
             entries.append((" ✓ ", self.decode(h.ids), h.logprob, h.score, st["finished"]))
-        shown = differing_ends([e[1] for e in entries], text_w)
+        # the layout first (a header is a Text, a hypothesis its index in entries), so that
+        # only the rows that fit decide which shared beginning is elided
+        layout: list[Text | int] = []
+        head = (f"step {beam.step + 1} · {beam.num_candidates} candidates, kept "
+                f"{len(beam.survivors)}" + (" · search finished" if beam.done else ""))
+        formula = f"score = log p / length^α, α = {alpha:g}"
+        if len(head) + 3 + len(formula) <= width - 1:
+            layout.append(Text(head + " · " + formula, st["header"]))
+        else:
+            layout.append(Text(clip(head, width - 1), st["header"]))
+            layout.append(Text(clip(formula, width - 1), st["header"]))
+        layout.append(Text(" " * (3 + text_w) + "   log p    score", st["header"]))
+        layout.append(Text("live hypotheses", st["header"]))
+        layout.extend(range(pruned_at))
+        budget = height - len(layout) - 2 - min(len(beam.finished), 4)
+        if beam.pruned and budget > 1:
+            layout.append(Text("pruned this step (best first)", st["header"]))
+            layout.extend(range(pruned_at, finished_at)[: max(budget - 1, 1)])
+        layout.append(Text(f"finished ({len(beam.finished)})", st["header"]))
+        layout.extend(range(finished_at, len(entries))[: max(height - len(layout), 1)])
+        layout = layout[:height]
+        indices = [item for item in layout if isinstance(item, int)]
+        shown = dict(zip(indices, differing_ends([entries[i][1] for i in indices], text_w),
+                         strict=True))
 
         def row(index: int) -> Text:
             mark, _text, logprob, score, style = entries[index]
@@ -93,37 +116,20 @@ class BeamView(Widget):
             line.append(_fmt(logprob) + " " + _fmt(score), style)
             return line
 
-        lines: list[Text] = []
-        head = (f"step {beam.step + 1} · {beam.num_candidates} candidates, kept "
-                f"{len(beam.survivors)}" + (" · search finished" if beam.done else ""))
-        formula = f"score = log p / length^α, α = {alpha:g}"
-        if len(head) + 3 + len(formula) <= width - 1:
-            lines.append(Text(head + " · " + formula, st["header"]))
-        else:
-            lines.append(Text(clip(head, width - 1), st["header"]))
-            lines.append(Text(clip(formula, width - 1), st["header"]))
-        lines.append(Text(" " * (3 + text_w) + "   log p    score", st["header"]))
-        lines.append(Text("live hypotheses", st["header"]))
-        lines.extend(row(i) for i in range(pruned_at))
-        budget = height - len(lines) - 2 - min(len(beam.finished), 4)
-        if beam.pruned and budget > 1:
-            lines.append(Text("pruned this step (best first)", st["header"]))
-            lines.extend(row(i) for i in range(pruned_at, finished_at)[: max(budget - 1, 1)])
-        lines.append(Text(f"finished ({len(beam.finished)})", st["header"]))
-        lines.extend(row(i) for i in range(finished_at, len(entries))[
-            : max(height - len(lines), 1)])
-        return Text("\n", no_wrap=True).join(lines[:height])
+        lines = [row(item) if isinstance(item, int) else item for item in layout]
+        return Text("\n", no_wrap=True).join(lines)
 
 
 def differing_ends(texts: Sequence[str], width: int) -> list[str]:
     """The texts as rows of at most ``width`` characters that show where they differ.
 
     Hypotheses of one beam share a long beginning; cutting each at its end would show that
-    shared beginning ``width`` times. Instead the part before the first difference (backed up
-    to the start of its word) is elided with "…" where it does not fit: every row starts at the
-    same place, as far left as lets the longest text fit, never after the first difference.
-    A row still too long after that is cut at its end. Every row starts with "…" (the prompt, or
-    more, comes before); an empty text reads "(prompt)".
+    shared beginning ``width`` times and hide the endings that differ. Instead the part before
+    the first difference (backed up to the start of its word) is elided with "…": the rows start
+    at the same place, as far left as lets the longest fit, never after the first difference. A
+    row still too long from there shows its end ("…" and its last ``width - 1`` characters):
+    the ending is what tells one hypothesis from another. Every row starts with "…" (the
+    prompt, or more, comes before); an empty text reads "(prompt)".
     """
     if not texts:
         return []
@@ -140,7 +146,8 @@ def differing_ends(texts: Sequence[str], width: int) -> list[str]:
     for text in texts:
         if not text:
             rows.append("(prompt)")
-            continue
-        row = "…" + text[start:]
-        rows.append(row if len(row) <= width else row[: width - 1] + "…")
+        elif len(text) - start <= width - 1:
+            rows.append("…" + text[start:])
+        else:
+            rows.append("…" + text[len(text) - (width - 1):])
     return rows
