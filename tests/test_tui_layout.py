@@ -374,3 +374,21 @@ async def test_a_lesson_formula_wraps_in_a_narrow_reader():
         longest = max(len(line) for line in fence.code.splitlines())
         assert longest > fence.size.width and label.size.height > len(fence.code.splitlines())
         assert fence.max_scroll_x == 0
+
+
+@pytest.mark.parametrize("game", ["be-the-model", "tune-the-knobs", "beat-greedy",
+                                  "name-that-strategy"])
+async def test_every_game_shows_help_quit_and_back_at_80x24(game):
+    from arlm_tui.tui.screens.games import GamesApp
+
+    app = GamesApp(game, seed=1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        shown = visible_footer_keys(app)
+        assert {"help", "quit", "back"} <= set(shown), shown
+        assert shown["help"] == "f1"  # works while an answer is typed, unlike ?
+        await pilot.press("f1")
+        await pilot.pause()
+        from arlm_tui.tui.screens.help import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)  # the key shown is the key that works

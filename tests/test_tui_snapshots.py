@@ -210,3 +210,12 @@ def test_stats(snap_compare, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_games_menu(snap_compare, size):
     assert snap_compare(home_app(), terminal_size=size, run_before=keys("g"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("game", ["be-the-model", "name-that-strategy", "beat-greedy",
+                                  "tune-the-knobs"])
+def test_game(snap_compare, size, game):
+    from arlm_tui.tui.screens.games import GamesApp
+
+    assert snap_compare(GamesApp(game, seed=1), terminal_size=size, run_before=settle)

@@ -37,7 +37,8 @@ class GameScreen(Screen):
         Binding("escape", "back", "Back", id="game.back", tooltip="back to the games menu"),
         Binding("n,ctrl+n", "new_round", "New round", id="game.new",
                 tooltip="start a new round with a new seed (ctrl+n while typing)"),
-        Binding("f1", "app.help", "Help", show=False, id="game.help",
+        # shown: while an answer is typed, ? is a character and f1 the only way to help
+        Binding("f1", "app.help", "Help", id="game.help",
                 tooltip="what this game teaches and every key (? when not typing)"),
     ]
 
