@@ -161,6 +161,9 @@ class CompareView(AnalysisView):
         context = session.text
         cache = screen.model_cache
         names = self.model_names(current.name)[1:]
+        # as many tokens as the view has rows for (its own size is 0 until first shown)
+        room = self.parent.size.height if isinstance(self.parent, Widget) else 0
+        top_n = max(8, room - 8)
         chosen = None
         if session.traces:
             # the step just taken: how probable each model found the token it chose
@@ -182,7 +185,7 @@ class CompareView(AnalysisView):
                     models.append(cache[name])
                 except Exception as exc:  # noqa: BLE001 - one broken model must not hide others
                     missing.append(f"{name}: {exc}")
-            result = compare_models(context, models, chosen=chosen)
+            result = compare_models(context, models, chosen=chosen, top_n=top_n)
             result.missing = missing
             return result
 
