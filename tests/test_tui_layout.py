@@ -392,3 +392,21 @@ async def test_every_game_shows_help_quit_and_back_at_80x24(game):
         from arlm_tui.tui.screens.help import HelpScreen
 
         assert isinstance(app.screen, HelpScreen)  # the key shown is the key that works
+
+
+@pytest.mark.parametrize("key", ["m", "c"])
+async def test_dialogs_fit_at_80x24(key, five_models):
+    """The model picker (m) and the compare chooser (3, c): list, path field and keys on
+    screen."""
+    app = compare_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_play(pilot)
+        if key == "c":
+            await pilot.press("3")
+            await settle(pilot)
+        await pilot.press(key)
+        await pilot.pause()
+        dialog = app.screen.query_one(".dialog")
+        assert dialog.region.bottom <= 24 and dialog.region.y >= 0
+        for part in dialog.children:
+            assert part.region.bottom <= dialog.region.bottom - 1, part

@@ -27,7 +27,7 @@ class ArlmApp(App[int]):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
         (0, "-tiny"), (70, "-narrow"), (90, "-normal"), (140, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
-        (0, "-short"), (24, "-tall"), (44, "-very-tall")]
+        (0, "-short"), (24, "-tall"), (32, "-roomy"), (44, "-very-tall")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?", id="app.help",
