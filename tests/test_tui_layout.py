@@ -410,3 +410,21 @@ async def test_dialogs_fit_at_80x24(key, five_models):
         assert dialog.region.bottom <= 24 and dialog.region.y >= 0
         for part in dialog.children:
             assert part.region.bottom <= dialog.region.bottom - 1, part
+
+
+async def test_self_check_shows_a_help_key_that_works_while_typing():
+    from arlm_tui.learn.lessons import load_lessons
+    from arlm_tui.tui.screens.help import HelpScreen
+    from arlm_tui.tui.screens.reader import LessonReaderScreen
+
+    app = ArlmApp(settings=Settings(), save_settings=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(LessonReaderScreen(app.progress_store, load_lessons(), "02-chain-rule"))
+        await settle(pilot)
+        await pilot.press("k")  # the first question wants a typed number
+        await settle(pilot)
+        shown = visible_footer_keys(app)
+        assert {"help", "quit", "back"} <= set(shown) and shown["help"] == "f1"
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)

@@ -42,6 +42,9 @@ class SelfCheckScreen(LearnScreen[int]):
                  "Every answer is saved. Numbers are accepted within a small tolerance.")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="check.back", tooltip="back to the lesson"),
+        # while an answer is typed ? is a character: f1 is the help key the footer shows
+        Binding("f1", "app.help", "Help", id="check.help",
+                tooltip="what this screen is for and every key (? when not typing)"),
         Binding("enter", "next", "Next question", id="check.next",
                 tooltip="go on to the next question"),
         Binding("r", "retry", "Retry missed", id="check.retry",
