@@ -177,7 +177,7 @@ async def test_compare_reaches_every_installed_model_and_shows_kl_and_p_in_full(
         assert 2 <= view.fit < len(COMPARED)  # as many as fit, not all
         seen: list[str] = []
         for _ in range(len(COMPARED)):
-            text = view.render().plain
+            text = "\n".join(fits(view))
             visible = shown_models(view)
             assert len(visible) == view.fit
             seen += [n for n in visible if n not in seen]
@@ -249,7 +249,7 @@ def fits(view) -> list[str]:
     from rich.cells import cell_len
 
     lines = view.render().plain.splitlines()
-    too_wide = [line for line in lines if cell_len(line) > view.size.width]
+    too_wide = [line for line in lines if cell_len(line.rstrip()) > view.size.width]
     assert not too_wide, (view.size.width, too_wide)
     return lines
 
