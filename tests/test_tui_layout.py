@@ -428,3 +428,29 @@ async def test_self_check_shows_a_help_key_that_works_while_typing():
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
+
+
+async def test_the_mouse_wheel_scrolls_the_compare_columns(five_models):
+    from textual import events
+
+    from arlm_tui.tui.widgets.analysis_views import CompareView
+
+    app = compare_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start_play(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        view = screen.query_one(CompareView)
+
+        def wheel(kind):
+            return kind(view, 5, 5, 0, 1, 0, False, False, False)
+
+        view.post_message(wheel(events.MouseScrollDown))
+        await pilot.pause()
+        assert view.first == 1
+        view.post_message(wheel(events.MouseScrollRight))
+        await pilot.pause()
+        assert view.first == 2
+        view.post_message(wheel(events.MouseScrollUp))
+        await pilot.pause()
+        assert view.first == 1
