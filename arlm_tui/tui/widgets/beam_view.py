@@ -94,7 +94,8 @@ class BeamView(Widget):
         else:
             layout.append(Text(clip(head, width - 1), st["header"]))
             layout.append(Text(clip(formula, width - 1), st["header"]))
-        layout.append(Text(" " * (3 + text_w) + "   log p    score", st["header"]))
+        columns_at = len(layout)  # the "log p  score" header, placed once the rows are known
+        layout.append(Text(""))
         layout.append(Text("live hypotheses", st["header"]))
         layout.extend(range(pruned_at))
         budget = height - len(layout) - 2 - min(len(beam.finished), 4)
@@ -107,6 +108,9 @@ class BeamView(Widget):
         indices = [item for item in layout if isinstance(item, int)]
         shown = dict(zip(indices, differing_ends([entries[i][1] for i in indices], text_w),
                          strict=True))
+        # the numbers right after the longest row, not across a wide terminal from it
+        text_w = min(text_w, max([24, *(len(row) + 2 for row in shown.values())]))
+        layout[columns_at] = Text(" " * (3 + text_w) + "   log p    score", st["header"])
 
         def row(index: int) -> Text:
             mark, _text, logprob, score, style = entries[index]
