@@ -318,7 +318,7 @@ class SampleView(AnalysisView):
                         width - 1, 2 if height >= 16 else 1)
         out.append("\n".join(intro), self.st("dim"))
         count_w = 2 * len(str(data.n)) + 2  # " 7/20 "
-        bar_w = max((width - 1 - 12 - count_w - 7) // 2, 4)
+        bar_w = min(max((width - 1 - 12 - count_w - 7) // 2, 4), 40)  # long bars say no more
         tv = f"total variation ½Σ|drawn − p| = {data.total_variation:.2f}"
         reserved = len(intro) + 3 + len(data.rows) + min(2, len(data.continuations))
         hist_rows = max(min(len(data.histogram), height - reserved - 1), 2)
