@@ -37,6 +37,8 @@ class CompareColumn:
     kl_from_oracle: float | None = None  # KL(oracle ‖ model), nats
     cross_entropy: float | None = None
     note: str = ""
+    #: p(the chosen token) under this model at the step that chose it (None: not comparable)
+    chosen_prob: float | None = None
 
 
 @dataclass
@@ -47,6 +49,7 @@ class CompareResult:
     oracle_entropy: float | None = None
     oracle_possible: bool = True
     missing: list[str] = field(default_factory=list)  # models that failed to load, with reason
+    chosen: str | None = None  # the token whose probability ``chosen_prob`` gives, as shown
 
 
 def _top_tokens(model: Any, logprobs: np.ndarray, n: int) -> list[tuple[str, float]]:
@@ -58,10 +61,53 @@ def _top_tokens(model: Any, logprobs: np.ndarray, n: int) -> list[tuple[str, flo
             for i in order]
 
 
-def compare_models(context: str, models: Sequence[Any], *, top_n: int = 8) -> CompareResult:
+@dataclass
+class ChosenToken:
+    """A step already taken: the text before it, the text after it, and how the token reads.
+    ``ended`` when the token was ``</s>`` (the text did not grow)."""
+
+    before: str
+    after: str
+    shown: str
+    ended: bool = False
+
+
+#: The most tokens a model may need for one chosen token (a character model spelling a word).
+MAX_CONTINUATION_TOKENS = 64
+
+
+def chosen_probability(model: Any, chosen: ChosenToken) -> float | None:
+    """p(chosen | before) under ``model``: the product of its next-token probabilities over the
+    tokens its own tokenizer makes of the chosen text (one for the model that chose it, several
+    for a character model). None when its tokenizer does not split ``after`` at ``before``."""
+    from arlm_tui.lm.base import log_softmax
+
+    before = list(model.tokenizer.encode(chosen.before))
+    if chosen.ended:
+        continuation = [model.eos_id]
+    else:
+        after = list(model.tokenizer.encode(chosen.after))
+        if after[: len(before)] != before or len(after) == len(before):
+            return None
+        continuation = after[len(before):]
+    if len(continuation) > MAX_CONTINUATION_TOKENS:
+        return None
+    logprob, context = 0.0, before
+    for token in continuation:
+        logprobs = np.asarray(model.next_logprobs(context), dtype=np.float64)
+        if not model.normalized:
+            logprobs = log_softmax(logprobs)
+        logprob += float(logprobs[token])
+        context = context + [token]
+    return math.exp(logprob)
+
+
+def compare_models(context: str, models: Sequence[Any], *, top_n: int = 8,
+                   chosen: ChosenToken | None = None) -> CompareResult:
     """The next-token distribution after ``context`` (text, encoded by each model's own
     tokenizer) under each model; the oracle (backend "oracle"), if given, also yields
-    H(oracle), and for every other model H(oracle, model) and KL(oracle ‖ model)."""
+    H(oracle), and for every other model H(oracle, model) and KL(oracle ‖ model). With
+    ``chosen`` (the step just taken), each column also gets p(chosen token) under its model."""
     from arlm_tui.lm.base import log_softmax
     from arlm_tui.lm.information import compare_at, entropy
 
@@ -89,13 +135,16 @@ def compare_models(context: str, models: Sequence[Any], *, top_n: int = 8) -> Co
             possible = row.possible
         if model is oracle:
             oracle_entropy = column.entropy
-            column.note = "the true distribution"
+            column.note = "true distribution"
+        if chosen is not None:
+            column.chosen_prob = chosen_probability(model, chosen)
         unk = model.unk_id
         if ids and unk in ids:
             column.note = (column.note + "; " if column.note else "") + "context has <unk>"
         columns.append(column)
     return CompareResult(context, columns, oracle.name if oracle is not None else None,
-                         oracle_entropy, possible)
+                         oracle_entropy, possible,
+                         chosen=chosen.shown if chosen is not None else None)
 
 
 # --------------------------------------------------------------------------- sample N
@@ -318,7 +367,7 @@ def speculative_demo(target: Any, draft: Any | None, context_ids: Sequence[int],
                                   max_tokens=max_tokens, seed=config.seed, eos_id=target.eos_id)
     text_of = getattr(target.tokenizer, "token_text", None)
     return SpeculativeDemo(
-        target=target.name + (" (sampling knobs applied)" if knobs else ""),
+        target=target.name + (" (with the sampling knobs)" if knobs else ""),
         draft=draft_name, draft_note=note, k=k, result=result,
         token_text=text_of or (lambda i: target.vocab[i]),
         prompt_text=target.tokenizer.decode(list(context_ids)),

@@ -27,14 +27,15 @@ class ArlmApp(App[int]):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
         (0, "-tiny"), (70, "-narrow"), (90, "-normal"), (140, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
-        (0, "-short"), (24, "-tall"), (44, "-very-tall")]
+        (0, "-short"), (24, "-tall"), (32, "-roomy"), (44, "-very-tall")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?", id="app.help",
                 tooltip="List every key of this screen"),
         Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme",
                 tooltip="Switch between the light and the dark theme"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit",
+                tooltip="quit arlm"),
         Binding("ctrl+e", "save_svg", "Screenshot", show=False, priority=True, id="app.svg",
                 tooltip="save an SVG picture of this screen in the data directory"),
     ]

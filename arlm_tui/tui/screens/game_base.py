@@ -16,10 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from arlm_tui.errors import ArlmError
 from arlm_tui.games.common import GameResult, fresh_seed
+from arlm_tui.tui.widgets.footer import ArlmFooter
 
 #: The games' layout, loaded once by Textual for every screen that names it.
 GAMES_CSS = "../games.tcss"
@@ -36,7 +37,8 @@ class GameScreen(Screen):
         Binding("escape", "back", "Back", id="game.back", tooltip="back to the games menu"),
         Binding("n,ctrl+n", "new_round", "New round", id="game.new",
                 tooltip="start a new round with a new seed (ctrl+n while typing)"),
-        Binding("f1", "app.help", "Help", show=False, id="game.help",
+        # shown: while an answer is typed, ? is a character and f1 the only way to help
+        Binding("f1", "app.help", "Help", id="game.help",
                 tooltip="what this game teaches and every key (? when not typing)"),
     ]
 
@@ -65,7 +67,7 @@ class GameScreen(Screen):
         with Vertical(id="game-controls"):
             yield from self.compose_controls()
             yield Static("", id="game-message")
-        yield Footer()
+        yield ArlmFooter()
 
     def compose_body(self) -> ComposeResult:
         """The game's widgets, under the title."""

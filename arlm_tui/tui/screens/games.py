@@ -17,11 +17,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from arlm_tui.games import GAME_BY_ID, GAMES, score_text
 from arlm_tui.tui.screens.game_base import GAMES_CSS
+from arlm_tui.tui.widgets.footer import ArlmFooter
 
 SCORES = "scores"
 
@@ -130,8 +131,9 @@ class GamesScreen(Screen):
                                     "achievements"), id=SCORES),
                 id="games-menu",
             )
-            yield Static("", id="games-teaches")
-        yield Footer()
+            with VerticalScroll(id="games-teaches-box"):
+                yield Static("", id="games-teaches")
+        yield ArlmFooter()
 
     @staticmethod
     def _prompt(key: Any, title: str, line: str) -> Text:
@@ -216,7 +218,7 @@ class ScoresScreen(Screen):
             yield Static("", id="scores-xp")
             yield Static("", id="scores-games")
             yield Static("", id="scores-achievements")
-        yield Footer()
+        yield ArlmFooter()
 
     def on_mount(self) -> None:
         from arlm_tui.games.progression import progress, unlock_achievements
@@ -275,7 +277,8 @@ class GamesApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?", id="games_app.help",
                 tooltip="what this screen teaches and every key"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="games_app.quit"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="games_app.quit",
+                tooltip="quit"),
     ]
 
     def __init__(self, initial: str | None = None, *, seed: int | None = None,

@@ -16,10 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from arlm_tui.tui import summaries
+from arlm_tui.tui.widgets.footer import ArlmFooter
 
 #: (option id, title, shortcut key, placeholder summary)
 SECTIONS: tuple[tuple[str, str, str, str], ...] = (
@@ -67,7 +68,7 @@ class HomeScreen(Screen):
                   for section, title, key, summary in SECTIONS),
                 id="home-menu",
             )
-        yield Footer()
+        yield ArlmFooter()
 
     def on_mount(self) -> None:
         # after the first frame: reading the lessons (YAML) and the model list would otherwise

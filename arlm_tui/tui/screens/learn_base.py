@@ -8,7 +8,9 @@ from typing import TypeVar
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
+
+from arlm_tui.tui.widgets.footer import ArlmFooter
 
 ResultType = TypeVar("ResultType")
 
@@ -22,7 +24,7 @@ class LearnScreen(Screen[ResultType]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield from self.compose_body()
-        yield Footer()
+        yield ArlmFooter()
 
     def compose_body(self) -> ComposeResult:
         """The screen's widgets, between the header and the footer."""

@@ -83,7 +83,15 @@ class LessonListScreen(LearnScreen[None]):
         row = table.cursor_row
         table.clear(columns=True)
         longest = max((len(lesson.title) for lesson in self.lessons), default=6)
-        title_width = min(longest, max(16, (self.size.width or 80) - FIXED_COLUMNS_WIDTH))
+        if table.size.width:
+            # the room the table really has: the other columns (each with its 2 cells of
+            # padding) and a scrollbar only when the rows do not fit
+            others = 2 + 6 + 4 + 5 + 4 + 6 * table.cell_padding * 2
+            scrollbar = 2 if len(self.lessons) + 1 > table.size.height else 0
+            room = table.size.width - others - scrollbar
+        else:
+            room = (self.size.width or 80) - FIXED_COLUMNS_WIDTH
+        title_width = min(longest, max(16, room))
         for label, key, width in (("#", "number", 2), ("lesson", "title", title_width),
                                   ("read", "read", 6), ("quiz", "quiz", 4),
                                   ("cards", "cards", 5), ("labs", "labs", 4)):

@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, Footer, Header, Input, Label, Static
+from textual.widgets import ContentSwitcher, Header, Input, Label, Static
 from textual.worker import get_current_worker
 
 from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
@@ -37,6 +37,7 @@ from arlm_tui.tui.widgets.analysis_views import (
     SpeculativeView,
 )
 from arlm_tui.tui.widgets.beam_view import BeamView
+from arlm_tui.tui.widgets.footer import ArlmFooter
 from arlm_tui.tui.widgets.generated_text import GeneratedText
 from arlm_tui.tui.widgets.knob_panel import KnobPanel, knob_title
 from arlm_tui.tui.widgets.token_bars import TokenBars
@@ -67,7 +68,8 @@ HELP_TEXT = (
     "(shift: coarse) when the knob panel has the focus, or type a value with ⏎.\n\n"
     "[b]Views[/b] (1–6, v cycles): 1 the next-token bars; 2 beam search (live hypotheses, their "
     "log p and score log p / length^α, pruned candidates, finished ones); 3 the same text under "
-    "every installed model, with KL(oracle ‖ model) when the oracle is installed; 4 N "
+    "every installed model (c ticks which, < and > show the other columns), with KL(oracle ‖ "
+    "model) when the oracle is installed and p of the token just chosen; 4 N "
     "continuations (+/− change N from 5 to 200): first-token histogram against p, distinct-n, "
     "repetition and NLL per strategy; 5 a transformer's attention for the last token; 6 "
     "speculative decoding, a draft proposing k tokens that the model keeps or replaces (+/− "
@@ -157,6 +159,14 @@ class PlayScreen(Screen):
                 "tokens k"),
         Binding("d", "next_draft", "Draft", id="play.draft",
                 tooltip="speculative view: next draft model with the same vocabulary"),
+        Binding("c", "choose_compared", "Models", id="play.compare_choose",
+                tooltip="compare view: tick the models to compare"),
+        Binding("greater_than_sign", "scroll_columns(1)", "Scroll right", key_display=">",
+                id="play.columns_right",
+                tooltip="compare, attention, speculative views: the next models, layers, lines"),
+        Binding("less_than_sign", "scroll_columns(-1)", "Scroll left", key_display="<",
+                id="play.columns_left",
+                tooltip="compare, attention, speculative views: the previous models, layers, lines"),
         Binding("ctrl+s", "save", "Save", show=False, id="play.save",
                 tooltip="save the session to a JSON file"),
         Binding("e", "export_page", "Page", show=False, id="play.page",
@@ -214,7 +224,7 @@ class PlayScreen(Screen):
             yield KnobPanel(id="knobs")
         yield Static("", id="explain")
         yield Static("", id="stats")
-        yield Footer()
+        yield ArlmFooter()
 
     def on_mount(self) -> None:
         self.query_one("#views").border_title = VIEW_TITLES["bars"]
@@ -716,6 +726,10 @@ class PlayScreen(Screen):
                 self.focused, Input)
         if action == "next_draft":
             return self.view == "speculative"
+        if action == "choose_compared":
+            return self.view == "compare"
+        if action == "scroll_columns":
+            return self.view in ("compare", "attention", "speculative")
         return True
 
     def action_view_size(self, direction: int) -> None:
@@ -746,6 +760,27 @@ class PlayScreen(Screen):
             return
         self.notify(f"draft: {label}", timeout=2)
         self._refresh_analysis()
+
+    def action_scroll_columns(self, direction: int) -> None:
+        if self.view in ("compare", "attention", "speculative"):
+            self.query_one(f"#view-{self.view}").scroll_columns(direction)  # type: ignore[attr-defined]
+
+    def action_choose_compared(self) -> None:
+        from arlm_tui.lm.registry import list_models
+        from arlm_tui.tui.screens.compare_chooser import CompareChooser
+
+        if self.session is None:
+            return
+        view = self.query_one(CompareView)
+        installed = [e.name for e in list_models() if e.backend != "broken"]
+
+        def done(names: list[str] | None) -> None:
+            if names is not None:
+                view.chosen = None if set(names) >= set(installed) else names
+                self._refresh_analysis()
+
+        self.app.push_screen(CompareChooser(installed, view.chosen, self.session.model.name),
+                             done)
 
     def _refresh_analysis(self) -> None:
         """Recompute the visible analysis view (compare, samples, attention, speculative)."""

@@ -43,6 +43,9 @@ class SelfCheckScreen(LearnScreen[int]):
                  "Every answer is saved. Each number question says how precise it must be.")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="check.back", tooltip="back to the lesson"),
+        # while an answer is typed ? is a character: f1 is the help key the footer shows
+        Binding("f1", "app.help", "Help", id="check.help",
+                tooltip="what this screen is for and every key (? when not typing)"),
         Binding("enter", "next", "Next question", id="check.next",
                 tooltip="go on to the next question"),
         Binding("r", "retry", "Retry missed", id="check.retry",

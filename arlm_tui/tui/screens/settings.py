@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, Select, Static, Switch
+from textual.widgets import Header, Label, Select, Static, Switch
 
 from arlm_tui.tui.settings import AUTOPLAY_INTERVALS, DARK_THEME, LIGHT_THEME
+from arlm_tui.tui.widgets.footer import ArlmFooter
 
 
 class SettingsScreen(Screen):
@@ -47,7 +48,7 @@ class SettingsScreen(Screen):
                 "speed (\\[ and ]) can also be changed while playing.[/dim]",
                 id="settings-note",
             )
-        yield Footer()
+        yield ArlmFooter()
 
     def _model_options(self) -> list[tuple[str, str]]:
         from arlm_tui.lm.registry import list_models

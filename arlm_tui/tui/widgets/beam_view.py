@@ -68,33 +68,90 @@ class BeamView(Widget):
         height = max(self.size.height, 6)
         text_w = max(width - 2 - 3 - 2 * 9 - 2, 10)
         alpha = self.config.get("length_penalty", 1.0)
-        lines: list[Text] = []
 
-        def row(mark: str, text: str, logprob: float, score: float, style: Style) -> Text:
+        # every row's text first, so the prefix they all share can be elided
+        entries: list[tuple[str, str, float, float, Style]] = []
+        for i, h in enumerate(beam.survivors):
+            entries.append((f"{i + 1:>2} ", self.decode(h.ids), h.logprob, h.score,
+                            st["best"] if i == 0 else st["live"]))
+        pruned_at = len(entries)
+        for cand in beam.pruned:
+            parent = self.previous[cand.parent] if cand.parent < len(self.previous) else None
+            ids = list(parent.ids) if parent is not None else []
+            entries.append((" ✗ ", self.decode(ids + [cand.token_id]), cand.logprob, cand.score,
+                            st["pruned"]))
+        finished_at = len(entries)
+        for h in beam.finished:
+            entries.append((" ✓ ", self.decode(h.ids), h.logprob, h.score, st["finished"]))
+        # the layout first (a header is a Text, a hypothesis its index in entries), so that
+        # only the rows that fit decide which shared beginning is elided
+        layout: list[Text | int] = []
+        head = (f"step {beam.step + 1} · {beam.num_candidates} candidates, kept "
+                f"{len(beam.survivors)}" + (" · search finished" if beam.done else ""))
+        formula = f"score = log p / length^α, α = {alpha:g}"
+        if len(head) + 3 + len(formula) <= width - 1:
+            layout.append(Text(head + " · " + formula, st["header"]))
+        else:
+            layout.append(Text(clip(head, width - 1), st["header"]))
+            layout.append(Text(clip(formula, width - 1), st["header"]))
+        columns_at = len(layout)  # the "log p  score" header, placed once the rows are known
+        layout.append(Text(""))
+        layout.append(Text("live hypotheses", st["header"]))
+        layout.extend(range(pruned_at))
+        budget = height - len(layout) - 2 - min(len(beam.finished), 4)
+        if beam.pruned and budget > 1:
+            layout.append(Text("pruned this step (best first)", st["header"]))
+            layout.extend(range(pruned_at, finished_at)[: max(budget - 1, 1)])
+        layout.append(Text(f"finished ({len(beam.finished)})", st["header"]))
+        layout.extend(range(finished_at, len(entries))[: max(height - len(layout), 1)])
+        layout = layout[:height]
+        indices = [item for item in layout if isinstance(item, int)]
+        shown = dict(zip(indices, differing_ends([entries[i][1] for i in indices], text_w),
+                         strict=True))
+        # the numbers right after the longest row, not across a wide terminal from it
+        text_w = min(text_w, max([24, *(len(row) + 2 for row in shown.values())]))
+        layout[columns_at] = Text(" " * (3 + text_w) + "   log p    score", st["header"])
+
+        def row(index: int) -> Text:
+            mark, _text, logprob, score, style = entries[index]
             line = Text(no_wrap=True, overflow="ellipsis")
             line.append(mark, style)
-            line.append(clip("…" + text if text else "(prompt)", text_w).ljust(text_w), style)
+            line.append(shown[index].ljust(text_w), style)
             line.append(_fmt(logprob) + " " + _fmt(score), style)
             return line
 
-        head = (f"step {beam.step + 1} · {beam.num_candidates} candidates, kept "
-                f"{len(beam.survivors)} · score = log p / length^α, α = {alpha:g}"
-                + (" · search finished" if beam.done else ""))
-        lines.append(Text(clip(head, width - 1), st["header"]))
-        lines.append(Text(" " * (3 + text_w) + "   log p    score", st["header"]))
-        lines.append(Text("live hypotheses", st["header"]))
-        for i, h in enumerate(beam.survivors):
-            lines.append(row(f"{i + 1:>2} ", self.decode(h.ids), h.logprob, h.score,
-                             st["best"] if i == 0 else st["live"]))
-        budget = height - len(lines) - 2 - min(len(beam.finished), 4)
-        if beam.pruned and budget > 1:
-            lines.append(Text("pruned this step (best first)", st["header"]))
-            for cand in beam.pruned[: max(budget - 1, 1)]:
-                parent = self.previous[cand.parent] if cand.parent < len(self.previous) else None
-                ids = list(parent.ids) if parent is not None else []
-                lines.append(row(" ✗ ", self.decode(ids + [cand.token_id]), cand.logprob,
-                                 cand.score, st["pruned"]))
-        lines.append(Text(f"finished ({len(beam.finished)})", st["header"]))
-        for h in beam.finished[: max(height - len(lines), 1)]:
-            lines.append(row(" ✓ ", self.decode(h.ids), h.logprob, h.score, st["finished"]))
-        return Text("\n", no_wrap=True).join(lines[:height])
+        lines = [row(item) if isinstance(item, int) else item for item in layout]
+        return Text("\n", no_wrap=True).join(lines)
+
+
+def differing_ends(texts: Sequence[str], width: int) -> list[str]:
+    """The texts as rows of at most ``width`` characters that show where they differ.
+
+    Hypotheses of one beam share a long beginning; cutting each at its end would show that
+    shared beginning ``width`` times and hide the endings that differ. Instead the part before
+    the first difference (backed up to the start of its word) is elided with "…": the rows start
+    at the same place, as far left as lets the longest fit, never after the first difference. A
+    row still too long from there shows its end ("…" and its last ``width - 1`` characters):
+    the ending is what tells one hypothesis from another. Every row starts with "…" (the
+    prompt, or more, comes before); an empty text reads "(prompt)".
+    """
+    if not texts:
+        return []
+    first, last = min(texts), max(texts)
+    common = 0
+    while common < min(len(first), len(last)) and first[common] == last[common]:
+        common += 1
+    cut = first.rfind(" ", 0, common) + 1  # the start of the word where they part
+    longest = max(len(t) for t in texts)
+    start = min(cut, max(0, longest - (width - 1)))
+    if 0 < start < cut:  # begin at a word, not in the middle of one
+        start = min(first.find(" ", start) + 1 or cut, cut)
+    rows = []
+    for text in texts:
+        if not text:
+            rows.append("(prompt)")
+        elif len(text) - start <= width - 1:
+            rows.append("…" + text[start:])
+        else:
+            rows.append("…" + text[len(text) - (width - 1):])
+    return rows

@@ -55,6 +55,11 @@ def knob_title(name: str, width: int | None = None) -> str:
     return title
 
 
+def clip_name(title: str, width: int) -> str:
+    """A knob title cut to ``width`` with "…" when even its shortest form is too long."""
+    return title if len(title) <= width else title[: max(width - 1, 0)] + "…"
+
+
 def format_value(knob: Knob, value: Any) -> str:
     """How a knob's value reads in the panel ("off" at the off value of a switchable knob)."""
     if knob.choices:
@@ -193,8 +198,6 @@ class KnobPanel(Widget, can_focus=True):
         top = min(max(self.cursor - visible // 2, 0), max(len(PANEL_KNOBS) - visible, 0))
         styles = {n: self.get_component_rich_style(f"knob-panel--{n}")
                   for n in ("name", "value", "off", "inactive", "cursor", "help")}
-        value_w = 7
-        name_w = max(width - value_w, 4)
         out = Text(no_wrap=True, overflow="ellipsis")
         lines = []
         for index in range(top, min(top + visible, len(PANEL_KNOBS))):
@@ -202,18 +205,20 @@ class KnobPanel(Widget, can_focus=True):
             value = getattr(config, knob.name)
             active = config.strategy in knob.strategies
             shown = format_value(knob, value)
+            # each row gives its name the room its value leaves (a value is never cut)
+            name_w = max(width - 2 - 1 - len(shown), 3)
             line = Text(no_wrap=True, overflow="ellipsis")
             line.append("▸ " if index == self.cursor else "  ")
             name_style = styles["name"] if active else styles["inactive"]
-            title = knob_title(knob.name, name_w - 2)
-            line.append(title[:name_w - 2].ljust(name_w - 2), name_style)
+            title = knob_title(knob.name, name_w)
+            line.append(clip_name(title, name_w).ljust(name_w), name_style)
             if not active:
                 value_style = styles["inactive"]
             elif shown == "off":
                 value_style = styles["off"]
             else:
                 value_style = styles["value"]
-            line.append(shown.rjust(value_w)[:value_w], value_style)
+            line.append(" " + shown.rjust(width - 3 - name_w), value_style)
             if index == self.cursor:
                 line.stylize(styles["cursor"])
             line.stylize(Style(meta={"knob": index}))
@@ -223,10 +228,17 @@ class KnobPanel(Widget, can_focus=True):
             knob = KNOBS[self.selected]
             note = "" if config.strategy in knob.strategies else (
                 f" (not used by {config.strategy})")
-            text = f"{knob.help}{note}. Range {knob.range_text}."
-            wrapped = Text(text, style=styles["help"])
-            wrapped_lines = wrapped.wrap(self.app.console, width)
-            for line in list(wrapped_lines)[:help_lines]:
+            # the full name first when the row had to shorten it
+            value = format_value(knob, getattr(config, knob.name))
+            full = knob_title(knob.name)
+            named = f"{full}: " if len(full) > width - 3 - len(value) else ""
+            text = f"{named}{knob.help}{note}. Range {knob.range_text}."
+            wrapped = list(Text(text, style=styles["help"]).wrap(self.app.console, width))
+            if len(wrapped) > help_lines:  # say that there is more (? and ⏎ show all of it)
+                last = wrapped[help_lines - 1]
+                last.truncate(width - 1)
+                last.append("…", styles["help"])
+            for line in wrapped[:help_lines]:
                 out.append("\n")
                 out.append_text(line)
         return out
