@@ -158,6 +158,9 @@ def test_a_perfect_player_beats_every_model_and_earns_xp():
     assert result.details["beat_all"] and result.details["beat_ngram"]
     assert set(result.details["beat"]) == {c.name for c in models}
     assert result.xp == 10 + 5 * len(models)
+    expected = result.details["expected"]
+    assert {"you", "oracle", "entropy floor"} <= set(expected)
+    assert min(expected.values()) == expected["entropy floor"]
     assert result.score == pytest.approx(r.perplexity)
     # betting everything on the truth costs -log(0.95 + 0.05/N) a word
     n = r.outcomes

@@ -99,6 +99,7 @@ async def test_be_the_model_full_round(store):
         assert stored[0].xp == screen.recorded.xp
         text = shown(screen, "#btm-scores")
         assert "you" in text and "oracle" in text and "entropy floor" in text
+        assert "expected" in text and "realised" in text and "dip below" in text
 
         await pilot.press("n")  # a new round with a new seed
         await settle(pilot)

@@ -523,6 +523,9 @@ class BeTheModelRound:
             "beat_ngram": any(backends.get(name) == "ngram" for name in beaten),
             "beat_all": bool(models) and len(beaten) == len(models),
             "floor": None if floor is None else round(floor, 4),
+            # expected loss H(p̃, q) per word (oracle language only): what respects the floor
+            "expected": {r.name: round(r.expected, 4) for r in rows if r.expected is not None
+                         and math.isfinite(r.expected)},
             "bets": [b.text for b in self.bets],
         }
         summary = f"perplexity {mine:.1f} on {self.length} words ({self.source})"
