@@ -379,3 +379,18 @@ def test_bf16_flag_stores_bfloat16_weights_that_generate_like_the_reloaded_model
     expected = model.next_logprobs([*ids, ids[0]])
     keep = np.isfinite(expected)
     np.testing.assert_allclose(logprobs[0][keep], expected[keep], atol=1e-5)
+
+
+def test_neural_training_reads_a_file_one_sentence_per_line_unless_told(tmp_path, capsys):
+    """The lecture's toy corpus typed on three lines is three sentences for every backend, and
+    the output says which reading was used (issue #11 §3)."""
+    from arlm_tui.cli import main
+
+    text = tmp_path / "toy.txt"
+    text.write_text("i love cats\ni love dogs\ncats chase mice\n", encoding="utf-8")
+    args = ["train", "ffn", "--corpus", str(text), "--d-model", "8", "--steps", "2"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert f"corpus {text}: one sentence per line" in out
+    assert main([*args, "--out", str(tmp_path / "b"), "--sentences", "punctuation"]) == 0
+    assert f"corpus {text}: sentences cut at . ! ? (as asked)" in capsys.readouterr().out

@@ -41,10 +41,17 @@ def _arguments(p: argparse.ArgumentParser, kind: str) -> None:
         "--corpus", required=True, help="a UTF-8 text file, or toy | pyref | oracle[:N]"
     )
     data.add_argument(
+        "--sentences",
+        choices=("lines", "punctuation"),
+        default=None,
+        help="cut a corpus file one sentence per line or at . ! ? (default: detect which)",
+    )
+    data.add_argument(  # the older spelling of --sentences
         "--unit",
-        choices=("sentence", "line"),
-        default="sentence",
-        help="one training text per sentence (default) or per line",
+        dest="sentences",
+        choices=("lines", "punctuation"),
+        type=lambda v: {"line": "lines", "sentence": "punctuation"}.get(v, v),
+        help=argparse.SUPPRESS,
     )
     data.add_argument(
         "--tokenizer",
@@ -142,7 +149,10 @@ def run(args: argparse.Namespace) -> int:
     check_corpus_spec(args.corpus)  # a missing input is reported before a bad --out
     out = model_destination(args.out, args.name, kind)
 
-    source = load_corpus_spec(args.corpus, unit=args.unit, seed=args.seed)
+    unit = {None: "auto", "lines": "line", "punctuation": "sentence"}[args.sentences]
+    source = load_corpus_spec(args.corpus, unit=unit, seed=args.seed)
+    if source.reading is not None:
+        print(f"corpus {args.corpus}: {source.reading.describe()}")
     if source.tokenizer is not None and args.tokenizer not in (None, "word"):
         raise ArlmError(
             f"--corpus {args.corpus} uses the oracle's own word tokenizer (so token ids match "
