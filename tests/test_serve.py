@@ -118,11 +118,11 @@ def test_play_in_a_real_browser(tmp_path):
         with browser_page(1100, 720) as page:
             page.add_init_script(TERMINAL_HOOK)
             page.goto(server.url)
-            home = wait_for_text(page, "Review cards")
+            home = wait_for_text(page, "Review cards", timeout=90)
             assert "Play" in home and "Lessons" in home
             page.click("#terminal")
             page.keyboard.press("p")  # open play
-            wait_for_text(page, "no token generated yet")  # the model is loaded
+            wait_for_text(page, "no token generated yet", timeout=90)  # the model is loaded
             page.keyboard.press(" ")  # one step
             shown = wait_for_text(page, "step 1: chose")
             assert "1 token" in shown and "perplexity" in shown
@@ -159,13 +159,13 @@ def test_each_visitor_has_their_own_folder(tmp_path):
         with browser_page() as page:
             page.add_init_script(TERMINAL_HOOK)
             page.goto(server.url)
-            wait_for_text(page, "Review cards")
+            wait_for_text(page, "Review cards", timeout=90)
             page.click("#terminal")
             page.keyboard.press("Control+e")
             wait_for_text(page, "screenshot saved")
             (first,) = visitors(data)
             page.reload()  # the same visitor (cookie) comes back to the same folder
-            wait_for_text(page, "Review cards")
+            wait_for_text(page, "Review cards", timeout=90)
             assert visitors(data) == [first]
             cookies = {c["name"]: c["value"] for c in page.context.cookies()}
             assert first.name == f"visitor-{cookies[COOKIE]}"
@@ -174,7 +174,7 @@ def test_each_visitor_has_their_own_folder(tmp_path):
                 page2 = other.new_page()
                 page2.add_init_script(TERMINAL_HOOK)
                 page2.goto(server.url)
-                wait_for_text(page2, "Review cards")
+                wait_for_text(page2, "Review cards", timeout=90)
                 second = [p for p in visitors(data) if p != first]
                 assert len(second) == 1
                 assert not (second[0] / "screenshots").exists()  # nothing of the first one
@@ -245,7 +245,7 @@ def test_a_full_class_turns_the_next_visitor_away(tmp_path):
     async def visit_twice() -> int:
         async with aiohttp.ClientSession() as http:
             async with http.ws_connect(server.url + "ws") as first:
-                await first.receive(timeout=60)  # the first visitor's app is drawing
+                await first.receive(timeout=90)  # the first visitor's app is drawing
                 try:
                     async with http.ws_connect(server.url + "ws"):
                         return 101
