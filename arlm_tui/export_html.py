@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -261,20 +259,10 @@ def write_session_page(session: Session, path: str | Path) -> Path:
     """Write ``session_page(session)`` to ``path`` through a temporary file; returns the path."""
     target = Path(path).expanduser()
     page = session_page(session)
-    return write_text_atomic(target, page)
+    from arlm_tui.outputs import write_text
 
-
-def write_text_atomic(target: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``target``, then rename it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(target, page)
     return target
 
 

@@ -45,15 +45,15 @@ def _offer(app: App, text: str, path: Path, mime_type: str) -> None:
 
 def save_screen_svg(app: App) -> Path | None:
     """Save an SVG of the current screen into the data directory; notify where (or why not)."""
-    from arlm_tui.export_html import write_text_atomic
+    from arlm_tui.outputs import write_text
 
     screen_name = type(app.screen).__name__.removesuffix("Screen").lower() or "screen"
     folder = screenshots_dir()
     try:
         svg = app.export_screenshot(title=f"arlm: {screen_name}")
         folder.mkdir(parents=True, exist_ok=True)
-        path = write_text_atomic(
-            _unique(folder, time.strftime(f"arlm-{screen_name}-%Y%m%d-%H%M%S"), ".svg"), svg)
+        path = _unique(folder, time.strftime(f"arlm-{screen_name}-%Y%m%d-%H%M%S"), ".svg")
+        write_text(path, svg)
     except OSError as exc:
         app.notify(f"could not save the screenshot in {folder}: {exc.strerror or exc}",
                    severity="error")
@@ -66,13 +66,15 @@ def save_screen_svg(app: App) -> Path | None:
 def save_session_page(app: App, session: Any) -> Path | None:
     """Write ``session`` as an HTML page into the data directory's sessions folder; notify."""
     from arlm_tui import paths
-    from arlm_tui.export_html import session_page, write_text_atomic
+    from arlm_tui.export_html import session_page
+    from arlm_tui.outputs import write_text
 
     folder = paths.user_home() / "sessions"
     try:
         page = session_page(session)
-        path = write_text_atomic(
-            _unique(folder, time.strftime("session-%Y%m%d-%H%M%S"), ".html"), page)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = _unique(folder, time.strftime("session-%Y%m%d-%H%M%S"), ".html")
+        write_text(path, page)
     except OSError as exc:
         app.notify(f"could not save the page in {folder}: {exc.strerror or exc}",
                    severity="error")
