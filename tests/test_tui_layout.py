@@ -454,3 +454,19 @@ async def test_the_mouse_wheel_scrolls_the_compare_columns(five_models):
         view.post_message(wheel(events.MouseScrollUp))
         await pilot.pause()
         assert view.first == 1
+
+
+async def test_every_view_fits_a_60x20_terminal():
+    """Below 80×24 too: every view's lines fit its width (messages wrap, tables shrink)."""
+    app = make_play_app(model="oracle-kn3", prompt="one morning, a climber walked to the",
+                        strategy="sample", knobs={"seed": 0})
+    async with app.run_test(size=(60, 20)) as pilot:
+        screen = await start_play(pilot)
+        await pilot.press("2")
+        fits(screen.query_one("#view-beam"))  # the explanation before the first beam step
+        await pilot.press("space")
+        for key, view in zip("3456", ("compare", "samples", "attention", "speculative"),
+                             strict=True):
+            await pilot.press(key)
+            await settle(pilot)
+            assert len(fits(screen.query_one(f"#view-{view}"))) >= 2, view

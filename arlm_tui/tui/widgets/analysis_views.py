@@ -59,11 +59,16 @@ class AnalysisView(Widget):
     def st(self, name: str) -> Style:
         return self.get_component_rich_style(f"analysis--{name}")
 
+    def prose(self, text: str, style: Style) -> Text:
+        """A message wrapped to the view (the views draw without wrapping, for their tables)."""
+        width, height = max(self.size.width, 20), max(self.size.height, 4)
+        return Text("\n".join(wrapped(text, width - 1, height)), style=style)
+
     def render(self) -> Text:
         if self.error:
-            return Text(self.error, style=self.st("bad"))
+            return self.prose(self.error, self.st("bad"))
         if self.data is None:
-            return Text("computing …" if self.busy else self.IDLE_TEXT, style=self.st("dim"))
+            return self.prose("computing …" if self.busy else self.IDLE_TEXT, self.st("dim"))
         text = self.draw(self.data, max(self.size.width, 20), max(self.size.height, 4))
         if self.busy:
             text.append("\n(updating …)", style=self.st("dim"))
@@ -396,11 +401,13 @@ class AttentionView(AnalysisView):
 
     def draw(self, data: Any, width: int, height: int) -> Text:
         if data.weights is None:
-            out = Text(data.message, style=self.st("dim"))
+            message = data.message
             if "transformer" not in _installed_backends():
-                out.append("\nNo transformer is installed yet (train one with "
-                           "`arlm train transformer …`).", style=self.st("dim"))
-            return out
+                message += ("\nNo transformer is installed yet (train one with "
+                            "`arlm train transformer …`).")
+            return Text("\n".join(line for part in message.split("\n")
+                                  for line in wrapped(part, width - 1, height)),
+                        style=self.st("dim"))
         weights = data.weights  # (layers, heads, keys)
         layers, heads, keys = weights.shape
         out = Text(no_wrap=True, overflow="ellipsis")
@@ -576,8 +583,9 @@ class SpeculativeView(AnalysisView):
         lines: list[Text] = []
         show = data.token_text
         # the full verdict when it fits, else its mark alone (✓ kept, ✗ rejected)
-        token_w = 11 if width >= 56 else 9
+        token_w = 11 if width >= 56 else 9 if width >= 46 else 7
         wide = width - 1 >= 3 + token_w + 1 + 33 + 10
+        compact = width - 1 < 1 + token_w + 1 + 33 + 1  # no room for keep = min(1, p/q)
         for number, rnd in enumerate(result.rounds, start=1):
             lines.append(Text(f"round {number}: the draft proposes {rnd.drafted}",
                               self.st("header")))
@@ -587,9 +595,9 @@ class SpeculativeView(AnalysisView):
                 line.append(("   " if wide else " ")
                             + clip(show_token(show(prop.token_id)), token_w).ljust(token_w + 1),
                             style)
+                keep = "" if compact else f" keep {prop.accept_prob:4.2f}"
                 line.append(f"q {fmt_prob(prop.draft_prob):>5} p {fmt_prob(prop.target_prob):>5}"
-                            f" keep {prop.accept_prob:4.2f} u {prop.draw:4.2f} ",
-                            self.st("dim"))
+                            f"{keep} u {prop.draw:4.2f} ", self.st("dim"))
                 verdict = ("✓ kept" if prop.accepted else "✗ rejected") if wide else (
                     "✓" if prop.accepted else "✗")
                 line.append(verdict, style)
@@ -620,6 +628,7 @@ class SpeculativeView(AnalysisView):
         else:
             self.first = 0
         for line in lines:
+            line.truncate(width - 1, overflow="ellipsis")  # only ever prose, below 46 columns
             out.append("\n")
             out.append_text(line)
         for line in text_lines:

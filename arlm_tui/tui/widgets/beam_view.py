@@ -7,6 +7,7 @@ not make the cut, and the finished hypotheses (ended with ``</s>``), best first.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -60,10 +61,11 @@ class BeamView(Widget):
         st = {n: self.get_component_rich_style(f"beam-view--{n}")
               for n in ("header", "live", "best", "pruned", "finished")}
         if beam is None:
-            return Text("Beam search: press space to advance every beam by one token.\n"
-                        "Each step extends each live hypothesis by every token, keeps the "
-                        "beam_width most probable, and moves hypotheses that end with </s> to "
-                        "the finished list.", style=st["header"])
+            intro = ("Beam search: press space to advance every beam by one token. Each step "
+                     "extends each live hypothesis by every token, keeps the beam_width most "
+                     "probable, and moves hypotheses that end with </s> to the finished list.")
+            return Text("\n".join(textwrap.wrap(intro, max(self.size.width - 1, 20))),
+                        style=st["header"])
         width = max(self.size.width, 30)
         height = max(self.size.height, 6)
         text_w = max(width - 2 - 3 - 2 * 9 - 2, 10)
