@@ -184,7 +184,9 @@ class BeamSearch:
     def best(self) -> Hypothesis | None:
         """The best finished hypothesis once done, else the most probable live beam."""
         if self._done or not self._live:
-            return self._finished[0] if self._finished else (self._live or [None])[0]
+            if self._finished:
+                return self._finished[0]
+            return self._live[0] if self._live else None
         return self._live[0]
 
     def _hypothesis(self, seq: TokenSeq, logprob: float, parent: int | None,
@@ -304,7 +306,9 @@ class BeamSearch:
                 attainable = length_normalized(best.logprob, best.length, alpha)
                 self._done = self._finished[-1].score >= attainable
         if not self._done:
-            self._pending = ([h.parent for h in new_live], [h.seq.last for h in new_live])
+            # every live hypothesis after a step has a parent beam
+            self._pending = ([h.parent for h in new_live if h.parent is not None],
+                             [h.seq.last for h in new_live])
         return BeamStep(
             table=table,
             survivors=list(new_live),

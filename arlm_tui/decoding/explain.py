@@ -82,9 +82,9 @@ def explain(trace: Trace, vocab_text: VocabText = None) -> str:
     if cut:
         # Coverage is measured on the distribution the first truncation saw (after temperature
         # and penalties), so "top-p = 0.9 kept 4 tokens covering 0.93" is never below p.
-        kept = trace.final_probs > 0
+        kept_mask = trace.final_probs > 0
         before = trace.stages[trace.stages.index(cut[0]) - 1].probs
-        covering = float(np.sum(before[kept]))
+        covering = float(np.sum(before[kept_mask]))
         labels = " and ".join(s.label for s in cut)
         noun = "token" if trace.kept == 1 else "tokens"
         prefix = f"{labels} kept {trace.kept} {noun} covering {_p(covering)}; "

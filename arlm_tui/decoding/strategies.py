@@ -123,7 +123,9 @@ def decode_step(
     probs = raw_probs
     for processor in processors:
         if getattr(processor, "uses_probs", False):  # probs = softmax(z): pass it on
-            new = processor(context_ids, z, probs=probs)
+            # such a processor takes probs= (the LogitsProcessor signature lacks it: §1 of
+            # issue #14 gives the processors one declared interface)
+            new = processor(context_ids, z, probs=probs)  # type: ignore[call-arg]
         else:
             new = processor(context_ids, z)
         new_removed = new == -np.inf

@@ -35,12 +35,16 @@ class TokenSeq(Sequence[int]):
     itself is unchanged). Equality is by content with any sequence of ints."""
 
     __slots__ = ("_chunk", "_len", "_parent", "_token")
+    _parent: TokenSeq | None
+    _token: int
+    _len: int
+    _chunk: tuple[tuple[int, ...], TokenSeq] | None
 
     def __init__(self, parent: TokenSeq | None = None, token: int = -1):
         self._parent = parent
         self._token = int(token)
         self._len = 0 if parent is None else parent._len + 1
-        self._chunk: tuple[tuple[int, ...], TokenSeq] | None = None
+        self._chunk = None
 
     @classmethod
     def of(cls, ids: Iterable[int] = ()) -> TokenSeq:

@@ -391,12 +391,14 @@ class _ArpaReader:
                         header,
                     )
             else:
+                assert tokenizer is not None  # the 1-grams come first: j == 1 set it
                 orders[j], text = self.section(j, declared[j], j < top, tokenizer, listed)
         while text is not None and not text:
             text = self.next_line()
         if text != "\\end\\":
             raise self.section_error(text, top + 1, declared)
         counts = [declared[j] for j in range(1, top + 1)]
+        assert tokenizer is not None and unigram_probs is not None and unigram_bows is not None
         return ArpaModel(
             tokenizer,
             unigram_probs,

@@ -417,7 +417,7 @@ def load_hf(path: str | Path) -> HFModel:
     vocab_size = int(head.weight.shape[0]) if head is not None else int(config.vocab_size)
     try:
         tokenizer = HFTokenizer(hf_tokenizer, vocab_size, bos_id=bos_id, eos_id=eos_id,
-                                unk_id=int(unk_id))
+                                unk_id=eos_id if unk_id is None else unk_id)
     except ValueError as exc:
         raise ModelLoadError(str(exc), path=directory) from None
     if max(bos_id, eos_id) >= tokenizer.known:

@@ -219,7 +219,7 @@ class HistoryModel(LanguageModel):
         self._check_ids(ids, "token_ids")
         width = self.order - 1
         if width == 0:
-            new = tuple(() for _ in ids)
+            new: tuple[tuple[int, ...], ...] = tuple(() for _ in ids)
         else:
             new = tuple(self._restart((h + (t,))[-width:]) for h, t in zip(state, ids))
         return self._batch_logprobs(new), new

@@ -84,7 +84,7 @@ def write_summary(directory: str | Path, summary: dict[str, Any], **extra: Any) 
 
 
 def _scan(root: Path, origin: str) -> list[ModelEntry]:
-    entries = []
+    entries: list[ModelEntry] = []
     if not root.is_dir():
         return entries
     for child in sorted(root.iterdir()):
@@ -146,9 +146,9 @@ def load_model(name_or_path: str | Path | LanguageModel | None = None) -> Langua
         if path.suffix.lower() == ".arpa":
             from arlm_tui.lm.arpa import read_arpa
 
-            model = read_arpa(path)
-            model.name = path.stem
-            return model
+            arpa = read_arpa(path)
+            arpa.name = path.stem
+            return arpa
         raise ModelLoadError("not a model directory or an .arpa file", path=path)
     from arlm_tui.lm.neural.gpt2 import native_gpt2
 
@@ -160,6 +160,7 @@ def load_model(name_or_path: str | Path | LanguageModel | None = None) -> Langua
         return model
     config = read_config(path)
     backend = config["backend"]
+    model: LanguageModel
     if backend == "ngram":
         from arlm_tui.lm.ngram import NGramModel
 

@@ -159,7 +159,7 @@ def greedy_trap_model() -> TableModel:
     Greedy: "the dog </s>" with probability 0.5 · 0.35 · 1 = 0.175; the most probable sentence
     is "a dog </s>" with 0.4 · 0.9 · 1 = 0.36, which beam search with width 2 finds.
     """
-    table = {
+    table: dict[tuple[str, ...], dict[str, float]] = {
         (BOS,): {"the": 0.5, "a": 0.4, EOS: 0.1},
         ("the",): {"dog": 0.35, "cat": 0.3, "nice": 0.25, EOS: 0.1},
         ("a",): {"dog": 0.9, EOS: 0.1},
