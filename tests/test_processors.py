@@ -378,3 +378,44 @@ def test_context_memo_gives_the_same_result_as_reading_afresh(moves, n, penalty)
         for processor in remembering:
             fresh = type(processor)(n if isinstance(processor, NoRepeatNGram) else penalty)
             np.testing.assert_array_equal(processor(context, z), fresh(context.tolist(), z))
+
+
+# ------------------------------------------------------------------------------ the registry
+def test_every_processor_declares_its_knobs_and_builds_itself():
+    from arlm_tui.decoding.processors import PROCESSORS, BuildContext
+
+    assert [cls.name for cls in PROCESSORS] == list(PROCESSOR_ORDER)
+    off = {name: knob.off for name, knob in KNOBS.items()}
+    context = BuildContext(eos_id=2, prompt_length=1)
+    for cls in PROCESSORS:
+        assert cls.knobs, cls.name
+        for knob in cls.knobs:
+            assert KNOBS[knob.name] is knob  # the config's knob is the processor's own
+            assert knob.title and " " not in knob.title and knob.help
+        assert cls.build(off, context) is None  # at its off value it is left out
+        on = dict(off)
+        knob = cls.knobs[0]
+        on[knob.name] = knob.fine_step if knob.off == knob.min else knob.off - knob.fine_step
+        built = cls.build(on, context)
+        assert built is not None and built.name == cls.name and built.label
+
+
+def test_make_processors_and_warp_take_the_processor_knobs_only():
+    with pytest.raises(ValueError, match="unknown processor knob 'beam_width'"):
+        make_processors(beam_width=3)
+    with pytest.raises(ValueError, match="unknown processor knob 'min_tokens'"):
+        warp(np.zeros(3), min_tokens=2)  # warp takes the warpers' knobs
+    with pytest.raises(ValueError, match=r"top_k must be an integer in \[0, 100000\]"):
+        make_processors(top_k=100_001)  # the knob's range, the same as the config's
+
+
+def test_knob_order_follows_the_groups_and_config_fields_follow_knobs():
+    from arlm_tui.decoding.knobs import GROUPS
+
+    groups = [GROUPS.index(k.group) for k in KNOBS.values()]
+    assert groups == sorted(groups)
+    assert list(DecodingConfig().to_dict()) == list(KNOBS)
+    assert DecodingConfig().warp_knobs() == {}
+    sample = DecodingConfig(strategy="sample", top_k=3)
+    assert sample.warp_knobs()["top_k"] == 3 and "min_tokens" not in sample.warp_knobs()
+    assert KNOBS["temperature"].range_text == "[0, ∞)"

@@ -6,10 +6,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from arlm_tui.decoding.processors import TRUNCATOR_NAMES
 from arlm_tui.decoding.trace import Trace
 
 #: Processors that cut tokens from the sampling distribution.
-_TRUNCATORS = ("top_k", "top_p", "min_p", "typical_p", "epsilon")
+_TRUNCATORS = TRUNCATOR_NAMES
 
 VocabText = Sequence[str] | Callable[[int], str] | None
 
