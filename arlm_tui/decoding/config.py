@@ -55,6 +55,12 @@ KNOBS: dict[str, Knob] = {
 }
 
 
+#: The knobs the labs' decoding playground offers (those with a ``playground`` step and range).
+PLAYGROUND_KNOBS: dict[str, Knob] = {
+    name: knob for name, knob in KNOBS.items() if knob.playground is not None
+}
+
+
 class KnobError(ArlmError, ValueError):
     """A knob set to a value the chosen strategy cannot use (it would be ignored)."""
 
