@@ -1,9 +1,9 @@
 """Decoding: from next-token log-probs to a chosen token, with a Trace explaining every step.
 
-    processors  - temperature, top-k, top-p, min-p, typical-p, epsilon, repetition penalty,
-                  no-repeat-n-gram, min length; ``warp`` gives the final sampling distribution
     knobs       - ``Knob``: one knob's name, type, range, off value, steps, help and title
-    processors  - (each processor class declares its knobs; ``PROCESSORS`` lists them in order)
+    processors  - temperature, top-k, top-p, ..., repetition penalty, no-repeat-n-gram, min
+                  length; each class declares its knobs, ``PROCESSORS`` lists them in order;
+                  ``warp`` gives the final sampling distribution
     config      - ``DecodingConfig`` (every knob, validated) and ``KNOBS`` (all knobs, derived)
     trace       - ``Trace``, ``Stage`` and the beam records
     strategies  - ``decode_step`` (one step), ``generate_ids``, ``greedy``, ``sample``
