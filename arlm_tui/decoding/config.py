@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from arlm_tui.decoding.knobs import BEAM, GROUPS, SAMPLE, STRATEGIES, Knob
 from arlm_tui.decoding.processors import (
@@ -100,6 +100,8 @@ class DecodingConfig:
         length_penalty: float
         early_stopping: bool
         seed: int
+
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
         def __init__(self, **knobs: Any) -> None: ...
 

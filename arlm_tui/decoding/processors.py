@@ -82,10 +82,13 @@ class Processor:
     is left out). ``warper``: it shapes the sampling distribution only (greedy and beam search
     leave it out). ``removes_only`` / ``uses_probs``: see ``LogitsProcessor``. A processor that
     keeps state from step to step must give the same result for a context read afresh (as the
-    context memo of ``RepetitionPenalty`` does), since a session undoes and replays steps.
+    context memo of ``RepetitionPenalty`` does), since a session undoes and replays steps. (A
+    processor that must learn from the chosen token, as mirostat does, or that needs the
+    step's random draw, will need a hook the strategies call; ``BuildContext`` is where what
+    it is given at build time goes.)
     """
 
-    name: ClassVar[str]
+    name: str
     knobs: ClassVar[tuple[Knob, ...]]
     warper: ClassVar[bool] = False
     removes_only: ClassVar[bool] = False
@@ -93,12 +96,12 @@ class Processor:
     label: str
 
     @classmethod
-    def build(cls, values: dict[str, Any], context: BuildContext) -> LogitsProcessor | None:
+    def build(cls, values: dict[str, Any], context: BuildContext) -> Processor | None:
         """The processor for these (already checked) knob values, or None when it is off."""
         value = values[cls.knobs[0].name]
         if value == cls.knobs[0].off:
             return None
-        return cls(value)  # type: ignore[call-arg]
+        return cls(value)  # type: ignore[call-arg]  # a subclass's __init__ takes the value
 
     def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
         raise NotImplementedError
