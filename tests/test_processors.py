@@ -419,3 +419,16 @@ def test_knob_order_follows_the_groups_and_config_fields_follow_knobs():
     sample = DecodingConfig(strategy="sample", top_k=3)
     assert sample.warp_knobs()["top_k"] == 3 and "min_tokens" not in sample.warp_knobs()
     assert KNOBS["temperature"].range_text == "[0, ∞)"
+
+
+def test_the_command_line_and_the_knob_panel_offer_every_knob():
+    from arlm_tui.cli import KNOB_FLAGS, KNOB_NAMES, build_parser
+    from arlm_tui.tui.widgets.knob_panel import PANEL_KNOBS, SWITCHABLE, knob_title
+
+    assert set(KNOB_NAMES) == set(KNOBS) - {"strategy"}
+    assert {flag: text for flag, _, text in KNOB_FLAGS}["--typical-p"] == KNOBS["typical_p"].help
+    args = build_parser().parse_args(["generate", "--model", "m", "--typical-p", "0.5"])
+    assert args.typical_p == 0.5 and args.top_k == KNOBS["top_k"].off
+    assert PANEL_KNOBS == tuple(KNOBS)
+    assert "typical_p" in SWITCHABLE and "temperature" not in SWITCHABLE
+    assert knob_title("typical_p") == "typical-p" and knob_title("typical_p", 8) == "typical"
