@@ -69,9 +69,9 @@ def generate(
 
     ``text`` is the prompt followed by the continuation, ``completion`` the continuation alone,
     ``tokens`` the generated tokens, ``logprob`` the model's log-probability of them (natural log,
-    including ``</s>`` when the text ended; the model's own, before any processor). Knobs:
-    temperature, top_k, top_p, min_p, typical_p, epsilon, repetition_penalty, no_repeat_ngram,
-    min_tokens, beam_width, length_penalty, early_stopping. A knob the strategy would ignore
+    including ``</s>`` when the text ended; the model's own, before any processor). Knobs: the
+    other knobs of ``arlm_tui.decoding.KNOBS`` (temperature, top_p, repetition_penalty,
+    beam_width, ..., by name). A knob the strategy would ignore
     (``temperature`` with greedy, ``beam_width`` with sampling, a sampling knob at temperature
     0) raises ``KnobError`` (a ValueError) rather than being dropped.
 

@@ -13,7 +13,7 @@
 
 A user's mistake (bad flag value, missing file, unknown model) prints one line and exits with
 status 2; nothing here prints a traceback for it. Heavy modules are imported inside the commands
-so ``arlm --help`` is instant and torch is loaded only by commands that use a neural model.
+so ``arlm --help`` is quick (numpy and the decoding knobs only) and torch is loaded only by commands that use a neural model.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from arlm_tui import flags
+from arlm_tui.decoding.config import KNOBS
 from arlm_tui.errors import ArlmError
 
 EXIT_USAGE = 2
@@ -39,30 +40,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-#: (flag, type, help) of the decoding knobs that ``arlm generate``, ``demo`` and ``play`` take.
-KNOB_FLAGS: tuple[tuple[str, type, str], ...] = (
-    ("--temperature", float, "T > 0; 0 means greedy"),
-    ("--top-k", int, "keep the k most probable tokens (0 = off)"),
-    ("--top-p", float, "nucleus: smallest set covering p (1 = off)"),
-    ("--min-p", float, "drop tokens below min_p × max p (0 = off)"),
-    ("--typical-p", float, "locally typical sampling (1 = off)"),
-    ("--epsilon", float, "drop tokens with p < epsilon (0 = off)"),
-    ("--repetition-penalty", float, "> 1 discourages repeats (1 = off)"),
-    ("--no-repeat-ngram", int, "forbid repeating n-grams of this size (0 = off)"),
-    ("--beam-width", int, "beams kept (strategy beam)"),
-    ("--length-penalty", float, "α in score = log p / length^α"),
-    ("--early-stopping", bool, "beam: stop once beam-width hypotheses have ended"),
-    ("--max-tokens", int, "tokens to generate at most"),
-    ("--min-tokens", int, "suppress </s> before this many"),
-    ("--seed", flags.seed, "random seed (same seed, same text)"),
+#: (flag, type, help) of the decoding knobs that ``arlm generate``, ``demo`` and ``play`` take:
+#: every knob of ``decoding.KNOBS`` but the strategy, whose flag has its own choices.
+KNOB_FLAGS: tuple[tuple[str, Any, str], ...] = tuple(
+    (knob.flag, flags.seed if name == "seed" else knob.type, knob.help)
+    for name, knob in KNOBS.items() if name != "strategy"
 )
 #: The knob names of ``KNOB_FLAGS`` (``--top-k`` -> ``top_k``).
 KNOB_NAMES: tuple[str, ...] = tuple(flag[2:].replace("-", "_") for flag, _, _ in KNOB_FLAGS)
-#: What ``arlm generate`` and ``demo`` use for a knob that is not given.
-_KNOB_DEFAULTS: dict[str, Any] = {
-    "temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0,
-    "epsilon": 0.0, "repetition_penalty": 1.0, "no_repeat_ngram": 0, "beam_width": 4,
-    "length_penalty": 1.0, "early_stopping": True, "max_tokens": 30, "min_tokens": 0, "seed": 0,
+#: What ``arlm generate`` and ``demo`` use for a knob that is not given: its off value, but
+#: 30 tokens.
+_KNOB_DEFAULTS: dict[str, Any] = {name: KNOBS[name].off for name in KNOB_NAMES} | {
+    "max_tokens": 30,
 }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from arlm_tui.decoding.explain import explain
+from arlm_tui.decoding.processors import TRUNCATOR_NAMES
 from arlm_tui.decoding.session import Session
 from arlm_tui.decoding.trace import Trace
 from arlm_tui.errors import ArlmError
@@ -30,7 +31,7 @@ MAX_SESSION_BYTES = 64 * 1024 * 1024
 #: Rows of bars shown for each step (the chosen token is added when it is not among them).
 ROWS_PER_STEP = 10
 #: Processors that cut tokens away; temperature runs before all of them.
-_TRUNCATORS = ("top_k", "top_p", "min_p", "typical_p", "epsilon")
+_TRUNCATORS = TRUNCATOR_NAMES
 #: Lower bounds of the probability shades of the text (as on the play screen), with colours.
 SHADES: tuple[tuple[float, str, str], ...] = (
     (0.5, "#d9f2d9", "≥ .5"),

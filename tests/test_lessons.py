@@ -284,6 +284,15 @@ BROKEN_CASES = {
         "smoothing: magic",
         "must be one of mle",
     ),
+    "playground knob outside its range": (  # checked by the decoding knob itself
+        lambda t: _swap(t, "    kind: trigram_table\n    title: Table\n    intro: Look at the "
+                        "counts.\n    preset:\n      corpus: toy\n      order: 3\n"
+                        "      smoothing: mle\n",
+                        "    kind: decoding_playground\n    title: Table\n    intro: Look.\n"
+                        "    preset:\n      logits: [1, 2]\n      top_p: 0\n"),
+        "top_p: 0",
+        "must be a number in (0, 1], got 0",
+    ),
     "id not matching folder": (
         lambda t: _swap(t, "id: 50-test", "id: 51-other"),
         "id: 51-other",

@@ -403,3 +403,57 @@ def test_large_vocabularies_bin_instead_of_sorting_and_agree_with_a_full_sort(
     z[rng.integers(0, size)] = 0.0  # at least one finite token
     assert kept(TopP(p)(None, z)) == kept(_top_p_by_full_sort(p, z))
     assert kept(TypicalP(p)(None, z)) == kept(_typical_p_by_full_sort(p, z))
+
+
+# ------------------------------------------------------------------------------ the registry
+def test_every_processor_declares_its_knobs_and_builds_itself():
+    from arlm_tui.decoding.processors import PROCESSORS, BuildContext
+
+    assert [cls.name for cls in PROCESSORS] == list(PROCESSOR_ORDER)
+    off = {name: knob.off for name, knob in KNOBS.items()}
+    context = BuildContext(eos_id=2, prompt_length=1)
+    for cls in PROCESSORS:
+        assert cls.knobs, cls.name
+        for knob in cls.knobs:
+            assert KNOBS[knob.name] is knob  # the config's knob is the processor's own
+            assert knob.title and " " not in knob.title and knob.help
+        assert cls.build(off, context) is None  # at its off value it is left out
+        on = dict(off)
+        knob = cls.knobs[0]
+        on[knob.name] = knob.fine_step if knob.off == knob.min else knob.off - knob.fine_step
+        built = cls.build(on, context)
+        assert built is not None and built.name == cls.name and built.label
+
+
+def test_make_processors_and_warp_take_the_processor_knobs_only():
+    with pytest.raises(ValueError, match="unknown processor knob 'beam_width'"):
+        make_processors(beam_width=3)
+    with pytest.raises(ValueError, match="unknown processor knob 'min_tokens'"):
+        warp(np.zeros(3), min_tokens=2)  # warp takes the warpers' knobs
+    with pytest.raises(ValueError, match=r"top_k must be an integer in \[0, 100000\]"):
+        make_processors(top_k=100_001)  # the knob's range, the same as the config's
+
+
+def test_knob_order_follows_the_groups_and_config_fields_follow_knobs():
+    from arlm_tui.decoding.knobs import GROUPS
+
+    groups = [GROUPS.index(k.group) for k in KNOBS.values()]
+    assert groups == sorted(groups)
+    assert list(DecodingConfig().to_dict()) == list(KNOBS)
+    assert DecodingConfig().warp_knobs() == {}
+    sample = DecodingConfig(strategy="sample", top_k=3)
+    assert sample.warp_knobs()["top_k"] == 3 and "min_tokens" not in sample.warp_knobs()
+    assert KNOBS["temperature"].range_text == "[0, ∞)"
+
+
+def test_the_command_line_and_the_knob_panel_offer_every_knob():
+    from arlm_tui.cli import KNOB_FLAGS, KNOB_NAMES, build_parser
+    from arlm_tui.tui.widgets.knob_panel import PANEL_KNOBS, SWITCHABLE, knob_title
+
+    assert set(KNOB_NAMES) == set(KNOBS) - {"strategy"}
+    assert {flag: text for flag, _, text in KNOB_FLAGS}["--typical-p"] == KNOBS["typical_p"].help
+    args = build_parser().parse_args(["generate", "--model", "m", "--typical-p", "0.5"])
+    assert args.typical_p == 0.5 and args.top_k == KNOBS["top_k"].off
+    assert PANEL_KNOBS == tuple(KNOBS)
+    assert "typical_p" in SWITCHABLE and "temperature" not in SWITCHABLE
+    assert knob_title("typical_p") == "typical-p" and knob_title("typical_p", 8) == "typical"

@@ -1,8 +1,10 @@
 """Decoding: from next-token log-probs to a chosen token, with a Trace explaining every step.
 
-    processors  - temperature, top-k, top-p, min-p, typical-p, epsilon, repetition penalty,
-                  no-repeat-n-gram, min length; ``warp`` gives the final sampling distribution
-    config      - ``DecodingConfig`` (every knob, validated) and ``KNOBS`` (their metadata)
+    knobs       - ``Knob``: one knob's name, type, range, off value, steps, help and title
+    processors  - temperature, top-k, top-p, ..., repetition penalty, no-repeat-n-gram, min
+                  length; each class declares its knobs, ``PROCESSORS`` lists them in order;
+                  ``warp`` gives the final sampling distribution
+    config      - ``DecodingConfig`` (every knob, validated) and ``KNOBS`` (all knobs, derived)
     trace       - ``Trace``, ``Stage`` and the beam records
     strategies  - ``decode_step`` (one step), ``generate_ids``, ``greedy``, ``sample``
     beam        - ``BeamSearch``, ``beam_search``, ``exact_search``
@@ -15,6 +17,7 @@ from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig, Knob, Kn
 from arlm_tui.decoding.explain import explain
 from arlm_tui.decoding.processors import (
     PROCESSOR_ORDER,
+    PROCESSORS,
     Epsilon,
     MinLength,
     MinP,
@@ -40,6 +43,7 @@ from arlm_tui.decoding.trace import BeamCandidate, BeamStep, Hypothesis, Stage, 
 
 __all__ = [
     "KNOBS",
+    "PROCESSORS",
     "PROCESSOR_ORDER",
     "STRATEGIES",
     "BeamCandidate",

@@ -45,8 +45,8 @@ from arlm_tui.decoding.processors import (
     LogitsProcessor,
     MinLength,
     apply_processors,
+    build_processors,
     check_number,
-    make_processors,
     top_indices,
 )
 from arlm_tui.decoding.strategies import as_prompt_ids, decode_step, model_logprobs
@@ -83,14 +83,8 @@ def beam_processors(
     model: LanguageModel, prompt_length: int, config: DecodingConfig
 ) -> list[LogitsProcessor]:
     """The processors beam search applies: min_tokens, repetition_penalty, no_repeat_ngram."""
-    return make_processors(
-        eos_id=model.eos_id,
-        prompt_length=prompt_length,
-        min_tokens=config.min_tokens,
-        repetition_penalty=config.repetition_penalty,
-        no_repeat_ngram=config.no_repeat_ngram,
-        sampling=False,
-    )
+    return build_processors(config.processor_knobs(), eos_id=model.eos_id,
+                            prompt_length=prompt_length, sampling=False)
 
 
 @dataclass(frozen=True)

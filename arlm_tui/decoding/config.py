@@ -2,118 +2,62 @@
 
 ``DecodingConfig`` is immutable: ``replace(**changes)`` returns a new, validated config.
 ``KNOBS`` describes every knob (type, range, fine and coarse steps, "off" value, one-line help)
-so that the TUI and the CLI can build their controls from one place.
+so that the TUI and the CLI can build their controls from one place. It is derived: the
+processors' knobs come from their classes (``processors.PROCESSORS``), the strategies' own
+knobs are declared here, and ``DecodingConfig`` has one field per knob, in ``KNOBS`` order.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from arlm_tui.decoding.processors import LogitsProcessor, check_number, make_processors
+from arlm_tui.decoding.knobs import BEAM, GROUPS, SAMPLE, STRATEGIES, Knob
+from arlm_tui.decoding.processors import (
+    PROCESSOR_KNOBS,
+    WARPER_KNOBS,
+    LogitsProcessor,
+    build_processors,
+)
 from arlm_tui.errors import ArlmError
 
-STRATEGIES: tuple[str, ...] = ("greedy", "sample", "beam")
+__all__ = ["KNOBS", "STRATEGIES", "DecodingConfig", "Knob", "KnobError"]
 
+_SAMPLE = SAMPLE
 
-@dataclass(frozen=True)
-class Knob:
-    """One decoding knob as a control sees it."""
+#: The knobs of the strategies themselves (not of a processor).
+STRATEGY_KNOBS: tuple[Knob, ...] = (
+    Knob("strategy", str, 0, 0, 0, 0, "greedy",
+         "how the next token is chosen: the arg-max, a random draw, or a beam of hypotheses",
+         choices=STRATEGIES, group="strategy"),
+    Knob("max_tokens", int, 1, 10_000, 1, 10, 50,
+         "stop after this many new tokens (</s> included)", group="length",
+         short=("max-tok",)),
+    Knob("beam_width", int, 1, 1024, 1, 4, 4,
+         "how many hypotheses beam search keeps at each step", strategies=BEAM, group="beam",
+         short=("beam-w",)),
+    Knob("length_penalty", float, -5.0, 5.0, 0.1, 0.5, 1.0,
+         "finished score = log p / length^α: α > 0 favours longer texts, 0 = raw log p",
+         strategies=BEAM, group="beam", short=("length-pen", "len-pen")),
+    Knob("early_stopping", bool, 0, 1, 1, 1, True,
+         "stop the beam as soon as beam_width hypotheses have ended", strategies=BEAM,
+         group="beam", short=("early-stop", "early")),
+    Knob("seed", int, 0, 2**63 - 1, 1, 100, 0,
+         "random seed: the same seed gives the same text", strategies=SAMPLE, group="random"),
+)
 
-    name: str
-    type: type
-    min: float
-    max: float
-    fine_step: float
-    coarse_step: float
-    off: Any
-    help: str
-    min_open: bool = False  # True: the minimum itself is not allowed
-    max_open: bool = False
-    strategies: tuple[str, ...] = STRATEGIES  # the strategies this knob affects
-    choices: tuple[str, ...] = ()  # for the one text knob, "strategy"
-
-    @property
-    def range_text(self) -> str:
-        """The allowed values, e.g. ``(0, 1]``."""
-        if self.choices:
-            return " | ".join(self.choices)
-        left = "(" if self.min_open else "["
-        right = ")" if self.max_open else "]"
-        return f"{left}{self.min:g}, {self.max:g}{right}"
-
-    def check(self, value: Any) -> Any:
-        """``value`` converted to the knob's type, or ValueError naming the knob and its range."""
-        if self.choices:
-            if value not in self.choices:
-                raise ValueError(
-                    f"{self.name} must be one of {', '.join(self.choices)}, got {value!r}"
-                )
-            return value
-        if self.type is bool:
-            if isinstance(value, bool) or value in (0, 1):
-                return bool(value)
-            raise ValueError(f"{self.name} must be true or false, got {value!r}")
-        return check_number(
-            self.name,
-            value,
-            self.min,
-            self.max,
-            lo_open=self.min_open,
-            hi_open=self.max_open,
-            integer=self.type is int,
-        )
-
-
-_SAMPLE = ("sample",)
-_ALL = STRATEGIES
-_BEAM = ("beam",)
-
-#: Every knob, in the order controls should show them.
+#: Every knob, in the order controls should show them (by group, then processor order).
 KNOBS: dict[str, Knob] = {
     k.name: k
-    for k in (
-        Knob("strategy", str, 0, 0, 0, 0, "greedy",
-             "how the next token is chosen: the arg-max, a random draw, or a beam of hypotheses",
-             choices=STRATEGIES),
-        Knob("temperature", float, 0.0, 100.0, 0.05, 0.5, 1.0,
-             "divide the logits by T: below 1 sharpens, above 1 flattens; 0 means greedy",
-             strategies=_SAMPLE),
-        Knob("top_k", int, 0, 100_000, 1, 10, 0,
-             "sample only among the k most probable tokens (0 = off)", strategies=_SAMPLE),
-        Knob("top_p", float, 0.0, 1.0, 0.01, 0.1, 1.0,
-             "sample from the smallest set of tokens whose probability reaches p (1 = off)",
-             min_open=True, strategies=_SAMPLE),
-        Knob("min_p", float, 0.0, 1.0, 0.01, 0.1, 0.0,
-             "drop tokens less likely than min_p times the most likely one (0 = off)",
-             strategies=_SAMPLE),
-        Knob("typical_p", float, 0.0, 1.0, 0.01, 0.1, 1.0,
-             "keep tokens whose surprisal is closest to the entropy, up to mass p (1 = off)",
-             min_open=True, strategies=_SAMPLE),
-        Knob("epsilon", float, 0.0, 1.0, 0.0001, 0.001, 0.0,
-             "drop tokens whose probability is below epsilon (0 = off)",
-             max_open=True, strategies=_SAMPLE),
-        Knob("repetition_penalty", float, 0.0, 100.0, 0.05, 0.5, 1.0,
-             "above 1, tokens already in the text become less likely (1 = off)",
-             min_open=True),
-        Knob("no_repeat_ngram", int, 0, 20, 1, 1, 0,
-             "forbid any n-gram of this size from appearing twice (0 = off)"),
-        Knob("min_tokens", int, 0, 10_000, 1, 10, 0,
-             "</s> is not allowed before this many new tokens (0 = off)"),
-        Knob("max_tokens", int, 1, 10_000, 1, 10, 50,
-             "stop after this many new tokens (</s> included)"),
-        Knob("beam_width", int, 1, 1024, 1, 4, 4,
-             "how many hypotheses beam search keeps at each step", strategies=_BEAM),
-        Knob("length_penalty", float, -5.0, 5.0, 0.1, 0.5, 1.0,
-             "finished score = log p / length^α: α > 0 favours longer texts, 0 = raw log p",
-             strategies=_BEAM),
-        Knob("early_stopping", bool, 0, 1, 1, 1, True,
-             "stop the beam as soon as beam_width hypotheses have ended", strategies=_BEAM),
-        Knob("seed", int, 0, 2**63 - 1, 1, 100, 0,
-             "random seed: the same seed gives the same text", strategies=_SAMPLE),
-    )
+    for k in sorted((STRATEGY_KNOBS[0], *PROCESSOR_KNOBS.values(), *STRATEGY_KNOBS[1:]),
+                    key=lambda k: GROUPS.index(k.group))
+}
+
+
+#: The knobs the labs' decoding playground offers (those with a ``playground`` step and range).
+PLAYGROUND_KNOBS: dict[str, Knob] = {
+    name: knob for name, knob in KNOBS.items() if knob.playground is not None
 }
 
 
@@ -121,7 +65,16 @@ class KnobError(ArlmError, ValueError):
     """A knob set to a value the chosen strategy cannot use (it would be ignored)."""
 
 
-@dataclass(frozen=True)
+def _knob_fields(cls: type) -> type:
+    """``cls`` as a frozen dataclass with one field per knob of ``KNOBS`` (default: its off
+    value), so that a new processor's knob becomes a config field by itself."""
+    cls.__annotations__ = {name: knob.type.__name__ for name, knob in KNOBS.items()}
+    for name, knob in KNOBS.items():
+        setattr(cls, name, knob.off)
+    return dataclasses.dataclass(frozen=True)(cls)
+
+
+@_knob_fields
 class DecodingConfig:
     """All the knobs of one decoding run; validated on creation (ValueError names the knob).
 
@@ -131,21 +84,28 @@ class DecodingConfig:
     = 0`` with ``strategy = "sample"`` is greedy.
     """
 
-    strategy: str = "greedy"
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    min_p: float = 0.0
-    typical_p: float = 1.0
-    epsilon: float = 0.0
-    repetition_penalty: float = 1.0
-    no_repeat_ngram: int = 0
-    min_tokens: int = 0
-    max_tokens: int = 50
-    beam_width: int = 4
-    length_penalty: float = 1.0
-    early_stopping: bool = True
-    seed: int = 0
+    if TYPE_CHECKING:  # the fields come from KNOBS (``_knob_fields``); these are for readers
+        strategy: str
+        temperature: float
+        top_k: int
+        top_p: float
+        min_p: float
+        typical_p: float
+        epsilon: float
+        repetition_penalty: float
+        no_repeat_ngram: int
+        min_tokens: int
+        max_tokens: int
+        beam_width: int
+        length_penalty: float
+        early_stopping: bool
+        seed: int
+
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+        def __init__(self, **knobs: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -169,20 +129,18 @@ class DecodingConfig:
 
     def processors(self, eos_id: int, prompt_length: int) -> list[LogitsProcessor]:
         """The active processors for this strategy, in the fixed order (see ``processors``)."""
-        return make_processors(
-            eos_id=eos_id,
-            prompt_length=prompt_length,
-            min_tokens=self.min_tokens,
-            repetition_penalty=self.repetition_penalty,
-            no_repeat_ngram=self.no_repeat_ngram,
-            temperature=self.temperature,
-            top_k=self.top_k,
-            top_p=self.top_p,
-            min_p=self.min_p,
-            typical_p=self.typical_p,
-            epsilon=self.epsilon,
-            sampling=self.sampling,
-        )
+        return build_processors(self.processor_knobs(), eos_id=eos_id,
+                                prompt_length=prompt_length, sampling=self.sampling)
+
+    def processor_knobs(self) -> dict[str, Any]:
+        """The value of every processor knob (``processors.PROCESSOR_KNOBS``), by name."""
+        return {name: getattr(self, name) for name in PROCESSOR_KNOBS}
+
+    def warp_knobs(self) -> dict[str, Any]:
+        """The warpers' knobs as ``processors.warp`` takes them; none unless sampling."""
+        if not self.sampling:
+            return {}
+        return {name: getattr(self, name) for name in WARPER_KNOBS}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dict of every knob."""

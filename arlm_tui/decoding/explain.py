@@ -6,10 +6,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from arlm_tui.decoding.processors import PROCESSORS, TRUNCATOR_NAMES
 from arlm_tui.decoding.trace import Trace
 
 #: Processors that cut tokens from the sampling distribution.
-_TRUNCATORS = ("top_k", "top_p", "min_p", "typical_p", "epsilon")
+_TRUNCATORS = TRUNCATOR_NAMES
+#: Processors that change the logits of the tokens they keep (temperature, penalties).
+_RESHAPERS = frozenset(cls.name for cls in PROCESSORS if not cls.removes_only)
 
 VocabText = Sequence[str] | Callable[[int], str] | None
 
@@ -68,8 +71,7 @@ def explain(trace: Trace, vocab_text: VocabText = None) -> str:
                 f"(log p = {trace.cum_logprob:.2f}, p of the token = {_p(raw_p)}){end}")
 
     if trace.draw is None:  # greedy (or temperature 0)
-        changed = [s.label for s in trace.stages[1:] if s.removed or s.name in
-                   ("temperature", "repetition_penalty")]
+        changed = [s.label for s in trace.stages[1:] if s.removed or s.name in _RESHAPERS]
         if trace.chosen_rank == 1:
             return f"greedy took the most probable token {token} (p = {_p(raw_p)}){end}"
         after = ", ".join(changed) if changed else "processing"

@@ -5,7 +5,7 @@ its input; a token it removes gets the logit ``-inf`` (probability exactly 0 aft
 at least one token always survives. The semantics follow Hugging Face transformers'
 ``generation/logits_process.py`` (``min_tokens_to_keep = 1``, ``filter_value = -inf``).
 
-They run in one fixed order, ``PROCESSOR_ORDER``:
+They run in one fixed order, the order of ``PROCESSORS`` (names: ``PROCESSOR_ORDER``):
 
 1. ``MinLength``         - no ``</s>`` before ``min_tokens`` new tokens exist;
 2. ``RepetitionPenalty`` - tokens already in the context become less likely;
@@ -18,8 +18,14 @@ They run in one fixed order, ``PROCESSOR_ORDER``:
 9. ``Epsilon``           - drop tokens whose probability is below epsilon.
 
 The first three change what the model may say and apply to every strategy; the last six
-("warpers") shape the sampling distribution and only apply when sampling. ``warp`` applies the
-warpers to one vector of logits and returns the final sampling distribution.
+("warpers", ``warper = True``) shape the sampling distribution and only apply when sampling.
+``warp`` applies the warpers to one vector of logits and returns the final sampling distribution.
+
+Each processor class declares the knobs it reads (``knobs``, a ``Knob`` each: range, off value,
+steps, help, title) and builds itself from their values (``build``). ``PROCESSORS`` is the one
+list: ``make_processors``, ``warp``, ``config.KNOBS`` / ``DecodingConfig``, the command-line
+flags, the knob panel, the labs' playground and the explanations are derived from it. Adding a
+processor means writing its class, adding it to ``PROCESSORS`` and testing it.
 
 Model log-probabilities are used as the logits: softmax(log p) = p, so the order of operations
 is the same as in a library that starts from raw network outputs.
@@ -35,31 +41,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from numbers import Integral, Real
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from arlm_tui.decoding.knobs import SAMPLE, Knob, check_number
 from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.lm.information import entropy_nats as entropy  # the step's H(p), unchecked
 
 NEG_INF = -np.inf
-
-#: Processor names in the order they are applied.
-PROCESSOR_ORDER: tuple[str, ...] = (
-    "min_length",
-    "repetition_penalty",
-    "no_repeat_ngram",
-    "temperature",
-    "top_k",
-    "top_p",
-    "min_p",
-    "typical_p",
-    "epsilon",
-)
-#: Processors that shape the sampling distribution (ignored by greedy and beam search).
-WARPER_NAMES: frozenset[str] = frozenset(PROCESSOR_ORDER[3:])
-
 
 class LogitsProcessor(Protocol):
     """What every processor looks like. A processor may also say ``removes_only = True``:
@@ -72,6 +63,48 @@ class LogitsProcessor(Protocol):
     label: str
 
     def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a processor may need besides its knobs' values: the ``</s>`` id and the prompt's
+    length. (Room for later processors: a vocabulary for stop strings or a logit bias, a draw
+    stream for a processor that needs step randomness.)"""
+
+    eos_id: int = 2
+    prompt_length: int = 0
+
+
+class Processor:
+    """Base of the processor classes: the knobs a processor reads and how it builds itself.
+
+    ``knobs``: its knobs, the first the one that switches it on (at ``knob.off`` the processor
+    is left out). ``warper``: it shapes the sampling distribution only (greedy and beam search
+    leave it out). ``removes_only`` / ``uses_probs``: see ``LogitsProcessor``. A processor that
+    keeps state from step to step must give the same result for a context read afresh (as the
+    context memo of ``RepetitionPenalty`` does), since a session undoes and replays steps. (A
+    processor that must learn from the chosen token, as mirostat does, or that needs the
+    step's random draw, will need a hook the strategies call; ``BuildContext`` is where what
+    it is given at build time goes.)
+    """
+
+    name: str
+    knobs: ClassVar[tuple[Knob, ...]]
+    warper: ClassVar[bool] = False
+    removes_only: ClassVar[bool] = False
+    uses_probs: ClassVar[bool] = False
+    label: str
+
+    @classmethod
+    def build(cls, values: dict[str, Any], context: BuildContext) -> Processor | None:
+        """The processor for these (already checked) knob values, or None when it is off."""
+        value = values[cls.knobs[0].name]
+        if value == cls.knobs[0].off:
+            return None
+        return cls(value)  # type: ignore[call-arg]  # a subclass's __init__ takes the value
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
 
 # ------------------------------------------------------------------------------ numeric helpers
@@ -87,40 +120,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     np.exp(e, out=e)
     e /= np.add.reduce(e)
     return e
-
-
-def check_number(
-    name: str,
-    value: object,
-    lo: float,
-    hi: float,
-    *,
-    lo_open: bool = False,
-    hi_open: bool = False,
-    integer: bool = False,
-) -> float | int:
-    """Return ``value`` as a float (or int) if it lies in the range, else ValueError naming
-    ``name`` and the allowed range, e.g. ``top_p must be in (0, 1], got 1.5``."""
-    left = "(" if lo_open else "["
-    right = ")" if hi_open else "]"
-    hi_text = "∞" if math.isinf(hi) else f"{hi:g}"
-    allowed = f"{'an integer' if integer else 'a number'} in {left}{lo:g}, {hi_text}{right}"
-    # ValueError, not TypeError, for every bad knob value: callers catch one exception type
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")  # noqa: TRY004
-    if integer:
-        if not isinstance(value, Integral) and not float(value).is_integer():
-            raise ValueError(f"{name} must be {allowed}, got {value!r}")
-        number: float | int = int(value)
-    else:
-        number = float(value)
-    if math.isnan(number):
-        raise ValueError(f"{name} must be {allowed}, got nan")
-    too_low = number <= lo if lo_open else number < lo
-    too_high = number >= hi if hi_open else number > hi
-    if too_low or too_high:
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return number
 
 
 def _logits_array(logits: np.ndarray) -> np.ndarray:
@@ -224,7 +223,7 @@ def _fmt(x: float) -> str:
 
 
 # ------------------------------------------------------------------------------ processors
-class MinLength:
+class MinLength(Processor):
     """Forbid ``</s>`` until ``min_tokens`` new tokens follow the prompt.
 
     new = len(context) - prompt_length; if new < min_tokens: z[eos] = -inf. (HF
@@ -233,6 +232,14 @@ class MinLength:
 
     name = "min_length"
     removes_only = True  # kept tokens keep their logits
+    knobs = (Knob("min_tokens", int, 0, 10_000, 1, 10, 0,
+                  "</s> is not allowed before this many new tokens (0 = off)",
+                  group="length", short=("min-tok",), switchable=True),)
+
+    @classmethod
+    def build(cls, values: dict[str, Any], context: BuildContext) -> MinLength | None:
+        n = values["min_tokens"]
+        return cls(n, context.eos_id, context.prompt_length) if n > 0 else None
 
     def __init__(self, min_tokens: int, eos_id: int, prompt_length: int = 0):
         self.min_tokens = int(check_number("min_tokens", min_tokens, 0, math.inf, integer=True))
@@ -252,7 +259,7 @@ class MinLength:
         return out
 
 
-class RepetitionPenalty:
+class RepetitionPenalty(Processor):
     """Make tokens already in the context less likely (CTRL, Keskar et al. 2019; HF semantics).
 
     For every token w in the context: z_w <- z_w · penalty if z_w < 0, else z_w / penalty.
@@ -260,6 +267,10 @@ class RepetitionPenalty:
     """
 
     name = "repetition_penalty"
+    knobs = (Knob("repetition_penalty", float, 0.0, 100.0, 0.05, 0.5, 1.0,
+                  "above 1, tokens already in the text become less likely (1 = off)",
+                  min_open=True, group="penalty", short=("rep-penalty", "rep-pen"),
+                  switchable=True),)
 
     def __init__(self, penalty: float):
         self.penalty = float(check_number("repetition_penalty", penalty, 0, math.inf,
@@ -278,7 +289,7 @@ class RepetitionPenalty:
         return z
 
 
-class NoRepeatNGram:
+class NoRepeatNGram(Processor):
     """Forbid any n-gram from occurring twice (HF ``NoRepeatNGramLogitsProcessor``).
 
     If the last n-1 tokens of the context already occurred followed by w, then z_w = -inf.
@@ -287,6 +298,9 @@ class NoRepeatNGram:
 
     name = "no_repeat_ngram"
     removes_only = True  # kept tokens keep their logits
+    knobs = (Knob("no_repeat_ngram", int, 0, 20, 1, 1, 0,
+                  "forbid any n-gram of this size from appearing twice (0 = off)",
+                  group="penalty", short=("no-repeat-n", "no-rep-n"), switchable=True),)
 
     def __init__(self, n: int):
         self.n = int(check_number("no_repeat_ngram", n, 1, math.inf, integer=True))
@@ -366,7 +380,7 @@ class _SeenTokens:
         return seen
 
 
-class Temperature:
+class Temperature(Processor):
     """z / T. T < 1 sharpens the distribution, T > 1 flattens it; the ranking never changes.
 
     p_i(T) = exp(z_i / T) / Σ_j exp(z_j / T) = p_i^(1/T) / Σ_j p_j^(1/T) when z = log p.
@@ -375,6 +389,10 @@ class Temperature:
     """
 
     name = "temperature"
+    warper = True
+    knobs = (Knob("temperature", float, 0.0, math.inf, 0.05, 0.5, 1.0,
+                  "divide the logits by T: below 1 sharpens, above 1 flattens; 0 means greedy",
+                  max_open=True, strategies=SAMPLE, short=("temp",), playground=(0.1, 0.0, 5.0)),)
 
     def __init__(self, temperature: float):
         self.temperature = float(check_number("temperature", temperature, 0, math.inf,
@@ -387,7 +405,7 @@ class Temperature:
         return (z - m) / self.temperature if np.isfinite(m) else z.copy()
 
 
-class TopK:
+class TopK(Processor):
     """Keep the k tokens with the largest logits (Fan et al. 2018).
 
     Removes z_i < z_(k), the k-th largest value, so tokens tied with the k-th are all kept
@@ -395,7 +413,11 @@ class TopK:
     """
 
     name = "top_k"
+    warper = True
     removes_only = True  # kept tokens keep their logits
+    knobs = (Knob("top_k", int, 0, 100_000, 1, 10, 0,
+                  "sample only among the k most probable tokens (0 = off)", strategies=SAMPLE,
+                  switchable=True, playground=(1, 0, 50)),)
 
     def __init__(self, k: int):
         self.k = int(check_number("top_k", k, 1, math.inf, integer=True))
@@ -409,7 +431,7 @@ class TopK:
         return _remove(z, z < kth)
 
 
-class TopP:
+class TopP(Processor):
     """Nucleus sampling (Holtzman et al. 2020): keep the smallest set of most probable tokens
     whose total probability reaches p.
 
@@ -420,7 +442,12 @@ class TopP:
     """
 
     name = "top_p"
+    warper = True
     removes_only = True  # kept tokens keep their logits
+    knobs = (Knob("top_p", float, 0.0, 1.0, 0.01, 0.1, 1.0,
+                  "sample from the smallest set of tokens whose probability reaches p (1 = off)",
+                  min_open=True, strategies=SAMPLE, switchable=True,
+                  playground=(0.05, 0.05, 1.0)),)
     uses_probs = True
 
     def __init__(self, p: float):
@@ -478,7 +505,7 @@ def _typical_p_by_full_sort(p: float, logits: np.ndarray) -> np.ndarray:
     return _remove_sorted(z, order, sorted_remove)
 
 
-class MinP:
+class MinP(Processor):
     """Keep tokens with p_i >= min_p · max_j p_j (Nguyen et al. 2024; HF ``MinPLogitsWarper``).
 
     The test is strict: a token exactly at min_p · p_max stays (a relative slack of 1e-12
@@ -486,7 +513,11 @@ class MinP:
     """
 
     name = "min_p"
+    warper = True
     removes_only = True  # kept tokens keep their logits
+    knobs = (Knob("min_p", float, 0.0, 1.0, 0.01, 0.1, 0.0,
+                  "drop tokens less likely than min_p times the most likely one (0 = off)",
+                  strategies=SAMPLE, switchable=True, playground=(0.05, 0.0, 1.0)),)
 
     def __init__(self, p: float):
         self.p = float(check_number("min_p", p, 0, 1))
@@ -500,7 +531,7 @@ class MinP:
         return _remove(z, ratio < self.p * (1.0 - 1e-12))
 
 
-class TypicalP:
+class TypicalP(Processor):
     """Locally typical sampling (Meister et al. 2023; HF ``TypicalLogitsWarper``).
 
     H = -Σ p_i ln p_i; sort tokens by |-ln p_i - H| (how far their surprisal is from the
@@ -509,7 +540,12 @@ class TypicalP:
     """
 
     name = "typical_p"
+    warper = True
     removes_only = True  # kept tokens keep their logits
+    knobs = (Knob("typical_p", float, 0.0, 1.0, 0.01, 0.1, 1.0,
+                  "keep tokens whose surprisal is closest to the entropy, up to mass p (1 = off)",
+                  min_open=True, strategies=SAMPLE, short=("typical",), switchable=True,
+                  playground=(0.05, 0.05, 1.0)),)
     uses_probs = True
 
     def __init__(self, p: float):
@@ -540,12 +576,16 @@ class TypicalP:
         return _remove_sorted(z, order, sorted_remove)
 
 
-class Epsilon:
+class Epsilon(Processor):
     """Drop tokens with p_i < epsilon (Hewitt et al. 2022; HF ``EpsilonLogitsWarper``); the
     most probable token always stays. A token exactly at epsilon stays (1e-12 relative slack)."""
 
     name = "epsilon"
+    warper = True
     removes_only = True  # kept tokens keep their logits
+    knobs = (Knob("epsilon", float, 0.0, 1.0, 0.0001, 0.001, 0.0,
+                  "drop tokens whose probability is below epsilon (0 = off)",
+                  max_open=True, strategies=SAMPLE, switchable=True),)
     uses_probs = True
 
     def __init__(self, epsilon: float):
@@ -562,56 +602,76 @@ class Epsilon:
 
 
 # ------------------------------------------------------------------------------ building them
+#: Every processor, in the order they are applied.
+PROCESSORS: tuple[type[Processor], ...] = (
+    MinLength,
+    RepetitionPenalty,
+    NoRepeatNGram,
+    Temperature,
+    TopK,
+    TopP,
+    MinP,
+    TypicalP,
+    Epsilon,
+)
+#: Processor names in the order they are applied.
+PROCESSOR_ORDER: tuple[str, ...] = tuple(cls.name for cls in PROCESSORS)
+#: Processors that shape the sampling distribution (ignored by greedy and beam search).
+WARPER_NAMES: frozenset[str] = frozenset(cls.name for cls in PROCESSORS if cls.warper)
+#: Warpers that only cut tokens away (temperature runs before all of them).
+TRUNCATOR_NAMES: tuple[str, ...] = tuple(
+    cls.name for cls in PROCESSORS if cls.warper and cls.removes_only
+)
+#: Every processor knob by name, in processor order.
+PROCESSOR_KNOBS: dict[str, Knob] = {k.name: k for cls in PROCESSORS for k in cls.knobs}
+#: The knobs of the warpers (what ``warp`` takes).
+WARPER_KNOBS: dict[str, Knob] = {
+    k.name: k for cls in PROCESSORS if cls.warper for k in cls.knobs
+}
+
+
+def check_knobs(knobs: dict[str, Any], allowed: dict[str, Knob]) -> dict[str, Any]:
+    """Every knob of ``allowed``: its value in ``knobs`` checked (ValueError naming the knob
+    and its range), or its off value; a name not in ``allowed`` raises ValueError."""
+    unknown = [name for name in knobs if name not in allowed]
+    if unknown:
+        raise ValueError(f"unknown processor knob {unknown[0]!r}; knobs are: "
+                         f"{', '.join(allowed)}")
+    return {name: knob.check(knobs[name]) if name in knobs else knob.off
+            for name, knob in allowed.items()}
+
+
+def build_processors(
+    values: dict[str, Any], *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True
+) -> list[LogitsProcessor]:
+    """The active processors for knob ``values`` (already checked, every processor knob), in
+    ``PROCESSORS`` order. Without sampling (greedy, beam, or temperature 0) the warpers are
+    left out."""
+    context = BuildContext(eos_id, prompt_length)
+    sampling = sampling and values["temperature"] != 0
+    processors: list[LogitsProcessor] = []
+    for cls in PROCESSORS:
+        if cls.warper and not sampling:
+            continue
+        processor = cls.build(values, context)
+        if processor is not None:
+            processors.append(processor)
+    return processors
+
+
 def make_processors(
-    *,
-    eos_id: int = 2,
-    prompt_length: int = 0,
-    min_tokens: int = 0,
-    repetition_penalty: float = 1.0,
-    no_repeat_ngram: int = 0,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    min_p: float = 0.0,
-    typical_p: float = 1.0,
-    epsilon: float = 0.0,
-    sampling: bool = True,
+    *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True, **knobs: Any
 ) -> list[LogitsProcessor]:
     """The active processors in ``PROCESSOR_ORDER``; a knob at its "off" value makes none.
 
-    Off values: min_tokens 0, repetition_penalty 1, no_repeat_ngram 0, temperature 1 (and 0,
-    which means greedy), top_k 0, top_p 1, min_p 0, typical_p 1, epsilon 0. With
-    ``sampling=False`` (greedy, beam search) the six warpers are left out.
+    ``knobs``: processor knobs by name (``PROCESSOR_KNOBS``: min_tokens, repetition_penalty,
+    no_repeat_ngram, temperature, top_k, top_p, min_p, typical_p, epsilon), each checked
+    against its range; one left out is off. Temperature 0 means greedy. With
+    ``sampling=False`` (greedy, beam search) the warpers are left out.
     """
-    processors: list[LogitsProcessor] = []
-    if check_number("min_tokens", min_tokens, 0, math.inf, integer=True) > 0:
-        processors.append(MinLength(min_tokens, eos_id, prompt_length))
-    if check_number("repetition_penalty", repetition_penalty, 0, math.inf,
-                    lo_open=True, hi_open=True) != 1.0:
-        processors.append(RepetitionPenalty(repetition_penalty))
-    if check_number("no_repeat_ngram", no_repeat_ngram, 0, math.inf, integer=True) > 0:
-        processors.append(NoRepeatNGram(no_repeat_ngram))
-    t = check_number("temperature", temperature, 0, math.inf, hi_open=True)
-    k = check_number("top_k", top_k, 0, math.inf, integer=True)
-    tp = check_number("top_p", top_p, 0, 1, lo_open=True)
-    mp = check_number("min_p", min_p, 0, 1)
-    ty = check_number("typical_p", typical_p, 0, 1, lo_open=True)
-    eps = check_number("epsilon", epsilon, 0, 1, hi_open=True)
-    if not sampling or t == 0:
-        return processors
-    if t != 1.0:
-        processors.append(Temperature(t))
-    if k > 0:
-        processors.append(TopK(int(k)))
-    if tp < 1.0:
-        processors.append(TopP(tp))
-    if mp > 0.0:
-        processors.append(MinP(mp))
-    if ty < 1.0:
-        processors.append(TypicalP(ty))
-    if eps > 0.0:
-        processors.append(Epsilon(eps))
-    return processors
+    values = check_knobs(knobs, PROCESSOR_KNOBS)
+    return build_processors(values, eos_id=eos_id, prompt_length=prompt_length,
+                            sampling=sampling)
 
 
 def apply_processors(
@@ -624,39 +684,25 @@ def apply_processors(
     return z
 
 
-def warp(
-    logits: np.ndarray,
-    *,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    min_p: float = 0.0,
-    typical_p: float = 1.0,
-    epsilon: float = 0.0,
-) -> np.ndarray:
+def warp(logits: np.ndarray, **knobs: Any) -> np.ndarray:
     """The final sampling distribution for one vector of logits (or log-probs).
 
     p = softmax(epsilon ∘ typical ∘ min-p ∘ top-p ∘ top-k (z / T)), a float64 vector that sums
-    to 1 with exact zeros for removed tokens. Off values: temperature 1, top_k 0, top_p 1,
-    min_p 0, typical_p 1, epsilon 0. ``temperature = 0`` means greedy: all the mass on the
-    arg-max of ``logits`` (the first one on ties); the other knobs cannot change that choice
-    and are ignored. ``logits`` may contain ``-inf`` (impossible tokens) but not NaN or +inf.
+    to 1 with exact zeros for removed tokens. ``knobs``: the warpers' knobs (``WARPER_KNOBS``:
+    temperature, top_k, top_p, min_p, typical_p, epsilon), off when left out.
+    ``temperature = 0`` means greedy: all the mass on the arg-max of ``logits`` (the first one
+    on ties); the other knobs cannot change that choice and are ignored. ``logits`` may contain
+    ``-inf`` (impossible tokens) but not NaN or +inf.
     """
     z = _logits_array(logits)
     if np.isnan(z).any() or np.isposinf(z).any():
         raise ValueError("logits must not contain NaN or +inf")
     if not np.isfinite(z).any():
         raise ValueError("logits: no token has a finite logit, so there is no distribution")
-    processors = make_processors(
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        min_p=min_p,
-        typical_p=typical_p,
-        epsilon=epsilon,
-    )
-    if temperature == 0:
+    values = {**{k.name: k.off for k in PROCESSOR_KNOBS.values()},
+              **check_knobs(knobs, WARPER_KNOBS)}
+    if values["temperature"] == 0:
         probs = np.zeros_like(z)
         probs[int(np.argmax(z))] = 1.0
         return probs
-    return softmax(apply_processors(processors, (), z))
+    return softmax(apply_processors(build_processors(values), (), z))

@@ -6,7 +6,7 @@ only draw what these return and call them again when the learner moves a control
     trigram_table        count_table(corpus, order, smoothing, k, context, sentence)
     chain_rule           chain_rule(conditionals)
     bpe_steps            bpe_steps(words, merges, encode)
-    decoding_playground  playground(logits, tokens, temperature, top_k, top_p, min_p, typical_p)
+    decoding_playground  playground(logits, tokens, **knobs): temperature, top_k, top_p, ...
     greedy_vs_beam       greedy_vs_beam(model, width, max_tokens, length_penalty, prompt)
     gradient_norms       gradient_norms(cells, steps, hidden_size, recurrent_scale, ...)   torch
     causal_mask          attention_pattern(length, tokens, masked)
@@ -422,18 +422,15 @@ def playground(
     logits: Sequence[float] | np.ndarray,
     tokens: Sequence[str] | None = None,
     *,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    min_p: float = 0.0,
-    typical_p: float = 1.0,
     prompt: str = "",
     top: int | None = None,
+    **knobs: Any,
 ) -> Playground:
-    """Apply temperature, top-k, top-p, min-p and typical-p (``decoding.make_processors``) to
-    ``logits`` one processor at a time; p' = softmax(processed z). temperature 0 = greedy: all
-    the mass on the arg-max. ``top`` keeps only the most probable rows for display."""
-    from arlm_tui.decoding.processors import make_processors, softmax
+    """Apply the sampling knobs ``knobs`` (temperature, top_k, top_p, min_p, typical_p, ...:
+    ``decoding.processors.WARPER_KNOBS``, off when left out) with ``decoding.make_processors``
+    to ``logits`` one processor at a time; p' = softmax(processed z). temperature 0 = greedy:
+    all the mass on the arg-max. ``top`` keeps only the most probable rows for display."""
+    from arlm_tui.decoding.processors import WARPER_KNOBS, check_knobs, make_processors, softmax
 
     z = np.asarray(logits, dtype=np.float64)
     if z.ndim != 1 or z.size == 0:
@@ -441,9 +438,8 @@ def playground(
     names = list(tokens) if tokens is not None else [f"t{i}" for i in range(z.size)]
     if len(names) != z.size:
         raise ValueError(f"tokens must name every logit: {len(names)} names, {z.size} logits")
-    processors = make_processors(
-        temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p
-    )
+    processors = make_processors(**check_knobs(knobs, WARPER_KNOBS))
+    temperature = knobs.get("temperature", 1.0)
     probs = softmax(z)
     removed_by: list[str | None] = [None] * z.size
     current = z
@@ -1232,7 +1228,9 @@ def preset_result(kind: str, preset: Mapping[str, Any]) -> Any:
     """What a lab of ``kind`` shows when it opens with ``preset`` (the same engine calls as its
     view makes before the learner touches a control)."""
     p = dict(preset)
-    warp_keys = ("temperature", "top_k", "top_p", "min_p", "typical_p")
+    from arlm_tui.decoding.config import PLAYGROUND_KNOBS
+
+    warp_keys = tuple(PLAYGROUND_KNOBS)
     if kind == "trigram_table":
         return count_table(p["corpus"], p["order"], p["smoothing"], p.get("k", 1.0),
                            p.get("context"), p.get("sentence"))

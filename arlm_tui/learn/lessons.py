@@ -39,6 +39,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from arlm_tui import paths
+from arlm_tui.decoding.config import PLAYGROUND_KNOBS, Knob
 from arlm_tui.errors import ArlmError
 from arlm_tui.learn.grading import (  # noqa: F401  (re-exported: the grading API lived here)
     PATTERN_CHARACTERS,
@@ -93,7 +94,7 @@ class KindSpec:
 # "greedy_trap" (``arlm_tui.lm.table.greedy_trap_model``), or "toy": the n-gram model of
 # ``corpus`` (default "toy" = TOY_CORPUS) with the preset's ``order`` and ``smoothing``.
 _MODEL_KEYS = ("corpus", "order", "smoothing", "k")
-_WARP_KEYS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "seed")
+_WARP_KEYS = (*PLAYGROUND_KNOBS, "seed")  # the playground's knobs (decoding.config)
 
 LAB_KINDS: dict[str, KindSpec] = {
     "trigram_table": KindSpec(
@@ -979,12 +980,8 @@ _VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "seen": lambda v: None
     if isinstance(v, list) and all(_non_negative_int(x) is None for x in v)
     else f"must be a list of token indices, not {v!r}",
-    "top_k": _non_negative_int,
     "temperature": _positive_number,
     "k": _positive_number,
-    "top_p": _unit_interval,
-    "min_p": _unit_interval,
-    "typical_p": _unit_interval,
     "p": lambda v: _unit_interval(v) if not isinstance(v, list) else _distribution(v),
     "q": _distribution,
     "probs": _distribution,
@@ -1000,6 +997,25 @@ _VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "prompt": _string,
     "words": _words,
 }
+
+
+def _knob_check(knob: Knob) -> Callable[[Any], str | None]:
+    """A value rule from a decoding knob's own range (``Knob.check``)."""
+
+    def check(value: Any) -> str | None:
+        try:
+            knob.check(value)
+        except ValueError as exc:
+            return str(exc).removeprefix(f"{knob.name} ")
+        return None
+
+    return check
+
+
+# the playground's knobs are checked by their own range (temperature keeps its rule: the facts
+# divide by it, so 0 is refused there)
+for _name, _knob in PLAYGROUND_KNOBS.items():
+    _VALUE_CHECKS.setdefault(_name, _knob_check(_knob))
 
 
 # ---------------------------------------------------------------------------- numbers

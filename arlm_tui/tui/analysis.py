@@ -335,10 +335,7 @@ def find_draft(target: Any, entries: Sequence[Any], cache: dict[str, Any]) -> An
 
 def warp_knobs(config: DecodingConfig) -> dict[str, Any]:
     """The sampling knobs of ``config`` as ``warp`` takes them (greedy and beam: none)."""
-    if not config.sampling:
-        return {}
-    return {"temperature": config.temperature, "top_k": config.top_k, "top_p": config.top_p,
-            "min_p": config.min_p, "typical_p": config.typical_p, "epsilon": config.epsilon}
+    return config.warp_knobs()
 
 
 def speculative_demo(target: Any, draft: Any | None, context_ids: Sequence[int],

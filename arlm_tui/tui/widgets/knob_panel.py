@@ -25,28 +25,17 @@ from arlm_tui.decoding.config import KNOBS, Knob
 PANEL_KNOBS: tuple[str, ...] = tuple(KNOBS)
 
 #: Knobs whose "off" value switches their processor off (the others are always in use).
-SWITCHABLE: frozenset[str] = frozenset({
-    "top_k", "top_p", "min_p", "typical_p", "epsilon", "repetition_penalty", "no_repeat_ngram",
-    "min_tokens",
-})
+SWITCHABLE: frozenset[str] = frozenset(name for name, knob in KNOBS.items() if knob.switchable)
 
 #: Shorter names for narrow panels, longest first.
 SHORT_TITLES: dict[str, tuple[str, ...]] = {
-    "repetition_penalty": ("rep-penalty", "rep-pen"),
-    "no_repeat_ngram": ("no-repeat-n", "no-rep-n"),
-    "length_penalty": ("length-pen", "len-pen"),
-    "early_stopping": ("early-stop", "early"),
-    "temperature": ("temp",),
-    "typical_p": ("typical",),
-    "max_tokens": ("max-tok",),
-    "min_tokens": ("min-tok",),
-    "beam_width": ("beam-w",),
+    name: knob.short for name, knob in KNOBS.items() if knob.short
 }
 
 
 def knob_title(name: str, width: int | None = None) -> str:
     """The knob's name as shown (``top_k`` → ``top-k``), shortened if it does not fit."""
-    title = name.replace("_", "-")
+    title = KNOBS[name].title if name in KNOBS else name.replace("_", "-")
     if width is not None:
         for shorter in SHORT_TITLES.get(name, ()):
             if len(title) <= width:

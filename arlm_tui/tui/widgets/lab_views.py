@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.worker import get_current_worker
 
+from arlm_tui.decoding.config import PLAYGROUND_KNOBS as DECODING_PLAYGROUND_KNOBS
 from arlm_tui.errors import ArlmError
 from arlm_tui.learn import labs
 from arlm_tui.learn.lessons import Lab, as_number
@@ -425,13 +426,11 @@ class BpeStepsView(LabView):
 
 
 # --------------------------------------------------------------------------- playground
-#: The knobs of the decoding playground: (name, step, minimum, maximum, "off" value).
-PLAYGROUND_KNOBS: tuple[tuple[str, float, float, float, float], ...] = (
-    ("temperature", 0.1, 0.0, 5.0, 1.0),
-    ("top_k", 1, 0, 50, 0),
-    ("top_p", 0.05, 0.05, 1.0, 1.0),
-    ("min_p", 0.05, 0.0, 1.0, 0.0),
-    ("typical_p", 0.05, 0.05, 1.0, 1.0),
+#: The knobs of the decoding playground: (name, step, minimum, maximum, "off" value), from
+#: the knobs' own ``playground`` settings (``decoding.config.PLAYGROUND_KNOBS``).
+PLAYGROUND_KNOBS: tuple[tuple[str, float, float, float, float], ...] = tuple(
+    (name, *knob.playground, knob.off) for name, knob in DECODING_PLAYGROUND_KNOBS.items()
+    if knob.playground is not None
 )
 
 
@@ -479,7 +478,7 @@ class PlaygroundView(LabView):
     def action_adjust(self, direction: int) -> None:
         name, step, lo, hi, _ = PLAYGROUND_KNOBS[self.cursor]
         self.knobs[name] = _step(float(self.knobs[name]), direction * step, lo, hi, 3)
-        if name == "top_k":
+        if DECODING_PLAYGROUND_KNOBS[name].type is int:
             self.knobs[name] = int(self.knobs[name])
         self.recompute()
 
@@ -499,7 +498,7 @@ class PlaygroundView(LabView):
             shown = "off" if value == off and name != "temperature" else (
                 "0 (greedy)" if name == "temperature" and value == 0 else f"{value:g}")
             style = "reverse" if i == self.cursor else ("dim" if shown == "off" else "bold")
-            knobs.append(f" {name.replace('_', '-')} = {shown} ", style=style)
+            knobs.append(f" {DECODING_PLAYGROUND_KNOBS[name].title} = {shown} ", style=style)
             knobs.append(" ")
         head = Text()
         if pg.prompt:
@@ -1197,7 +1196,7 @@ class SamplingHistogramView(LabView):
         p = self.preset
         if self._model is None:
             self._model = labs.lab_model(p)
-        knobs = {k: p[k] for k in ("top_k", "top_p", "min_p", "typical_p") if k in p}
+        knobs = {k: p[k] for k in DECODING_PLAYGROUND_KNOBS if k != "temperature" and k in p}
         probs, names = labs.sampling_distribution(self._model, p.get("context", ""),
                                                   temperature=self.temperature, **knobs)
         return labs.sample_histogram(probs, names, self.n, int(p.get("seed", 0)))
