@@ -45,7 +45,7 @@ def check_number(
     if integer:
         if not isinstance(value, Integral) and not float(value).is_integer():
             raise ValueError(f"{name} must be {allowed}, got {value!r}")
-        number: float | int = int(value)
+        number: float | int = int(value) if isinstance(value, Integral) else int(float(value))
     else:
         number = float(value)
     if math.isnan(number):

@@ -155,9 +155,9 @@ def load_model(name_or_path: str | Path | LanguageModel | None = None) -> Langua
     if native_gpt2(path):  # a Hugging Face GPT-2 folder given as a plain path
         from arlm_tui.lm.neural.gpt2 import load_gpt2
 
-        model = load_gpt2(path)
-        model.name = text if not Path(text).exists() else path.name
-        return model
+        gpt2 = load_gpt2(path)
+        gpt2.name = text if not Path(text).exists() else path.name
+        return gpt2
     config = read_config(path)
     backend = config["backend"]
     model: LanguageModel
