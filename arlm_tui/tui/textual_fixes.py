@@ -18,6 +18,11 @@ is dropped; the next one opens the palette.
 ``Header`` updates its title from a watcher that tolerates a missing screen but not a missing
 ``HeaderTitle``; a title change while the header's screen is being removed raised ``NoMatches``.
 The guarded watcher skips that update.
+
+A screen popped by a fast key before its ``on_mount`` ran has had its widgets removed, so any
+handler that looks one up raised ``NoMatches`` and ended the app. ``NoMatches`` from a screen's
+handler is ignored when that screen is no longer on the screen stack (it is being thrown away);
+on an open screen it is still an error.
 """
 
 from __future__ import annotations
@@ -90,4 +95,21 @@ def install() -> None:
         self.watch(self.screen, "sub_title", set_title)
 
     Header._on_mount = _on_mount  # type: ignore[method-assign]
+
+    from textual.screen import Screen
+
+    dispatch = Screen._dispatch_message
+
+    async def _dispatch_message(self: Screen, message: object) -> None:
+        try:
+            await dispatch(self, message)
+        except NoMatches:
+            try:
+                open_screen = self in self.app.screen_stack
+            except Exception:  # noqa: BLE001 - no app, no stack: the screen is gone
+                open_screen = False
+            if open_screen:
+                raise
+
+    Screen._dispatch_message = _dispatch_message  # type: ignore[method-assign]
     _installed = True
