@@ -23,6 +23,9 @@ A screen popped by a fast key before its ``on_mount`` ran has had its widgets re
 handler that looks one up raised ``NoMatches`` and ended the app. ``NoMatches`` from a screen's
 handler is ignored when that screen is no longer on the screen stack (it is being thrown away);
 on an open screen it is still an error.
+
+A dialog answered twice before it closed (enter, then escape at once) set its result future a
+second time: ``InvalidStateError``. The first answer stands; the second is dropped.
 """
 
 from __future__ import annotations
@@ -112,4 +115,15 @@ def install() -> None:
                 raise
 
     Screen._dispatch_message = _dispatch_message  # type: ignore[method-assign]
+
+    from textual.screen import ResultCallback
+
+    deliver = ResultCallback.__call__
+
+    def __call__(self: ResultCallback, result: object) -> None:
+        if self.future is not None and self.future.done():
+            return  # dismissed already: the first answer stands
+        deliver(self, result)
+
+    ResultCallback.__call__ = __call__  # type: ignore[method-assign]
     _installed = True
