@@ -105,7 +105,7 @@ async def test_random_keys_never_raise(name, open_screen, presses, size, tmp_pat
                                       monkeypatch):
     monkeypatch.chdir(tmp_path)  # a file name typed into a dialog lands here
     rng = random.Random(f"{SEED}-{name}")
-    pressed, seen, on_target = 0, set(), 0
+    pressed, seen, on_target, away = 0, set(), 0, 0
     while pressed < presses:  # a key that quits ends one app; the next one carries on
         app = ArlmApp(settings=Settings(), save_settings=False)
         app.animation_level = "none"
@@ -123,9 +123,11 @@ async def test_random_keys_never_raise(name, open_screen, presses, size, tmp_pat
                 current = type(app.screen).__name__
                 seen.add(current)
                 on_target += current in SCREEN_OF[name]
+                away = 0 if current in SCREEN_OF[name] else away + 1
                 stack = [type(screen).__name__ for screen in app.screen_stack]
-                if len(stack) <= 1 or SCREEN_OF[name][0] not in stack:
+                if len(stack) <= 1 or SCREEN_OF[name][0] not in stack or away > 40:
                     open_screen(app)  # wandered off (back, or to another section): return
+                    away = 0
                 if pressed % 20 == 0:  # let workers and timers (autoplay) move on too
                     await asyncio.sleep(0.01)
                     await pilot._wait_for_screen()

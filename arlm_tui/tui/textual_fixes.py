@@ -10,6 +10,22 @@ drawn a page key does nothing, as the arrow keys already behave.
 escape closes the palette before or while the worker runs, its ``query_one(CommandList)``
 raised ``NoMatches`` and the failed worker ended the app. A palette that is gone gathers
 nothing.
+
+``App.action_command_palette`` (ctrl+p) pressed while the previous palette is still being
+closed pushed a second palette with the same id: ``DuplicateIds`` ended the app. That key press
+is dropped; the next one opens the palette.
+
+``Header`` updates its title from a watcher that tolerates a missing screen but not a missing
+``HeaderTitle``; a title change while the header's screen is being removed raised ``NoMatches``.
+The guarded watcher skips that update.
+
+A screen popped by a fast key before its ``on_mount`` ran has had its widgets removed, so any
+handler that looks one up raised ``NoMatches`` and ended the app. ``NoMatches`` from a screen's
+handler is ignored when that screen is no longer on the screen stack (it is being thrown away);
+on an open screen it is still an error.
+
+A dialog answered twice before it closed (enter, then escape at once) set its result future a
+second time: ``InvalidStateError``. The first answer stands; the second is dropped.
 """
 
 from __future__ import annotations
@@ -51,4 +67,63 @@ def install() -> None:
             # the palette closed while the commands were gathered: nothing left to show
 
     CommandPalette._gather_commands = _gather_commands  # type: ignore[method-assign]
+
+    from textual._node_list import DuplicateIds
+    from textual.app import App
+
+    open_palette = App.action_command_palette
+
+    def action_command_palette(self: App) -> None:
+        try:
+            open_palette(self)
+        except DuplicateIds:  # the last palette is still closing
+            pass
+
+    App.action_command_palette = action_command_palette  # type: ignore[method-assign]
+
+    from textual.dom import NoScreen
+    from textual.widgets import Header
+    from textual.widgets._header import HeaderTitle
+
+    def _on_mount(self: Header, _event: object) -> None:
+        async def set_title() -> None:
+            try:
+                self.query_one(HeaderTitle).update(self.format_title())
+            except (NoScreen, NoMatches):  # the header is being removed with its screen
+                pass
+
+        self.watch(self.app, "title", set_title)
+        self.watch(self.app, "sub_title", set_title)
+        self.watch(self.screen, "title", set_title)
+        self.watch(self.screen, "sub_title", set_title)
+
+    Header._on_mount = _on_mount  # type: ignore[method-assign]
+
+    from textual.screen import Screen
+
+    dispatch = Screen._dispatch_message
+
+    async def _dispatch_message(self: Screen, message: object) -> None:
+        try:
+            await dispatch(self, message)
+        except NoMatches:
+            try:
+                open_screen = self in self.app.screen_stack
+            except Exception:  # noqa: BLE001 - no app, no stack: the screen is gone
+                open_screen = False
+            if open_screen:
+                raise
+
+    Screen._dispatch_message = _dispatch_message  # type: ignore[method-assign]
+
+    from textual.screen import ResultCallback
+
+    deliver = ResultCallback.__call__
+
+    def __call__(self: ResultCallback, result: object) -> None:
+        if self.future is not None and self.future.done():
+            return  # dismissed already: the first answer stands
+        deliver(self, result)
+
+    ResultCallback.__call__ = __call__  # type: ignore[method-assign]
     _installed = True

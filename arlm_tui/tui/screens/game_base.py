@@ -142,11 +142,15 @@ class GameScreen(Screen):
         self.app.call_from_thread(self._job_done, done, result)
 
     def _job_done(self, done: Callable[[Any], None], result: Any) -> None:
+        if self not in self.app.screen_stack:  # closed while the worker ran
+            return
         self.busy = False
         self.say("")
         done(result)
 
     def _job_failed(self, message: str) -> None:
+        if self not in self.app.screen_stack:  # closed while the worker ran
+            return
         self.busy = False
         self.say(message, error=True)
 

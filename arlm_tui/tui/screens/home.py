@@ -86,6 +86,8 @@ class HomeScreen(Screen):
         self.app.call_from_thread(self._show_summaries, found)
 
     def _show_summaries(self, found: dict[str, str]) -> None:
+        if self not in self.app.screen_stack:  # closed while the worker ran
+            return
         menu = self.query_one("#home-menu", OptionList)
         for section, title, key, _ in SECTIONS:
             if section in found:

@@ -21,6 +21,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Header, Input, Label, Static
@@ -302,6 +303,8 @@ class PlayScreen(Screen):
 
     def _finish(self, result: Any, snap: PlaySnapshot | None, error: str | None,
                 after: Callable[[Any], None] | None) -> None:
+        if self not in self.app.screen_stack:  # closed while the worker ran
+            return
         self.busy = False
         if error is not None:
             self.last_error = error
@@ -345,12 +348,14 @@ class PlayScreen(Screen):
                 session = self.session
                 session.set_model(model)
             snap = snapshot(session)
-        except (ArlmError, ValueError, OSError) as exc:
+        except (ArlmError, ValueError, OSError, NoMatches) as exc:  # NoMatches: screen closed
             self.app.call_from_thread(self._load_failed, str(exc))
             return
         self.app.call_from_thread(self._loaded, session, snap)
 
     def _loaded(self, session: Any, snap: PlaySnapshot) -> None:
+        if self not in self.app.screen_stack:  # closed while the worker ran
+            return
         self.busy = False
         self._queued_steps = 0
         switched = self.session is not None and self.session is session
@@ -366,6 +371,8 @@ class PlayScreen(Screen):
         self.refresh_views()
 
     def _load_failed(self, message: str) -> None:
+        if self not in self.app.screen_stack:  # closed while the worker ran
+            return
         self.busy = False
         self._queued_steps = 0
         self.last_error = message
@@ -378,7 +385,7 @@ class PlayScreen(Screen):
     # ------------------------------------------------------------------ drawing
     def refresh_views(self) -> None:
         snap = self.snap
-        if snap is None:
+        if snap is None or not self.query(GeneratedText):  # closed while a step was computed
             return
         text = self.query_one(GeneratedText)
         text.set_text(snap.prompt_text, snap.pieces)
@@ -970,6 +977,8 @@ class PlayScreen(Screen):
         self.app.call_from_thread(self._opened, session, snap, total, path)
 
     def _opened(self, session: Any, snap: PlaySnapshot, total: int, path: Path) -> None:
+        if self not in self.app.screen_stack:  # closed while the worker ran
+            return
         self.busy = False
         self._queued_steps = 0
         self.session = session
