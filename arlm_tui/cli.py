@@ -19,6 +19,7 @@ so ``arlm --help`` is quick (numpy and the decoding knobs only) and torch is loa
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -27,7 +28,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from arlm_tui import flags
-from arlm_tui.decoding.config import KNOBS
 from arlm_tui.errors import ArlmError
 
 EXIT_USAGE = 2
@@ -40,19 +40,32 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-#: (flag, type, help) of the decoding knobs that ``arlm generate``, ``demo`` and ``play`` take:
-#: every knob of ``decoding.KNOBS`` but the strategy, whose flag has its own choices.
-KNOB_FLAGS: tuple[tuple[str, Any, str], ...] = tuple(
-    (knob.flag, flags.seed if name == "seed" else knob.type, knob.help)
-    for name, knob in KNOBS.items() if name != "strategy"
-)
-#: The knob names of ``KNOB_FLAGS`` (``--top-k`` -> ``top_k``).
-KNOB_NAMES: tuple[str, ...] = tuple(flag[2:].replace("-", "_") for flag, _, _ in KNOB_FLAGS)
-#: What ``arlm generate`` and ``demo`` use for a knob that is not given: its off value, but
-#: 30 tokens.
-_KNOB_DEFAULTS: dict[str, Any] = {name: KNOBS[name].off for name in KNOB_NAMES} | {
-    "max_tokens": 30,
-}
+@functools.cache
+def _knob_table() -> tuple[tuple[tuple[str, Any, str], ...], tuple[str, ...], dict[str, Any]]:
+    """The knob flags, their names and ``arlm generate``'s defaults, built on first use: the
+    knobs come from the processors (``decoding``, which imports numpy), and plain ``arlm``
+    must open the app without them."""
+    from arlm_tui.decoding.config import KNOBS
+
+    knob_flags = tuple(
+        (knob.flag, flags.seed if name == "seed" else knob.type, knob.help)
+        for name, knob in KNOBS.items() if name != "strategy"
+    )
+    names = tuple(flag[2:].replace("-", "_") for flag, _, _ in knob_flags)
+    # a knob not given: its off value, but 30 tokens
+    defaults = {name: KNOBS[name].off for name in names} | {"max_tokens": 30}
+    return knob_flags, names, defaults
+
+
+def __getattr__(name: str) -> Any:
+    """``KNOB_FLAGS``: (flag, type, help) of the decoding knobs that ``arlm generate``,
+    ``demo`` and ``play`` take (every knob of ``decoding.KNOBS`` but the strategy, whose flag
+    has its own choices); ``KNOB_NAMES``: their knob names (``--top-k`` -> ``top_k``)."""
+    if name == "KNOB_FLAGS":
+        return _knob_table()[0]
+    if name == "KNOB_NAMES":
+        return _knob_table()[1]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: What ``arlm demo`` uses for a knob that is not given, by strategy.
@@ -65,7 +78,8 @@ _DEMO_DEFAULTS: dict[str, dict[str, Any]] = {
 def add_knob_flags(group: Any, defaults: dict[str, Any] | None = None) -> None:
     """Add ``KNOB_FLAGS`` to an argparse parser or group; ``defaults`` by knob name (None:
     every knob defaults to None, "not given")."""
-    for (flag, kind, text), name in zip(KNOB_FLAGS, KNOB_NAMES):
+    knob_flags, names, _ = _knob_table()
+    for (flag, kind, text), name in zip(knob_flags, names):
         default = None if defaults is None else defaults[name]
         if kind is bool:  # --flag / --no-flag
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
@@ -76,11 +90,11 @@ def add_knob_flags(group: Any, defaults: dict[str, Any] | None = None) -> None:
 
 def _knob_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("decoding knobs (0 or 1.0 mean off, as in Hugging Face)")
-    add_knob_flags(g, _KNOB_DEFAULTS)
+    add_knob_flags(g, _knob_table()[2])
 
 
 def _knobs(args: argparse.Namespace) -> dict[str, Any]:
-    return {name: getattr(args, name) for name in KNOB_NAMES}
+    return {name: getattr(args, name) for name in _knob_table()[1]}
 
 
 def _config(strategy: str, knobs: dict[str, Any]):
