@@ -31,6 +31,7 @@ SET: dict[str, object] = {
     "min_p": 0.1,
     "typical_p": 0.9,
     "epsilon": 0.01,
+    "eta": 0.02,
     "repetition_penalty": 1.8,
     "no_repeat_ngram": 1,
     "min_tokens": 6,

@@ -15,6 +15,7 @@ from arlm_tui.decoding import (
     PROCESSOR_ORDER,
     DecodingConfig,
     Epsilon,
+    Eta,
     MinLength,
     MinP,
     NoRepeatNGram,
@@ -129,6 +130,44 @@ def test_epsilon_drops_tokens_below_epsilon_but_keeps_the_top():
     assert kept(Epsilon(0.99)(None, z)) == [0]
 
 
+# ------------------------------------------------------------------------------ eta
+def test_eta_cut_follows_the_entropy():
+    # a flat distribution has a high entropy, so its cut sqrt(eps)·e^-H is below eps
+    eps = 0.09
+    flat = logits_of(*([0.01] * 100))  # H = ln 100: eta = 0.3 / 100 = 0.003 < 0.01: all stay
+    assert kept(Eta(eps)(None, flat)) == list(range(100))
+    z = logits_of(0.7, 0.25, 0.04, 0.01)
+    h = -sum(p * math.log(p) for p in (0.7, 0.25, 0.04, 0.01))
+    cut = min(eps, math.sqrt(eps) * math.exp(-h))  # H = 0.771: 0.3 · e^-H = 0.139 > eps, so eta = eps
+    assert cut == pytest.approx(0.09)
+    assert Eta(eps).cutoff(softmax(z)) == pytest.approx(cut)
+    assert kept(Eta(eps)(None, z)) == [0, 1]
+    assert kept(Eta(0.99)(None, z)) == [0]  # the most probable token always stays
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    z=st.lists(st.floats(-12.0, 4.0), min_size=1, max_size=40),
+    eps=st.floats(1e-5, 0.999),
+    impossible=st.lists(st.booleans(), min_size=40, max_size=40),
+)
+def test_eta_matches_transformers_eta_warper(z, eps, impossible):
+    import torch
+    from hypothesis import assume
+    from transformers.generation.logits_process import EtaLogitsWarper
+
+    logits = np.array(z)
+    logits[np.array(impossible[: len(z)]) & (logits < logits.max())] = NEG
+    ours = Eta(eps)(None, logits)
+    probs = softmax(logits)
+    cut = Eta(eps).cutoff(probs)
+    # float32 (HF keeps epsilon as a float32 tensor) against float64: skip knife-edge ties
+    assume(np.all(np.abs(probs - cut) > 1e-6 * max(cut, 1e-30)))
+    hf = EtaLogitsWarper(eps)(None, torch.tensor(logits, dtype=torch.float64)[None, :])[0]
+    assert kept(ours) == kept(hf.numpy())
+    np.testing.assert_array_equal(ours[np.isfinite(ours)], logits[np.isfinite(ours)])
+
+
 # ------------------------------------------------------------------------------ temperature
 def test_temperature_matches_powered_probabilities():
     p = np.array([0.5, 0.3, 0.2])
@@ -185,6 +224,7 @@ ALL_PROCESSORS = [
     MinP(1.0),
     TypicalP(0.01),
     Epsilon(0.9),
+    Eta(0.5),
 ]
 
 
@@ -205,7 +245,7 @@ def test_processor_order_and_off_values_make_no_processor():
     assert make_processors(temperature=0.0, top_k=5) == []  # T = 0 is greedy
     procs = make_processors(
         min_tokens=1, repetition_penalty=1.2, no_repeat_ngram=2, temperature=0.7, top_k=5,
-        top_p=0.9, min_p=0.05, typical_p=0.95, epsilon=1e-4,
+        top_p=0.9, min_p=0.05, typical_p=0.95, epsilon=1e-4, eta=1e-3,
     )
     assert [p.name for p in procs] == list(PROCESSOR_ORDER)
     assert [p.name for p in make_processors(top_p=0.9, min_tokens=2, sampling=False)] == [
@@ -224,6 +264,8 @@ def test_processor_order_and_off_values_make_no_processor():
         (lambda: MinP(1.1), "min_p", "[0, 1]"),
         (lambda: TypicalP(0), "typical_p", "(0, 1]"),
         (lambda: Epsilon(1.0), "epsilon", "[0, 1)"),
+        (lambda: Eta(1.0), "eta", "(0, 1)"),
+        (lambda: warp(np.zeros(3), eta=-0.1), "eta", "[0, 1)"),
         (lambda: Temperature(0), "temperature", "(0,"),
         (lambda: Temperature(float("nan")), "temperature", "(0,"),
         (lambda: RepetitionPenalty(0), "repetition_penalty", "(0,"),

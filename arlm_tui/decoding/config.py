@@ -79,7 +79,7 @@ class DecodingConfig:
     """All the knobs of one decoding run; validated on creation (ValueError names the knob).
 
     Greedy and beam search use only min_tokens, repetition_penalty and no_repeat_ngram from the
-    processors; the sampling knobs (temperature ... epsilon) shape the sampling distribution, as
+    processors; the sampling knobs (temperature ... eta) shape the sampling distribution, as
     in Hugging Face transformers where warpers only run with ``do_sample=True``. ``temperature
     = 0`` with ``strategy = "sample"`` is greedy.
     """
@@ -92,6 +92,7 @@ class DecodingConfig:
         min_p: float
         typical_p: float
         epsilon: float
+        eta: float
         repetition_penalty: float
         no_repeat_ngram: int
         min_tokens: int

@@ -15,9 +15,10 @@ They run in one fixed order, the order of ``PROCESSORS`` (names: ``PROCESSOR_ORD
 6. ``TopP``              - keep the smallest set whose probability reaches p (the nucleus);
 7. ``MinP``              - drop tokens below min_p x the largest probability;
 8. ``TypicalP``          - keep the tokens whose surprisal is closest to the entropy;
-9. ``Epsilon``           - drop tokens whose probability is below epsilon.
+9. ``Epsilon``           - drop tokens whose probability is below epsilon;
+11. ``Eta``              - drop tokens below η = min(ε, √ε·exp(-H)), a cut that follows the entropy.
 
-The first three change what the model may say and apply to every strategy; the last six
+The first three change what the model may say and apply to every strategy; the others
 ("warpers", ``warper = True``) shape the sampling distribution and only apply when sampling.
 ``warp`` applies the warpers to one vector of logits and returns the final sampling distribution.
 
@@ -601,6 +602,37 @@ class Epsilon(Processor):
         return _remove(z, remove)
 
 
+class Eta(Processor):
+    """Eta sampling (Hewitt et al. 2022; HF ``EtaLogitsWarper``): drop tokens with p_i < η,
+    η = min(ε, √ε · exp(-H(p))), H the entropy in nats. A flat distribution (high entropy)
+    gets a lower cut than a peaked one. The most probable token (and its ties) always stays
+    (``min_tokens_to_keep = 1``); the test is strict, as in HF: a token exactly at η stays."""
+
+    name = "eta"
+    warper = True
+    removes_only = True  # kept tokens keep their logits
+    knobs = (Knob("eta", float, 0.0, 1.0, 0.0001, 0.001, 0.0,
+                  "eta sampling: drop tokens below min(ε, √ε·e^-H), ε this value (0 = off)",
+                  max_open=True, strategies=SAMPLE, switchable=True),)
+    uses_probs = True
+
+    def __init__(self, epsilon: float):
+        self.epsilon = float(check_number("eta", epsilon, 0, 1, lo_open=True, hi_open=True))
+        self.label = f"eta = {_fmt(self.epsilon)}"
+
+    def cutoff(self, probs: np.ndarray) -> float:
+        """η for the distribution ``probs``."""
+        return min(self.epsilon, math.sqrt(self.epsilon) * math.exp(-entropy(probs)))
+
+    def __call__(
+        self, context_ids: Sequence[int], logits: np.ndarray, probs: np.ndarray | None = None
+    ) -> np.ndarray:
+        z, probs = _logits_and_probs(logits, probs)
+        remove = probs < self.cutoff(probs)
+        remove &= z < np.max(z)
+        return _remove(z, remove)
+
+
 # ------------------------------------------------------------------------------ building them
 #: Every processor, in the order they are applied.
 PROCESSORS: tuple[type[Processor], ...] = (
@@ -613,6 +645,7 @@ PROCESSORS: tuple[type[Processor], ...] = (
     MinP,
     TypicalP,
     Epsilon,
+    Eta,
 )
 #: Processor names in the order they are applied.
 PROCESSOR_ORDER: tuple[str, ...] = tuple(cls.name for cls in PROCESSORS)
@@ -665,7 +698,7 @@ def make_processors(
     """The active processors in ``PROCESSOR_ORDER``; a knob at its "off" value makes none.
 
     ``knobs``: processor knobs by name (``PROCESSOR_KNOBS``: min_tokens, repetition_penalty,
-    no_repeat_ngram, temperature, top_k, top_p, min_p, typical_p, epsilon), each checked
+    no_repeat_ngram, temperature, top_k, top_p, min_p, typical_p, epsilon, eta, ...), each checked
     against its range; one left out is off. Temperature 0 means greedy. With
     ``sampling=False`` (greedy, beam search) the warpers are left out.
     """
@@ -687,9 +720,9 @@ def apply_processors(
 def warp(logits: np.ndarray, **knobs: Any) -> np.ndarray:
     """The final sampling distribution for one vector of logits (or log-probs).
 
-    p = softmax(epsilon ∘ typical ∘ min-p ∘ top-p ∘ top-k (z / T)), a float64 vector that sums
+    p = softmax(eta ∘ epsilon ∘ typical ∘ min-p ∘ top-p ∘ top-k (z / T)), a float64 vector that sums
     to 1 with exact zeros for removed tokens. ``knobs``: the warpers' knobs (``WARPER_KNOBS``:
-    temperature, top_k, top_p, min_p, typical_p, epsilon), off when left out.
+    temperature, top_k, top_p, min_p, typical_p, epsilon, eta, ...), off when left out.
     ``temperature = 0`` means greedy: all the mass on the arg-max of ``logits`` (the first one
     on ties); the other knobs cannot change that choice and are ignored. ``logits`` may contain
     ``-inf`` (impossible tokens) but not NaN or +inf.
