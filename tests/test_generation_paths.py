@@ -26,6 +26,7 @@ MAX_TOKENS = 8
 #: A value away from "off" for every knob (strategy and max_tokens aside).
 SET: dict[str, object] = {
     "temperature": 0.7,
+    "top_n_sigma": 1.5,
     "top_k": 5,
     "top_p": 0.8,
     "min_p": 0.1,

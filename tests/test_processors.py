@@ -22,13 +22,19 @@ from arlm_tui.decoding import (
     RepetitionPenalty,
     Temperature,
     TopK,
+    TopNSigma,
     TopP,
     TypicalP,
     make_processors,
     softmax,
     warp,
 )
-from arlm_tui.decoding.processors import _top_p_by_full_sort, _typical_p_by_full_sort, entropy
+from arlm_tui.decoding.processors import (
+    _top_p_by_full_sort,
+    _typical_p_by_full_sort,
+    apply_processors,
+    entropy,
+)
 
 NEG = -np.inf
 
@@ -56,6 +62,35 @@ def test_top_k_keeps_the_k_largest_and_leaves_values_unchanged():
     out = TopK(2)(None, z)
     assert kept(out) == [2, 3]
     assert out[2] == 4.0 and out[3] == 2.0
+
+
+# ------------------------------------------------------------------------------ top-nσ
+def test_top_n_sigma_worked_example():
+    # logits 2, 1, 0, -1: max 2, mean 0.5, σ = sqrt((2.25 + 0.25 + 0.25 + 2.25) / 4) = 1.118
+    z = np.array([2.0, 1.0, 0.0, -1.0, NEG])  # the impossible token is not in σ
+    assert TopNSigma(1.0).cutoff(z) == pytest.approx(2 - math.sqrt(1.25))
+    assert kept(TopNSigma(1.0)(None, z)) == [0, 1]  # cut 0.882
+    assert kept(TopNSigma(2.0)(None, z)) == [0, 1, 2]  # cut -0.236
+    assert kept(TopNSigma(0.5)(None, z)) == [0]  # cut 1.441
+    assert kept(TopNSigma(1e-9)(None, np.array([1.0, 1.0, 0.0]))) == [0, 1]  # ties stay
+    out = TopNSigma(1.0)(None, z)
+    assert out[0] == 2.0 and out[1] == 1.0  # kept tokens keep their logits
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    z=st.lists(st.floats(-30.0, 30.0), min_size=1, max_size=30),
+    n=st.floats(0.01, 4.0),
+    t=st.floats(0.05, 20.0),
+)
+def test_top_n_sigma_keeps_the_same_tokens_at_every_temperature(z, n, t):
+    logits = np.array(z)
+    alone = kept(TopNSigma(n)(None, logits))
+    assert kept(TopNSigma(n)(None, Temperature(t)(None, logits))) == alone
+    chain = make_processors(temperature=t, top_n_sigma=n)
+    assert kept(apply_processors(chain, (), logits)) == alone
+    # (warp's probabilities can underflow to 0 for a kept token at a tiny T: not compared)
+    assert set(np.flatnonzero(warp(logits, temperature=t, top_n_sigma=n))) <= set(alone)
 
 
 # ------------------------------------------------------------------------------ top-p
@@ -225,6 +260,7 @@ ALL_PROCESSORS = [
     TypicalP(0.01),
     Epsilon(0.9),
     Eta(0.5),
+    TopNSigma(0.5),
 ]
 
 
@@ -244,7 +280,8 @@ def test_processor_order_and_off_values_make_no_processor():
     assert make_processors() == []
     assert make_processors(temperature=0.0, top_k=5) == []  # T = 0 is greedy
     procs = make_processors(
-        min_tokens=1, repetition_penalty=1.2, no_repeat_ngram=2, temperature=0.7, top_k=5,
+        min_tokens=1, repetition_penalty=1.2, no_repeat_ngram=2, temperature=0.7,
+        top_n_sigma=2.0, top_k=5,
         top_p=0.9, min_p=0.05, typical_p=0.95, epsilon=1e-4, eta=1e-3,
     )
     assert [p.name for p in procs] == list(PROCESSOR_ORDER)
@@ -265,6 +302,8 @@ def test_processor_order_and_off_values_make_no_processor():
         (lambda: TypicalP(0), "typical_p", "(0, 1]"),
         (lambda: Epsilon(1.0), "epsilon", "[0, 1)"),
         (lambda: Eta(1.0), "eta", "(0, 1)"),
+        (lambda: TopNSigma(-1), "top_n_sigma", "[0,"),
+        (lambda: warp(np.zeros(3), top_n_sigma=101), "top_n_sigma", "[0, 100]"),
         (lambda: warp(np.zeros(3), eta=-0.1), "eta", "[0, 1)"),
         (lambda: Temperature(0), "temperature", "(0,"),
         (lambda: Temperature(float("nan")), "temperature", "(0,"),
@@ -499,3 +538,19 @@ def test_the_command_line_and_the_knob_panel_offer_every_knob():
     assert PANEL_KNOBS == tuple(KNOBS)
     assert "typical_p" in SWITCHABLE and "temperature" not in SWITCHABLE
     assert knob_title("typical_p") == "typical-p" and knob_title("typical_p", 8) == "typical"
+
+
+def test_the_why_line_says_top_n_sigma_does_not_depend_on_temperature():
+    from arlm_tui.decoding import Session, explain
+    from arlm_tui.lm.registry import load_model
+
+    model = load_model("oracle-kn3")
+    lines = []
+    for t in (0.5, 2.0):
+        session = Session(model, "the", strategy="sample", temperature=t, top_n_sigma=0.5,
+                          seed=1, max_tokens=3)
+        trace = session.step()
+        assert trace is not None and trace.kept < len(trace.final_probs)
+        lines.append(explain(trace))
+        assert "top-nσ = 0.5 kept" in lines[-1] and "same tokens at any T" in lines[-1]
+    assert lines[0].split(" kept ")[1][:3] == lines[1].split(" kept ")[1][:3]  # same count

@@ -87,6 +87,7 @@ class DecodingConfig:
     if TYPE_CHECKING:  # the fields come from KNOBS (``_knob_fields``); these are for readers
         strategy: str
         temperature: float
+        top_n_sigma: float
         top_k: int
         top_p: float
         min_p: float

@@ -91,6 +91,8 @@ def explain(trace: Trace, vocab_text: VocabText = None) -> str:
         noun = "token" if trace.kept == 1 else "tokens"
         prefix = f"{labels} kept {trace.kept} {noun} covering {_p(covering)}; "
     temperature = float(trace.config.get("temperature", 1.0))
+    if temperature != 1.0 and any(s.name == "top_n_sigma" for s in cut):
+        prefix = prefix[:-2] + " (top-nσ keeps the same tokens at any T); "
     at = f" at T = {temperature:g}" if temperature != 1.0 else ""
     p = trace.chosen_prob
     model_p = f", model p = {_p(raw_p)}" if abs(p - raw_p) >= 0.005 else ""

@@ -11,11 +11,12 @@ They run in one fixed order, the order of ``PROCESSORS`` (names: ``PROCESSOR_ORD
 2. ``RepetitionPenalty`` - tokens already in the context become less likely;
 3. ``NoRepeatNGram``     - no n-gram may occur twice;
 4. ``Temperature``       - z / T: sharper (T < 1) or flatter (T > 1);
-5. ``TopK``              - keep the k most probable tokens;
-6. ``TopP``              - keep the smallest set whose probability reaches p (the nucleus);
-7. ``MinP``              - drop tokens below min_p x the largest probability;
-8. ``TypicalP``          - keep the tokens whose surprisal is closest to the entropy;
-9. ``Epsilon``           - drop tokens whose probability is below epsilon;
+5. ``TopNSigma``         - keep tokens whose logit is within n·σ(logits) of the top (any T);
+6. ``TopK``              - keep the k most probable tokens;
+7. ``TopP``              - keep the smallest set whose probability reaches p (the nucleus);
+8. ``MinP``              - drop tokens below min_p x the largest probability;
+9. ``TypicalP``          - keep the tokens whose surprisal is closest to the entropy;
+10. ``Epsilon``          - drop tokens whose probability is below epsilon;
 11. ``Eta``              - drop tokens below η = min(ε, √ε·exp(-H)), a cut that follows the entropy.
 
 The first three change what the model may say and apply to every strategy; the others
@@ -406,6 +407,50 @@ class Temperature(Processor):
         return (z - m) / self.temperature if np.isfinite(m) else z.copy()
 
 
+class TopNSigma(Processor):
+    """Top-nσ (Tang et al. 2024): keep the tokens whose logit is at least max - n·σ, σ the
+    standard deviation of the finite logits (over the whole vocabulary, dividing by their
+    count, as llama.cpp does). Tokens tied with the cut stay.
+
+    Dividing the logits by T divides both max - z_i and σ by T, so the kept set is the same
+    at every temperature: the cut is made on the shape of the logits, not on the probability
+    mass (temperature still changes the probabilities of the tokens kept). n = 0 keeps only
+    the top token(s); a large n keeps everything.
+    """
+
+    name = "top_n_sigma"
+    warper = True
+    removes_only = True  # kept tokens keep their logits
+    knobs = (Knob("top_n_sigma", float, 0.0, 100.0, 0.1, 0.5, 0.0,
+                  "keep tokens whose logit is within n standard deviations of the top one; "
+                  "the same at any temperature (0 = off)",
+                  strategies=SAMPLE, title="top-nσ", switchable=True,
+                  playground=(0.1, 0.0, 5.0)),)
+
+    def __init__(self, n: float):
+        self.n = float(check_number("top_n_sigma", n, 0, math.inf, hi_open=True))
+        self.label = f"top-nσ = {_fmt(self.n)}"
+
+    def cutoff(self, logits: np.ndarray) -> float:
+        """max - n·σ over the finite logits."""
+        z = _logits_array(logits)
+        finite = z[np.isfinite(z)]
+        if finite.size == 0:
+            return NEG_INF
+        return float(np.max(finite) - self.n * np.std(finite))
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits)
+        finite = z[np.isfinite(z)]
+        if finite.size == 0:
+            return z.copy()
+        top = np.max(finite)
+        spread = self.n * float(np.std(finite))
+        # measured from the top, with a relative slack of 1e-12 so that rounding (z / T)
+        # cannot move a token across the cut
+        return _remove(z, (z - top) < -spread * (1.0 + 1e-12))
+
+
 class TopK(Processor):
     """Keep the k tokens with the largest logits (Fan et al. 2018).
 
@@ -640,6 +685,7 @@ PROCESSORS: tuple[type[Processor], ...] = (
     RepetitionPenalty,
     NoRepeatNGram,
     Temperature,
+    TopNSigma,
     TopK,
     TopP,
     MinP,
@@ -720,7 +766,7 @@ def apply_processors(
 def warp(logits: np.ndarray, **knobs: Any) -> np.ndarray:
     """The final sampling distribution for one vector of logits (or log-probs).
 
-    p = softmax(eta ∘ epsilon ∘ typical ∘ min-p ∘ top-p ∘ top-k (z / T)), a float64 vector that sums
+    p = softmax(eta ∘ epsilon ∘ typical ∘ min-p ∘ top-p ∘ top-k ∘ top-nσ (z / T)), a float64 vector that sums
     to 1 with exact zeros for removed tokens. ``knobs``: the warpers' knobs (``WARPER_KNOBS``:
     temperature, top_k, top_p, min_p, typical_p, epsilon, eta, ...), off when left out.
     ``temperature = 0`` means greedy: all the mass on the arg-max of ``logits`` (the first one
