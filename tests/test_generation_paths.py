@@ -34,6 +34,8 @@ SET: dict[str, object] = {
     "epsilon": 0.01,
     "eta": 0.02,
     "repetition_penalty": 1.8,
+    "frequency_penalty": 1.5,
+    "presence_penalty": 0.8,
     "no_repeat_ngram": 1,
     "min_tokens": 6,
     "max_tokens": 5,

@@ -16,9 +16,11 @@ from arlm_tui.decoding import (
     DecodingConfig,
     Epsilon,
     Eta,
+    FrequencyPenalty,
     MinLength,
     MinP,
     NoRepeatNGram,
+    PresencePenalty,
     RepetitionPenalty,
     Temperature,
     TopK,
@@ -225,6 +227,25 @@ def test_repetition_penalty_hf_rule():
 
 
 # ------------------------------------------------------------------------------ no-repeat-n-gram
+def test_frequency_and_presence_penalties_openai_rule():
+    # prompt [1, 2] (not counted), then generated 3, 3, 4: counts 3 -> 2, 4 -> 1
+    context = [1, 2, 3, 3, 4]
+    z = np.array([-1.0, -1.0, -1.0, -1.0, -1.0, NEG])
+    freq = FrequencyPenalty(0.5, prompt_length=2)(context, z)
+    assert freq.tolist() == [-1.0, -1.0, -1.0, -2.0, -1.5, NEG]
+    pres = PresencePenalty(0.4, prompt_length=2)(context, z)
+    assert pres.tolist() == pytest.approx([-1.0, -1.0, -1.0, -1.4, -1.4, NEG])
+    # beside the repetition penalty, which scales every token of the context once (prompt too)
+    rep = RepetitionPenalty(2.0)(context, z)
+    assert rep.tolist() == [-1.0, -2.0, -2.0, -2.0, -2.0, NEG]
+    # a negative value favours repeats; nothing generated yet: nothing changes
+    assert FrequencyPenalty(-1.0, prompt_length=2)(context, z)[3] == 1.0
+    assert PresencePenalty(2.0, prompt_length=5)(context, z).tolist() == z.tolist()
+    # through make_processors the prompt length comes from the build context
+    (proc,) = make_processors(frequency_penalty=0.5, prompt_length=2)
+    assert proc(context, z).tolist() == freq.tolist() and proc.label == "frequency penalty = 0.5"
+
+
 def test_no_repeat_ngram_bans_completions_of_seen_ngrams():
     z = np.zeros(10)
     ctx = [5, 6, 7, 5, 6]
@@ -261,6 +282,8 @@ ALL_PROCESSORS = [
     Epsilon(0.9),
     Eta(0.5),
     TopNSigma(0.5),
+    FrequencyPenalty(0.7),
+    PresencePenalty(-0.7),
 ]
 
 
@@ -280,7 +303,8 @@ def test_processor_order_and_off_values_make_no_processor():
     assert make_processors() == []
     assert make_processors(temperature=0.0, top_k=5) == []  # T = 0 is greedy
     procs = make_processors(
-        min_tokens=1, repetition_penalty=1.2, no_repeat_ngram=2, temperature=0.7,
+        min_tokens=1, repetition_penalty=1.2, frequency_penalty=0.3, presence_penalty=0.2,
+        no_repeat_ngram=2, temperature=0.7,
         top_n_sigma=2.0, top_k=5,
         top_p=0.9, min_p=0.05, typical_p=0.95, epsilon=1e-4, eta=1e-3,
     )
@@ -303,6 +327,8 @@ def test_processor_order_and_off_values_make_no_processor():
         (lambda: Epsilon(1.0), "epsilon", "[0, 1)"),
         (lambda: Eta(1.0), "eta", "(0, 1)"),
         (lambda: TopNSigma(-1), "top_n_sigma", "[0,"),
+        (lambda: FrequencyPenalty(2.5), "frequency_penalty", "[-2, 2]"),
+        (lambda: make_processors(presence_penalty=-3), "presence_penalty", "[-2, 2]"),
         (lambda: warp(np.zeros(3), top_n_sigma=101), "top_n_sigma", "[0, 100]"),
         (lambda: warp(np.zeros(3), eta=-0.1), "eta", "[0, 1)"),
         (lambda: Temperature(0), "temperature", "(0,"),
@@ -447,7 +473,9 @@ def test_context_memo_gives_the_same_result_as_reading_afresh(moves, n, penalty)
     from arlm_tui.decoding.tokens import TokenSeq
 
     z = np.log(np.full(6, 1 / 6)) + np.arange(6) * 0.1
-    remembering = [NoRepeatNGram(n), RepetitionPenalty(penalty)]
+    remembering = [NoRepeatNGram(n), RepetitionPenalty(penalty),
+                   FrequencyPenalty(penalty - 1, prompt_length=2),
+                   PresencePenalty(penalty - 1, prompt_length=2)]
     history = [TokenSeq.of([1, 2])]
     for move in moves:
         if move == -1:
@@ -457,7 +485,12 @@ def test_context_memo_gives_the_same_result_as_reading_afresh(moves, n, penalty)
             history.append(history[-1].append(move))
         context = history[-1]
         for processor in remembering:
-            fresh = type(processor)(n if isinstance(processor, NoRepeatNGram) else penalty)
+            if isinstance(processor, NoRepeatNGram):
+                fresh = NoRepeatNGram(n)
+            elif isinstance(processor, RepetitionPenalty):
+                fresh = RepetitionPenalty(penalty)
+            else:
+                fresh = type(processor)(penalty - 1, prompt_length=2)
             np.testing.assert_array_equal(processor(context, z), fresh(context.tolist(), z))
 
 

@@ -95,6 +95,8 @@ class DecodingConfig:
         epsilon: float
         eta: float
         repetition_penalty: float
+        frequency_penalty: float
+        presence_penalty: float
         no_repeat_ngram: int
         min_tokens: int
         max_tokens: int

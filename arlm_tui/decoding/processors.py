@@ -8,18 +8,20 @@ at least one token always survives. The semantics follow Hugging Face transforme
 They run in one fixed order, the order of ``PROCESSORS`` (names: ``PROCESSOR_ORDER``):
 
 1. ``MinLength``         - no ``</s>`` before ``min_tokens`` new tokens exist;
-2. ``RepetitionPenalty`` - tokens already in the context become less likely;
-3. ``NoRepeatNGram``     - no n-gram may occur twice;
-4. ``Temperature``       - z / T: sharper (T < 1) or flatter (T > 1);
-5. ``TopNSigma``         - keep tokens whose logit is within n·σ(logits) of the top (any T);
-6. ``TopK``              - keep the k most probable tokens;
-7. ``TopP``              - keep the smallest set whose probability reaches p (the nucleus);
-8. ``MinP``              - drop tokens below min_p x the largest probability;
-9. ``TypicalP``          - keep the tokens whose surprisal is closest to the entropy;
-10. ``Epsilon``          - drop tokens whose probability is below epsilon;
-11. ``Eta``              - drop tokens below η = min(ε, √ε·exp(-H)), a cut that follows the entropy.
+2. ``RepetitionPenalty`` - tokens already in the context become less likely (scaled once);
+3. ``FrequencyPenalty``  - minus f per time a token was generated (OpenAI);
+4. ``PresencePenalty``   - minus p once for every token generated at least once (OpenAI);
+5. ``NoRepeatNGram``     - no n-gram may occur twice;
+6. ``Temperature``       - z / T: sharper (T < 1) or flatter (T > 1);
+7. ``TopNSigma``         - keep tokens whose logit is within n·σ(logits) of the top (any T);
+8. ``TopK``              - keep the k most probable tokens;
+9. ``TopP``              - keep the smallest set whose probability reaches p (the nucleus);
+10. ``MinP``             - drop tokens below min_p x the largest probability;
+11. ``TypicalP``         - keep the tokens whose surprisal is closest to the entropy;
+12. ``Epsilon``          - drop tokens whose probability is below epsilon;
+13. ``Eta``              - drop tokens below η = min(ε, √ε·exp(-H)), a cut that follows the entropy.
 
-The first three change what the model may say and apply to every strategy; the others
+The first five change what the model may say and apply to every strategy; the others
 ("warpers", ``warper = True``) shape the sampling distribution and only apply when sampling.
 ``warp`` applies the warpers to one vector of logits and returns the final sampling distribution.
 
@@ -32,7 +34,7 @@ processor means writing its class, adding it to ``PROCESSORS`` and testing it.
 Model log-probabilities are used as the logits: softmax(log p) = p, so the order of operations
 is the same as in a library that starts from raw network outputs.
 
-The two processors that read the whole context (repetition penalty, no-repeat-n-gram) remember
+The processors that read the whole context (the penalties, no-repeat-n-gram) remember
 what they read from the last ``TokenSeq`` context they were given; when the next call's context
 is that one plus a token (a session's next step) they update it for that token alone, so a step
 costs the same at token 10,000 as at token 100. Any other context is read afresh. The memo never
@@ -289,6 +291,89 @@ class RepetitionPenalty(Processor):
         score = z[seen]
         z[seen] = np.where(score < 0, score * self.penalty, score / self.penalty)
         return z
+
+
+class _GeneratedCounts:
+    """How often each token id occurs after the prompt (a float vector over the vocabulary),
+    remembered for the last TokenSeq read: a next step adds its one token, so a step costs the
+    same at token 10,000 as at token 100 (see the module docstring). The prompt does not count
+    (OpenAI's penalties count the tokens the model has generated)."""
+
+    def __init__(self, prompt_length: int) -> None:
+        self.prompt_length = prompt_length
+        self._memo: tuple[TokenSeq, np.ndarray] | None = None
+
+    def __call__(self, context_ids: Sequence[int], size: int) -> np.ndarray:
+        memo = self._memo
+        if isinstance(context_ids, TokenSeq) and memo is not None and memo[1].size == size:
+            if memo[0] is context_ids:
+                return memo[1]
+            if context_ids.parent is memo[0]:
+                counts = memo[1]  # updated in place: the memo moves on to this context
+                if len(context_ids) > self.prompt_length:
+                    counts[context_ids.last] += 1.0
+                self._memo = (context_ids, counts)
+                return counts
+        ids = np.asarray(context_ids, dtype=np.int64)[self.prompt_length:]
+        counts = np.bincount(ids, minlength=size)[:size].astype(np.float64)
+        if isinstance(context_ids, TokenSeq):
+            self._memo = (context_ids, counts)
+        return counts
+
+
+class _OpenAIPenalty(Processor):
+    """Base of the two additive penalties of the OpenAI API: z_w <- z_w - amount(count_w),
+    count_w the number of times w was generated so far (the prompt does not count)."""
+
+    @classmethod
+    def build(cls, values: dict[str, Any], context: BuildContext) -> Processor | None:
+        value = values[cls.knobs[0].name]
+        return None if value == cls.knobs[0].off else cls(value, context.prompt_length)
+
+    def __init__(self, penalty: float, prompt_length: int = 0):
+        knob = self.knobs[0]
+        self.penalty = float(check_number(knob.name, penalty, knob.min, knob.max))
+        self.prompt_length = int(
+            check_number("prompt_length", prompt_length, 0, math.inf, integer=True)
+        )
+        self.label = f"{knob.title.replace('-', ' ')} = {_fmt(self.penalty)}"
+        self._counts = _GeneratedCounts(self.prompt_length)
+
+    def amount(self, counts: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits)
+        if len(context_ids) <= self.prompt_length:
+            return z.copy()
+        return z - self.amount(self._counts(context_ids, z.size))  # -inf stays -inf
+
+
+class FrequencyPenalty(_OpenAIPenalty):
+    """OpenAI's frequency penalty: z_w <- z_w - f · count_w, count_w the number of times w was
+    generated so far (the prompt does not count). It grows with every repeat, where the
+    repetition penalty scales a token once however often it occurred; f < 0 favours repeats."""
+
+    name = "frequency_penalty"
+    knobs = (Knob("frequency_penalty", float, -2.0, 2.0, 0.05, 0.5, 0.0,
+                  "subtract f × (times the token was generated) from its logit (0 = off)",
+                  group="penalty", short=("freq-penalty", "freq-pen"), switchable=True),)
+
+    def amount(self, counts: np.ndarray) -> np.ndarray:
+        return counts * self.penalty
+
+
+class PresencePenalty(_OpenAIPenalty):
+    """OpenAI's presence penalty: z_w <- z_w - p · [count_w > 0]: the same push down for every
+    token generated at least once, however often (the prompt does not count)."""
+
+    name = "presence_penalty"
+    knobs = (Knob("presence_penalty", float, -2.0, 2.0, 0.05, 0.5, 0.0,
+                  "subtract p from the logit of every token generated at least once (0 = off)",
+                  group="penalty", short=("pres-penalty", "pres-pen"), switchable=True),)
+
+    def amount(self, counts: np.ndarray) -> np.ndarray:
+        return (counts > 0) * self.penalty
 
 
 class NoRepeatNGram(Processor):
@@ -683,6 +768,8 @@ class Eta(Processor):
 PROCESSORS: tuple[type[Processor], ...] = (
     MinLength,
     RepetitionPenalty,
+    FrequencyPenalty,
+    PresencePenalty,
     NoRepeatNGram,
     Temperature,
     TopNSigma,
