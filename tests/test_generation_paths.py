@@ -36,6 +36,9 @@ SET: dict[str, object] = {
     "repetition_penalty": 1.8,
     "frequency_penalty": 1.5,
     "presence_penalty": 0.8,
+    "dry_multiplier": 0.8,
+    "dry_base": 2.0,
+    "dry_allowed_length": 1,
     "no_repeat_ngram": 1,
     "min_tokens": 6,
     "max_tokens": 5,
@@ -104,7 +107,7 @@ def test_api_cli_and_session_agree_or_refuse(capsys, model, knob, strategy):
     assert len(cli["steps"]) == len(session.traces)
     assert api["text"] == cli["text"] == session.text
     # the knob acts where it should: its processor ran, or the search used it
-    processor = {"min_tokens": "min_length"}.get(knob, knob)
+    processor = {"min_tokens": "min_length", "dry_multiplier": "dry"}.get(knob, knob)
     if processor in PROCESSOR_ORDER:
         assert any(stage.name == processor for t in session.traces for stage in t.stages)
     if knob == "beam_width":

@@ -14,6 +14,7 @@ from arlm_tui.decoding import (
     KNOBS,
     PROCESSOR_ORDER,
     DecodingConfig,
+    Dry,
     Epsilon,
     Eta,
     FrequencyPenalty,
@@ -246,6 +247,91 @@ def test_frequency_and_presence_penalties_openai_rule():
     assert proc(context, z).tolist() == freq.tolist() and proc.label == "frequency penalty = 0.5"
 
 
+def _dry_reference(ids, multiplier, base, allowed, breakers):
+    """text-generation-webui's DRYLogitsProcessor loop, written out: {token: penalty}."""
+    last = ids[-1]
+    if last in breakers:
+        return {}
+    lengths = {}
+    for i in [k for k, v in enumerate(ids[:-1]) if v == last]:
+        following = ids[i + 1]
+        if following in breakers:
+            continue
+        n = 1
+        while n < 50:
+            j = i - n
+            if j < 0 or ids[j] != ids[-(n + 1)] or ids[-(n + 1)] in breakers:
+                break
+            n += 1
+        lengths[following] = max(n, lengths.get(following, 0))
+    return {t: multiplier * base ** (n - allowed) for t, n in lengths.items() if n >= allowed}
+
+
+def test_dry_worked_example():
+    # 5 6 7 8 | 1 | 5 6 7: the text ends with "5 6 7", which was followed by 8: a repeat of 3
+    z = np.zeros(10)
+    dry = Dry(0.8, 1.75, 2)
+    out = dry([5, 6, 7, 8, 1, 5, 6, 7], z)
+    assert out[8] == pytest.approx(-0.8 * 1.75 ** (3 - 2))
+    assert np.count_nonzero(out) == 1 and dry.last_repeat == (3, 8)
+    # a breaker inside the span cuts the repeat to "7": below allowed_length, no penalty
+    out = Dry(0.8, 1.75, 2, breakers={6})([5, 6, 7, 8, 1, 5, 6, 7], z)
+    assert np.count_nonzero(out) == 0
+    # a breaker as the last token, or as the token that would follow: no penalty either
+    assert np.count_nonzero(Dry(0.8, 1.75, 2, breakers={7})([5, 6, 7, 8, 1, 5, 6, 7], z)) == 0
+    assert np.count_nonzero(Dry(0.8, 1.75, 2, breakers={8})([5, 6, 7, 8, 1, 5, 6, 7], z)) == 0
+
+
+@pytest.mark.parametrize("allowed", [1, 2, 3])
+def test_dry_penalty_grows_with_the_repeat_length(allowed):
+    z = np.zeros(40)
+    penalties = []
+    for m in range(1, 12):  # the text repeats the first m tokens of 10 11 12 ...
+        span = list(range(10, 10 + m + 1))
+        context = span + [1] + span[:m]
+        out = Dry(0.5, 1.5, allowed)(context, z)
+        penalties.append(-out[span[m]])  # the token that would extend the repeat
+        assert np.count_nonzero(out) == (1 if m >= allowed else 0)
+    grown = penalties[allowed - 1:]
+    assert grown[0] == pytest.approx(0.5)  # n = allowed_length: multiplier · base^0
+    assert all(b == pytest.approx(a * 1.5) for a, b in zip(grown, grown[1:]))
+    assert all(p == 0 for p in penalties[: allowed - 1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(ids=st.lists(st.integers(0, 4), min_size=1, max_size=80),
+       allowed=st.integers(1, 4), breakers=st.sets(st.integers(0, 4), max_size=2))
+def test_dry_matches_the_reference_loop_and_its_memo(ids, allowed, breakers):
+    from arlm_tui.decoding.tokens import TokenSeq
+
+    z = np.full(5, -1.0)
+    expected = z.copy()
+    for token, penalty in _dry_reference(ids, 0.7, 1.75, allowed, breakers).items():
+        expected[token] -= penalty
+    np.testing.assert_allclose(Dry(0.7, 1.75, allowed, breakers)(ids, z), expected)
+    remembering = Dry(0.7, 1.75, allowed, breakers)  # stepping a TokenSeq: the same result
+    seq = TokenSeq.of([])
+    for token in ids:
+        seq = seq.append(token)
+        remembering(seq, z)
+    np.testing.assert_allclose(remembering(seq, z), expected)
+
+
+def test_dry_breakers_come_from_the_tokenizer():
+    from arlm_tui.decoding.processors import dry_breaker_ids
+    from arlm_tui.lm.registry import load_model
+
+    class Letters:
+        unk_id = 0
+
+        def encode(self, text):
+            return [ord(c) for c in text] if text != "*" else [0]
+
+    assert dry_breaker_ids(Letters()) == frozenset({ord("\n"), ord(":"), ord('"')})
+    words = load_model("oracle-kn3").tokenizer  # a word-level tokenizer knows none of them
+    assert dry_breaker_ids(words) == frozenset()
+
+
 def test_no_repeat_ngram_bans_completions_of_seen_ngrams():
     z = np.zeros(10)
     ctx = [5, 6, 7, 5, 6]
@@ -284,6 +370,7 @@ ALL_PROCESSORS = [
     TopNSigma(0.5),
     FrequencyPenalty(0.7),
     PresencePenalty(-0.7),
+    Dry(1.0, 1.75, 1),
 ]
 
 
@@ -304,7 +391,7 @@ def test_processor_order_and_off_values_make_no_processor():
     assert make_processors(temperature=0.0, top_k=5) == []  # T = 0 is greedy
     procs = make_processors(
         min_tokens=1, repetition_penalty=1.2, frequency_penalty=0.3, presence_penalty=0.2,
-        no_repeat_ngram=2, temperature=0.7,
+        dry_multiplier=0.5, no_repeat_ngram=2, temperature=0.7,
         top_n_sigma=2.0, top_k=5,
         top_p=0.9, min_p=0.05, typical_p=0.95, epsilon=1e-4, eta=1e-3,
     )
@@ -328,6 +415,8 @@ def test_processor_order_and_off_values_make_no_processor():
         (lambda: Eta(1.0), "eta", "(0, 1)"),
         (lambda: TopNSigma(-1), "top_n_sigma", "[0,"),
         (lambda: FrequencyPenalty(2.5), "frequency_penalty", "[-2, 2]"),
+        (lambda: Dry(0.5, 1.0), "dry_base", "(1,"),
+        (lambda: make_processors(dry_allowed_length=0), "dry_allowed_length", "[1, 50]"),
         (lambda: make_processors(presence_penalty=-3), "presence_penalty", "[-2, 2]"),
         (lambda: warp(np.zeros(3), top_n_sigma=101), "top_n_sigma", "[0, 100]"),
         (lambda: warp(np.zeros(3), eta=-0.1), "eta", "[0, 1)"),

@@ -18,6 +18,7 @@ from arlm_tui.decoding.explain import explain
 from arlm_tui.decoding.processors import (
     PROCESSOR_ORDER,
     PROCESSORS,
+    Dry,
     Epsilon,
     Eta,
     FrequencyPenalty,
@@ -54,6 +55,7 @@ __all__ = [
     "BeamSearch",
     "BeamStep",
     "DecodingConfig",
+    "Dry",
     "Epsilon",
     "Eta",
     "FrequencyPenalty",

@@ -97,6 +97,9 @@ class DecodingConfig:
         repetition_penalty: float
         frequency_penalty: float
         presence_penalty: float
+        dry_multiplier: float
+        dry_base: float
+        dry_allowed_length: int
         no_repeat_ngram: int
         min_tokens: int
         max_tokens: int
@@ -131,10 +134,14 @@ class DecodingConfig:
         """True when the choice is a random draw (strategy sample with T > 0)."""
         return self.strategy == "sample" and self.temperature > 0
 
-    def processors(self, eos_id: int, prompt_length: int) -> list[LogitsProcessor]:
-        """The active processors for this strategy, in the fixed order (see ``processors``)."""
+    def processors(
+        self, eos_id: int, prompt_length: int, breakers: frozenset[int] = frozenset()
+    ) -> list[LogitsProcessor]:
+        """The active processors for this strategy, in the fixed order (see ``processors``);
+        ``breakers``: DRY's sequence breakers (``processors.dry_breaker_ids``)."""
         return build_processors(self.processor_knobs(), eos_id=eos_id,
-                                prompt_length=prompt_length, sampling=self.sampling)
+                                prompt_length=prompt_length, sampling=self.sampling,
+                                breakers=breakers)
 
     def processor_knobs(self) -> dict[str, Any]:
         """The value of every processor knob (``processors.PROCESSOR_KNOBS``), by name."""

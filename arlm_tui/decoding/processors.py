@@ -11,17 +11,18 @@ They run in one fixed order, the order of ``PROCESSORS`` (names: ``PROCESSOR_ORD
 2. ``RepetitionPenalty`` - tokens already in the context become less likely (scaled once);
 3. ``FrequencyPenalty``  - minus f per time a token was generated (OpenAI);
 4. ``PresencePenalty``   - minus p once for every token generated at least once (OpenAI);
-5. ``NoRepeatNGram``     - no n-gram may occur twice;
-6. ``Temperature``       - z / T: sharper (T < 1) or flatter (T > 1);
-7. ``TopNSigma``         - keep tokens whose logit is within n·σ(logits) of the top (any T);
-8. ``TopK``              - keep the k most probable tokens;
-9. ``TopP``              - keep the smallest set whose probability reaches p (the nucleus);
-10. ``MinP``             - drop tokens below min_p x the largest probability;
-11. ``TypicalP``         - keep the tokens whose surprisal is closest to the entropy;
-12. ``Epsilon``          - drop tokens whose probability is below epsilon;
-13. ``Eta``              - drop tokens below η = min(ε, √ε·exp(-H)), a cut that follows the entropy.
+5. ``Dry``               - minus multiplier·base^(n - allowed) for a token extending a repeat;
+6. ``NoRepeatNGram``     - no n-gram may occur twice;
+7. ``Temperature``       - z / T: sharper (T < 1) or flatter (T > 1);
+8. ``TopNSigma``         - keep tokens whose logit is within n·σ(logits) of the top (any T);
+9. ``TopK``              - keep the k most probable tokens;
+10. ``TopP``             - keep the smallest set whose probability reaches p (the nucleus);
+11. ``MinP``             - drop tokens below min_p x the largest probability;
+12. ``TypicalP``         - keep the tokens whose surprisal is closest to the entropy;
+13. ``Epsilon``          - drop tokens whose probability is below epsilon;
+14. ``Eta``              - drop tokens below η = min(ε, √ε·exp(-H)), a cut that follows the entropy.
 
-The first five change what the model may say and apply to every strategy; the others
+The first six change what the model may say and apply to every strategy; the others
 ("warpers", ``warper = True``) shape the sampling distribution and only apply when sampling.
 ``warp`` applies the warpers to one vector of logits and returns the final sampling distribution.
 
@@ -77,6 +78,7 @@ class BuildContext:
 
     eos_id: int = 2
     prompt_length: int = 0
+    breakers: frozenset[int] = frozenset()  # DRY's sequence breakers (``dry_breaker_ids``)
 
 
 class Processor:
@@ -374,6 +376,148 @@ class PresencePenalty(_OpenAIPenalty):
 
     def amount(self, counts: np.ndarray) -> np.ndarray:
         return (counts > 0) * self.penalty
+
+
+#: DRY's default sequence breakers (text-generation-webui's and llama.cpp's).
+DRY_BREAKERS: tuple[str, ...] = ("\n", ":", '"', "*")
+#: DRY follows a repeat back at most this many tokens (as the reference does).
+DRY_MAX_MATCH = 50
+
+
+def dry_breaker_ids(tokenizer: Any, breakers: Sequence[str] = DRY_BREAKERS) -> frozenset[int]:
+    """The token ids of DRY's sequence breakers for ``tokenizer``: each breaker string the
+    tokenizer encodes as one known token (a word-level tokenizer may know none of them)."""
+    ids: set[int] = set()
+    unknown = getattr(tokenizer, "unk_id", None)
+    for text in breakers:
+        try:
+            encoded = list(tokenizer.encode(text))
+        except Exception:  # noqa: BLE001 - a tokenizer that cannot encode it has no such token
+            continue
+        if len(encoded) == 1 and encoded[0] != unknown:
+            ids.add(int(encoded[0]))
+    return frozenset(ids)
+
+
+class _ContextArray:
+    """The context as an int64 array, remembered for the last TokenSeq read and grown by one
+    token for the next step (amortised O(1)), so a step does not copy the whole context."""
+
+    def __init__(self) -> None:
+        self._memo: tuple[TokenSeq, np.ndarray, int] | None = None  # (seq, buffer, length)
+
+    def __call__(self, context_ids: Sequence[int]) -> np.ndarray:
+        if not isinstance(context_ids, TokenSeq):
+            return np.asarray(context_ids, dtype=np.int64)
+        memo = self._memo
+        if memo is not None and memo[0] is context_ids:
+            return memo[1][: memo[2]]
+        if memo is not None and context_ids.parent is memo[0]:
+            _, buffer, n = memo
+            if n == buffer.size:
+                buffer = np.concatenate([buffer, np.empty(max(n, 64), dtype=np.int64)])
+            buffer[n] = context_ids.last
+            self._memo = (context_ids, buffer, n + 1)
+            return buffer[: n + 1]
+        ids = np.asarray(context_ids.tolist(), dtype=np.int64)
+        self._memo = (context_ids, ids, ids.size)
+        return ids
+
+
+class Dry(Processor):
+    """DRY, "don't repeat yourself" (text-generation-webui and llama.cpp): a token that would
+    extend a repeat gets its logit lowered by multiplier · base^(n - allowed_length), n the
+    length of the repeat, when n >= allowed_length.
+
+    The repeat: the context ends with the same n tokens that once came before token w, so w
+    would continue it. For every earlier occurrence of the last token, the match is followed
+    backwards (at most 50 tokens) until the tokens differ or a sequence breaker is met (a
+    breaker as the last token, or as the token that followed, means no match at all); w keeps
+    its longest match. So a longer repeat is punished exponentially harder, while short common
+    phrases (below allowed_length) are left alone. The whole context counts, prompt included.
+    ``last_repeat`` is the longest repeat found at the last call: (its length, the token it
+    would extend), for the explanations.
+    """
+
+    name = "dry"
+    knobs = (
+        Knob("dry_multiplier", float, 0.0, 10.0, 0.05, 0.5, 0.0,
+             "DRY: lower a token that would extend a repeat by multiplier·base^(length − "
+             "allowed) (0 = off)", group="penalty", short=("dry-mult",), switchable=True),
+        Knob("dry_base", float, 1.0, 10.0, 0.05, 0.25, 1.75,
+             "DRY: how much harder each extra repeated token is punished", min_open=True,
+             group="penalty"),
+        Knob("dry_allowed_length", int, 1, 50, 1, 2, 2,
+             "DRY: repeats shorter than this are not punished", group="penalty",
+             short=("dry-allowed", "dry-len")),
+    )
+
+    @classmethod
+    def build(cls, values: dict[str, Any], context: BuildContext) -> Dry | None:
+        multiplier = values["dry_multiplier"]
+        if multiplier == 0:
+            return None
+        return cls(multiplier, values["dry_base"], values["dry_allowed_length"],
+                   context.breakers)
+
+    def __init__(self, multiplier: float, base: float = 1.75, allowed_length: int = 2,
+                 breakers: frozenset[int] | set[int] = frozenset()):
+        self.multiplier = float(check_number("dry_multiplier", multiplier, 0, math.inf,
+                                             hi_open=True))
+        self.base = float(check_number("dry_base", base, 1, math.inf, lo_open=True,
+                                       hi_open=True))
+        self.allowed_length = int(check_number("dry_allowed_length", allowed_length, 1,
+                                               math.inf, integer=True))
+        self.breakers = frozenset(int(b) for b in breakers)
+        self.label = (f"DRY ×{_fmt(self.multiplier)}, base {_fmt(self.base)}, "
+                      f"allowed {self.allowed_length}")
+        self.last_repeat: tuple[int, int] | None = None
+        self._ids = _ContextArray()
+
+    def repeat_lengths(self, context_ids: Sequence[int]) -> dict[int, int]:
+        """{token w: the length of the longest repeat w would extend} over ``context_ids``."""
+        ids = self._ids(context_ids)
+        n = ids.size
+        if n < 2:
+            return {}
+        last = int(ids[n - 1])
+        breakers = self.breakers
+        if last in breakers:
+            return {}
+        lengths: dict[int, int] = {}
+        for i in np.flatnonzero(ids[: n - 1] == last).tolist():
+            following = int(ids[i + 1])
+            if following in breakers:
+                continue
+            length = 1
+            while length < DRY_MAX_MATCH:
+                j = i - length
+                if j < 0:
+                    break
+                previous = int(ids[n - 1 - length])
+                if int(ids[j]) != previous or previous in breakers:
+                    break
+                length += 1
+            if length > lengths.get(following, 0):
+                lengths[following] = length
+        return lengths
+
+    def penalty(self, length: int) -> float:
+        """What a repeat of ``length`` tokens costs the token that would extend it."""
+        if length < self.allowed_length:
+            return 0.0
+        return self.multiplier * self.base ** (length - self.allowed_length)
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits).copy()
+        self.last_repeat = None
+        lengths = self.repeat_lengths(context_ids)
+        for token, length in lengths.items():
+            if length >= self.allowed_length:
+                z[token] -= self.penalty(length)
+                if self.last_repeat is None or length > self.last_repeat[0]:
+                    self.last_repeat = (length, token)
+        return z
 
 
 class NoRepeatNGram(Processor):
@@ -770,6 +914,7 @@ PROCESSORS: tuple[type[Processor], ...] = (
     RepetitionPenalty,
     FrequencyPenalty,
     PresencePenalty,
+    Dry,
     NoRepeatNGram,
     Temperature,
     TopNSigma,
@@ -808,12 +953,13 @@ def check_knobs(knobs: dict[str, Any], allowed: dict[str, Knob]) -> dict[str, An
 
 
 def build_processors(
-    values: dict[str, Any], *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True
+    values: dict[str, Any], *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True,
+    breakers: frozenset[int] = frozenset(),
 ) -> list[LogitsProcessor]:
     """The active processors for knob ``values`` (already checked, every processor knob), in
     ``PROCESSORS`` order. Without sampling (greedy, beam, or temperature 0) the warpers are
-    left out."""
-    context = BuildContext(eos_id, prompt_length)
+    left out. ``breakers``: DRY's sequence breakers (``dry_breaker_ids(tokenizer)``)."""
+    context = BuildContext(eos_id, prompt_length, frozenset(breakers))
     sampling = sampling and values["temperature"] != 0
     processors: list[LogitsProcessor] = []
     for cls in PROCESSORS:
@@ -826,7 +972,8 @@ def build_processors(
 
 
 def make_processors(
-    *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True, **knobs: Any
+    *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True,
+    breakers: frozenset[int] = frozenset(), **knobs: Any
 ) -> list[LogitsProcessor]:
     """The active processors in ``PROCESSOR_ORDER``; a knob at its "off" value makes none.
 
@@ -837,7 +984,7 @@ def make_processors(
     """
     values = check_knobs(knobs, PROCESSOR_KNOBS)
     return build_processors(values, eos_id=eos_id, prompt_length=prompt_length,
-                            sampling=sampling)
+                            sampling=sampling, breakers=breakers)
 
 
 def apply_processors(
