@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from arlm_tui.decoding import (
     KNOBS,
     PROCESSOR_ORDER,
+    XTC,
     DecodingConfig,
     Dry,
     Epsilon,
@@ -206,6 +207,66 @@ def test_eta_matches_transformers_eta_warper(z, eps, impossible):
     np.testing.assert_array_equal(ours[np.isfinite(ours)], logits[np.isfinite(ours)])
 
 
+# ------------------------------------------------------------------------------ XTC
+def test_xtc_removes_the_top_choices_but_the_least_probable_of_them():
+    z = logits_of(0.4, 0.05, 0.3, 0.15, 0.1)
+    always = XTC(1.0, 0.12)
+    assert kept(always(None, z)) == [1, 3, 4] and always.fired  # 0.4 and 0.3 go, 0.15 stays
+    assert "fired" in always.label
+    assert kept(XTC(1.0, 0.35)(None, z)) == [0, 1, 2, 3, 4]  # only one token above: no change
+    assert kept(XTC(1.0, 0.6)(None, z)) == [0, 1, 2, 3, 4]  # none above
+    ties = np.log(np.array([0.3, 0.3, 0.3, 0.1]))
+    assert kept(XTC(1.0, 0.2)(None, ties)) == [2, 3]  # ties ranked by id: the last one stays
+
+
+@settings(max_examples=200, deadline=None)
+@given(z=st.lists(st.floats(-8.0, 4.0), min_size=1, max_size=30),
+       threshold=st.floats(0.001, 0.6), seed=st.integers(0, 2**32), step=st.integers(0, 40))
+def test_xtc_never_removes_all_and_keeps_exactly_one_above_the_threshold(z, threshold, seed,
+                                                                        step):
+    logits = np.array(z)
+    probs = softmax(logits)
+    xtc = XTC(0.5, threshold, seed=seed)
+    out = xtc(list(range(step)), logits)
+    assert np.isfinite(out).any()
+    above = probs >= threshold
+    left = np.isfinite(out)
+    if xtc.fired and above.sum() >= 2:
+        assert int(np.sum(left & above)) == 1  # exactly one top choice is left ...
+        assert probs[left & above][0] == probs[above].min()  # ... the least probable one
+        assert np.array_equal(left & ~above, ~above)  # the others all stay
+    else:
+        assert left.all()
+    # the draw is the step's: the same (seed, step) always decides the same way
+    assert XTC(0.5, threshold, seed=seed).draw(list(range(step))) == xtc.draw(range(step))
+
+
+def test_xtc_fires_at_the_rate_of_its_probability_and_replays_exactly():
+    from arlm_tui.decoding import Session
+    from arlm_tui.lm.registry import load_model
+
+    fired = [XTC(0.3, 0.1, seed=7).draw(list(range(i))) < 0.3 for i in range(2000)]
+    assert 0.25 < sum(fired) / len(fired) < 0.35
+    model = load_model("oracle-kn3")
+    knobs = dict(strategy="sample", xtc_probability=0.5, xtc_threshold=0.05, seed=11,
+                 max_tokens=25)
+    session = Session(model, "the", **knobs)
+    while session.step() is not None:
+        pass
+    labels = [s.label for t in session.traces for s in t.stages if s.name == "xtc"]
+    assert any("(fired" in x for x in labels) and any("did not fire" in x for x in labels)
+    replayed = Session.from_json(session.to_json(), model=model)  # ReplayError if a choice differs
+    assert replayed.generated_ids == session.generated_ids
+    again = Session(model, "the", **knobs)
+    while again.step() is not None:
+        pass
+    assert again.generated_ids == session.generated_ids
+    plain = Session(model, "the", **{**knobs, "xtc_probability": 0.0})
+    while plain.step() is not None:
+        pass
+    assert plain.generated_ids != session.generated_ids  # it does change the text
+
+
 # ------------------------------------------------------------------------------ temperature
 def test_temperature_matches_powered_probabilities():
     p = np.array([0.5, 0.3, 0.2])
@@ -371,6 +432,7 @@ ALL_PROCESSORS = [
     FrequencyPenalty(0.7),
     PresencePenalty(-0.7),
     Dry(1.0, 1.75, 1),
+    XTC(1.0, 0.1),
 ]
 
 
@@ -394,6 +456,7 @@ def test_processor_order_and_off_values_make_no_processor():
         dry_multiplier=0.5, no_repeat_ngram=2, temperature=0.7,
         top_n_sigma=2.0, top_k=5,
         top_p=0.9, min_p=0.05, typical_p=0.95, epsilon=1e-4, eta=1e-3,
+        xtc_probability=0.5,
     )
     assert [p.name for p in procs] == list(PROCESSOR_ORDER)
     assert [p.name for p in make_processors(top_p=0.9, min_tokens=2, sampling=False)] == [
@@ -416,6 +479,8 @@ def test_processor_order_and_off_values_make_no_processor():
         (lambda: TopNSigma(-1), "top_n_sigma", "[0,"),
         (lambda: FrequencyPenalty(2.5), "frequency_penalty", "[-2, 2]"),
         (lambda: Dry(0.5, 1.0), "dry_base", "(1,"),
+        (lambda: XTC(1.5), "xtc_probability", "[0, 1]"),
+        (lambda: warp(np.zeros(3), xtc_threshold=0), "xtc_threshold", "(0, 1]"),
         (lambda: make_processors(dry_allowed_length=0), "dry_allowed_length", "[1, 50]"),
         (lambda: make_processors(presence_penalty=-3), "presence_penalty", "[-2, 2]"),
         (lambda: warp(np.zeros(3), top_n_sigma=101), "top_n_sigma", "[0, 100]"),

@@ -18,6 +18,7 @@ from arlm_tui.decoding.explain import explain
 from arlm_tui.decoding.processors import (
     PROCESSOR_ORDER,
     PROCESSORS,
+    XTC,
     Dry,
     Epsilon,
     Eta,
@@ -77,6 +78,7 @@ __all__ = [
     "TopP",
     "Trace",
     "TypicalP",
+    "XTC",
     "beam_search",
     "decode_step",
     "exact_search",

@@ -94,6 +94,8 @@ class DecodingConfig:
         typical_p: float
         epsilon: float
         eta: float
+        xtc_probability: float
+        xtc_threshold: float
         repetition_penalty: float
         frequency_penalty: float
         presence_penalty: float
@@ -141,7 +143,7 @@ class DecodingConfig:
         ``breakers``: DRY's sequence breakers (``processors.dry_breaker_ids``)."""
         return build_processors(self.processor_knobs(), eos_id=eos_id,
                                 prompt_length=prompt_length, sampling=self.sampling,
-                                breakers=breakers)
+                                breakers=breakers, seed=self.seed)
 
     def processor_knobs(self) -> dict[str, Any]:
         """The value of every processor knob (``processors.PROCESSOR_KNOBS``), by name."""

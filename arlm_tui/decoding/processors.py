@@ -20,7 +20,8 @@ They run in one fixed order, the order of ``PROCESSORS`` (names: ``PROCESSOR_ORD
 11. ``MinP``             - drop tokens below min_p x the largest probability;
 12. ``TypicalP``         - keep the tokens whose surprisal is closest to the entropy;
 13. ``Epsilon``          - drop tokens whose probability is below epsilon;
-14. ``Eta``              - drop tokens below η = min(ε, √ε·exp(-H)), a cut that follows the entropy.
+14. ``Eta``              - drop tokens below η = min(ε, √ε·exp(-H)), a cut that follows the entropy;
+15. ``XTC``              - at a seeded random share of steps, drop the top choices but one.
 
 The first six change what the model may say and apply to every strategy; the others
 ("warpers", ``warper = True``) shape the sampling distribution and only apply when sampling.
@@ -51,6 +52,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from arlm_tui.decoding.draws import XTC_STREAM, step_draw
 from arlm_tui.decoding.knobs import SAMPLE, Knob, check_number
 from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.lm.information import entropy_nats as entropy  # the step's H(p), unchecked
@@ -79,6 +81,7 @@ class BuildContext:
     eos_id: int = 2
     prompt_length: int = 0
     breakers: frozenset[int] = frozenset()  # DRY's sequence breakers (``dry_breaker_ids``)
+    seed: int = 0  # the generation's seed: XTC's draws come from it
 
 
 class Processor:
@@ -907,6 +910,78 @@ class Eta(Processor):
         return _remove(z, remove)
 
 
+class XTC(Processor):
+    """XTC, "exclude top choices" (text-generation-webui and llama.cpp): at a step where it
+    fires, every token whose probability is >= threshold is removed except the least
+    probable of them, so the text avoids its most predictable continuations while staying
+    among the plausible ones. It fires with probability ``xtc_probability``: when the step's
+    draw u < xtc_probability. It needs two tokens at or above the threshold to do anything
+    (so a threshold above 0.5 never removes anything), and never removes every token.
+
+    The draw is number i of XTC's own seeded stream (``draws.step_draw(seed, i,
+    stream=XTC_STREAM)``, i the number of tokens after the prompt), independent of the
+    sampling draw: undo, redo and replay repeat it. Ties in probability are ranked by id (a
+    lower id counts as more probable, as greedy does). ``fired`` and ``label`` describe the
+    last call (the Trace's stage label says whether it fired and with which draw).
+    """
+
+    name = "xtc"
+    warper = True
+    removes_only = True  # kept tokens keep their logits
+    uses_probs = True
+    knobs = (
+        Knob("xtc_probability", float, 0.0, 1.0, 0.05, 0.25, 0.0,
+             "XTC: how often a step removes the top choices, all but the least likely "
+             "one above the threshold (0 = off)", strategies=SAMPLE, short=("xtc-prob",),
+             switchable=True, playground=(0.05, 0.0, 1.0)),
+        Knob("xtc_threshold", float, 0.0, 1.0, 0.01, 0.05, 0.1,
+             "XTC: tokens at least this probable count as top choices", min_open=True,
+             strategies=SAMPLE, short=("xtc-thresh", "xtc-th")),
+    )
+
+    @classmethod
+    def build(cls, values: dict[str, Any], context: BuildContext) -> XTC | None:
+        probability = values["xtc_probability"]
+        if probability == 0:
+            return None
+        return cls(probability, values["xtc_threshold"], seed=context.seed,
+                   prompt_length=context.prompt_length)
+
+    def __init__(self, probability: float, threshold: float = 0.1, *, seed: int = 0,
+                 prompt_length: int = 0):
+        self.probability = float(check_number("xtc_probability", probability, 0, 1))
+        self.threshold = float(check_number("xtc_threshold", threshold, 0, 1, lo_open=True))
+        self.seed = int(check_number("seed", seed, 0, 2**63 - 1, integer=True))
+        self.prompt_length = int(
+            check_number("prompt_length", prompt_length, 0, math.inf, integer=True)
+        )
+        self._base_label = f"XTC p = {_fmt(self.probability)}, ≥ {_fmt(self.threshold)}"
+        self.label = self._base_label
+        self.fired: bool | None = None
+
+    def draw(self, context_ids: Sequence[int] | None) -> float:
+        """The step's draw u: XTC fires when u < probability (no context: step 0)."""
+        step = max((0 if context_ids is None else len(context_ids)) - self.prompt_length, 0)
+        return step_draw(self.seed, step, stream=XTC_STREAM)
+
+    def __call__(
+        self, context_ids: Sequence[int] | None, logits: np.ndarray,
+        probs: np.ndarray | None = None,
+    ) -> np.ndarray:
+        z, probs = _logits_and_probs(logits, probs)
+        u = self.draw(context_ids)
+        self.fired = u < self.probability
+        if not self.fired:
+            self.label = f"{self._base_label} (did not fire, u = {u:.2f})"
+            return z.copy()
+        self.label = f"{self._base_label} (fired, u = {u:.2f})"
+        top = np.flatnonzero(probs >= self.threshold * (1.0 - 1e-12))
+        if top.size < 2:
+            return z.copy()
+        ranked = top[np.lexsort((top, -probs[top]))]  # most probable first, ties by id
+        return _remove_ids(z, ranked[:-1])
+
+
 # ------------------------------------------------------------------------------ building them
 #: Every processor, in the order they are applied.
 PROCESSORS: tuple[type[Processor], ...] = (
@@ -924,6 +999,7 @@ PROCESSORS: tuple[type[Processor], ...] = (
     TypicalP,
     Epsilon,
     Eta,
+    XTC,
 )
 #: Processor names in the order they are applied.
 PROCESSOR_ORDER: tuple[str, ...] = tuple(cls.name for cls in PROCESSORS)
@@ -954,12 +1030,13 @@ def check_knobs(knobs: dict[str, Any], allowed: dict[str, Knob]) -> dict[str, An
 
 def build_processors(
     values: dict[str, Any], *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True,
-    breakers: frozenset[int] = frozenset(),
+    breakers: frozenset[int] = frozenset(), seed: int = 0,
 ) -> list[LogitsProcessor]:
     """The active processors for knob ``values`` (already checked, every processor knob), in
     ``PROCESSORS`` order. Without sampling (greedy, beam, or temperature 0) the warpers are
-    left out. ``breakers``: DRY's sequence breakers (``dry_breaker_ids(tokenizer)``)."""
-    context = BuildContext(eos_id, prompt_length, frozenset(breakers))
+    left out. ``breakers``: DRY's sequence breakers (``dry_breaker_ids(tokenizer)``);
+    ``seed``: the generation's seed (XTC draws from it)."""
+    context = BuildContext(eos_id, prompt_length, frozenset(breakers), int(seed))
     sampling = sampling and values["temperature"] != 0
     processors: list[LogitsProcessor] = []
     for cls in PROCESSORS:
@@ -973,7 +1050,7 @@ def build_processors(
 
 def make_processors(
     *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True,
-    breakers: frozenset[int] = frozenset(), **knobs: Any
+    breakers: frozenset[int] = frozenset(), seed: int = 0, **knobs: Any
 ) -> list[LogitsProcessor]:
     """The active processors in ``PROCESSOR_ORDER``; a knob at its "off" value makes none.
 
@@ -984,7 +1061,7 @@ def make_processors(
     """
     values = check_knobs(knobs, PROCESSOR_KNOBS)
     return build_processors(values, eos_id=eos_id, prompt_length=prompt_length,
-                            sampling=sampling, breakers=breakers)
+                            sampling=sampling, breakers=breakers, seed=seed)
 
 
 def apply_processors(
