@@ -334,7 +334,7 @@ def test_dry_worked_example():
     dry = Dry(0.8, 1.75, 2)
     out = dry([5, 6, 7, 8, 1, 5, 6, 7], z)
     assert out[8] == pytest.approx(-0.8 * 1.75 ** (3 - 2))
-    assert np.count_nonzero(out) == 1 and dry.last_repeat == (3, 8)
+    assert np.count_nonzero(out) == 1 and dry.note == (3, 8)
     # a breaker inside the span cuts the repeat to "7": below allowed_length, no penalty
     out = Dry(0.8, 1.75, 2, breakers={6})([5, 6, 7, 8, 1, 5, 6, 7], z)
     assert np.count_nonzero(out) == 0
@@ -741,3 +741,22 @@ def test_the_why_line_says_top_n_sigma_does_not_depend_on_temperature():
         lines.append(explain(trace))
         assert "top-nσ = 0.5 kept" in lines[-1] and "same tokens at any T" in lines[-1]
     assert lines[0].split(" kept ")[1][:3] == lines[1].split(" kept ")[1][:3]  # same count
+
+
+def test_the_why_line_names_the_span_dry_punished():
+    from arlm_tui.decoding import Session, explain
+    from arlm_tui.lm.registry import load_model
+
+    model = load_model("oracle-kn3")
+    session = Session(model, "the", strategy="greedy", dry_multiplier=1.0, max_tokens=40,
+                      min_tokens=40)
+    lines = []
+    while (trace := session.step()) is not None:
+        stage = next(s for s in trace.stages if s.name == "dry")
+        if stage.note is not None:
+            length, token = stage.note
+            span = " ".join(trace.text_of(i) for i in [*trace.context.tail(length), token])
+            line = explain(trace)
+            assert f"DRY lowered {trace.text_of(token)!r}" in line and repr(span) in line
+            lines.append(line)
+    assert lines  # greedy on this model loops, so DRY had something to punish

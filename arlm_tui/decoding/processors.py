@@ -438,8 +438,8 @@ class Dry(Processor):
     breaker as the last token, or as the token that followed, means no match at all); w keeps
     its longest match. So a longer repeat is punished exponentially harder, while short common
     phrases (below allowed_length) are left alone. The whole context counts, prompt included.
-    ``last_repeat`` is the longest repeat found at the last call: (its length, the token it
-    would extend), for the explanations.
+    ``note`` is the longest repeat penalised at the last call: (its length, the token it
+    would extend), or None; the Trace's stage keeps it and the why-line names the span.
     """
 
     name = "dry"
@@ -474,7 +474,7 @@ class Dry(Processor):
         self.breakers = frozenset(int(b) for b in breakers)
         self.label = (f"DRY ×{_fmt(self.multiplier)}, base {_fmt(self.base)}, "
                       f"allowed {self.allowed_length}")
-        self.last_repeat: tuple[int, int] | None = None
+        self.note: tuple[int, int] | None = None
         self._ids = _ContextArray()
 
     def repeat_lengths(self, context_ids: Sequence[int]) -> dict[int, int]:
@@ -513,13 +513,13 @@ class Dry(Processor):
 
     def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
         z = _logits_array(logits).copy()
-        self.last_repeat = None
+        self.note = None
         lengths = self.repeat_lengths(context_ids)
         for token, length in lengths.items():
             if length >= self.allowed_length:
                 z[token] -= self.penalty(length)
-                if self.last_repeat is None or length > self.last_repeat[0]:
-                    self.last_repeat = (length, token)
+                if self.note is None or length > self.note[0]:
+                    self.note = (length, token)
         return z
 
 

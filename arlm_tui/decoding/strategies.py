@@ -140,6 +140,7 @@ def decode_step(
         else:
             probs = softmax(new)
             stages.append(Stage(processor.name, processor.label, probs, newly))
+            stages[-1].note = getattr(processor, "note", None)
         if processor.name == "top_p":
             top_p_cutoff = vocab_size - int(np.count_nonzero(new_removed))
         z, z_removed = new, new_removed
