@@ -66,3 +66,11 @@ def test_blocks_are_cached_and_the_cache_stays_small():
     assert (99, 1) not in draws._cache
     draws.step_draw(99, draws.BLOCK + 1)
     assert (99, 1) in draws._cache
+
+
+def test_a_processor_stream_is_its_own_numpy_stream():
+    expected = np.random.default_rng([5, draws.XTC_STREAM]).random(300)
+    got = [draws.step_draw(5, i, stream=draws.XTC_STREAM) for i in (0, 7, 299)]
+    assert got == [expected[0], expected[7], expected[299]]
+    assert draws.step_draw(5, 7) == np.random.default_rng(5).random(8)[7]  # stream 0 unchanged
+    assert draws.step_draw(5, 7, version=1, stream=draws.XTC_STREAM) == got[1]

@@ -26,12 +26,21 @@ MAX_TOKENS = 8
 #: A value away from "off" for every knob (strategy and max_tokens aside).
 SET: dict[str, object] = {
     "temperature": 0.7,
+    "top_n_sigma": 1.5,
     "top_k": 5,
     "top_p": 0.8,
     "min_p": 0.1,
     "typical_p": 0.9,
     "epsilon": 0.01,
+    "eta": 0.02,
+    "xtc_probability": 0.7,
+    "xtc_threshold": 0.05,
     "repetition_penalty": 1.8,
+    "frequency_penalty": 1.5,
+    "presence_penalty": 0.8,
+    "dry_multiplier": 0.8,
+    "dry_base": 2.0,
+    "dry_allowed_length": 1,
     "no_repeat_ngram": 1,
     "min_tokens": 6,
     "max_tokens": 5,
@@ -100,7 +109,8 @@ def test_api_cli_and_session_agree_or_refuse(capsys, model, knob, strategy):
     assert len(cli["steps"]) == len(session.traces)
     assert api["text"] == cli["text"] == session.text
     # the knob acts where it should: its processor ran, or the search used it
-    processor = {"min_tokens": "min_length"}.get(knob, knob)
+    processor = {"min_tokens": "min_length", "dry_multiplier": "dry",
+                 "xtc_probability": "xtc"}.get(knob, knob)
     if processor in PROCESSOR_ORDER:
         assert any(stage.name == processor for t in session.traces for stage in t.stages)
     if knob == "beam_width":

@@ -13,21 +13,32 @@ from hypothesis import strategies as st
 from arlm_tui.decoding import (
     KNOBS,
     PROCESSOR_ORDER,
+    XTC,
     DecodingConfig,
+    Dry,
     Epsilon,
+    Eta,
+    FrequencyPenalty,
     MinLength,
     MinP,
     NoRepeatNGram,
+    PresencePenalty,
     RepetitionPenalty,
     Temperature,
     TopK,
+    TopNSigma,
     TopP,
     TypicalP,
     make_processors,
     softmax,
     warp,
 )
-from arlm_tui.decoding.processors import _top_p_by_full_sort, _typical_p_by_full_sort, entropy
+from arlm_tui.decoding.processors import (
+    _top_p_by_full_sort,
+    _typical_p_by_full_sort,
+    apply_processors,
+    entropy,
+)
 
 NEG = -np.inf
 
@@ -55,6 +66,35 @@ def test_top_k_keeps_the_k_largest_and_leaves_values_unchanged():
     out = TopK(2)(None, z)
     assert kept(out) == [2, 3]
     assert out[2] == 4.0 and out[3] == 2.0
+
+
+# ------------------------------------------------------------------------------ top-nσ
+def test_top_n_sigma_worked_example():
+    # logits 2, 1, 0, -1: max 2, mean 0.5, σ = sqrt((2.25 + 0.25 + 0.25 + 2.25) / 4) = 1.118
+    z = np.array([2.0, 1.0, 0.0, -1.0, NEG])  # the impossible token is not in σ
+    assert TopNSigma(1.0).cutoff(z) == pytest.approx(2 - math.sqrt(1.25))
+    assert kept(TopNSigma(1.0)(None, z)) == [0, 1]  # cut 0.882
+    assert kept(TopNSigma(2.0)(None, z)) == [0, 1, 2]  # cut -0.236
+    assert kept(TopNSigma(0.5)(None, z)) == [0]  # cut 1.441
+    assert kept(TopNSigma(1e-9)(None, np.array([1.0, 1.0, 0.0]))) == [0, 1]  # ties stay
+    out = TopNSigma(1.0)(None, z)
+    assert out[0] == 2.0 and out[1] == 1.0  # kept tokens keep their logits
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    z=st.lists(st.floats(-30.0, 30.0), min_size=1, max_size=30),
+    n=st.floats(0.01, 4.0),
+    t=st.floats(0.05, 20.0),
+)
+def test_top_n_sigma_keeps_the_same_tokens_at_every_temperature(z, n, t):
+    logits = np.array(z)
+    alone = kept(TopNSigma(n)(None, logits))
+    assert kept(TopNSigma(n)(None, Temperature(t)(None, logits))) == alone
+    chain = make_processors(temperature=t, top_n_sigma=n)
+    assert kept(apply_processors(chain, (), logits)) == alone
+    # (warp's probabilities can underflow to 0 for a kept token at a tiny T: not compared)
+    assert set(np.flatnonzero(warp(logits, temperature=t, top_n_sigma=n))) <= set(alone)
 
 
 # ------------------------------------------------------------------------------ top-p
@@ -129,6 +169,104 @@ def test_epsilon_drops_tokens_below_epsilon_but_keeps_the_top():
     assert kept(Epsilon(0.99)(None, z)) == [0]
 
 
+# ------------------------------------------------------------------------------ eta
+def test_eta_cut_follows_the_entropy():
+    # a flat distribution has a high entropy, so its cut sqrt(eps)·e^-H is below eps
+    eps = 0.09
+    flat = logits_of(*([0.01] * 100))  # H = ln 100: eta = 0.3 / 100 = 0.003 < 0.01: all stay
+    assert kept(Eta(eps)(None, flat)) == list(range(100))
+    z = logits_of(0.7, 0.25, 0.04, 0.01)
+    h = -sum(p * math.log(p) for p in (0.7, 0.25, 0.04, 0.01))
+    cut = min(eps, math.sqrt(eps) * math.exp(-h))  # H = 0.771: 0.3 · e^-H = 0.139 > eps, so eta = eps
+    assert cut == pytest.approx(0.09)
+    assert Eta(eps).cutoff(softmax(z)) == pytest.approx(cut)
+    assert kept(Eta(eps)(None, z)) == [0, 1]
+    assert kept(Eta(0.99)(None, z)) == [0]  # the most probable token always stays
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    z=st.lists(st.floats(-12.0, 4.0), min_size=1, max_size=40),
+    eps=st.floats(1e-5, 0.999),
+    impossible=st.lists(st.booleans(), min_size=40, max_size=40),
+)
+def test_eta_matches_transformers_eta_warper(z, eps, impossible):
+    import torch
+    from hypothesis import assume
+    from transformers.generation.logits_process import EtaLogitsWarper
+
+    logits = np.array(z)
+    logits[np.array(impossible[: len(z)]) & (logits < logits.max())] = NEG
+    ours = Eta(eps)(None, logits)
+    probs = softmax(logits)
+    cut = Eta(eps).cutoff(probs)
+    # float32 (HF keeps epsilon as a float32 tensor) against float64: skip knife-edge ties
+    assume(np.all(np.abs(probs - cut) > 1e-6 * max(cut, 1e-30)))
+    hf = EtaLogitsWarper(eps)(None, torch.tensor(logits, dtype=torch.float64)[None, :])[0]
+    assert kept(ours) == kept(hf.numpy())
+    np.testing.assert_array_equal(ours[np.isfinite(ours)], logits[np.isfinite(ours)])
+
+
+# ------------------------------------------------------------------------------ XTC
+def test_xtc_removes_the_top_choices_but_the_least_probable_of_them():
+    z = logits_of(0.4, 0.05, 0.3, 0.15, 0.1)
+    always = XTC(1.0, 0.12)
+    assert kept(always(None, z)) == [1, 3, 4] and always.fired  # 0.4 and 0.3 go, 0.15 stays
+    assert "fired" in always.label
+    assert kept(XTC(1.0, 0.35)(None, z)) == [0, 1, 2, 3, 4]  # only one token above: no change
+    assert kept(XTC(1.0, 0.6)(None, z)) == [0, 1, 2, 3, 4]  # none above
+    ties = np.log(np.array([0.3, 0.3, 0.3, 0.1]))
+    assert kept(XTC(1.0, 0.2)(None, ties)) == [2, 3]  # ties ranked by id: the last one stays
+
+
+@settings(max_examples=200, deadline=None)
+@given(z=st.lists(st.floats(-8.0, 4.0), min_size=1, max_size=30),
+       threshold=st.floats(0.001, 0.6), seed=st.integers(0, 2**32), step=st.integers(0, 40))
+def test_xtc_never_removes_all_and_keeps_exactly_one_above_the_threshold(z, threshold, seed,
+                                                                        step):
+    logits = np.array(z)
+    probs = softmax(logits)
+    xtc = XTC(0.5, threshold, seed=seed)
+    out = xtc(list(range(step)), logits)
+    assert np.isfinite(out).any()
+    above = probs >= threshold
+    left = np.isfinite(out)
+    if xtc.fired and above.sum() >= 2:
+        assert int(np.sum(left & above)) == 1  # exactly one top choice is left ...
+        assert probs[left & above][0] == probs[above].min()  # ... the least probable one
+        assert np.array_equal(left & ~above, ~above)  # the others all stay
+    else:
+        assert left.all()
+    # the draw is the step's: the same (seed, step) always decides the same way
+    assert XTC(0.5, threshold, seed=seed).draw(list(range(step))) == xtc.draw(range(step))
+
+
+def test_xtc_fires_at_the_rate_of_its_probability_and_replays_exactly():
+    from arlm_tui.decoding import Session
+    from arlm_tui.lm.registry import load_model
+
+    fired = [XTC(0.3, 0.1, seed=7).draw(list(range(i))) < 0.3 for i in range(2000)]
+    assert 0.25 < sum(fired) / len(fired) < 0.35
+    model = load_model("oracle-kn3")
+    knobs = dict(strategy="sample", xtc_probability=0.5, xtc_threshold=0.05, seed=11,
+                 max_tokens=25)
+    session = Session(model, "the", **knobs)
+    while session.step() is not None:
+        pass
+    labels = [s.label for t in session.traces for s in t.stages if s.name == "xtc"]
+    assert any("(fired" in x for x in labels) and any("did not fire" in x for x in labels)
+    replayed = Session.from_json(session.to_json(), model=model)  # ReplayError if a choice differs
+    assert replayed.generated_ids == session.generated_ids
+    again = Session(model, "the", **knobs)
+    while again.step() is not None:
+        pass
+    assert again.generated_ids == session.generated_ids
+    plain = Session(model, "the", **{**knobs, "xtc_probability": 0.0})
+    while plain.step() is not None:
+        pass
+    assert plain.generated_ids != session.generated_ids  # it does change the text
+
+
 # ------------------------------------------------------------------------------ temperature
 def test_temperature_matches_powered_probabilities():
     p = np.array([0.5, 0.3, 0.2])
@@ -151,6 +289,110 @@ def test_repetition_penalty_hf_rule():
 
 
 # ------------------------------------------------------------------------------ no-repeat-n-gram
+def test_frequency_and_presence_penalties_openai_rule():
+    # prompt [1, 2] (not counted), then generated 3, 3, 4: counts 3 -> 2, 4 -> 1
+    context = [1, 2, 3, 3, 4]
+    z = np.array([-1.0, -1.0, -1.0, -1.0, -1.0, NEG])
+    freq = FrequencyPenalty(0.5, prompt_length=2)(context, z)
+    assert freq.tolist() == [-1.0, -1.0, -1.0, -2.0, -1.5, NEG]
+    pres = PresencePenalty(0.4, prompt_length=2)(context, z)
+    assert pres.tolist() == pytest.approx([-1.0, -1.0, -1.0, -1.4, -1.4, NEG])
+    # beside the repetition penalty, which scales every token of the context once (prompt too)
+    rep = RepetitionPenalty(2.0)(context, z)
+    assert rep.tolist() == [-1.0, -2.0, -2.0, -2.0, -2.0, NEG]
+    # a negative value favours repeats; nothing generated yet: nothing changes
+    assert FrequencyPenalty(-1.0, prompt_length=2)(context, z)[3] == 1.0
+    assert PresencePenalty(2.0, prompt_length=5)(context, z).tolist() == z.tolist()
+    # through make_processors the prompt length comes from the build context
+    (proc,) = make_processors(frequency_penalty=0.5, prompt_length=2)
+    assert proc(context, z).tolist() == freq.tolist() and proc.label == "frequency penalty = 0.5"
+
+
+def _dry_reference(ids, multiplier, base, allowed, breakers):
+    """text-generation-webui's DRYLogitsProcessor loop, written out: {token: penalty}."""
+    last = ids[-1]
+    if last in breakers:
+        return {}
+    lengths = {}
+    for i in [k for k, v in enumerate(ids[:-1]) if v == last]:
+        following = ids[i + 1]
+        if following in breakers:
+            continue
+        n = 1
+        while n < 50:
+            j = i - n
+            if j < 0 or ids[j] != ids[-(n + 1)] or ids[-(n + 1)] in breakers:
+                break
+            n += 1
+        lengths[following] = max(n, lengths.get(following, 0))
+    return {t: multiplier * base ** (n - allowed) for t, n in lengths.items() if n >= allowed}
+
+
+def test_dry_worked_example():
+    # 5 6 7 8 | 1 | 5 6 7: the text ends with "5 6 7", which was followed by 8: a repeat of 3
+    z = np.zeros(10)
+    dry = Dry(0.8, 1.75, 2)
+    out = dry([5, 6, 7, 8, 1, 5, 6, 7], z)
+    assert out[8] == pytest.approx(-0.8 * 1.75 ** (3 - 2))
+    assert np.count_nonzero(out) == 1 and dry.note == (3, 8)
+    # a breaker inside the span cuts the repeat to "7": below allowed_length, no penalty
+    out = Dry(0.8, 1.75, 2, breakers={6})([5, 6, 7, 8, 1, 5, 6, 7], z)
+    assert np.count_nonzero(out) == 0
+    # a breaker as the last token, or as the token that would follow: no penalty either
+    assert np.count_nonzero(Dry(0.8, 1.75, 2, breakers={7})([5, 6, 7, 8, 1, 5, 6, 7], z)) == 0
+    assert np.count_nonzero(Dry(0.8, 1.75, 2, breakers={8})([5, 6, 7, 8, 1, 5, 6, 7], z)) == 0
+
+
+@pytest.mark.parametrize("allowed", [1, 2, 3])
+def test_dry_penalty_grows_with_the_repeat_length(allowed):
+    z = np.zeros(40)
+    penalties = []
+    for m in range(1, 12):  # the text repeats the first m tokens of 10 11 12 ...
+        span = list(range(10, 10 + m + 1))
+        context = span + [1] + span[:m]
+        out = Dry(0.5, 1.5, allowed)(context, z)
+        penalties.append(-out[span[m]])  # the token that would extend the repeat
+        assert np.count_nonzero(out) == (1 if m >= allowed else 0)
+    grown = penalties[allowed - 1:]
+    assert grown[0] == pytest.approx(0.5)  # n = allowed_length: multiplier · base^0
+    assert all(b == pytest.approx(a * 1.5) for a, b in zip(grown, grown[1:]))
+    assert all(p == 0 for p in penalties[: allowed - 1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(ids=st.lists(st.integers(0, 4), min_size=1, max_size=80),
+       allowed=st.integers(1, 4), breakers=st.sets(st.integers(0, 4), max_size=2))
+def test_dry_matches_the_reference_loop_and_its_memo(ids, allowed, breakers):
+    from arlm_tui.decoding.tokens import TokenSeq
+
+    z = np.full(5, -1.0)
+    expected = z.copy()
+    for token, penalty in _dry_reference(ids, 0.7, 1.75, allowed, breakers).items():
+        expected[token] -= penalty
+    np.testing.assert_allclose(Dry(0.7, 1.75, allowed, breakers)(ids, z), expected)
+    remembering = Dry(0.7, 1.75, allowed, breakers)  # stepping a TokenSeq: the same result
+    seq = TokenSeq.of([])
+    for token in ids:
+        seq = seq.append(token)
+        remembering(seq, z)
+    np.testing.assert_allclose(remembering(seq, z), expected)
+
+
+def test_dry_breakers_come_from_the_tokenizer():
+    from arlm_tui.decoding.processors import dry_breaker_ids
+    from arlm_tui.lm.registry import load_model
+
+    class Letters:
+        unk_id = 0
+
+        def encode(self, text):
+            return [ord(c) for c in text] if text != "*" else [0]
+
+    assert dry_breaker_ids(Letters()) == frozenset({ord("\n"), ord(":"), ord('"')})
+    words = load_model("oracle-kn3").tokenizer  # a word-level tokenizer knows none of them
+    assert dry_breaker_ids(words) == frozenset()
+
+
 def test_no_repeat_ngram_bans_completions_of_seen_ngrams():
     z = np.zeros(10)
     ctx = [5, 6, 7, 5, 6]
@@ -185,6 +427,12 @@ ALL_PROCESSORS = [
     MinP(1.0),
     TypicalP(0.01),
     Epsilon(0.9),
+    Eta(0.5),
+    TopNSigma(0.5),
+    FrequencyPenalty(0.7),
+    PresencePenalty(-0.7),
+    Dry(1.0, 1.75, 1),
+    XTC(1.0, 0.1),
 ]
 
 
@@ -204,8 +452,11 @@ def test_processor_order_and_off_values_make_no_processor():
     assert make_processors() == []
     assert make_processors(temperature=0.0, top_k=5) == []  # T = 0 is greedy
     procs = make_processors(
-        min_tokens=1, repetition_penalty=1.2, no_repeat_ngram=2, temperature=0.7, top_k=5,
-        top_p=0.9, min_p=0.05, typical_p=0.95, epsilon=1e-4,
+        min_tokens=1, repetition_penalty=1.2, frequency_penalty=0.3, presence_penalty=0.2,
+        dry_multiplier=0.5, no_repeat_ngram=2, temperature=0.7,
+        top_n_sigma=2.0, top_k=5,
+        top_p=0.9, min_p=0.05, typical_p=0.95, epsilon=1e-4, eta=1e-3,
+        xtc_probability=0.5,
     )
     assert [p.name for p in procs] == list(PROCESSOR_ORDER)
     assert [p.name for p in make_processors(top_p=0.9, min_tokens=2, sampling=False)] == [
@@ -224,6 +475,16 @@ def test_processor_order_and_off_values_make_no_processor():
         (lambda: MinP(1.1), "min_p", "[0, 1]"),
         (lambda: TypicalP(0), "typical_p", "(0, 1]"),
         (lambda: Epsilon(1.0), "epsilon", "[0, 1)"),
+        (lambda: Eta(1.0), "eta", "(0, 1)"),
+        (lambda: TopNSigma(-1), "top_n_sigma", "[0,"),
+        (lambda: FrequencyPenalty(2.5), "frequency_penalty", "[-2, 2]"),
+        (lambda: Dry(0.5, 1.0), "dry_base", "(1,"),
+        (lambda: XTC(1.5), "xtc_probability", "[0, 1]"),
+        (lambda: warp(np.zeros(3), xtc_threshold=0), "xtc_threshold", "(0, 1]"),
+        (lambda: make_processors(dry_allowed_length=0), "dry_allowed_length", "[1, 50]"),
+        (lambda: make_processors(presence_penalty=-3), "presence_penalty", "[-2, 2]"),
+        (lambda: warp(np.zeros(3), top_n_sigma=101), "top_n_sigma", "[0, 100]"),
+        (lambda: warp(np.zeros(3), eta=-0.1), "eta", "[0, 1)"),
         (lambda: Temperature(0), "temperature", "(0,"),
         (lambda: Temperature(float("nan")), "temperature", "(0,"),
         (lambda: RepetitionPenalty(0), "repetition_penalty", "(0,"),
@@ -366,7 +627,9 @@ def test_context_memo_gives_the_same_result_as_reading_afresh(moves, n, penalty)
     from arlm_tui.decoding.tokens import TokenSeq
 
     z = np.log(np.full(6, 1 / 6)) + np.arange(6) * 0.1
-    remembering = [NoRepeatNGram(n), RepetitionPenalty(penalty)]
+    remembering = [NoRepeatNGram(n), RepetitionPenalty(penalty),
+                   FrequencyPenalty(penalty - 1, prompt_length=2),
+                   PresencePenalty(penalty - 1, prompt_length=2)]
     history = [TokenSeq.of([1, 2])]
     for move in moves:
         if move == -1:
@@ -376,7 +639,12 @@ def test_context_memo_gives_the_same_result_as_reading_afresh(moves, n, penalty)
             history.append(history[-1].append(move))
         context = history[-1]
         for processor in remembering:
-            fresh = type(processor)(n if isinstance(processor, NoRepeatNGram) else penalty)
+            if isinstance(processor, NoRepeatNGram):
+                fresh = NoRepeatNGram(n)
+            elif isinstance(processor, RepetitionPenalty):
+                fresh = RepetitionPenalty(penalty)
+            else:
+                fresh = type(processor)(penalty - 1, prompt_length=2)
             np.testing.assert_array_equal(processor(context, z), fresh(context.tolist(), z))
 
 
@@ -457,3 +725,38 @@ def test_the_command_line_and_the_knob_panel_offer_every_knob():
     assert PANEL_KNOBS == tuple(KNOBS)
     assert "typical_p" in SWITCHABLE and "temperature" not in SWITCHABLE
     assert knob_title("typical_p") == "typical-p" and knob_title("typical_p", 8) == "typical"
+
+
+def test_the_why_line_says_top_n_sigma_does_not_depend_on_temperature():
+    from arlm_tui.decoding import Session, explain
+    from arlm_tui.lm.registry import load_model
+
+    model = load_model("oracle-kn3")
+    lines = []
+    for t in (0.5, 2.0):
+        session = Session(model, "the", strategy="sample", temperature=t, top_n_sigma=0.5,
+                          seed=1, max_tokens=3)
+        trace = session.step()
+        assert trace is not None and trace.kept < len(trace.final_probs)
+        lines.append(explain(trace))
+        assert "top-nσ = 0.5 kept" in lines[-1] and "same tokens at any T" in lines[-1]
+    assert lines[0].split(" kept ")[1][:3] == lines[1].split(" kept ")[1][:3]  # same count
+
+
+def test_the_why_line_names_the_span_dry_punished():
+    from arlm_tui.decoding import Session, explain
+    from arlm_tui.lm.registry import load_model
+
+    model = load_model("oracle-kn3")
+    session = Session(model, "the", strategy="greedy", dry_multiplier=1.0, max_tokens=40,
+                      min_tokens=40)
+    lines = []
+    while (trace := session.step()) is not None:
+        stage = next(s for s in trace.stages if s.name == "dry")
+        if stage.note is not None:
+            length, token = stage.note
+            span = " ".join(trace.text_of(i) for i in [*trace.context.tail(length), token])
+            line = explain(trace)
+            assert f"DRY lowered {trace.text_of(token)!r}" in line and repr(span) in line
+            lines.append(line)
+    assert lines  # greedy on this model loops, so DRY had something to punish

@@ -460,3 +460,26 @@ def test_next_logprobs_preview_reuses_the_model_state():
     m.calls.clear()
     session.step()  # the step uses what the preview computed
     assert m.calls["start"] == 0 and m.calls["extend"] == 0
+
+
+def test_the_newer_samplers_round_trip_and_replay_identically(model):
+    """eta, top-nσ, the OpenAI penalties, DRY and XTC (whose firing is random) are saved with
+    the session and replay to the same choices, undo and redo included."""
+    s = Session(model, "the", strategy="sample", seed=5, max_tokens=30, eta=0.001,
+                top_n_sigma=2.0, frequency_penalty=0.4, presence_penalty=0.3,
+                dry_multiplier=0.8, dry_base=2.0, dry_allowed_length=1, xtc_probability=0.5,
+                xtc_threshold=0.05)
+    for _ in range(6):
+        s.step()
+    s.undo()
+    s.undo()
+    for _ in range(4):
+        s.step()
+    s.configure(xtc_probability=0.9, top_n_sigma=0.0)
+    for _ in range(4):
+        s.step()
+    data = json.loads(s.to_json())
+    assert data["steps"][0]["config"]["xtc_probability"] == 0.5
+    again = Session.from_json(s.to_json(), model=model)  # ReplayError if a choice differs
+    assert again.generated_ids == s.generated_ids and again.config == s.config
+    assert [t.chosen_id for t in s.replay()] == [t.chosen_id for t in s.traces]

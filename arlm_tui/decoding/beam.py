@@ -47,6 +47,7 @@ from arlm_tui.decoding.processors import (
     apply_processors,
     build_processors,
     check_number,
+    dry_breaker_ids,
     top_indices,
 )
 from arlm_tui.decoding.strategies import as_prompt_ids, decode_step, model_logprobs
@@ -84,7 +85,8 @@ def beam_processors(
 ) -> list[LogitsProcessor]:
     """The processors beam search applies: min_tokens, repetition_penalty, no_repeat_ngram."""
     return build_processors(config.processor_knobs(), eos_id=model.eos_id,
-                            prompt_length=prompt_length, sampling=False)
+                            prompt_length=prompt_length, sampling=False,
+                            breakers=dry_breaker_ids(model.tokenizer))
 
 
 @dataclass(frozen=True)

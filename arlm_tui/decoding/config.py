@@ -79,7 +79,7 @@ class DecodingConfig:
     """All the knobs of one decoding run; validated on creation (ValueError names the knob).
 
     Greedy and beam search use only min_tokens, repetition_penalty and no_repeat_ngram from the
-    processors; the sampling knobs (temperature ... epsilon) shape the sampling distribution, as
+    processors; the sampling knobs (temperature ... eta) shape the sampling distribution, as
     in Hugging Face transformers where warpers only run with ``do_sample=True``. ``temperature
     = 0`` with ``strategy = "sample"`` is greedy.
     """
@@ -87,12 +87,21 @@ class DecodingConfig:
     if TYPE_CHECKING:  # the fields come from KNOBS (``_knob_fields``); these are for readers
         strategy: str
         temperature: float
+        top_n_sigma: float
         top_k: int
         top_p: float
         min_p: float
         typical_p: float
         epsilon: float
+        eta: float
+        xtc_probability: float
+        xtc_threshold: float
         repetition_penalty: float
+        frequency_penalty: float
+        presence_penalty: float
+        dry_multiplier: float
+        dry_base: float
+        dry_allowed_length: int
         no_repeat_ngram: int
         min_tokens: int
         max_tokens: int
@@ -127,10 +136,14 @@ class DecodingConfig:
         """True when the choice is a random draw (strategy sample with T > 0)."""
         return self.strategy == "sample" and self.temperature > 0
 
-    def processors(self, eos_id: int, prompt_length: int) -> list[LogitsProcessor]:
-        """The active processors for this strategy, in the fixed order (see ``processors``)."""
+    def processors(
+        self, eos_id: int, prompt_length: int, breakers: frozenset[int] = frozenset()
+    ) -> list[LogitsProcessor]:
+        """The active processors for this strategy, in the fixed order (see ``processors``);
+        ``breakers``: DRY's sequence breakers (``processors.dry_breaker_ids``)."""
         return build_processors(self.processor_knobs(), eos_id=eos_id,
-                                prompt_length=prompt_length, sampling=self.sampling)
+                                prompt_length=prompt_length, sampling=self.sampling,
+                                breakers=breakers, seed=self.seed)
 
     def processor_knobs(self) -> dict[str, Any]:
         """The value of every processor knob (``processors.PROCESSOR_KNOBS``), by name."""

@@ -22,37 +22,46 @@ import numpy as np
 #: The draws used for new generations (``Session`` files record which one they used).
 VERSION = 2
 VERSIONS = (1, 2)
+#: The stream of XTC's "does it fire at this step" draws.
+XTC_STREAM = 1
 BLOCK = 256
 _CACHE_BLOCKS = 64
 
-_cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+_cache: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
 _lock = threading.Lock()
 
 
-def _block(seed: int, index: int) -> np.ndarray:
-    """Numbers ``index·BLOCK`` ... ``index·BLOCK + BLOCK - 1`` of ``default_rng(seed)``."""
-    bits = np.random.PCG64(seed)
+def _block(seed: int, index: int, stream: int = 0) -> np.ndarray:
+    """Numbers ``index·BLOCK`` ... ``index·BLOCK + BLOCK - 1`` of ``default_rng(seed)``
+    (stream 0) or of ``default_rng([seed, stream])``."""
+    bits = np.random.PCG64(seed if stream == 0 else [seed, stream])
     bits.advance(index * BLOCK)
     return np.random.Generator(bits).random(BLOCK)
 
 
-def step_draw(seed: int, step_index: int, version: int = VERSION) -> float:
+def step_draw(seed: int, step_index: int, version: int = VERSION, stream: int = 0) -> float:
     """u in [0, 1) for step ``step_index`` of seed ``seed``: number ``step_index`` of
     ``default_rng(seed)`` (version 2), or ``default_rng([seed, step_index]).random()``
-    (version 1, the draws of sessions saved in format 1)."""
+    (version 1, the draws of sessions saved in format 1).
+
+    ``stream``: 0 for the sampling draw; another number gives an independent stream of
+    version 2, number ``step_index`` of ``default_rng([seed, stream])``, for a processor that
+    needs its own randomness at each step (XTC: ``XTC_STREAM``)."""
     seed, step_index = int(seed), int(step_index)
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
     if step_index < 0:
         raise ValueError(f"step must be a non-negative integer, got {step_index}")
-    if version == 1:
-        return float(np.random.default_rng([seed, step_index]).random())
-    if version != 2:
+    if version not in VERSIONS:
         raise ValueError(f"draws version must be one of {VERSIONS}, got {version!r}")
-    key = (seed, step_index // BLOCK)
+    if stream:
+        version = VERSION  # a processor's own stream is new: always the current draws
+    elif version == 1:
+        return float(np.random.default_rng([seed, step_index]).random())
+    key = (seed, step_index // BLOCK) + ((stream,) if stream else ())
     block = _cache.get(key)
     if block is None:
-        block = _block(seed, key[1])
+        block = _block(seed, key[1], stream)
         with _lock:
             _cache[key] = block
             while len(_cache) > _CACHE_BLOCKS:

@@ -41,6 +41,27 @@ def explain(trace: Trace, vocab_text: VocabText = None) -> str:
 
     ``vocab_text``: how to show a token id (a list of strings, a function such as
     ``tokenizer.token_text``, or None for the trace's own)."""
+    line = _explain(trace, vocab_text)
+    if trace.beam is None:
+        line += _dry_note(trace, _text_function(trace, vocab_text))
+    return line
+
+
+def _dry_note(trace: Trace, show: Callable[[int], str]) -> str:
+    """"; DRY lowered 'x', since 'a b x' would repeat earlier text" when DRY punished a
+    repeat (the longest one)."""
+    for stage in trace.stages:
+        if stage.name == "dry" and stage.note is not None:
+            length, token = stage.note
+            context = trace.context
+            tail = context.tail(length) if hasattr(context, "tail") else list(context)[-length:]
+            span = " ".join(show(i) for i in [*tail, token])
+            return (f"; DRY lowered {_quoted(show(token))}, since {_quoted(span)} would repeat "
+                    "earlier text")
+    return ""
+
+
+def _explain(trace: Trace, vocab_text: VocabText) -> str:
     show = _text_function(trace, vocab_text)
     token = _quoted(show(trace.chosen_id))
     end = "; </s> ends the text" if trace.chosen_token == "</s>" else ""
@@ -91,6 +112,8 @@ def explain(trace: Trace, vocab_text: VocabText = None) -> str:
         noun = "token" if trace.kept == 1 else "tokens"
         prefix = f"{labels} kept {trace.kept} {noun} covering {_p(covering)}; "
     temperature = float(trace.config.get("temperature", 1.0))
+    if temperature != 1.0 and any(s.name == "top_n_sigma" for s in cut):
+        prefix = prefix[:-2] + " (top-nσ keeps the same tokens at any T); "
     at = f" at T = {temperature:g}" if temperature != 1.0 else ""
     p = trace.chosen_prob
     model_p = f", model p = {_p(raw_p)}" if abs(p - raw_p) >= 0.005 else ""

@@ -8,16 +8,22 @@ at least one token always survives. The semantics follow Hugging Face transforme
 They run in one fixed order, the order of ``PROCESSORS`` (names: ``PROCESSOR_ORDER``):
 
 1. ``MinLength``         - no ``</s>`` before ``min_tokens`` new tokens exist;
-2. ``RepetitionPenalty`` - tokens already in the context become less likely;
-3. ``NoRepeatNGram``     - no n-gram may occur twice;
-4. ``Temperature``       - z / T: sharper (T < 1) or flatter (T > 1);
-5. ``TopK``              - keep the k most probable tokens;
-6. ``TopP``              - keep the smallest set whose probability reaches p (the nucleus);
-7. ``MinP``              - drop tokens below min_p x the largest probability;
-8. ``TypicalP``          - keep the tokens whose surprisal is closest to the entropy;
-9. ``Epsilon``           - drop tokens whose probability is below epsilon.
+2. ``RepetitionPenalty`` - tokens already in the context become less likely (scaled once);
+3. ``FrequencyPenalty``  - minus f per time a token was generated (OpenAI);
+4. ``PresencePenalty``   - minus p once for every token generated at least once (OpenAI);
+5. ``Dry``               - minus multiplier·base^(n - allowed) for a token extending a repeat;
+6. ``NoRepeatNGram``     - no n-gram may occur twice;
+7. ``Temperature``       - z / T: sharper (T < 1) or flatter (T > 1);
+8. ``TopNSigma``         - keep tokens whose logit is within n·σ(logits) of the top (any T);
+9. ``TopK``              - keep the k most probable tokens;
+10. ``TopP``             - keep the smallest set whose probability reaches p (the nucleus);
+11. ``MinP``             - drop tokens below min_p x the largest probability;
+12. ``TypicalP``         - keep the tokens whose surprisal is closest to the entropy;
+13. ``Epsilon``          - drop tokens whose probability is below epsilon;
+14. ``Eta``              - drop tokens below η = min(ε, √ε·exp(-H)), a cut that follows the entropy;
+15. ``XTC``              - at a seeded random share of steps, drop the top choices but one.
 
-The first three change what the model may say and apply to every strategy; the last six
+The first six change what the model may say and apply to every strategy; the others
 ("warpers", ``warper = True``) shape the sampling distribution and only apply when sampling.
 ``warp`` applies the warpers to one vector of logits and returns the final sampling distribution.
 
@@ -30,7 +36,7 @@ processor means writing its class, adding it to ``PROCESSORS`` and testing it.
 Model log-probabilities are used as the logits: softmax(log p) = p, so the order of operations
 is the same as in a library that starts from raw network outputs.
 
-The two processors that read the whole context (repetition penalty, no-repeat-n-gram) remember
+The processors that read the whole context (the penalties, no-repeat-n-gram) remember
 what they read from the last ``TokenSeq`` context they were given; when the next call's context
 is that one plus a token (a session's next step) they update it for that token alone, so a step
 costs the same at token 10,000 as at token 100. Any other context is read afresh. The memo never
@@ -46,6 +52,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from arlm_tui.decoding.draws import XTC_STREAM, step_draw
 from arlm_tui.decoding.knobs import SAMPLE, Knob, check_number
 from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.lm.information import entropy_nats as entropy  # the step's H(p), unchecked
@@ -73,6 +80,8 @@ class BuildContext:
 
     eos_id: int = 2
     prompt_length: int = 0
+    breakers: frozenset[int] = frozenset()  # DRY's sequence breakers (``dry_breaker_ids``)
+    seed: int = 0  # the generation's seed: XTC's draws come from it
 
 
 class Processor:
@@ -289,6 +298,231 @@ class RepetitionPenalty(Processor):
         return z
 
 
+class _GeneratedCounts:
+    """How often each token id occurs after the prompt (a float vector over the vocabulary),
+    remembered for the last TokenSeq read: a next step adds its one token, so a step costs the
+    same at token 10,000 as at token 100 (see the module docstring). The prompt does not count
+    (OpenAI's penalties count the tokens the model has generated)."""
+
+    def __init__(self, prompt_length: int) -> None:
+        self.prompt_length = prompt_length
+        self._memo: tuple[TokenSeq, np.ndarray] | None = None
+
+    def __call__(self, context_ids: Sequence[int], size: int) -> np.ndarray:
+        memo = self._memo
+        if isinstance(context_ids, TokenSeq) and memo is not None and memo[1].size == size:
+            if memo[0] is context_ids:
+                return memo[1]
+            if context_ids.parent is memo[0]:
+                counts = memo[1]  # updated in place: the memo moves on to this context
+                if len(context_ids) > self.prompt_length:
+                    counts[context_ids.last] += 1.0
+                self._memo = (context_ids, counts)
+                return counts
+        ids = np.asarray(context_ids, dtype=np.int64)[self.prompt_length:]
+        counts = np.bincount(ids, minlength=size)[:size].astype(np.float64)
+        if isinstance(context_ids, TokenSeq):
+            self._memo = (context_ids, counts)
+        return counts
+
+
+class _OpenAIPenalty(Processor):
+    """Base of the two additive penalties of the OpenAI API: z_w <- z_w - amount(count_w),
+    count_w the number of times w was generated so far (the prompt does not count)."""
+
+    @classmethod
+    def build(cls, values: dict[str, Any], context: BuildContext) -> Processor | None:
+        value = values[cls.knobs[0].name]
+        return None if value == cls.knobs[0].off else cls(value, context.prompt_length)
+
+    def __init__(self, penalty: float, prompt_length: int = 0):
+        knob = self.knobs[0]
+        self.penalty = float(check_number(knob.name, penalty, knob.min, knob.max))
+        self.prompt_length = int(
+            check_number("prompt_length", prompt_length, 0, math.inf, integer=True)
+        )
+        self.label = f"{knob.title.replace('-', ' ')} = {_fmt(self.penalty)}"
+        self._counts = _GeneratedCounts(self.prompt_length)
+
+    def amount(self, counts: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits)
+        if len(context_ids) <= self.prompt_length:
+            return z.copy()
+        return z - self.amount(self._counts(context_ids, z.size))  # -inf stays -inf
+
+
+class FrequencyPenalty(_OpenAIPenalty):
+    """OpenAI's frequency penalty: z_w <- z_w - f · count_w, count_w the number of times w was
+    generated so far (the prompt does not count). It grows with every repeat, where the
+    repetition penalty scales a token once however often it occurred; f < 0 favours repeats."""
+
+    name = "frequency_penalty"
+    knobs = (Knob("frequency_penalty", float, -2.0, 2.0, 0.05, 0.5, 0.0,
+                  "subtract f × (times the token was generated) from its logit (0 = off)",
+                  group="penalty", short=("freq-penalty", "freq-pen"), switchable=True),)
+
+    def amount(self, counts: np.ndarray) -> np.ndarray:
+        return counts * self.penalty
+
+
+class PresencePenalty(_OpenAIPenalty):
+    """OpenAI's presence penalty: z_w <- z_w - p · [count_w > 0]: the same push down for every
+    token generated at least once, however often (the prompt does not count)."""
+
+    name = "presence_penalty"
+    knobs = (Knob("presence_penalty", float, -2.0, 2.0, 0.05, 0.5, 0.0,
+                  "subtract p from the logit of every token generated at least once (0 = off)",
+                  group="penalty", short=("pres-penalty", "pres-pen"), switchable=True),)
+
+    def amount(self, counts: np.ndarray) -> np.ndarray:
+        return (counts > 0) * self.penalty
+
+
+#: DRY's default sequence breakers (text-generation-webui's and llama.cpp's).
+DRY_BREAKERS: tuple[str, ...] = ("\n", ":", '"', "*")
+#: DRY follows a repeat back at most this many tokens (as the reference does).
+DRY_MAX_MATCH = 50
+
+
+def dry_breaker_ids(tokenizer: Any, breakers: Sequence[str] = DRY_BREAKERS) -> frozenset[int]:
+    """The token ids of DRY's sequence breakers for ``tokenizer``: each breaker string the
+    tokenizer encodes as one known token (a word-level tokenizer may know none of them)."""
+    ids: set[int] = set()
+    unknown = getattr(tokenizer, "unk_id", None)
+    for text in breakers:
+        try:
+            encoded = list(tokenizer.encode(text))
+        except Exception:  # noqa: BLE001 - a tokenizer that cannot encode it has no such token
+            continue
+        if len(encoded) == 1 and encoded[0] != unknown:
+            ids.add(int(encoded[0]))
+    return frozenset(ids)
+
+
+class _ContextArray:
+    """The context as an int64 array, remembered for the last TokenSeq read and grown by one
+    token for the next step (amortised O(1)), so a step does not copy the whole context."""
+
+    def __init__(self) -> None:
+        self._memo: tuple[TokenSeq, np.ndarray, int] | None = None  # (seq, buffer, length)
+
+    def __call__(self, context_ids: Sequence[int]) -> np.ndarray:
+        if not isinstance(context_ids, TokenSeq):
+            return np.asarray(context_ids, dtype=np.int64)
+        memo = self._memo
+        if memo is not None and memo[0] is context_ids:
+            return memo[1][: memo[2]]
+        if memo is not None and context_ids.parent is memo[0]:
+            _, buffer, n = memo
+            if n == buffer.size:
+                buffer = np.concatenate([buffer, np.empty(max(n, 64), dtype=np.int64)])
+            buffer[n] = context_ids.last
+            self._memo = (context_ids, buffer, n + 1)
+            return buffer[: n + 1]
+        ids = np.asarray(context_ids.tolist(), dtype=np.int64)
+        self._memo = (context_ids, ids, ids.size)
+        return ids
+
+
+class Dry(Processor):
+    """DRY, "don't repeat yourself" (text-generation-webui and llama.cpp): a token that would
+    extend a repeat gets its logit lowered by multiplier · base^(n - allowed_length), n the
+    length of the repeat, when n >= allowed_length.
+
+    The repeat: the context ends with the same n tokens that once came before token w, so w
+    would continue it. For every earlier occurrence of the last token, the match is followed
+    backwards (at most 50 tokens) until the tokens differ or a sequence breaker is met (a
+    breaker as the last token, or as the token that followed, means no match at all); w keeps
+    its longest match. So a longer repeat is punished exponentially harder, while short common
+    phrases (below allowed_length) are left alone. The whole context counts, prompt included.
+    ``note`` is the longest repeat penalised at the last call: (its length, the token it
+    would extend), or None; the Trace's stage keeps it and the why-line names the span.
+    """
+
+    name = "dry"
+    knobs = (
+        Knob("dry_multiplier", float, 0.0, 10.0, 0.05, 0.5, 0.0,
+             "DRY: lower a token that would extend a repeat by multiplier·base^(length − "
+             "allowed) (0 = off)", group="penalty", short=("dry-mult",), switchable=True),
+        Knob("dry_base", float, 1.0, 10.0, 0.05, 0.25, 1.75,
+             "DRY: how much harder each extra repeated token is punished", min_open=True,
+             group="penalty"),
+        Knob("dry_allowed_length", int, 1, 50, 1, 2, 2,
+             "DRY: repeats shorter than this are not punished", group="penalty",
+             short=("dry-allowed", "dry-len")),
+    )
+
+    @classmethod
+    def build(cls, values: dict[str, Any], context: BuildContext) -> Dry | None:
+        multiplier = values["dry_multiplier"]
+        if multiplier == 0:
+            return None
+        return cls(multiplier, values["dry_base"], values["dry_allowed_length"],
+                   context.breakers)
+
+    def __init__(self, multiplier: float, base: float = 1.75, allowed_length: int = 2,
+                 breakers: frozenset[int] | set[int] = frozenset()):
+        self.multiplier = float(check_number("dry_multiplier", multiplier, 0, math.inf,
+                                             hi_open=True))
+        self.base = float(check_number("dry_base", base, 1, math.inf, lo_open=True,
+                                       hi_open=True))
+        self.allowed_length = int(check_number("dry_allowed_length", allowed_length, 1,
+                                               math.inf, integer=True))
+        self.breakers = frozenset(int(b) for b in breakers)
+        self.label = (f"DRY ×{_fmt(self.multiplier)}, base {_fmt(self.base)}, "
+                      f"allowed {self.allowed_length}")
+        self.note: tuple[int, int] | None = None
+        self._ids = _ContextArray()
+
+    def repeat_lengths(self, context_ids: Sequence[int]) -> dict[int, int]:
+        """{token w: the length of the longest repeat w would extend} over ``context_ids``."""
+        ids = self._ids(context_ids)
+        n = ids.size
+        if n < 2:
+            return {}
+        last = int(ids[n - 1])
+        breakers = self.breakers
+        if last in breakers:
+            return {}
+        lengths: dict[int, int] = {}
+        for i in np.flatnonzero(ids[: n - 1] == last).tolist():
+            following = int(ids[i + 1])
+            if following in breakers:
+                continue
+            length = 1
+            while length < DRY_MAX_MATCH:
+                j = i - length
+                if j < 0:
+                    break
+                previous = int(ids[n - 1 - length])
+                if int(ids[j]) != previous or previous in breakers:
+                    break
+                length += 1
+            if length > lengths.get(following, 0):
+                lengths[following] = length
+        return lengths
+
+    def penalty(self, length: int) -> float:
+        """What a repeat of ``length`` tokens costs the token that would extend it."""
+        if length < self.allowed_length:
+            return 0.0
+        return self.multiplier * self.base ** (length - self.allowed_length)
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits).copy()
+        self.note = None
+        lengths = self.repeat_lengths(context_ids)
+        for token, length in lengths.items():
+            if length >= self.allowed_length:
+                z[token] -= self.penalty(length)
+                if self.note is None or length > self.note[0]:
+                    self.note = (length, token)
+        return z
+
+
 class NoRepeatNGram(Processor):
     """Forbid any n-gram from occurring twice (HF ``NoRepeatNGramLogitsProcessor``).
 
@@ -403,6 +637,50 @@ class Temperature(Processor):
         z = _logits_array(logits)
         m = np.max(z)
         return (z - m) / self.temperature if np.isfinite(m) else z.copy()
+
+
+class TopNSigma(Processor):
+    """Top-nσ (Tang et al. 2024): keep the tokens whose logit is at least max - n·σ, σ the
+    standard deviation of the finite logits (over the whole vocabulary, dividing by their
+    count, as llama.cpp does). Tokens tied with the cut stay.
+
+    Dividing the logits by T divides both max - z_i and σ by T, so the kept set is the same
+    at every temperature: the cut is made on the shape of the logits, not on the probability
+    mass (temperature still changes the probabilities of the tokens kept). n = 0 keeps only
+    the top token(s); a large n keeps everything.
+    """
+
+    name = "top_n_sigma"
+    warper = True
+    removes_only = True  # kept tokens keep their logits
+    knobs = (Knob("top_n_sigma", float, 0.0, 100.0, 0.1, 0.5, 0.0,
+                  "keep tokens whose logit is within n standard deviations of the top one; "
+                  "the same at any temperature (0 = off)",
+                  strategies=SAMPLE, title="top-nσ", switchable=True,
+                  playground=(0.1, 0.0, 5.0)),)
+
+    def __init__(self, n: float):
+        self.n = float(check_number("top_n_sigma", n, 0, math.inf, hi_open=True))
+        self.label = f"top-nσ = {_fmt(self.n)}"
+
+    def cutoff(self, logits: np.ndarray) -> float:
+        """max - n·σ over the finite logits."""
+        z = _logits_array(logits)
+        finite = z[np.isfinite(z)]
+        if finite.size == 0:
+            return NEG_INF
+        return float(np.max(finite) - self.n * np.std(finite))
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits)
+        finite = z[np.isfinite(z)]
+        if finite.size == 0:
+            return z.copy()
+        top = np.max(finite)
+        spread = self.n * float(np.std(finite))
+        # measured from the top, with a relative slack of 1e-12 so that rounding (z / T)
+        # cannot move a token across the cut
+        return _remove(z, (z - top) < -spread * (1.0 + 1e-12))
 
 
 class TopK(Processor):
@@ -601,18 +879,127 @@ class Epsilon(Processor):
         return _remove(z, remove)
 
 
+class Eta(Processor):
+    """Eta sampling (Hewitt et al. 2022; HF ``EtaLogitsWarper``): drop tokens with p_i < η,
+    η = min(ε, √ε · exp(-H(p))), H the entropy in nats. A flat distribution (high entropy)
+    gets a lower cut than a peaked one. The most probable token (and its ties) always stays
+    (``min_tokens_to_keep = 1``); the test is strict, as in HF: a token exactly at η stays."""
+
+    name = "eta"
+    warper = True
+    removes_only = True  # kept tokens keep their logits
+    knobs = (Knob("eta", float, 0.0, 1.0, 0.0001, 0.001, 0.0,
+                  "eta sampling: drop tokens below min(ε, √ε·e^-H), ε this value (0 = off)",
+                  max_open=True, strategies=SAMPLE, switchable=True),)
+    uses_probs = True
+
+    def __init__(self, epsilon: float):
+        self.epsilon = float(check_number("eta", epsilon, 0, 1, lo_open=True, hi_open=True))
+        self.label = f"eta = {_fmt(self.epsilon)}"
+
+    def cutoff(self, probs: np.ndarray) -> float:
+        """η for the distribution ``probs``."""
+        return min(self.epsilon, math.sqrt(self.epsilon) * math.exp(-entropy(probs)))
+
+    def __call__(
+        self, context_ids: Sequence[int], logits: np.ndarray, probs: np.ndarray | None = None
+    ) -> np.ndarray:
+        z, probs = _logits_and_probs(logits, probs)
+        remove = probs < self.cutoff(probs)
+        remove &= z < np.max(z)
+        return _remove(z, remove)
+
+
+class XTC(Processor):
+    """XTC, "exclude top choices" (text-generation-webui and llama.cpp): at a step where it
+    fires, every token whose probability is >= threshold is removed except the least
+    probable of them, so the text avoids its most predictable continuations while staying
+    among the plausible ones. It fires with probability ``xtc_probability``: when the step's
+    draw u < xtc_probability. It needs two tokens at or above the threshold to do anything
+    (so a threshold above 0.5 never removes anything), and never removes every token.
+
+    The draw is number i of XTC's own seeded stream (``draws.step_draw(seed, i,
+    stream=XTC_STREAM)``, i the number of tokens after the prompt), independent of the
+    sampling draw: undo, redo and replay repeat it. Ties in probability are ranked by id (a
+    lower id counts as more probable, as greedy does). ``fired`` and ``label`` describe the
+    last call (the Trace's stage label says whether it fired and with which draw).
+    """
+
+    name = "xtc"
+    warper = True
+    removes_only = True  # kept tokens keep their logits
+    uses_probs = True
+    knobs = (
+        Knob("xtc_probability", float, 0.0, 1.0, 0.05, 0.25, 0.0,
+             "XTC: how often a step removes the top choices, all but the least likely "
+             "one above the threshold (0 = off)", strategies=SAMPLE, short=("xtc-prob",),
+             switchable=True, playground=(0.05, 0.0, 1.0)),
+        Knob("xtc_threshold", float, 0.0, 1.0, 0.01, 0.05, 0.1,
+             "XTC: tokens at least this probable count as top choices", min_open=True,
+             strategies=SAMPLE, short=("xtc-thresh", "xtc-th")),
+    )
+
+    @classmethod
+    def build(cls, values: dict[str, Any], context: BuildContext) -> XTC | None:
+        probability = values["xtc_probability"]
+        if probability == 0:
+            return None
+        return cls(probability, values["xtc_threshold"], seed=context.seed,
+                   prompt_length=context.prompt_length)
+
+    def __init__(self, probability: float, threshold: float = 0.1, *, seed: int = 0,
+                 prompt_length: int = 0):
+        self.probability = float(check_number("xtc_probability", probability, 0, 1))
+        self.threshold = float(check_number("xtc_threshold", threshold, 0, 1, lo_open=True))
+        self.seed = int(check_number("seed", seed, 0, 2**63 - 1, integer=True))
+        self.prompt_length = int(
+            check_number("prompt_length", prompt_length, 0, math.inf, integer=True)
+        )
+        self._base_label = f"XTC p = {_fmt(self.probability)}, ≥ {_fmt(self.threshold)}"
+        self.label = self._base_label
+        self.fired: bool | None = None
+
+    def draw(self, context_ids: Sequence[int] | None) -> float:
+        """The step's draw u: XTC fires when u < probability (no context: step 0)."""
+        step = max((0 if context_ids is None else len(context_ids)) - self.prompt_length, 0)
+        return step_draw(self.seed, step, stream=XTC_STREAM)
+
+    def __call__(
+        self, context_ids: Sequence[int] | None, logits: np.ndarray,
+        probs: np.ndarray | None = None,
+    ) -> np.ndarray:
+        z, probs = _logits_and_probs(logits, probs)
+        u = self.draw(context_ids)
+        self.fired = u < self.probability
+        if not self.fired:
+            self.label = f"{self._base_label} (did not fire, u = {u:.2f})"
+            return z.copy()
+        self.label = f"{self._base_label} (fired, u = {u:.2f})"
+        top = np.flatnonzero(probs >= self.threshold * (1.0 - 1e-12))
+        if top.size < 2:
+            return z.copy()
+        ranked = top[np.lexsort((top, -probs[top]))]  # most probable first, ties by id
+        return _remove_ids(z, ranked[:-1])
+
+
 # ------------------------------------------------------------------------------ building them
 #: Every processor, in the order they are applied.
 PROCESSORS: tuple[type[Processor], ...] = (
     MinLength,
     RepetitionPenalty,
+    FrequencyPenalty,
+    PresencePenalty,
+    Dry,
     NoRepeatNGram,
     Temperature,
+    TopNSigma,
     TopK,
     TopP,
     MinP,
     TypicalP,
     Epsilon,
+    Eta,
+    XTC,
 )
 #: Processor names in the order they are applied.
 PROCESSOR_ORDER: tuple[str, ...] = tuple(cls.name for cls in PROCESSORS)
@@ -642,12 +1029,14 @@ def check_knobs(knobs: dict[str, Any], allowed: dict[str, Knob]) -> dict[str, An
 
 
 def build_processors(
-    values: dict[str, Any], *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True
+    values: dict[str, Any], *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True,
+    breakers: frozenset[int] = frozenset(), seed: int = 0,
 ) -> list[LogitsProcessor]:
     """The active processors for knob ``values`` (already checked, every processor knob), in
     ``PROCESSORS`` order. Without sampling (greedy, beam, or temperature 0) the warpers are
-    left out."""
-    context = BuildContext(eos_id, prompt_length)
+    left out. ``breakers``: DRY's sequence breakers (``dry_breaker_ids(tokenizer)``);
+    ``seed``: the generation's seed (XTC draws from it)."""
+    context = BuildContext(eos_id, prompt_length, frozenset(breakers), int(seed))
     sampling = sampling and values["temperature"] != 0
     processors: list[LogitsProcessor] = []
     for cls in PROCESSORS:
@@ -660,18 +1049,19 @@ def build_processors(
 
 
 def make_processors(
-    *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True, **knobs: Any
+    *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True,
+    breakers: frozenset[int] = frozenset(), seed: int = 0, **knobs: Any
 ) -> list[LogitsProcessor]:
     """The active processors in ``PROCESSOR_ORDER``; a knob at its "off" value makes none.
 
     ``knobs``: processor knobs by name (``PROCESSOR_KNOBS``: min_tokens, repetition_penalty,
-    no_repeat_ngram, temperature, top_k, top_p, min_p, typical_p, epsilon), each checked
+    no_repeat_ngram, temperature, top_k, top_p, min_p, typical_p, epsilon, eta, ...), each checked
     against its range; one left out is off. Temperature 0 means greedy. With
     ``sampling=False`` (greedy, beam search) the warpers are left out.
     """
     values = check_knobs(knobs, PROCESSOR_KNOBS)
     return build_processors(values, eos_id=eos_id, prompt_length=prompt_length,
-                            sampling=sampling)
+                            sampling=sampling, breakers=breakers, seed=seed)
 
 
 def apply_processors(
@@ -687,9 +1077,9 @@ def apply_processors(
 def warp(logits: np.ndarray, **knobs: Any) -> np.ndarray:
     """The final sampling distribution for one vector of logits (or log-probs).
 
-    p = softmax(epsilon ∘ typical ∘ min-p ∘ top-p ∘ top-k (z / T)), a float64 vector that sums
+    p = softmax(eta ∘ epsilon ∘ typical ∘ min-p ∘ top-p ∘ top-k ∘ top-nσ (z / T)), a float64 vector that sums
     to 1 with exact zeros for removed tokens. ``knobs``: the warpers' knobs (``WARPER_KNOBS``:
-    temperature, top_k, top_p, min_p, typical_p, epsilon), off when left out.
+    temperature, top_k, top_p, min_p, typical_p, epsilon, eta, ...), off when left out.
     ``temperature = 0`` means greedy: all the mass on the arg-max of ``logits`` (the first one
     on ties); the other knobs cannot change that choice and are ignored. ``logits`` may contain
     ``-inf`` (impossible tokens) but not NaN or +inf.

@@ -40,7 +40,7 @@ import numpy as np
 from arlm_tui.decoding import draws as _draws
 from arlm_tui.decoding.beam import BeamSearch, BeamSnapshot, beam_processors
 from arlm_tui.decoding.config import DecodingConfig
-from arlm_tui.decoding.processors import LogitsProcessor
+from arlm_tui.decoding.processors import LogitsProcessor, dry_breaker_ids
 from arlm_tui.decoding.strategies import as_prompt_ids, decode_step
 from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.decoding.trace import RunningScores, Trace, json_float
@@ -355,7 +355,8 @@ class Session(RunningScores):
         key = (config, len(self.prompt_ids))
         cache = self._processor_cache
         if cache is None or (cache[0], cache[1]) != key:
-            procs = config.processors(self.model.eos_id, len(self.prompt_ids))
+            procs = config.processors(self.model.eos_id, len(self.prompt_ids),
+                                      dry_breaker_ids(self.model.tokenizer))
             cache = self._processor_cache = (config, len(self.prompt_ids), procs,
                                              config.to_dict())
         return cache[2], cache[3]

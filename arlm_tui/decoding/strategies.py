@@ -21,7 +21,7 @@ import numpy as np
 from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.draws import VERSION as DRAWS_VERSION
 from arlm_tui.decoding.draws import step_draw
-from arlm_tui.decoding.processors import LogitsProcessor, entropy, softmax
+from arlm_tui.decoding.processors import LogitsProcessor, dry_breaker_ids, entropy, softmax
 from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.decoding.trace import Stage, Trace
 from arlm_tui.lm.base import LanguageModel, log_softmax
@@ -113,7 +113,8 @@ def decode_step(
     if raw.base is not None and raw.base.nbytes > raw.nbytes:
         raw = raw.copy()  # a row of a batch: the Trace keeps the row, not the whole batch
     if processors is None:
-        processors = config.processors(model.eos_id, prompt_length)
+        processors = config.processors(model.eos_id, prompt_length,
+                                       dry_breaker_ids(model.tokenizer))
 
     raw_probs = np.exp(raw)  # raw is normalised: softmax(log p) = p
     stages = [Stage("raw", "model", logprobs=raw)]  # its probs: exp(raw) again on access
@@ -139,6 +140,7 @@ def decode_step(
         else:
             probs = softmax(new)
             stages.append(Stage(processor.name, processor.label, probs, newly))
+            stages[-1].note = getattr(processor, "note", None)
         if processor.name == "top_p":
             top_p_cutoff = vocab_size - int(np.count_nonzero(new_removed))
         z, z_removed = new, new_removed

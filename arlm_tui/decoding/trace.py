@@ -43,7 +43,8 @@ class Stage:
     bit mask over the vocabulary, whichever is smaller.
     """
 
-    __slots__ = ("_logprobs", "_mask", "_previous", "_probs", "_removed", "label", "name")
+    __slots__ = ("_logprobs", "_mask", "_previous", "_probs", "_removed", "label", "name",
+                 "note")
 
     def __init__(self, name: str, label: str, probs: np.ndarray | None = None,
                  removed: Sequence[int] | np.ndarray = (), *,
@@ -52,6 +53,9 @@ class Stage:
             raise ValueError("Stage needs one of probs, logprobs or previous")
         self.name = name
         self.label = label
+        #: what the processor found at this step, for the explanations (DRY: (repeat
+        #: length, the token that would extend it)); None for most processors
+        self.note: Any = None
         self._probs = probs
         self._logprobs = logprobs
         self._previous = previous
