@@ -454,7 +454,10 @@ async def test_chain_rule_bpe_and_playground_controls():
 
     async with open_lab("06-decoding", "lab1") as (pilot, view):
         assert view.result.kept == 4
-        await pilot.press("down", "down", *["left"] * 4)  # top-p 1 → 0.8
+        from arlm_tui.tui.widgets.lab_views import PLAYGROUND_KNOBS
+
+        rows = [name for name, *_ in PLAYGROUND_KNOBS]
+        await pilot.press(*["down"] * rows.index("top_p"), *["left"] * 4)  # top-p 1 → 0.8
         assert view.knobs["top_p"] == pytest.approx(0.8) and view.result.kept == 2
 
 

@@ -15,7 +15,7 @@ from arlm_tui.tui.screens.dialogs import FileDialog, ModelPicker
 from arlm_tui.tui.screens.help import HelpScreen
 from arlm_tui.tui.screens.play import PlayScreen
 from arlm_tui.tui.widgets.generated_text import GeneratedText
-from arlm_tui.tui.widgets.knob_panel import KnobPanel
+from arlm_tui.tui.widgets.knob_panel import PANEL_KNOBS, KnobPanel
 from arlm_tui.tui.widgets.token_bars import TokenBars
 
 
@@ -273,8 +273,8 @@ async def test_mouse_selects_tokens_and_knobs_and_palette_has_play_commands():
         assert text.cursor == 0 and screen.selected == 0
         assert screen.query_one(TokenBars).trace is screen.session.traces[0]
         panel = screen.query_one(KnobPanel)
-        await pilot.click(KnobPanel, offset=(3, 4))  # border, then strategy, temp, top-k
-        assert panel.selected == "top_p"
+        await pilot.click(KnobPanel, offset=(3, 4))  # the border, then rows 0, 1, 2, 3
+        assert panel.selected == PANEL_KNOBS[3] == "top_k"  # strategy, temperature, top-nσ
         titles = [command.title for command in app.get_system_commands(screen)]
         assert "Play: Step" in titles and "Play: Compare models" in titles
         assert "Toggle light/dark theme" in titles
