@@ -197,7 +197,9 @@ async def test_threaded_engine_path():
         await pilot.press("space")
         await settle(pilot)
         assert len(screen.session.traces) == 2
-        assert screen.query_one(TokenBars).trace is screen.session.traces[-1]
+        bars = screen.query_one(TokenBars)  # live: the next token's distribution
+        assert bars.mode == "next" and bars.trace is screen.snap.preview
+        assert bars.trace.context_ids == screen.session.context_ids
         assert not screen.busy
 
 
@@ -250,7 +252,8 @@ async def test_transformer_steps_in_a_worker_and_shows_attention():
             if len(screen.session.traces) == 3:
                 break
         assert len(screen.session.traces) == 3 and not screen.busy
-        assert screen.query_one(TokenBars).trace is screen.session.traces[-1]
+        bars = screen.query_one(TokenBars)
+        assert bars.mode == "next" and bars.trace.context_ids == screen.session.context_ids
 
         await pilot.press("5")
         await settle(pilot)

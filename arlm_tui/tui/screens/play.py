@@ -5,6 +5,11 @@ that changes it is an *engine operation*: it runs inline for the numpy backends 
 millisecond) and in a thread worker for neural ones, so the interface never freezes; one
 operation runs at a time. When it ends, ``play_state.snapshot`` has gathered what to draw and the
 screen hands it down to the widgets (attributes down, messages up).
+
+The bars are live: they show the distribution of the NEXT token under the current model and
+knobs, recomputed after every operation (a knob, the strategy, the model, the prompt, undo,
+redo). Knob changes that arrive faster than they are computed are merged into one operation. A
+past step is shown only on request (its token selected in the text; esc returns to live).
 """
 
 from __future__ import annotations
@@ -189,6 +194,12 @@ class PlayScreen(Screen):
         #: belongs to its most recent call, so that call and the read must not interleave
         self.model_lock = threading.RLock()
         self._pending_config = DecodingConfig(strategy="sample")
+        #: knob changes not yet applied (merged while an operation runs or a flush is due)
+        self._pending_knobs: dict[str, Any] = {}
+        self._knob_flush_due = False
+        self._drawn_pieces: Any = None
+        #: lines last drawn under the views (redrawn only when they change)
+        self._drawn_lines: dict[str, Any] = {}
         #: models loaded for the compare and speculative views, by name
         self.model_cache: dict[str, Any] = {}
 
@@ -244,7 +255,7 @@ class PlayScreen(Screen):
             return True
         return self.session.model.backend not in INLINE_BACKENDS
 
-    def run_engine(self, operation: Callable[[], Any], *, preview: bool = False,
+    def run_engine(self, operation: Callable[[], Any], *,
                    after: Callable[[Any], None] | None = None,
                    queue_as_step: bool = False) -> bool:
         """Run ``operation`` (which changes the session), then redraw from a snapshot.
@@ -264,28 +275,35 @@ class PlayScreen(Screen):
             else:
                 self.notify("still computing the previous step …", timeout=2)
             return False
+        if self._pending_knobs:  # knobs turned just before: they apply to this operation
+            knobs, self._pending_knobs = self._pending_knobs, {}
+            session, then = self.session, operation
+
+            def operation() -> Any:
+                session.configure(**knobs)
+                return then()
         self.busy = True
         if self.threaded:
-            self._engine_worker(operation, preview, after)
+            self._engine_worker(operation, after)
         else:
-            result, snap, error = self._execute(operation, preview)
+            result, snap, error = self._execute(operation)
             self._finish(result, snap, error, after)
         return True
 
-    def _execute(self, operation: Callable[[], Any], preview: bool
+    def _execute(self, operation: Callable[[], Any]
                  ) -> tuple[Any, PlaySnapshot | None, str | None]:
         try:
             with self.model_lock:
                 result = operation()
-                snap = snapshot(self.session, with_preview=preview)
+                snap = snapshot(self.session, self.snap)
             return result, snap, None
         except (ArlmError, ValueError) as exc:
             return None, None, str(exc)
 
     @work(thread=True, exclusive=True, group="engine")
-    def _engine_worker(self, operation: Callable[[], Any], preview: bool,
+    def _engine_worker(self, operation: Callable[[], Any],
                        after: Callable[[Any], None] | None) -> None:
-        result, snap, error = self._execute(operation, preview)
+        result, snap, error = self._execute(operation)
         self.app.call_from_thread(self._finish, result, snap, error, after)
 
     def _finish(self, result: Any, snap: PlaySnapshot | None, error: str | None,
@@ -302,7 +320,9 @@ class PlayScreen(Screen):
         if after is not None:
             after(result)
         self.refresh_views()
-        if self._queued_steps:
+        if self._pending_knobs:
+            self._flush_knobs()
+        elif self._queued_steps:
             self._queued_steps -= 1
             self.action_step()
 
@@ -369,30 +389,36 @@ class PlayScreen(Screen):
         if snap is None:
             return
         text = self.query_one(GeneratedText)
-        text.set_text(snap.prompt_text, snap.pieces)
+        if snap.pieces is not self._drawn_pieces or text.prompt_text != snap.prompt_text:
+            # only when the text changed: a knob turned leaves it (and the layout) alone
+            self._drawn_pieces = snap.pieces
+            text.set_text(snap.prompt_text, snap.pieces)
+            self.query_one("#text-box", VerticalScroll).scroll_end(animate=False)
         if self.selected is not None and self.selected >= len(snap.traces):
             self.selected = None
         text.cursor = self.selected
-        self.query_one("#text-box", VerticalScroll).scroll_end(animate=False)
-        self.query_one(KnobPanel).config = snap.config
+        self.query_one(KnobPanel).config = (snap.config.replace(**self._pending_knobs)
+                                            if self._pending_knobs else snap.config)
         bars = self.query_one(TokenBars)
         shown = self.shown_trace()
+        bars.last_step = snap.traces[-1] if snap.traces else None
         if self.force_mode and snap.preview is not None:
             bars.mode = "force"
             bars.trace = snap.preview
-        elif shown is not None:
+        elif self.selected is not None and shown is not None:
             bars.mode = "step"
             bars.trace = shown
         else:
             bars.mode = "next"
             bars.trace = snap.preview
             if snap.preview is None:
-                bars.note = "The text is finished."
+                bars.note = ("The text is finished: backspace undoes the last step, R starts "
+                             "again from the prompt.")
         self._draw_beam(shown)
         self._draw_explain(shown, snap)
         self._draw_stats(snap)
-        self.sub_title = (f"{snap.model_name} ({snap.backend}) · {snap.config.strategy}"
-                          f" · seed {snap.config.seed}")
+        seed = f" · seed {snap.config.seed}" if snap.config.strategy == "sample" else ""
+        self.sub_title = f"{snap.model_name} ({snap.backend}) · {snap.config.strategy}{seed}"
         self.query_one("#views").border_title = self._view_title()
         self._refresh_analysis()
 
@@ -409,13 +435,18 @@ class PlayScreen(Screen):
         if self.view in ("samples", "speculative"):
             title = self.query_one(f"#view-{self.view}").title  # type: ignore[attr-defined]
         snap = self.snap
-        if self.view == "bars" and snap is not None:
+        if self.view in ("bars", "beam") and snap is not None:
             if self.force_mode:
                 title = "force the next token"
-            elif not snap.traces:
-                title = "next-token bars: the first token (space chooses)"
             elif self.selected is not None:
-                title = f"next-token bars: step {self.selected + 1} of {len(snap.traces)}"
+                title = (f"{title}: step {self.selected + 1}, past "
+                         f"(of {len(snap.traces)}; esc: live)")
+            elif snap.done:
+                title = f"{title}: the text is finished"
+            elif self.view == "beam":
+                title = f"{title}: next expansion, live"
+            else:
+                title = f"{title}: token {len(snap.pieces) + 1}, live"
         number = VIEW_IDS.index(self.view) + 1
         return f"{title} [dim]({number}/{len(VIEWS)}, v: next view)[/dim]"
 
@@ -425,33 +456,42 @@ class PlayScreen(Screen):
         if snap is None or self.session is None:
             return
         model = self.session.model
+        decode = hypothesis_text(model.tokenizer, model.eos_id)
+        if self.selected is None:
+            beam_view.show(snap.beam_preview, snap.beam_parents, decode, snap.config.to_dict(),
+                           live=True)
+            return
         if shown is None or shown.beam is None:
-            beam_view.show(None, (), hypothesis_text(model.tokenizer, model.eos_id),
-                           snap.config.to_dict())
+            beam_view.show(None, (), decode, snap.config.to_dict())
             return
         index = snap.traces.index(shown) if shown in snap.traces else len(snap.traces) - 1
         previous_trace = snap.traces[index - 1] if index > 0 else None
         previous = (previous_trace.beam.survivors
                     if previous_trace is not None and previous_trace.beam is not None else ())
-        beam_view.show(shown.beam, previous, hypothesis_text(model.tokenizer, model.eos_id),
-                       shown.config)
+        beam_view.show(shown.beam, previous, decode, shown.config)
 
     def _draw_explain(self, shown: Any, snap: PlaySnapshot) -> None:
         from arlm_tui.decoding.explain import explain
 
         widget = self.query_one("#explain", Static)
         if self.force_mode:
-            widget.update(Text("force: ↑/↓ choose a token in the bars, ⏎ takes it, "
-                               "esc cancels (F types one instead)", style="bold"))
+            line = Text("force: ↑/↓ choose a token in the bars, ⏎ takes it, esc cancels (F "
+                        "types one instead)", style="bold")
         elif shown is not None:
             line = Text("why: ", style="bold")
             line.append(explain(shown))
-            widget.update(line)
         elif snap.done:
-            widget.update("")
+            line = Text("")
         else:
-            widget.update(Text("space takes a step · f forces a token · ←/→ turn the "
-                               "selected knob · ? lists every key", style="dim"))
+            line = Text("space takes a step · f forces a token · ←/→ turn the selected knob · "
+                        "? lists every key", style="dim")
+        self._update_line(widget, line)
+
+    def _update_line(self, widget: Static, line: Text) -> None:
+        """``widget.update(line)`` unless it shows that already (an update lays out again)."""
+        if self._drawn_lines.get(widget.id or "") != line:
+            self._drawn_lines[widget.id or ""] = line
+            widget.update(line)
 
     def _draw_stats(self, snap: PlaySnapshot) -> None:
         parts = []
@@ -482,7 +522,7 @@ class PlayScreen(Screen):
             parts.append("r redoes")
         if self.autoplay_timer is not None:
             parts.append(f"▶ autoplay {self.app.settings.autoplay_interval:g} s")
-        self.query_one("#stats", Static).update(Text(" · ".join(parts)))
+        self._update_line(self.query_one("#stats", Static), Text(" · ".join(parts)))
 
     # ------------------------------------------------------------------ stepping
     def action_step(self) -> None:
@@ -544,7 +584,7 @@ class PlayScreen(Screen):
         bars = self.query_one(TokenBars)
         bars.cursor = 0
         bars.focus()
-        self.run_engine(lambda: None, preview=True)
+        self.refresh_views()
 
     def _leave_force_mode(self) -> None:
         if self.force_mode:
@@ -599,25 +639,40 @@ class PlayScreen(Screen):
         self.apply_knob(message.name, message.value)
 
     def apply_knob(self, name: str, value: Any) -> bool:
-        """Validate and apply one knob; False (and a message) if the value is refused."""
+        """Validate one knob and apply it: False (and a message) if the value is refused.
+
+        The change shows in the knob panel at once; the session and the live bars follow in one
+        engine operation, which merges every change made before it starts (a held arrow key
+        recomputes once per frame, not once per key)."""
         if self.session is None:
             return False
+        current = self.session.config.replace(**self._pending_knobs)
         try:
-            self.session.config.replace(**{name: value})
+            wanted = current.replace(**{name: value})
         except ValueError as exc:
             self.notify(str(exc), severity="error", timeout=5)
             return False
-        previous = self.session.config.strategy
-        ok = self.run_engine(lambda: self.session.configure(**{name: value}))
-        if ok and name == "strategy" and value != previous:
+        previous = current.strategy
+        self._pending_knobs[name] = value
+        self.query_one(KnobPanel).config = wanted
+        if name == "strategy" and value != previous:
             if value == "beam" and self.view == "bars":
-                self.view = "beam"
-                self.query_one("#views", ContentSwitcher).current = "view-beam"
+                self.action_view("beam")
             elif previous == "beam" and self.view == "beam":
-                self.view = "bars"
-                self.query_one("#views", ContentSwitcher).current = "view-bars"
-            self.refresh_views()
-        return ok
+                self.action_view("bars")
+        if not self._knob_flush_due:
+            self._knob_flush_due = True
+            self.call_later(self._flush_knobs)
+        return True
+
+    def _flush_knobs(self) -> None:
+        """Apply the knob changes waiting (now, or when the running operation ends)."""
+        self._knob_flush_due = False
+        if not self._pending_knobs or self.session is None or self.busy:
+            return
+        knobs, self._pending_knobs = self._pending_knobs, {}
+        session = self.session
+        self.run_engine(lambda: session.configure(**knobs))
 
     def on_knob_panel_edit_requested(self, message: KnobPanel.EditRequested) -> None:
         message.stop()

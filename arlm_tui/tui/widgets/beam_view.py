@@ -1,8 +1,10 @@
 """The beam view: live hypotheses with their scores, candidates pruned this step, finished ones.
 
-It draws one beam-search step (a ``BeamStep`` from a Trace): each live hypothesis with its
-log-probability and its length-normalised score log p / length^α, the best candidates that did
-not make the cut, and the finished hypotheses (ended with ``</s>``), best first.
+It draws one beam-search step (a ``BeamStep``): each hypothesis kept with its log-probability and
+its length-normalised score log p / length^α, the best candidates that did not make the cut, and
+the finished hypotheses (ended with ``</s>``), best first. Live (``live=True``) the step is the
+NEXT expansion under the current knobs, not yet taken: what space would keep and prune; else it
+is a past step of the session.
 """
 
 from __future__ import annotations
@@ -47,9 +49,11 @@ class BeamView(Widget):
         self.previous: Sequence[Any] = ()
         self.decode: Callable[[Sequence[int]], str] = lambda ids: " ".join(map(str, ids))
         self.config: dict[str, Any] = {}
+        self.live = False
 
     def show(self, beam: Any, previous: Sequence[Any], decode: Callable[[Sequence[int]], str],
-             config: dict[str, Any]) -> None:
+             config: dict[str, Any], *, live: bool = False) -> None:
+        self.live = live
         self.previous = previous
         self.decode = decode
         self.config = config
@@ -77,18 +81,28 @@ class BeamView(Widget):
             line.append(_fmt(logprob) + " " + _fmt(score), style)
             return line
 
-        head = (f"step {beam.step + 1} · {beam.num_candidates} candidates, kept "
-                f"{len(beam.survivors)} · score = log p / length^α, α = {alpha:g}"
-                + (" · search finished" if beam.done else ""))
+        width_knob = self.config.get("beam_width", len(beam.survivors))
+        if self.live:
+            head = (f"next expansion (step {beam.step + 1}, live): space keeps "
+                    f"{len(beam.survivors)} of {beam.num_candidates} candidates"
+                    + (", then the search ends" if beam.done else ""))
+        else:
+            head = (f"step {beam.step + 1} (past): kept {len(beam.survivors)} of "
+                    f"{beam.num_candidates} candidates"
+                    + (" · search finished" if beam.done else ""))
         lines.append(Text(clip(head, width - 1), st["header"]))
+        lines.append(Text(clip(f"width {width_knob} · score = log p / length^α, α = {alpha:g}",
+                               width - 1), st["header"]))
         lines.append(Text(" " * (3 + text_w) + "   log p    score", st["header"]))
-        lines.append(Text("live hypotheses", st["header"]))
+        lines.append(Text("hypotheses space would keep" if self.live else "live hypotheses",
+                          st["header"]))
         for i, h in enumerate(beam.survivors):
             lines.append(row(f"{i + 1:>2} ", self.decode(h.ids), h.logprob, h.score,
                              st["best"] if i == 0 else st["live"]))
         budget = height - len(lines) - 2 - min(len(beam.finished), 4)
         if beam.pruned and budget > 1:
-            lines.append(Text("pruned this step (best first)", st["header"]))
+            lines.append(Text("pruned by this expansion (best first)" if self.live
+                              else "pruned this step (best first)", st["header"]))
             for cand in beam.pruned[: max(budget - 1, 1)]:
                 parent = self.previous[cand.parent] if cand.parent < len(self.previous) else None
                 ids = list(parent.ids) if parent is not None else []

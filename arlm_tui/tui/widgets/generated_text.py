@@ -1,8 +1,9 @@
 """The text so far: the prompt, then each generated token shaded by its probability.
 
 Shades go from calm (the model expected the token) to loud (a surprise), so the eye finds the
-unlikely choices. With the focus, ←/→ select a generated token and the screen shows the step
-that chose it (``GeneratedText.StepSelected``); escape returns to the latest step.
+unlikely choices; the token the latest step chose is bold. With the focus, ←/→ select a generated
+token and the screen shows the step that chose it (``GeneratedText.StepSelected``); escape
+returns to the live view.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class GeneratedText(Widget, can_focus=True):
         "generated-text--p4",
         "generated-text--forced",
         "generated-text--cursor",
+        "generated-text--last",
         "generated-text--legend",
     }
     DEFAULT_CSS = """
@@ -67,6 +69,7 @@ class GeneratedText(Widget, can_focus=True):
     GeneratedText > .generated-text--p4 { background: $error 75%; }
     GeneratedText > .generated-text--forced { text-style: underline; }
     GeneratedText > .generated-text--cursor { text-style: reverse; }
+    GeneratedText > .generated-text--last { text-style: bold; }
     GeneratedText > .generated-text--legend { color: $text-muted; }
     """
 
@@ -118,7 +121,7 @@ class GeneratedText(Widget, can_focus=True):
     def render(self) -> Text:
         styles = {name: self.get_component_rich_style(f"generated-text--{name}")
                   for name in ("prompt", "p0", "p1", "p2", "p3", "p4", "forced", "cursor",
-                               "legend")}
+                               "last", "legend")}
         out = Text(self.prompt_text, style=styles["prompt"])
         for index, piece in enumerate(self.pieces):
             leading = len(piece.text) - len(piece.text.lstrip(" "))
@@ -129,6 +132,8 @@ class GeneratedText(Widget, can_focus=True):
                 style = style + styles["forced"]
             if index == self.cursor:
                 style = style + styles["cursor"]
+            elif self.cursor is None and index == len(self.pieces) - 1:
+                style = style + styles["last"]  # the token the latest step chose
             out.append(piece.text[leading:], style + Style(meta={"token": index}))
         if not self.prompt_text and not self.pieces:
             out.append("(empty prompt: the model starts a new text)", styles["prompt"])

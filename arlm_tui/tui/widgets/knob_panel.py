@@ -165,6 +165,12 @@ class KnobPanel(Widget, can_focus=True):
         knob = KNOBS[self.selected]
         value = step_value(knob, getattr(self.config, knob.name), direction, coarse)
         self.post_message(self.Changed(knob.name, value))
+        # shown at once, so that keys arriving before the screen answers build on this value
+        # (the screen gives the panel its config again, and a refused value is undone then)
+        try:
+            self.config = self.config.replace(**{knob.name: value})
+        except ValueError:
+            pass
 
     def action_off(self) -> None:
         knob = KNOBS[self.selected]
