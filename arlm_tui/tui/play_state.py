@@ -194,6 +194,28 @@ def snapshot(session: Session, previous: PlaySnapshot | None = None) -> PlaySnap
     )
 
 
+def unknown_words(model: Any, text: str) -> list[str]:
+    """The pieces of ``text`` that ``model``'s vocabulary does not have (each would be read as
+    ``<unk>``), in order and without repeats; [] for a tokenizer that knows every text."""
+    tokenizer = model.tokenizer
+    tokenize = getattr(tokenizer, "tokenize", None)
+    if tokenize is None or not text:
+        return []
+    try:
+        pieces = tokenize(text)
+        ids = tokenizer.encode(text)
+    except Exception:  # noqa: BLE001 - a tokenizer we cannot look into: nothing to mark
+        return []
+    if len(pieces) != len(ids):
+        return []
+    unk = model.unk_id
+    found: list[str] = []
+    for piece, token_id in zip(pieces, ids, strict=True):
+        if token_id == unk and piece != "<unk>" and piece not in found:
+            found.append(piece)
+    return found
+
+
 def hypothesis_text(tokenizer: Any, eos_id: int) -> Any:
     """decode(ids) for beam hypotheses: the text of the ids, with " </s>" when it ended."""
     def decode(ids: Sequence[int]) -> str:

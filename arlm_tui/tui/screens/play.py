@@ -15,14 +15,17 @@ past step is shown only on request (its token selected in the text; esc returns 
 from __future__ import annotations
 
 import math
+import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -33,7 +36,7 @@ from textual.worker import get_current_worker
 
 from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
 from arlm_tui.errors import ArlmError
-from arlm_tui.tui.play_state import PlaySnapshot, hypothesis_text, snapshot
+from arlm_tui.tui.play_state import PlaySnapshot, hypothesis_text, snapshot, unknown_words
 from arlm_tui.tui.settings import AUTOPLAY_INTERVALS
 from arlm_tui.tui.widgets.analysis_views import (
     AttentionView,
@@ -84,6 +87,47 @@ def sessions_dir() -> Path:
     from arlm_tui import paths
 
     return paths.user_home() / "sessions"
+
+
+def session_path(text: str) -> Path:
+    """Where a typed session file name points: a bare name (no folder) goes into arlm's
+    ``sessions/`` folder, with ``.json`` added when it has no suffix; a path is taken as it is."""
+    text = text.strip()
+    path = Path(text).expanduser()
+    if not text.startswith(("~", ".", "/")) and len(path.parts) == 1:
+        path = sessions_dir() / path
+        if not path.suffix:
+            path = path.with_suffix(".json")
+    return path
+
+
+def saved_sessions(folder: Path) -> list[Path]:
+    """The session files in ``folder``, newest first (none if it cannot be read)."""
+    try:
+        files = [path for path in folder.glob("*.json") if path.is_file()]
+        return sorted(files, key=lambda path: path.stat().st_mtime, reverse=True)
+    except OSError:
+        return []
+
+
+def new_seed() -> int:
+    """A fresh random seed for a new play (at most six digits, easy to read in the title and
+    to type). ``ARLM_SEED`` fixes it (the tests do, so that screenshots are stable)."""
+    fixed = os.environ.get("ARLM_SEED", "").strip()
+    if fixed.isdigit():
+        return int(fixed)
+    return secrets.randbelow(1_000_000)
+
+
+@dataclass
+class PlayResume:
+    """What a play screen leaves behind when the learner goes back home, to take up again."""
+
+    session: Any
+    view: str = "bars"
+    replay_total: int | None = None
+    model_cache: dict[str, Any] = field(default_factory=dict)
+    prompt_value: str | None = None  # the prompt line as it was (typed words kept)
 
 
 def parse_knob(name: str, text: str) -> Any:
@@ -167,16 +211,22 @@ class PlayScreen(Screen):
         Binding("ctrl+o", "open", "Open", show=False, id="play.open",
                 tooltip="open a saved session and replay it step by step"),
         Binding("escape", "back", "Back", show=False, id="play.back",
-                tooltip="cancel forcing / token selection; else back to the home screen"),
+                tooltip="cancel forcing / token selection; else back to the home screen (the "
+                "session is kept: Play takes it up again)"),
+        Binding("ctrl+n", "new_play", "New", show=False, id="play.new",
+                tooltip="a new play with the same model, prompt and a fresh seed"),
     ]
 
     def __init__(self, *, model: Any = None, prompt: str = "", strategy: str | None = None,
-                 knobs: dict[str, Any] | None = None) -> None:
+                 knobs: dict[str, Any] | None = None, resume: PlayResume | None = None) -> None:
         super().__init__()
         self.model_spec = model
         self.initial_prompt = prompt
         self.initial_strategy = strategy
         self.initial_knobs = dict(knobs or {})
+        if "seed" not in self.initial_knobs:  # a fixed seed only when one is given
+            self.initial_knobs["seed"] = new_seed()
+        self.resume = resume
         self.session: Any = None
         self.snap: PlaySnapshot | None = None
         self.view = "bars"
@@ -210,6 +260,7 @@ class PlayScreen(Screen):
             yield Label("prompt ›", id="prompt-label")
             yield Input(self.initial_prompt, placeholder="type a text to continue, ⏎ to start",
                         id="prompt", select_on_focus=False)
+            yield Label("", id="prompt-note")
         with VerticalScroll(id="text-box"):
             yield GeneratedText(id="text")
         with Horizontal(id="main"):
@@ -229,6 +280,9 @@ class PlayScreen(Screen):
         self.query_one("#views").border_title = VIEW_TITLES["bars"]
         self.query_one("#knobs").border_title = "knobs"
         self.query_one("#text-box").border_title = "text"
+        if self.resume is not None:
+            self._resume(self.resume)
+            return
         bars = self.query_one(TokenBars)
         bars.note = ("loading the model … (the first time a transformer is used, its compiled "
                      "step is built too: a few seconds)")
@@ -237,10 +291,34 @@ class PlayScreen(Screen):
                                     **self.initial_knobs)
         except (ValueError, TypeError) as exc:
             self.notify(f"{exc}; using the default knobs", severity="error", timeout=8)
-            config = DecodingConfig(strategy="sample")
+            config = DecodingConfig(strategy="sample", seed=new_seed())
         self.query_one(KnobPanel).config = config
         self._pending_config = config
         self.load_model(self.model_spec, first=True)
+
+    def _resume(self, resume: PlayResume) -> None:
+        """Take up a session left earlier: same model, text, knobs, history and view."""
+        self.resume = None
+        session = resume.session
+        self.session = session
+        self.model_cache = resume.model_cache
+        self.replay_total = resume.replay_total
+        self.query_one(KnobPanel).config = session.config
+        self._pending_config = session.config
+        prompt = resume.prompt_value
+        if prompt is None:
+            prompt = session.model.tokenizer.decode(session.prompt_ids)
+        self.query_one("#prompt", Input).value = prompt
+        self.show_unknown(unknown_words(session.model, prompt), session.model.name)
+        self.action_view(resume.view)
+        self.run_engine(lambda: None)
+
+    def resume_state(self) -> PlayResume | None:
+        """What ``PlayResume`` needs to take this session up again (None before a model)."""
+        if self.session is None:
+            return None
+        return PlayResume(self.session, self.view, self.replay_total, self.model_cache,
+                          self.query_one("#prompt", Input).value)
 
     def on_resize(self) -> None:
         # on short terminals the shade legend gives its line to the bars
@@ -348,17 +426,21 @@ class PlayScreen(Screen):
             if first or self.session is None:
                 prompt = self.query_one("#prompt", Input).value if not first else (
                     self.initial_prompt)
+                unknown = unknown_words(model, prompt)
                 session = Session(model, prompt, self._pending_config)
             else:
                 session = self.session
-                session.set_model(model)
+                with self.model_lock:
+                    unknown = unknown_words(model, session.text)
+                    session.set_model(model)
             snap = snapshot(session)
         except (ArlmError, ValueError, OSError) as exc:
             self.app.call_from_thread(self._load_failed, str(exc))
             return
-        self.app.call_from_thread(self._loaded, session, snap)
+        self.app.call_from_thread(self._loaded, session, snap, unknown)
 
-    def _loaded(self, session: Any, snap: PlaySnapshot) -> None:
+    def _loaded(self, session: Any, snap: PlaySnapshot, unknown: list[str] | None = None
+                ) -> None:
         self.busy = False
         self._queued_steps = 0
         switched = self.session is not None and self.session is session
@@ -371,7 +453,40 @@ class PlayScreen(Screen):
             self.query_one("#prompt", Input).value = snap.prompt_text
             self.notify(f"now continuing with {snap.model_name}: the text so far is the prompt",
                         timeout=4)
+        self.show_unknown(unknown or [], snap.model_name)
         self.refresh_views()
+
+    # ------------------------------------------------------------------ the prompt line
+    def show_unknown(self, unknown: list[str], model_name: str) -> None:
+        """Mark the words the model reads as <unk> on the prompt line, and name the model."""
+        note = self.query_one("#prompt-note", Label)
+        if not unknown:
+            note.update("")
+            note.display = False
+            return
+        shown = ", ".join(f"{word} → <unk>" for word in unknown[:4])
+        more = f" (+{len(unknown) - 4})" if len(unknown) > 4 else ""
+        note.update(Text(f"{shown}{more} (unknown to {model_name})"))
+        note.display = True
+
+    def on_input_changed(self, message: Input.Changed) -> None:
+        if message.input.id != "prompt" or self.session is None:
+            return
+        if not message.input.has_focus:
+            return  # the screen wrote the session's prompt there: its note stays
+        self.show_unknown(unknown_words(self.session.model, message.value),
+                          self.session.model.name)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        # the prompt keeps what was typed when the focus moves away (tab, a click): it is
+        # applied with ⏎, and a message says so
+        widget = event.widget
+        if not isinstance(widget, Input) or widget.id != "prompt" or self.session is None:
+            return
+        current = self.session.model.tokenizer.decode(self.session.prompt_ids)
+        if widget.value != current:
+            self.notify("the prompt was edited: p then ⏎ starts again from it (the steps taken "
+                        "so far are kept until then)", timeout=4)
 
     def _load_failed(self, message: str) -> None:
         self.busy = False
@@ -898,47 +1013,61 @@ class PlayScreen(Screen):
             return
         from arlm_tui.tui.screens.dialogs import FileDialog
 
-        default = sessions_dir() / time.strftime("session-%Y%m%d-%H%M%S.json")
+        default = time.strftime("session-%Y%m%d-%H%M%S.json")
         data = self.session.to_json()
 
         def done(path: Path | None) -> None:
             if path is None:
                 return
+            path = session_path(str(path))
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(data, encoding="utf-8")
+                partial = path.with_name(path.name + ".partial")
+                partial.write_text(data, encoding="utf-8")
+                partial.replace(path)  # a kill mid-write never leaves half a file
             except OSError as exc:
                 self.notify(f"could not save {path}: {exc.strerror or exc}", severity="error")
                 return
             self.notify(f"saved {path}", timeout=4)
 
         def check(text: str) -> str | None:
-            path = Path(text).expanduser()
+            path = session_path(text)
             if path.is_dir():
                 return f"{path} is a directory: add a file name"
             return None
 
-        self.app.push_screen(FileDialog("Save the session as", default, check=check), done)
+        self.app.push_screen(FileDialog(
+            "Save the session as", Path(default), check=check,
+            help_text=f"A name alone is saved in {sessions_dir()}; type a path to save "
+                      "elsewhere."), done)
 
     def action_open(self) -> None:
         from arlm_tui.tui.screens.dialogs import FileDialog
 
         self._stop_autoplay()
         folder = sessions_dir()
-        existing = sorted(folder.glob("*.json"), reverse=True)[:8] if folder.is_dir() else []
+        existing = saved_sessions(folder)
 
         def check(text: str) -> str | None:
-            path = Path(text).expanduser()
-            if not path.is_file():
+            path = session_path(text)
+            if path.is_dir():
+                return f"{path} is a directory: choose a session file in it"
+            if not path.exists():
                 return f"no such file: {path}"
+            if not path.is_file():
+                return f"{path} is not a regular file"
             return None
 
         def done(path: Path | None) -> None:
             if path is not None:
-                self.open_session(path)
+                self.open_session(session_path(str(path)))
 
-        self.app.push_screen(FileDialog("Open a saved session", existing[0] if existing
-                                        else folder, existing=existing, check=check), done)
+        self.app.push_screen(FileDialog(
+            "Open a saved session", Path(existing[0].name) if existing else Path(""),
+            existing=existing, check=check,
+            help_text=(f"Sessions in {folder}, newest first" if existing else
+                       f"No session saved in {folder} yet")
+            + "; a name alone is looked for there, or type a path."), done)
 
     def open_session(self, path: Path) -> None:
         """Replay a saved session: load it, go back to its prompt, then space replays a step."""
@@ -1000,7 +1129,26 @@ class PlayScreen(Screen):
             self.refresh_views()
             return
         self._stop_autoplay()
+        self._pending_knobs_into_session()
+        self.app.play_resume = self.resume_state()  # type: ignore[attr-defined]
         self.app.pop_screen()
+
+    def action_new_play(self) -> None:
+        """Leave this session for a new one (same model and prompt, fresh seed)."""
+        if self.busy:
+            self.notify("still computing …", timeout=2)
+            return
+        self._stop_autoplay()
+        model = self.session.model.name if self.session is not None else self.model_spec
+        prompt = self.query_one("#prompt", Input).value
+        self.app.play_resume = None  # type: ignore[attr-defined]
+        self.app.pop_screen()
+        self.app.open_play(model=model, prompt=prompt)  # type: ignore[attr-defined]
+
+    def _pending_knobs_into_session(self) -> None:
+        if self._pending_knobs and self.session is not None and not self.busy:
+            self.session.configure(**self._pending_knobs)
+            self._pending_knobs = {}
 
     def palette_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         """Entries of the command palette while this screen is shown."""
@@ -1015,6 +1163,8 @@ class PlayScreen(Screen):
             ("Play: switch model", "the text so far is kept (m)", self.action_pick_model),
             ("Play: next strategy", "greedy → sample → beam (s)", self.action_cycle_strategy),
             ("Play: autoplay", "start or pause autoplay (a)", self.action_autoplay),
+            ("Play: new session", "same model and prompt, a fresh seed (ctrl+n)",
+             self.action_new_play),
             ("Play: save session", "save to JSON (ctrl+s)", self.action_save),
             ("Play: open session", "replay a saved session (ctrl+o)", self.action_open),
         ]
