@@ -149,9 +149,11 @@ def generated_probs(session: Session) -> list[float]:
                                                       generated))]
 
 
-def snapshot(session: Session, previous: PlaySnapshot | None = None) -> PlaySnapshot:
-    """Gather the screen's data, the live preview of the next step included. The text pieces
-    of ``previous`` are reused when the text has not changed (a knob turned)."""
+def snapshot(session: Session, previous: PlaySnapshot | None = None, *,
+             live: bool = True) -> PlaySnapshot:
+    """Gather the screen's data, the live preview of the next step included (``live=False``
+    leaves it out: after the model failed to give it). The text pieces of ``previous`` are
+    reused when the text has not changed (a knob turned)."""
     model = session.model
     generated = session.generated_ids
     traces = session.traces
@@ -170,8 +172,8 @@ def snapshot(session: Session, previous: PlaySnapshot | None = None) -> PlaySnap
                        generated[i] == model.eos_id)
             for i, text in enumerate(texts)
         ]
-    preview = preview_trace(session)
-    beam_preview, beam_parents = preview_beam(session)
+    preview = preview_trace(session) if live else None
+    beam_preview, beam_parents = preview_beam(session) if live else (None, ())
     return PlaySnapshot(
         prompt_text=prompt_text,
         pieces=pieces,

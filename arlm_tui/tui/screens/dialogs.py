@@ -172,3 +172,36 @@ class FileDialog(ModalScreen[Path | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """Ask a question with a few answers; dismisses with the chosen answer's id (None: escape)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel",
+                                                     id="choice.cancel")]
+
+    def __init__(self, title: str, *, choices: list[tuple[str, str]], help_text: str = "",
+                 ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.help_text = help_text
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
+            if self.help_text:
+                yield Static(Text(self.help_text), classes="dialog-help")
+            yield OptionList(*(Option(label, id=choice) for choice, label in self.choices),
+                             id="choice-list")
+            yield Static("[dim]↑↓ choose · ⏎ accept · esc cancel[/dim]", classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#choice-list", OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

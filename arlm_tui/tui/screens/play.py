@@ -32,7 +32,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer, Header, Input, Label, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
 from arlm_tui.errors import ArlmError
@@ -108,6 +108,58 @@ def saved_sessions(folder: Path) -> list[Path]:
         return sorted(files, key=lambda path: path.stat().st_mtime, reverse=True)
     except OSError:
         return []
+
+
+#: Largest session file read (a session of 10,000 steps with its top-10 rows is about 30 MB).
+MAX_SESSION_BYTES = 64 * 1024 * 1024
+
+
+def read_session_file(path: Path) -> str:
+    """The text of a saved session: a regular file of at most MAX_SESSION_BYTES (checked before
+    reading), else ArlmError with one line."""
+    import stat
+
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ArlmError(f"{path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ArlmError(f"{path} is a directory, not a session file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ArlmError(f"{path} is not a regular file")
+    if info.st_size > MAX_SESSION_BYTES:
+        raise ArlmError(f"{path}: {info.st_size} bytes, more than a session file may have "
+                        f"({MAX_SESSION_BYTES})")
+    with path.open("rb") as handle:
+        data = handle.read(MAX_SESSION_BYTES + 1)
+    if len(data) > MAX_SESSION_BYTES:
+        raise ArlmError(f"{path} grew past {MAX_SESSION_BYTES} bytes while being read")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ArlmError(f"{path} is not UTF-8 text, so not a session file") from None
+
+
+def session_model_name(text: str, path: Path) -> str:
+    """The "model" field of a session file (checked before any model is looked up)."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        what = "nested too deeply" if isinstance(exc, RecursionError) else f"not valid JSON: {exc}"
+        raise ArlmError(f"{path}: session file is {what}") from None
+    if not isinstance(data, dict) or data.get("format") != "arlm-session":
+        raise ArlmError(f'{path}: not an arlm session (expected "format": "arlm-session")')
+    named = data.get("model")
+    if not isinstance(named, str) or not named.strip():
+        raise ArlmError(f'{path}: the session\'s "model" field is missing or not a name')
+    return named
+
+
+def failure_text(exc: BaseException) -> str:
+    """One line for an unexpected failure in a worker (shown; the app keeps running)."""
+    return f"unexpected {type(exc).__name__}: {exc}".strip().rstrip(":")
 
 
 def new_seed() -> int:
@@ -370,15 +422,24 @@ class PlayScreen(Screen):
 
     def _execute(self, operation: Callable[[], Any]
                  ) -> tuple[Any, PlaySnapshot | None, str | None]:
-        try:
-            with self.model_lock:
+        with self.model_lock:
+            try:
                 result = operation()
-                snap = snapshot(self.session, self.snap)
-            return result, snap, None
-        except (ArlmError, ValueError) as exc:
-            return None, None, str(exc)
+            except (ArlmError, ValueError) as exc:
+                return None, None, str(exc)
+            except Exception as exc:  # noqa: BLE001 - a broken model must not end the app
+                return None, None, failure_text(exc)
+            try:
+                return result, snapshot(self.session, self.snap), None
+            except Exception as exc:  # noqa: BLE001 - the next token could not be previewed
+                error = str(exc) if isinstance(exc, (ArlmError, ValueError)) else (
+                    failure_text(exc))
+            try:  # what the operation did is still drawn, without the live preview
+                return result, snapshot(self.session, self.snap, live=False), error
+            except Exception:  # noqa: BLE001
+                return result, None, error
 
-    @work(thread=True, exclusive=True, group="engine")
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
     def _engine_worker(self, operation: Callable[[], Any],
                        after: Callable[[Any], None] | None) -> None:
         result, snap, error = self._execute(operation)
@@ -392,6 +453,9 @@ class PlayScreen(Screen):
             self._queued_steps = 0
             self.notify(error, severity="error", timeout=6)
             self._stop_autoplay()
+            if snap is not None:  # the operation itself went through: show it
+                self.snap = snap
+                self.refresh_views()
             return
         if snap is not None:
             self.snap = snap
@@ -416,7 +480,7 @@ class PlayScreen(Screen):
                         "compiled step: a few seconds)", timeout=4)
         self._load_worker(spec, first)
 
-    @work(thread=True, exclusive=True, group="engine")
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
     def _load_worker(self, spec: Any, first: bool) -> None:
         from arlm_tui.decoding.session import Session
         from arlm_tui.lm.registry import load_model
@@ -436,6 +500,9 @@ class PlayScreen(Screen):
             snap = snapshot(session)
         except (ArlmError, ValueError, OSError) as exc:
             self.app.call_from_thread(self._load_failed, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a broken model must not end the app
+            self.app.call_from_thread(self._load_failed, failure_text(exc))
             return
         self.app.call_from_thread(self._loaded, session, snap, unknown)
 
@@ -487,6 +554,19 @@ class PlayScreen(Screen):
         if widget.value != current:
             self.notify("the prompt was edited: p then ⏎ starts again from it (the steps taken "
                         "so far are kept until then)", timeout=4)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The last net under every worker of this screen: a failure that got past its own
+        handling is shown, and the screen is usable again (no WorkerFailed exit)."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        message = failure_text(error) if error is not None else "a background task failed"
+        self.last_error = message
+        self.notify(message, severity="error", timeout=8)
+        if event.worker.group == "engine":
+            self.busy = False
+            self._queued_steps = 0
 
     def _load_failed(self, message: str) -> None:
         self.busy = False
@@ -927,13 +1007,15 @@ class PlayScreen(Screen):
         widget.computing()  # type: ignore[attr-defined]
         self._analysis_worker(self.view, request, self._analysis_version)
 
-    @work(thread=True, exclusive=True, group="analysis")
+    @work(thread=True, exclusive=True, group="analysis", exit_on_error=False)
     def _analysis_worker(self, view: str, request: Callable[[], Any], version: int) -> None:
         try:
             data = request()
             error = None
         except (ArlmError, ValueError, OSError, ImportError) as exc:
             data, error = None, str(exc)
+        except Exception as exc:  # noqa: BLE001 - a broken model must not end the app
+            data, error = None, failure_text(exc)
         if get_current_worker().is_cancelled:  # a newer request replaced this one
             return
         self.app.call_from_thread(self._analysis_done, view, data, error, version)
@@ -1069,38 +1151,80 @@ class PlayScreen(Screen):
                        f"No session saved in {folder} yet")
             + "; a name alone is looked for there, or type a path."), done)
 
-    def open_session(self, path: Path) -> None:
-        """Replay a saved session: load it, go back to its prompt, then space replays a step."""
+    def open_session(self, path: Path, *, model_choice: str | None = None) -> None:
+        """Replay a saved session: load it, go back to its prompt, then space replays a step.
+
+        The file's "model" field is data, not a command: a model installed here (or the one in
+        use) is loaded as named; anything else (an unknown name, a path, hf:) is only loaded
+        after the learner says so (``model_choice``: "named" loads it, "current" replays with
+        the model in use)."""
         if self.busy:
             self.notify("still computing …", timeout=2)
             return
         self.busy = True
-        self._open_worker(path)
+        self._open_worker(path, model_choice)
 
-    @work(thread=True, exclusive=True, group="engine")
-    def _open_worker(self, path: Path) -> None:
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
+    def _open_worker(self, path: Path, model_choice: str | None) -> None:
         from arlm_tui.decoding.session import Session
-        from arlm_tui.lm.registry import load_model
+        from arlm_tui.lm.registry import list_models, load_model
 
         current = self.session.model if self.session is not None else None
-
-        def loader(name: str) -> Any:
-            if current is not None and current.name == name:
-                return current
-            return load_model(name)
-
         try:
-            text = path.read_text(encoding="utf-8")
-            session = Session.from_json(text, model_loader=loader)
+            text = read_session_file(path)
+            named = session_model_name(text, path)
+            installed = {entry.name for entry in list_models()}
+            if model_choice is None and named not in installed and (
+                    current is None or named != current.name):
+                self.app.call_from_thread(self._ask_about_model, path, named)
+                return
+            if model_choice == "current" and current is not None:
+                session = Session.from_json(text, model=current)
+            else:
+                def loader(name: str) -> Any:
+                    if current is not None and current.name == name:
+                        return current
+                    return load_model(name)
+
+                session = Session.from_json(text, model_loader=loader)
             total = len(session.traces)
             while session.undo():
                 pass
             snap = snapshot(session)
-        except (ArlmError, ValueError, OSError, UnicodeDecodeError) as exc:
+        except (ArlmError, ValueError, OSError, UnicodeDecodeError, RecursionError) as exc:
             message = str(exc) if isinstance(exc, ArlmError) else f"{path}: {exc}"
             self.app.call_from_thread(self._load_failed, message)
             return
+        except Exception as exc:  # noqa: BLE001 - a broken model or file must not end the app
+            self.app.call_from_thread(self._load_failed, f"{path}: {failure_text(exc)}")
+            return
         self.app.call_from_thread(self._opened, session, snap, total, path)
+
+    def _ask_about_model(self, path: Path, named: str) -> None:
+        """The session names a model that is not installed: ask before loading anything."""
+        from arlm_tui.tui.screens.dialogs import ChoiceDialog
+
+        self.busy = False
+        what = ("a Hugging Face checkpoint" if named.startswith("hf:") else
+                "a path" if ("/" in named or "\\" in named or named.startswith("~")) else
+                "a model that is not installed here")
+        choices = [("named", f"load {named}")]
+        if self.session is not None:
+            choices.append(("current", f"replay it with {self.session.model.name}, the model "
+                                       "in use"))
+        choices.append(("cancel", "cancel"))
+
+        def done(choice: str | None) -> None:
+            if choice in ("named", "current"):
+                self.open_session(path, model_choice=choice)
+            else:
+                self.notify(f"{path.name} was not opened", timeout=3)
+
+        self.app.push_screen(ChoiceDialog(
+            f"{path.name} names the model {named!r}",
+            help_text=f"That is {what}. A session file only says which model made it: load "
+                      "that model only if you trust where the file came from.",
+            choices=choices), done)
 
     def _opened(self, session: Any, snap: PlaySnapshot, total: int, path: Path) -> None:
         self.busy = False
