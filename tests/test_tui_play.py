@@ -11,12 +11,13 @@ import pytest
 from tui_helpers import PROMPT, make_play_app, rendered, settle, start_play
 
 from arlm_tui.decoding.processors import warp
-from arlm_tui.tui.screens.dialogs import ValueDialog
+from arlm_tui.numbers import fmt_prob
+from arlm_tui.tui.screens.dialogs import ChoiceDialog, ValueDialog
 from arlm_tui.tui.screens.play import PlayScreen
 from arlm_tui.tui.widgets.beam_view import BeamView
 from arlm_tui.tui.widgets.generated_text import GeneratedText
 from arlm_tui.tui.widgets.knob_panel import KnobPanel
-from arlm_tui.tui.widgets.token_bars import TokenBars, column_titles, columns, fmt_prob
+from arlm_tui.tui.widgets.token_bars import TokenBars, column_titles, columns
 
 
 async def select_knob(pilot, screen: PlayScreen, name: str) -> None:
@@ -169,6 +170,17 @@ async def test_a_burst_of_knob_changes_is_applied_whole_and_in_order():
         assert screen.query_one(TokenBars).trace.config["temperature"] == pytest.approx(1.6)
 
 
+async def test_the_same_message_is_never_stacked():
+    app = make_play_app(strategy="greedy")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start_play(pilot)
+        await pilot.press(*["backspace"] * 26)  # nothing to undo at the start
+        same = [n for n in app._notifications if n.message == "nothing to undo"]
+        assert len(same) == 1 and same[0].time_left <= 2  # and it goes after its timeout
+        await pilot.press("r", "r")
+        assert len([n for n in app._notifications if n.message == "nothing to redo"]) == 1
+
+
 # --------------------------------------------------------------------------- knobs
 async def test_knobs_fine_coarse_typed_and_refused():
     app = make_play_app(strategy="sample")
@@ -235,9 +247,17 @@ async def test_strategy_cycle_and_beam_view():
     app = make_play_app(strategy="greedy", knobs={"beam_width": 3})
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await start_play(pilot)
-        await pilot.press("s")
+        await pilot.press("s")  # a small picker, the current strategy highlighted
+        picker = app.screen
+        assert isinstance(picker, ChoiceDialog)
+        options = picker.query_one("#choice-list")
+        assert options.highlighted == 0 and "greedy (now)" in str(
+            options.get_option_at_index(0).prompt)
+        await pilot.press("down", "enter")
+        assert app.screen is screen and screen.session.config.strategy == "sample"
+        await pilot.press("s", "escape")  # escape keeps it
         assert screen.session.config.strategy == "sample"
-        await pilot.press("s")
+        await pilot.press("s", "down", "enter")  # sample is highlighted: one down is beam
         assert screen.session.config.strategy == "beam"
         assert screen.view == "beam"  # the beam view comes up by itself
         await pilot.press("space", "space")
@@ -270,7 +290,7 @@ async def test_strategy_cycle_and_beam_view():
         assert not view.live and "(past)" in rendered(view)
         await pilot.press("escape")
         assert view.live
-        await pilot.press("s")
+        await pilot.press("s", "up", "up", "enter")
         assert screen.session.config.strategy == "greedy" and screen.view == "bars"
 
 
@@ -370,7 +390,8 @@ async def test_new_prompt():
 
 # --------------------------------------------------------------------------- autoplay
 async def test_autoplay_steps_and_pauses():
-    app = make_play_app(strategy="sample", knobs={"max_tokens": 50})
+    # </s> is held back, so the text cannot end (and stop autoplay) while a key is pressed
+    app = make_play_app(strategy="sample", knobs={"max_tokens": 2000, "min_tokens": 2000})
     app.settings.autoplay_interval = 0.05
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await start_play(pilot)

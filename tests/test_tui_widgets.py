@@ -11,6 +11,7 @@ from arlm_tui.decoding.config import KNOBS, DecodingConfig
 from arlm_tui.decoding.session import Session
 from arlm_tui.decoding.strategies import decode_step
 from arlm_tui.lm.table import TableModel, greedy_trap_model, random_model
+from arlm_tui.numbers import fmt_prob
 from arlm_tui.tui.analysis import (
     attention_at,
     compare_models,
@@ -23,7 +24,7 @@ from arlm_tui.tui.play_state import snapshot, text_pieces
 from arlm_tui.tui.screens.play import parse_knob
 from arlm_tui.tui.widgets.generated_text import shade_of
 from arlm_tui.tui.widgets.knob_panel import format_value, knob_title, step_value
-from arlm_tui.tui.widgets.token_bars import bar, chosen_row, crossing_token, fmt_prob, top_p_mass
+from arlm_tui.tui.widgets.token_bars import bar, chosen_row, crossing_token, top_p_mass
 
 
 # --------------------------------------------------------------------------- knobs
@@ -86,7 +87,7 @@ def test_bar_and_probability_format():
     assert bar(1e-9, 4).strip() == "▏"  # any probability shows
     assert bar(2.0, 3) == "███" and len(bar(0.37, 7)) == 7
     assert fmt_prob(0.41234) == "0.412" and fmt_prob(0) == "0"
-    assert fmt_prob(0.00004) == "4e-5"
+    assert fmt_prob(0.00004) == "4.0e-5"
 
 
 def trace_for(model, context, **knobs):

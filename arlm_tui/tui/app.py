@@ -60,6 +60,18 @@ class ArlmApp(App[int]):
         #: the play session left with escape, taken up again by the next plain "Play"
         self.play_resume: Any = None
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Textual's notification, never stacked: while the same message (title, severity) is
+        still shown, saying it again adds nothing (26 quick backspaces: one "nothing to
+        undo", gone after its timeout)."""
+        for shown in list(self._notifications):
+            if (shown.message == message and shown.title == title
+                    and shown.severity == severity and not shown.has_expired):
+                return
+        super().notify(message, title=title, severity=severity, timeout=timeout,
+                       markup=markup)
+
     @property
     def progress_store(self) -> Any:
         """The learner's progress store, opened on first use (a broken one is moved aside)."""

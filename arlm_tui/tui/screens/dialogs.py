@@ -181,11 +181,12 @@ class ChoiceDialog(ModalScreen[str | None]):
                                                      id="choice.cancel")]
 
     def __init__(self, title: str, *, choices: list[tuple[str, str]], help_text: str = "",
-                 ) -> None:
+                 current: str | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.help_text = help_text
         self.choices = choices
+        self.current = current
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -197,7 +198,11 @@ class ChoiceDialog(ModalScreen[str | None]):
             yield Static("[dim]↑↓ choose · ⏎ accept · esc cancel[/dim]", classes="dialog-keys")
 
     def on_mount(self) -> None:
-        self.query_one("#choice-list", OptionList).focus()
+        options = self.query_one("#choice-list", OptionList)
+        ids = [choice for choice, _ in self.choices]
+        if self.current in ids:
+            options.highlighted = ids.index(self.current)
+        options.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

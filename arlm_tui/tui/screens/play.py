@@ -36,6 +36,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
 from arlm_tui.errors import ArlmError
+from arlm_tui.numbers import fmt_nats
 from arlm_tui.tui.play_state import PlaySnapshot, hypothesis_text, snapshot, unknown_words
 from arlm_tui.tui.settings import AUTOPLAY_INTERVALS
 from arlm_tui.tui.widgets.analysis_views import (
@@ -46,8 +47,15 @@ from arlm_tui.tui.widgets.analysis_views import (
 )
 from arlm_tui.tui.widgets.beam_view import BeamView
 from arlm_tui.tui.widgets.generated_text import GeneratedText
-from arlm_tui.tui.widgets.knob_panel import KnobPanel, knob_title
+from arlm_tui.tui.widgets.knob_panel import KnobPanel, knob_names_as_shown, knob_title
 from arlm_tui.tui.widgets.token_bars import TokenBars
+
+#: One line on each strategy, for the strategy picker.
+STRATEGY_HELP = {
+    "greedy": "always the most probable token (after the penalties)",
+    "sample": "a random draw from the distribution the knobs shaped",
+    "beam": "keep the best few hypotheses, extend them all, keep the best again",
+}
 
 #: Views of the main area: (id, title, key).
 VIEWS: tuple[tuple[str, str, str], ...] = (
@@ -221,8 +229,8 @@ class PlayScreen(Screen):
         Binding("r", "redo", "Redo", id="play.redo", tooltip="re-apply the step taken back"),
         Binding("f", "force_pick", "Force", id="play.force",
                 tooltip="pick the next token yourself from the bars"),
-        Binding("s", "cycle_strategy", "Strategy", id="play.strategy",
-                tooltip="switch strategy: greedy → sample → beam"),
+        Binding("s", "pick_strategy", "Strategy", id="play.strategy",
+                tooltip="choose the strategy: greedy, sample or beam"),
         Binding("m", "pick_model", "Model", id="play.model",
                 tooltip="switch model (the text so far is kept)"),
         Binding("v", "next_view", "View", id="play.view",
@@ -342,7 +350,8 @@ class PlayScreen(Screen):
             config = DecodingConfig(strategy=self.initial_strategy or "sample",
                                     **self.initial_knobs)
         except (ValueError, TypeError) as exc:
-            self.notify(f"{exc}; using the default knobs", severity="error", timeout=8)
+            self.notify(f"{knob_names_as_shown(str(exc))}; using the default knobs",
+                        severity="error", timeout=8)
             config = DecodingConfig(strategy="sample", seed=new_seed())
         self.query_one(KnobPanel).config = config
         self._pending_config = config
@@ -693,8 +702,9 @@ class PlayScreen(Screen):
         wide = self.size.width >= 100
         if snap.num_tokens:
             parts.append(f"{snap.num_tokens} token" + ("s" if snap.num_tokens != 1 else ""))
-            parts.append(f"log p = {snap.logprob:.2f}" if wide else f"log p {snap.logprob:.2f}")
-            parts.append(f"NLL = {snap.nll:.2f} nats" if wide else f"NLL {snap.nll:.2f}")
+            logprob, nll = fmt_nats(snap.logprob), fmt_nats(snap.nll)
+            parts.append(f"log p = {logprob}" if wide else f"log p {logprob}")
+            parts.append(f"NLL = {nll} nats" if wide else f"NLL {nll}")
             if math.isfinite(snap.perplexity):
                 parts.append(f"perplexity = {snap.perplexity:.2f}" if wide
                              else f"ppl {snap.perplexity:.2f}")
@@ -845,7 +855,7 @@ class PlayScreen(Screen):
         try:
             wanted = current.replace(**{name: value})
         except ValueError as exc:
-            self.notify(str(exc), severity="error", timeout=5)
+            self.notify(knob_names_as_shown(str(exc)), severity="error", timeout=5)
             return False
         previous = current.strategy
         self._pending_knobs[name] = value
@@ -883,7 +893,7 @@ class PlayScreen(Screen):
             try:
                 session.config.replace(**{name: parse_knob(name, text)})
             except ValueError as exc:
-                return str(exc)
+                return knob_names_as_shown(str(exc))
             return None
 
         def done(text: str | None) -> None:
@@ -897,13 +907,24 @@ class PlayScreen(Screen):
                         + ("" if knob.choices else f"; off = {knob.off}."),
                         check=check), done)
 
-    def action_cycle_strategy(self) -> None:
+    def action_pick_strategy(self) -> None:
+        """A small picker: the three strategies, each in a line, the current one highlighted."""
         if self.session is None:
             return
-        current = self.session.config.strategy
-        following = STRATEGIES[(STRATEGIES.index(current) + 1) % len(STRATEGIES)]
-        if self.apply_knob("strategy", following):
-            self.notify(f"strategy: {following}", timeout=2)
+        from arlm_tui.tui.screens.dialogs import ChoiceDialog
+
+        current = self.session.config.replace(**self._pending_knobs).strategy
+
+        def done(choice: str | None) -> None:
+            if choice in STRATEGIES and choice != current and self.apply_knob("strategy",
+                                                                              choice):
+                self.notify(f"strategy: {choice}", timeout=2)
+
+        self.app.push_screen(ChoiceDialog(
+            "Strategy: how the next token is chosen",
+            choices=[(name, f"{name}{' (now)' if name == current else ''} — "
+                            f"{STRATEGY_HELP[name]}") for name in STRATEGIES],
+            current=current), done)
 
     def action_focus_knobs(self) -> None:
         self._leave_force_mode()
@@ -1285,7 +1306,7 @@ class PlayScreen(Screen):
              self.action_force_pick),
             ("Play: type a token to force", "type the next token (F)", self.action_force_type),
             ("Play: switch model", "the text so far is kept (m)", self.action_pick_model),
-            ("Play: next strategy", "greedy → sample → beam (s)", self.action_cycle_strategy),
+            ("Play: choose strategy", "greedy, sample or beam (s)", self.action_pick_strategy),
             ("Play: autoplay", "start or pause autoplay (a)", self.action_autoplay),
             ("Play: new session", "same model and prompt, a fresh seed (ctrl+n)",
              self.action_new_play),

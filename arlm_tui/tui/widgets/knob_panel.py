@@ -9,6 +9,7 @@ strategy are dimmed, knobs at their "off" value read "off".
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, ClassVar
 
 from rich.style import Style
@@ -53,6 +54,15 @@ def knob_title(name: str, width: int | None = None) -> str:
                 break
             title = shorter
     return title
+
+
+_KNOB_NAME = re.compile(r"\b(" + "|".join(sorted(map(re.escape, KNOBS), key=len, reverse=True))
+                        + r")\b")
+
+
+def knob_names_as_shown(message: str) -> str:
+    """``message`` with every knob named as on screen: "top_p must be …" → "top-p must be …"."""
+    return _KNOB_NAME.sub(lambda match: knob_title(match.group(1)), message)
 
 
 def format_value(knob: Knob, value: Any) -> str:

@@ -29,6 +29,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from arlm_tui.numbers import fmt_nats, fmt_prob
+
 _EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
@@ -43,15 +45,6 @@ def bar(fraction: float, width: int) -> str:
     full, rest = divmod(eighths, 8)
     text = "█" * full + (_EIGHTHS[rest] if rest else "")
     return text.ljust(width)
-
-
-def fmt_prob(p: float) -> str:
-    """0.412 → '0.412'; tiny values in scientific notation; exactly 0 → '0'."""
-    if p <= 0:
-        return "0"
-    if p >= 0.001:
-        return f"{p:.3f}"
-    return f"{p:.0e}".replace("e-0", "e-")
 
 
 def show_token(text: str) -> str:
@@ -291,8 +284,8 @@ class TokenBars(Widget, can_focus=True):
             out.append(f" (p = {fmt_prob(trace.chosen_raw_prob)}, rank {trace.chosen_rank})",
                        st["header"])
         out.append("\n")
-        parts = [f"H = {h:.2f} nats", f"exp(H) ≈ {effective:.3g} effective choices",
-                 f"{trace.kept} kept", f"H after processors = {trace.final_entropy:.2f}"]
+        parts = [f"H = {fmt_nats(h)} nats", f"exp(H) ≈ {effective:.3g} effective choices",
+                 f"{trace.kept} kept", f"H after processors = {fmt_nats(trace.final_entropy)}"]
         info = parts[0]
         for part in parts[1:]:
             if len(info) + 3 + len(part) <= width - 1:
