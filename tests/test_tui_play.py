@@ -411,3 +411,28 @@ async def test_autoplay_steps_and_pauses():
         assert app.settings.autoplay_interval == 0.05
 
 
+
+
+# --------------------------------------------------------------------------- timeline
+async def test_the_timeline_shows_each_token_probability_and_entropy():
+    from arlm_tui.tui.widgets.timeline import LEVELS, Timeline, entropy_level, prob_level
+
+    assert prob_level(1.0) == 8 and prob_level(1e-4) == 1 and prob_level(0) == 0
+    assert prob_level(0.5) > prob_level(0.01) > prob_level(1e-3)
+    assert entropy_level(2.0, 4.0) == 4 and entropy_level(float("nan"), 4.0) == 0
+    app = make_play_app(strategy="sample", knobs={"seed": 4, "temperature": 1.5})
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await start_play(pilot)
+        await pilot.press(*["space"] * 6)
+        timeline = screen.query_one(Timeline)
+        session = screen.session
+        assert timeline.probs == tuple(t.chosen_raw_prob for t in session.traces)
+        assert timeline.entropies == tuple(t.entropy for t in session.traces)
+        p_line, h_line = rendered(timeline).splitlines()
+        assert p_line == "p " + "".join(LEVELS[prob_level(p)] for p in timeline.probs)
+        largest = max(timeline.entropies)
+        assert h_line == "H " + "".join(LEVELS[entropy_level(h, largest)]
+                                        for h in timeline.entropies)
+        await pilot.click(Timeline, offset=(1 + 2 + 3, 0))  # padding, "p ", 4th column
+        assert screen.selected == 3 and timeline.cursor == 3
+        assert "step 4, past" in str(screen.query_one("#views").border_title)

@@ -207,3 +207,43 @@ def test_speculative_demo_without_a_draft_uses_a_flatter_target():
     assert all(len(r.proposals) <= 3 for r in demo.result.rounds)
     same = speculative_demo(model, model, [4], DecodingConfig(strategy="sample"), k=3)
     assert same.result.acceptance_rate == 1.0
+
+
+# --------------------------------------------------------------------------- shading contrast
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+async def test_probability_shades_reach_3_to_1_in_both_themes(theme):
+    from textual.color import Color
+
+    from arlm_tui.tui.app import ArlmApp
+    from arlm_tui.tui.settings import Settings
+    from arlm_tui.tui.widgets.generated_text import (
+        MIN_CONTRAST,
+        SHADE_BOUNDS,
+        GeneratedText,
+        contrast_ratio,
+        legible,
+    )
+
+    app = ArlmApp("play", model="pyref-word-kn3", prompt="the value of",
+                  settings=Settings(theme=theme), save_settings=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.theme == theme
+        text = app.screen.query_one(GeneratedText)
+        _, background = text.background_colors
+        shades = text.shade_styles()
+        assert len(shades) == len(SHADE_BOUNDS)
+        colors = []
+        for style in shades:
+            color = Color.from_rich_color(style.color)
+            assert contrast_ratio(color, background) >= MIN_CONTRAST, (theme, color.hex)
+            colors.append(color.hex)
+        assert len(set(colors)) >= 3  # the shades stay apart
+    # the ratio itself: black on white is 21, a colour against itself 1
+    assert contrast_ratio(Color(0, 0, 0), Color(255, 255, 255)) == pytest.approx(21.0)
+    assert contrast_ratio(Color(9, 9, 9), Color(9, 9, 9)) == pytest.approx(1.0)
+    pale = Color(250, 240, 200)
+    assert contrast_ratio(pale, Color(255, 255, 255)) < 3
+    assert contrast_ratio(legible(pale, Color(255, 255, 255)), Color(255, 255, 255)) >= 3

@@ -86,7 +86,7 @@ def explain(trace: Trace, vocab_text: VocabText = None) -> str:
     temperature = float(trace.config.get("temperature", 1.0))
     at = f" at T = {temperature:g}" if temperature != 1.0 else ""
     p = trace.chosen_prob
-    model_p = f", model p = {_p(raw_p)}" if abs(p - raw_p) >= 0.005 else ""
+    model_p = f", model p = {_p(raw_p)}" if _p(p) != _p(raw_p) else ""
     if trace.chosen_rank == 1:
         reason = "the most probable token, which a draw picks most often"
     else:

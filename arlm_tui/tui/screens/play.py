@@ -48,6 +48,7 @@ from arlm_tui.tui.widgets.analysis_views import (
 from arlm_tui.tui.widgets.beam_view import BeamView
 from arlm_tui.tui.widgets.generated_text import GeneratedText
 from arlm_tui.tui.widgets.knob_panel import KnobPanel, knob_names_as_shown, knob_title
+from arlm_tui.tui.widgets.timeline import Timeline
 from arlm_tui.tui.widgets.token_bars import TokenBars
 
 #: One line on each strategy, for the strategy picker.
@@ -323,6 +324,7 @@ class PlayScreen(Screen):
             yield Label("", id="prompt-note")
         with VerticalScroll(id="text-box"):
             yield GeneratedText(id="text")
+        yield Timeline(id="timeline")
         with Horizontal(id="main"):
             with ContentSwitcher(initial="view-bars", id="views"):
                 yield TokenBars(id="view-bars")
@@ -384,6 +386,8 @@ class PlayScreen(Screen):
     def on_resize(self) -> None:
         # on short terminals the shade legend gives its line to the bars
         self.query_one(GeneratedText).legend = self.size.height >= 24
+        # the entropy line of the timeline when there is room for it
+        self.query_one(Timeline).styles.height = 2 if self.size.height >= 30 else 1
         if self.snap is not None:
             self._draw_stats(self.snap)
 
@@ -601,6 +605,10 @@ class PlayScreen(Screen):
         if self.selected is not None and self.selected >= len(snap.traces):
             self.selected = None
         text.cursor = self.selected
+        entropies = ([t.entropy for t in snap.traces] if len(snap.traces) == len(snap.pieces)
+                     else [])
+        self.query_one(Timeline).show([piece.prob for piece in snap.pieces], entropies,
+                                      self.selected)
         self.query_one(KnobPanel).config = (snap.config.replace(**self._pending_knobs)
                                             if self._pending_knobs else snap.config)
         bars = self.query_one(TokenBars)
@@ -954,6 +962,10 @@ class PlayScreen(Screen):
         text.focus()
         if text.pieces and text.cursor is None:
             text.select(len(text.pieces) - 1)
+
+    def on_timeline_step_selected(self, message: Timeline.StepSelected) -> None:
+        message.stop()
+        self.query_one(GeneratedText).select(message.index)  # as if chosen in the text
 
     def on_generated_text_step_selected(self, message: GeneratedText.StepSelected) -> None:
         message.stop()
