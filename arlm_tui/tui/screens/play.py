@@ -78,10 +78,14 @@ INLINE_BACKENDS = frozenset({"ngram", "table", "oracle"})
 
 HELP_TEXT = (
     "[b]Play[/b]: the model proposes a distribution over the next token; the decoding knobs "
-    "reshape it and a strategy picks one. Space takes a step, backspace takes it back. The bars "
-    "show the model's probability and the probability after the processors side by side; "
-    "greyed rows were removed (the reason is given); ▶ marks the choice. Knobs change with ←/→ "
-    "(shift: coarse) when the knob panel has the focus, or type a value with ⏎.\n\n"
+    "reshape it and a strategy picks one. The bars are live: they show the NEXT token's "
+    "distribution and change as soon as a knob does, in three columns: the model's p, p after "
+    "temperature and the penalties (what top-p, min-p and typical-p measure), and the final "
+    "distribution after truncation; greyed rows were removed (the reason is given). Space takes "
+    "a step (the why-line explains it), backspace takes it back; select a token in the text (t, "
+    "←/→) to see its past step, esc returns to live. The timeline under the text shows each "
+    "token's p and each step's entropy. Knobs change with ←/→ (shift: coarse) when the knob "
+    "panel has the focus, or type a value with ⏎.\n\n"
     "[b]Views[/b] (1–6, v cycles): 1 the next-token bars; 2 beam search (live hypotheses, their "
     "log p and score log p / length^α, pruned candidates, finished ones); 3 the same text under "
     "every installed model, with KL(oracle ‖ model) when the oracle is installed; 4 N "
