@@ -932,8 +932,9 @@ class PlayScreen(Screen):
         current = getattr(session.config, name)
         self.app.push_screen(
             ValueDialog(f"{knob_title(name)} =", str(current),
-                        help_text=f"{knob.help}. Allowed: {knob.range_text}"
-                        + ("" if knob.choices else f"; off = {knob.off}."),
+                        help_text=knob_names_as_shown(
+                            f"{knob.help}. Allowed: {knob.range_text}"
+                            + ("" if knob.choices else f"; off = {knob.off}.")),
                         check=check), done)
 
     def action_pick_strategy(self) -> None:

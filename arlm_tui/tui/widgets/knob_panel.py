@@ -239,7 +239,7 @@ class KnobPanel(Widget, can_focus=True):
             knob = KNOBS[self.selected]
             note = "" if config.strategy in knob.strategies else (
                 f" (not used by {config.strategy})")
-            text = f"{knob.help}{note}. Range {knob.range_text}."
+            text = knob_names_as_shown(f"{knob.help}{note}. Range {knob.range_text}.")
             wrapped = Text(text, style=styles["help"])
             wrapped_lines = wrapped.wrap(self.app.console, width)
             for line in list(wrapped_lines)[:help_lines]:
