@@ -1279,7 +1279,8 @@ class PlayScreen(Screen):
             f"{path.name} names the model {named!r}",
             help_text=f"That is {what}. A session file only says which model made it: load "
                       "that model only if you trust where the file came from.",
-            choices=choices), done)
+            choices=choices,
+            current="current" if self.session is not None else "cancel"), done)  # safe default
 
     def _opened(self, session: Any, snap: PlaySnapshot, total: int, path: Path) -> None:
         self.busy = False
