@@ -50,3 +50,18 @@ def test_knob_names_in_messages_read_as_on_screen():
     assert knob_names_as_shown("repetition_penalty and no_repeat_ngram") == (
         "repetition-penalty and no-repeat-ngram")
     assert knob_names_as_shown("a top_pie") == "a top_pie"  # only whole names
+
+
+async def test_the_knob_panel_help_names_knobs_as_on_screen():
+    from tui_helpers import make_play_app, rendered, start_play
+
+    from arlm_tui.tui.widgets.knob_panel import KnobPanel
+
+    app = make_play_app(strategy="sample")
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await start_play(pilot)
+        panel = screen.query_one(KnobPanel)
+        panel.select("min_p")
+        await pilot.pause()
+        text = rendered(panel)
+        assert "min-p times" in text and "min_p" not in text

@@ -81,7 +81,7 @@ async def test_a_session_naming_a_path_or_unknown_model_asks_first(named, monkey
         options = dialog.query_one("#choice-list")
         ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
         assert ids == ["named", "current", "cancel"]
-        await pilot.press("down", "enter")
+        await pilot.press("enter")  # the model in use is the highlighted answer
         await settle(pilot)
         assert app.screen is screen and screen.replay_total == 3
         assert screen.session.model.name == "pyref-word-kn3"
@@ -95,7 +95,9 @@ async def test_loading_the_named_model_on_request_fails_with_a_message_not_an_ex
         screen = await start_play(pilot)
         await open_by_name(pilot, name)
         assert isinstance(app.screen, ChoiceDialog)
-        await pilot.press("enter")  # "load /no/such/model/dir"
+        # the highlighted answer is the safe one (the model in use): loading takes a move up
+        assert app.screen.query_one("#choice-list").highlighted == 1
+        await pilot.press("up", "enter")  # "load /no/such/model/dir"
         await settle(pilot)
         assert app.is_running and app.screen is screen and not screen.busy
         assert "/no/such/model/dir" in screen.last_error

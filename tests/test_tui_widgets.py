@@ -267,3 +267,22 @@ async def test_probability_shades_reach_3_to_1_in_both_themes(theme):
     pale = Color(250, 240, 200)
     assert contrast_ratio(pale, Color(255, 255, 255)) < 3
     assert contrast_ratio(legible(pale, Color(255, 255, 255)), Color(255, 255, 255)) >= 3
+
+
+def test_snapshot_pieces_grow_step_by_step_as_a_fresh_snapshot_would_give_them():
+    from arlm_tui.lm.registry import load_model
+
+    session = Session(load_model("pyref-word-kn3"), "the value of",
+                      DecodingConfig(strategy="sample", seed=3, min_tokens=100, max_tokens=200))
+    snap = snapshot(session)
+    for step in range(40):
+        if step == 20:
+            session.force("object")
+        elif step in (25, 30):
+            session.undo()
+        else:
+            session.step()
+        snap = snapshot(session, snap)
+        fresh = snapshot(session)
+        assert snap.pieces == fresh.pieces and snap.prompt_text == fresh.prompt_text
+    assert any(piece.forced for piece in snap.pieces)

@@ -40,11 +40,18 @@ def text_pieces(tokenizer: Any, prompt_ids: Sequence[int], generated_ids: Sequen
     it, so the tokenizer's own spacing rules are kept while the cost per token stays constant;
     ``</s>`` reads as " </s>".
     """
-    ids = list(prompt_ids)
-    prompt_text = tokenizer.decode(ids)
+    return tokenizer.decode(list(prompt_ids)), following_pieces(tokenizer, prompt_ids,
+                                                               generated_ids, eos_id)
+
+
+def following_pieces(tokenizer: Any, context_ids: Sequence[int], new_ids: Sequence[int],
+                     eos_id: int) -> list[str]:
+    """How each of ``new_ids`` extends the text of ``context_ids`` (see ``text_pieces``); only
+    the last PIECE_WINDOW ids of the context are read, so a step costs the same at any length."""
+    ids = list(context_ids[-PIECE_WINDOW:])
     text_of = getattr(tokenizer, "token_text", None)
     pieces = []
-    for token in generated_ids:
+    for token in new_ids:
         if token == eos_id:
             pieces.append(" </s>")
             continue
@@ -56,7 +63,7 @@ def text_pieces(tokenizer: Any, prompt_ids: Sequence[int], generated_ids: Sequen
         else:  # a tokenizer that rewrites earlier text: fall back to the token's own text
             pieces.append(" " + (text_of(int(token)) if text_of else str(token)))
         ids.append(int(token))
-    return prompt_text, pieces
+    return pieces
 
 
 @dataclass
@@ -160,8 +167,24 @@ def snapshot(session: Session, previous: PlaySnapshot | None = None, *,
     forced = [t.forced for t in traces] if len(traces) == len(generated) else []
     piece_key = (id(model), tuple(session.prompt_ids), tuple(generated), tuple(forced),
                  session.config.strategy == "beam")
-    if previous is not None and previous.piece_key == piece_key:
+    old_key = previous.piece_key if previous is not None else ()
+    if previous is not None and old_key == piece_key:
         prompt_text, pieces = previous.prompt_text, previous.pieces
+    elif (previous is not None and old_key[:2] == piece_key[:2] and old_key[4] == piece_key[4]
+          and not piece_key[4] and len(forced) == len(generated)
+          and len(old_key[2]) < len(generated)
+          and tuple(generated[:len(old_key[2])]) == old_key[2]
+          and old_key[3] == tuple(forced[:len(old_key[3])])):
+        # the text grew by a step or more: only the new tokens are decoded
+        done = len(old_key[2])
+        texts = following_pieces(model.tokenizer, session.prompt_ids + generated[:done],
+                                 generated[done:], model.eos_id)
+        prompt_text = previous.prompt_text
+        pieces = list(previous.pieces) + [
+            TokenPiece(text, traces[done + i].chosen_raw_prob, forced[done + i],
+                       generated[done + i] == model.eos_id)
+            for i, text in enumerate(texts)
+        ]
     else:
         prompt_text, texts = text_pieces(model.tokenizer, session.prompt_ids, generated,
                                          model.eos_id)

@@ -604,8 +604,11 @@ class PlayScreen(Screen):
                      else [])
         self.query_one(Timeline).show([piece.prob for piece in snap.pieces], entropies,
                                       self.selected)
-        self.query_one(KnobPanel).config = (snap.config.replace(**self._pending_knobs)
-                                            if self._pending_knobs else snap.config)
+        panel = self.query_one(KnobPanel)
+        config = snap.config.replace(**self._pending_knobs) if self._pending_knobs else (
+            snap.config)
+        if panel.config != config:  # a step leaves the panel as it is (no redraw)
+            panel.config = config
         bars = self.query_one(TokenBars)
         shown = self.shown_trace()
         bars.last_step = snap.traces[-1] if snap.traces else None
@@ -625,8 +628,13 @@ class PlayScreen(Screen):
         self._draw_explain(shown, snap)
         self._draw_stats(snap)
         seed = f" · seed {snap.config.seed}" if snap.config.strategy == "sample" else ""
-        self.sub_title = f"{snap.model_name} ({snap.backend}) · {snap.config.strategy}{seed}"
-        self.query_one("#views").border_title = self._view_title()
+        sub_title = f"{snap.model_name} ({snap.backend}) · {snap.config.strategy}{seed}"
+        if self.sub_title != sub_title:
+            self.sub_title = sub_title
+        views = self.query_one("#views")
+        title = self._view_title()
+        if views.border_title != title:
+            views.border_title = title
         self._refresh_analysis()
 
     def shown_trace(self) -> Any:
@@ -704,10 +712,19 @@ class PlayScreen(Screen):
         self._update_line(widget, line)
 
     def _update_line(self, widget: Static, line: Text) -> None:
-        """``widget.update(line)`` unless it shows that already (an update lays out again)."""
-        if self._drawn_lines.get(widget.id or "") != line:
-            self._drawn_lines[widget.id or ""] = line
-            widget.update(line)
+        """``widget.update(line)`` unless it shows that already; the screen is laid out again
+        only when the number of lines changes (a new layout repaints the whole screen)."""
+        key = widget.id or ""
+        previous = self._drawn_lines.get(key)
+        if previous == line:
+            return
+        self._drawn_lines[key] = line
+        width = max(widget.content_size.width, 1)
+
+        def height(text: Text | None) -> int:
+            return len(text.wrap(self.app.console, width)) if text is not None else -1
+
+        widget.update(line, layout=height(previous) != height(line))
 
     def _draw_stats(self, snap: PlaySnapshot) -> None:
         parts = []
@@ -915,8 +932,9 @@ class PlayScreen(Screen):
         current = getattr(session.config, name)
         self.app.push_screen(
             ValueDialog(f"{knob_title(name)} =", str(current),
-                        help_text=f"{knob.help}. Allowed: {knob.range_text}"
-                        + ("" if knob.choices else f"; off = {knob.off}."),
+                        help_text=knob_names_as_shown(
+                            f"{knob.help}. Allowed: {knob.range_text}"
+                            + ("" if knob.choices else f"; off = {knob.off}.")),
                         check=check), done)
 
     def action_pick_strategy(self) -> None:
@@ -1297,7 +1315,8 @@ class PlayScreen(Screen):
             f"{path.name} names the model {named!r}",
             help_text=f"That is {what}. A session file only says which model made it: load "
                       "that model only if you trust where the file came from.",
-            choices=choices), done)
+            choices=choices,
+            current="current" if self.session is not None else "cancel"), done)  # safe default
 
     def _opened(self, session: Any, snap: PlaySnapshot, total: int, path: Path) -> None:
         self.busy = False
