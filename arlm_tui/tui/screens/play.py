@@ -672,7 +672,8 @@ class PlayScreen(Screen):
         return title
 
     def _retitle(self) -> None:
-        self.query_one("#views").border_title = self._view_title()
+        if self.query("#views"):  # the screen may have closed since the resize
+            self.query_one("#views").border_title = self._view_title()
 
     def _draw_beam(self, shown: Any) -> None:
         snap = self.snap
@@ -998,7 +999,7 @@ class PlayScreen(Screen):
 
     # ------------------------------------------------------------------ views
     def action_view(self, view: str) -> None:
-        if view not in VIEW_IDS:
+        if view not in VIEW_IDS or not self.query("#views"):  # empty: closed by a fast key
             return
         if view != "bars" and self.force_mode:
             self._leave_force_mode()
@@ -1027,7 +1028,7 @@ class PlayScreen(Screen):
 
     def action_view_size(self, direction: int) -> None:
         """N (sample-N view) or k (speculative view) one notch up or down, then recompute."""
-        if self.view not in ("samples", "speculative"):
+        if self.view not in ("samples", "speculative") or not self.query(f"#view-{self.view}"):
             return
         widget = self.query_one(f"#view-{self.view}")
         if not widget.change(direction):  # type: ignore[attr-defined]
