@@ -139,6 +139,8 @@ async def test_bars_at_80x24_keep_the_chosen_p_and_the_top_p_mass_whole():
             lines = bars.render().plain.splitlines()
             assert all(len(line) <= bars.size.width for line in lines)
             assert ("live" in lines[0]) is live and ("past" in lines[0]) is not live
+            title = str(screen.query_one("#views").border_title)
+            assert ("step 2, past (of 2; esc: live)" in title) is not live, title
             assert f"(p = {fmt_prob(last.chosen_raw_prob)}" in lines[0], lines[0]
             markers = [line for line in lines if line.startswith("╌")]
             if live:  # here the cut comes after row 2; in the past step below the rows shown

@@ -654,8 +654,12 @@ class PlayScreen(Screen):
             if self.force_mode:
                 title = "force the next token"
             elif self.selected is not None:
-                title = (f"{title}: step {self.selected + 1}, past "
-                         f"(of {len(snap.traces)}; esc: live)")
+                k, n = self.selected + 1, len(snap.traces)
+                room = self.query_one("#views").size.width - 4 or self.size.width
+                title = next((text for text in (f"{title}: step {k}, past (of {n}; esc: live)",
+                                                f"step {k}, past (of {n}; esc: live)",
+                                                f"step {k} of {n}, past (esc: live)")
+                              if len(text) <= room), f"step {k}, past")
             elif snap.done:
                 title = f"{title}: the text is finished"
             elif self.view == "beam":
