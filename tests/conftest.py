@@ -12,6 +12,7 @@ from hypothesis import settings
 def _arlm_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("arlm_home")
     monkeypatch.setenv("ARLM_HOME", str(home))
+    monkeypatch.setenv("ARLM_SEED", "0")  # new plays start with seed 0 (stable screenshots)
     return home
 
 

@@ -265,7 +265,7 @@ def test_zero_temperature_sampling_is_greedy(model):
 # ------------------------------------------------------------------------------ explain
 def test_explain_lines(model):
     greedy_line = explain(step(model, DecodingConfig()))
-    assert greedy_line == "greedy took the most probable token 'the' (p = 0.40)"
+    assert greedy_line == "greedy took the most probable token 'the' (p = 0.400)"
     config = DecodingConfig(strategy="sample", temperature=0.8, top_p=0.7)
     lines, traces = {}, {}
     for seed in range(40):
@@ -277,10 +277,10 @@ def test_explain_lines(model):
     assert tempered.name == "temperature"
     covering = float(tempered.probs[traces[1].final_probs > 0].sum())
     assert covering >= 0.7
-    assert lines[1].startswith(f"top-p = 0.7 kept 2 tokens covering {covering:.2f}; sampled 'the'")
+    assert lines[1].startswith(f"top-p = 0.7 kept 2 tokens covering {covering:.3f}; sampled 'the'")
     assert "at T = 0.8" in lines[2] and "top token is not always chosen" in lines[2]
     forced = explain(step(model, config, force=model.tokenizer.token_to_id["dog"]))
-    assert forced == "you forced 'dog' (p = 0.10, rank 4), which top-p had removed"
+    assert forced == "you forced 'dog' (p = 0.100, rank 4), which top-p had removed"
     eos_line = explain(step(model, DecodingConfig(), context=model.tokenizer.encode("sat")))
     assert eos_line.endswith("</s> ends the text")
     shown = explain(step(model, DecodingConfig()), lambda i: model.vocab[i].upper())

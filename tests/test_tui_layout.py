@@ -98,15 +98,53 @@ async def test_beam_view_at_80x24_shows_where_long_hypotheses_differ():
             await pilot.press("space")
         await settle(pilot)
         view = screen.query_one(BeamView)
-        beam = screen.session.traces[-1].beam
-        lines = view.render().plain.splitlines()
-        live = lines[lines.index("live hypotheses") + 1:][: len(beam.survivors)]
-        texts = [view.decode(h.ids) for h in beam.survivors]
-        text_w = view.size.width - 25  # the hypothesis column (the rest: marks and numbers)
-        assert max(len(t) for t in texts) > text_w  # too long to show whole
-        for line, text in zip(live, texts, strict=True):
-            assert text[-6:] in line, (text, line)  # each row shows its own ending
-        assert len(set(live)) == len(live)
+        for live_view, beam, kept in (
+                (True, screen.snap.beam_preview, "hypotheses space would keep"),
+                (False, screen.session.traces[-1].beam, "live hypotheses")):
+            if not live_view:
+                await pilot.press("t")  # the last step, past
+                await settle(pilot)
+            assert view.live is live_view
+            lines = view.render().plain.splitlines()
+            assert len(lines[0]) <= view.size.width - 1 and not lines[0].endswith("…")
+            assert f"keeps {len(beam.survivors)} of {beam.num_candidates}" in lines[0] or (
+                f"kept {len(beam.survivors)} of {beam.num_candidates}" in lines[0])
+            rows = lines[lines.index(kept) + 1:][: len(beam.survivors)]
+            texts = [view.decode(h.ids) for h in beam.survivors]
+            text_w = view.size.width - 25  # the hypothesis column (the rest: marks and numbers)
+            assert max(len(t) for t in texts) > text_w  # too long to show whole
+            for line, text in zip(rows, texts, strict=True):
+                assert text[-6:] in line, (text, line)  # each row shows its own ending
+            assert len(set(rows)) == len(rows)
+
+
+# --------------------------------------------------------------------------- bars
+async def test_bars_at_80x24_keep_the_chosen_p_and_the_top_p_mass_whole():
+    import re
+
+    from arlm_tui.numbers import fmt_prob
+    from arlm_tui.tui.widgets.token_bars import TokenBars
+
+    app = make_play_app(strategy="sample", knobs={"seed": 5, "top_p": 0.5})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start_play(pilot)
+        await pilot.press("space", "space")
+        await settle(pilot)
+        bars = screen.query_one(TokenBars)
+        last = screen.session.traces[-1]
+        for live in (True, False):
+            if not live:
+                await pilot.press("t")  # the step just taken, past
+                await settle(pilot)
+            lines = bars.render().plain.splitlines()
+            assert all(len(line) <= bars.size.width for line in lines)
+            assert ("live" in lines[0]) is live and ("past" in lines[0]) is not live
+            title = str(screen.query_one("#views").border_title)
+            assert ("step 2, past (of 2; esc: live)" in title) is not live, title
+            assert f"(p = {fmt_prob(last.chosen_raw_prob)}" in lines[0], lines[0]
+            markers = [line for line in lines if line.startswith("╌")]
+            if live:  # here the cut comes after row 2; in the past step below the rows shown
+                assert markers and re.search(r" \d\.\d{3} ", markers[0]), markers
 
 
 # --------------------------------------------------------------------------- knobs

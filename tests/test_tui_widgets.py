@@ -11,6 +11,7 @@ from arlm_tui.decoding.config import KNOBS, DecodingConfig
 from arlm_tui.decoding.session import Session
 from arlm_tui.decoding.strategies import decode_step
 from arlm_tui.lm.table import TableModel, greedy_trap_model, random_model
+from arlm_tui.numbers import fmt_prob
 from arlm_tui.tui.analysis import (
     attention_at,
     compare_models,
@@ -23,7 +24,13 @@ from arlm_tui.tui.play_state import snapshot, text_pieces
 from arlm_tui.tui.screens.play import parse_knob
 from arlm_tui.tui.widgets.generated_text import shade_of
 from arlm_tui.tui.widgets.knob_panel import format_value, knob_title, step_value
-from arlm_tui.tui.widgets.token_bars import bar, chosen_row, crossing_token, fmt_prob, top_p_mass
+from arlm_tui.tui.widgets.token_bars import (
+    bar,
+    chosen_row,
+    crossing_token,
+    top_p_marker,
+    top_p_mass,
+)
 
 
 # --------------------------------------------------------------------------- knobs
@@ -86,7 +93,7 @@ def test_bar_and_probability_format():
     assert bar(1e-9, 4).strip() == "▏"  # any probability shows
     assert bar(2.0, 3) == "███" and len(bar(0.37, 7)) == 7
     assert fmt_prob(0.41234) == "0.412" and fmt_prob(0) == "0"
-    assert fmt_prob(0.00004) == "4e-5"
+    assert fmt_prob(0.00004) == "4.0e-5"
 
 
 def trace_for(model, context, **knobs):
@@ -106,6 +113,20 @@ def test_crossing_token_is_where_top_p_is_reached():
     assert top_p_mass(trace) >= 0.8 - 1e-9
     assert top_p_mass(trace) - before[first_reaching] < 0.8
     assert crossing_token(trace_for(model, [5])) is None
+
+
+def test_top_p_marker_never_cuts_the_covered_mass():
+    model = random_model(12, order=2, seed=4, concentration=0.6)
+    trace = trace_for(model, [5], temperature=0.7, top_p=0.8)
+    mass = fmt_prob(top_p_mass(trace))
+    full = top_p_marker(trace, top_p_mass(trace), 200)
+    assert f"top-p = 0.8 reached: tokens above cover {mass} of “after T”" in full
+    for width in range(20, 80):
+        marker = top_p_marker(trace, top_p_mass(trace), width)
+        assert len(marker) <= width and marker.endswith(" ╌")
+        assert f" {mass} " in marker  # the number whole, never "0.91…"
+        if width >= 48:
+            assert "of “after T”" in marker  # and the column it is measured on
 
 
 def test_chosen_row_matches_top():
@@ -206,3 +227,62 @@ def test_speculative_demo_without_a_draft_uses_a_flatter_target():
     assert all(len(r.proposals) <= 3 for r in demo.result.rounds)
     same = speculative_demo(model, model, [4], DecodingConfig(strategy="sample"), k=3)
     assert same.result.acceptance_rate == 1.0
+
+
+# --------------------------------------------------------------------------- shading contrast
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+async def test_probability_shades_reach_3_to_1_in_both_themes(theme):
+    from textual.color import Color
+
+    from arlm_tui.tui.app import ArlmApp
+    from arlm_tui.tui.settings import Settings
+    from arlm_tui.tui.widgets.generated_text import (
+        MIN_CONTRAST,
+        SHADE_BOUNDS,
+        GeneratedText,
+        contrast_ratio,
+        legible,
+    )
+
+    app = ArlmApp("play", model="pyref-word-kn3", prompt="the value of",
+                  settings=Settings(theme=theme), save_settings=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.theme == theme
+        text = app.screen.query_one(GeneratedText)
+        _, background = text.background_colors
+        shades = text.shade_styles()
+        assert len(shades) == len(SHADE_BOUNDS)
+        colors = []
+        for style in shades:
+            color = Color.from_rich_color(style.color)
+            assert contrast_ratio(color, background) >= MIN_CONTRAST, (theme, color.hex)
+            colors.append(color.hex)
+        assert len(set(colors)) >= 3  # the shades stay apart
+    # the ratio itself: black on white is 21, a colour against itself 1
+    assert contrast_ratio(Color(0, 0, 0), Color(255, 255, 255)) == pytest.approx(21.0)
+    assert contrast_ratio(Color(9, 9, 9), Color(9, 9, 9)) == pytest.approx(1.0)
+    pale = Color(250, 240, 200)
+    assert contrast_ratio(pale, Color(255, 255, 255)) < 3
+    assert contrast_ratio(legible(pale, Color(255, 255, 255)), Color(255, 255, 255)) >= 3
+
+
+def test_snapshot_pieces_grow_step_by_step_as_a_fresh_snapshot_would_give_them():
+    from arlm_tui.lm.registry import load_model
+
+    session = Session(load_model("pyref-word-kn3"), "the value of",
+                      DecodingConfig(strategy="sample", seed=3, min_tokens=100, max_tokens=200))
+    snap = snapshot(session)
+    for step in range(40):
+        if step == 20:
+            session.force("object")
+        elif step in (25, 30):
+            session.undo()
+        else:
+            session.step()
+        snap = snapshot(session, snap)
+        fresh = snapshot(session)
+        assert snap.pieces == fresh.pieces and snap.prompt_text == fresh.prompt_text
+    assert any(piece.forced for piece in snap.pieces)

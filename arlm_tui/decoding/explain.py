@@ -8,6 +8,8 @@ import numpy as np
 
 from arlm_tui.decoding.processors import PROCESSORS, TRUNCATOR_NAMES
 from arlm_tui.decoding.trace import Trace
+from arlm_tui.numbers import fmt_nats
+from arlm_tui.numbers import fmt_prob as _p
 
 #: Processors that cut tokens from the sampling distribution.
 _TRUNCATORS = TRUNCATOR_NAMES
@@ -15,13 +17,6 @@ _TRUNCATORS = TRUNCATOR_NAMES
 _RESHAPERS = frozenset(cls.name for cls in PROCESSORS if not cls.removes_only)
 
 VocabText = Sequence[str] | Callable[[int], str] | None
-
-
-def _p(x: float) -> str:
-    """A probability with two decimals, or two significant digits when it is small."""
-    if x == 0:
-        return "0"
-    return f"{x:.2f}" if x >= 0.01 else f"{x:.2g}"
 
 
 def _text_function(trace: Trace, vocab_text: VocabText) -> Callable[[int], str]:
@@ -84,12 +79,12 @@ def _explain(trace: Trace, vocab_text: VocabText) -> str:
             if best is not None:
                 text = _quoted(" ".join(show(i) for i in best.ids))
                 line += (f"; search done, best finished hypothesis {text} "
-                         f"(log p = {best.logprob:.2f}, score = {best.score:.2f})")
+                         f"(log p = {fmt_nats(best.logprob)}, score = {fmt_nats(best.score)})")
             return line
         finished = len(beam.finished)
         line += f" ({finished} finished)" if finished else ""
         return (f"{line}; best hypothesis now ends with {token} "
-                f"(log p = {trace.cum_logprob:.2f}, p of the token = {_p(raw_p)}){end}")
+                f"(log p = {fmt_nats(trace.cum_logprob)}, p of the token = {_p(raw_p)}){end}")
 
     if trace.draw is None:  # greedy (or temperature 0)
         changed = [s.label for s in trace.stages[1:] if s.removed or s.name in _RESHAPERS]
@@ -116,7 +111,7 @@ def _explain(trace: Trace, vocab_text: VocabText) -> str:
         prefix = prefix[:-2] + " (top-nσ keeps the same tokens at any T); "
     at = f" at T = {temperature:g}" if temperature != 1.0 else ""
     p = trace.chosen_prob
-    model_p = f", model p = {_p(raw_p)}" if abs(p - raw_p) >= 0.005 else ""
+    model_p = f", model p = {_p(raw_p)}" if _p(p) != _p(raw_p) else ""
     if trace.chosen_rank == 1:
         reason = "the most probable token, which a draw picks most often"
     else:

@@ -63,6 +63,20 @@ class ArlmApp(App[int]):
         self._play_args = {"model": model, "prompt": prompt, "strategy": strategy,
                            "knobs": dict(knobs or {})}
         self._progress_store: Any = None
+        #: the play session left with escape, taken up again by the next plain "Play"
+        self.play_resume: Any = None
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Textual's notification, never stacked: while the same message (title, severity) is
+        still shown, saying it again adds nothing (26 quick backspaces: one "nothing to
+        undo", gone after its timeout)."""
+        for shown in list(self._notifications):
+            if (shown.message == message and shown.title == title
+                    and shown.severity == severity and not shown.has_expired):
+                return
+        super().notify(message, title=title, severity=severity, timeout=timeout,
+                       markup=markup)
 
     @property
     def progress_store(self) -> Any:
@@ -107,9 +121,14 @@ class ArlmApp(App[int]):
     # ------------------------------------------------------------------ navigation
     def open_play(self, *, model: Any = None, prompt: str = "", strategy: str | None = None,
                   knobs: dict[str, Any] | None = None) -> None:
-        """Push the play screen (the model is loaded by the screen, errors shown there)."""
+        """Push the play screen (the model is loaded by the screen, errors shown there). With
+        nothing asked for, the session left earlier (model, text, knobs, history) resumes."""
         from arlm_tui.tui.screens.play import PlayScreen
 
+        if (self.play_resume is not None and model is None and not prompt
+                and strategy is None and not knobs):
+            self.push_screen(PlayScreen(resume=self.play_resume))
+            return
         self.push_screen(
             PlayScreen(model=model if model is not None else self.settings.model,
                        prompt=prompt, strategy=strategy, knobs=knobs)

@@ -2,8 +2,8 @@
 
 ``snapshot(session)`` runs on whichever thread did the engine work, so the screen only copies
 finished values into its widgets: the text pieces with their probabilities, the traces, the
-preview of the next step (when there is no step to show yet, or the learner is forcing), and the
-running numbers.
+live preview of the next step (the distribution space will choose from, under the current model
+and knobs; in beam mode also the next expansion of the beams), and the running numbers.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from arlm_tui.decoding.beam import BeamSearch, BeamSnapshot
 from arlm_tui.decoding.session import Session
 from arlm_tui.decoding.strategies import decode_step
-from arlm_tui.decoding.trace import Trace
+from arlm_tui.decoding.trace import BeamStep, Hypothesis, Trace
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,18 @@ def text_pieces(tokenizer: Any, prompt_ids: Sequence[int], generated_ids: Sequen
     it, so the tokenizer's own spacing rules are kept while the cost per token stays constant;
     ``</s>`` reads as " </s>".
     """
-    ids = list(prompt_ids)
-    prompt_text = tokenizer.decode(ids)
+    return tokenizer.decode(list(prompt_ids)), following_pieces(tokenizer, prompt_ids,
+                                                               generated_ids, eos_id)
+
+
+def following_pieces(tokenizer: Any, context_ids: Sequence[int], new_ids: Sequence[int],
+                     eos_id: int) -> list[str]:
+    """How each of ``new_ids`` extends the text of ``context_ids`` (see ``text_pieces``); only
+    the last PIECE_WINDOW ids of the context are read, so a step costs the same at any length."""
+    ids = list(context_ids[-PIECE_WINDOW:])
     text_of = getattr(tokenizer, "token_text", None)
     pieces = []
-    for token in generated_ids:
+    for token in new_ids:
         if token == eos_id:
             pieces.append(" </s>")
             continue
@@ -55,7 +63,7 @@ def text_pieces(tokenizer: Any, prompt_ids: Sequence[int], generated_ids: Sequen
         else:  # a tokenizer that rewrites earlier text: fall back to the token's own text
             pieces.append(" " + (text_of(int(token)) if text_of else str(token)))
         ids.append(int(token))
-    return prompt_text, pieces
+    return pieces
 
 
 @dataclass
@@ -78,6 +86,11 @@ class PlaySnapshot:
     model_name: str
     backend: str
     extra: dict[str, Any] = field(default_factory=dict)
+    #: beam mode: the next expansion under the current knobs, and the live beams it extends
+    beam_preview: BeamStep | None = None
+    beam_parents: tuple[Hypothesis, ...] = ()
+    #: what the pieces were computed from (a later snapshot of the same text reuses them)
+    piece_key: tuple = ()
 
 
 def preview_trace(session: Session) -> Trace | None:
@@ -101,6 +114,27 @@ def preview_trace(session: Session) -> Trace | None:
                        len(session.prompt_ids), cum, num, draws=session.draws)
 
 
+def preview_beam(session: Session) -> tuple[BeamStep | None, tuple[Hypothesis, ...]]:
+    """The next expansion of the beams under the current config (width, length penalty, ...),
+    computed on a copy of the search so the session is not changed; and the live beams it
+    extends. (None, ()) outside beam mode or when the text is done."""
+    if session.done or session.config.strategy != "beam":
+        return None, ()
+    traces = session.traces
+    last = traces[-1] if traces else None
+    if last is not None and last.beam is not None:
+        beam = last.beam
+        search = BeamSearch.from_snapshot(
+            session.model, session.prompt_ids, session.config,
+            BeamSnapshot(tuple(beam.survivors), tuple(beam.finished), beam.step + 1, beam.done))
+    else:
+        search = BeamSearch(session.model, session.prompt_ids, session.config,
+                            generated_ids=session.generated_ids,
+                            generated_logprob=session.logprob)
+    parents = tuple(search.hypotheses)
+    return search.step(), parents
+
+
 def generated_probs(session: Session) -> list[float]:
     """p(token | context) of each generated token, as the model gave it.
 
@@ -122,23 +156,47 @@ def generated_probs(session: Session) -> list[float]:
                                                       generated))]
 
 
-def snapshot(session: Session, *, with_preview: bool = False) -> PlaySnapshot:
-    """Gather the screen's data; ``with_preview`` also computes the next step's distribution
-    (always computed when there is no step yet)."""
+def snapshot(session: Session, previous: PlaySnapshot | None = None, *,
+             live: bool = True) -> PlaySnapshot:
+    """Gather the screen's data, the live preview of the next step included (``live=False``
+    leaves it out: after the model failed to give it). The text pieces of ``previous`` are
+    reused when the text has not changed (a knob turned)."""
     model = session.model
     generated = session.generated_ids
-    prompt_text, texts = text_pieces(model.tokenizer, session.prompt_ids, generated,
-                                     model.eos_id)
-    probs = generated_probs(session)
     traces = session.traces
     forced = [t.forced for t in traces] if len(traces) == len(generated) else []
-    pieces = [
-        TokenPiece(text, probs[i] if i < len(probs) else 1.0,
-                   forced[i] if i < len(forced) else False,
-                   generated[i] == model.eos_id)
-        for i, text in enumerate(texts)
-    ]
-    preview = preview_trace(session) if (with_preview or not traces) else None
+    piece_key = (id(model), tuple(session.prompt_ids), tuple(generated), tuple(forced),
+                 session.config.strategy == "beam")
+    old_key = previous.piece_key if previous is not None else ()
+    if previous is not None and old_key == piece_key:
+        prompt_text, pieces = previous.prompt_text, previous.pieces
+    elif (previous is not None and old_key[:2] == piece_key[:2] and old_key[4] == piece_key[4]
+          and not piece_key[4] and len(forced) == len(generated)
+          and len(old_key[2]) < len(generated)
+          and tuple(generated[:len(old_key[2])]) == old_key[2]
+          and old_key[3] == tuple(forced[:len(old_key[3])])):
+        # the text grew by a step or more: only the new tokens are decoded
+        done = len(old_key[2])
+        texts = following_pieces(model.tokenizer, session.prompt_ids + generated[:done],
+                                 generated[done:], model.eos_id)
+        prompt_text = previous.prompt_text
+        pieces = list(previous.pieces) + [
+            TokenPiece(text, traces[done + i].chosen_raw_prob, forced[done + i],
+                       generated[done + i] == model.eos_id)
+            for i, text in enumerate(texts)
+        ]
+    else:
+        prompt_text, texts = text_pieces(model.tokenizer, session.prompt_ids, generated,
+                                         model.eos_id)
+        probs = generated_probs(session)
+        pieces = [
+            TokenPiece(text, probs[i] if i < len(probs) else 1.0,
+                       forced[i] if i < len(forced) else False,
+                       generated[i] == model.eos_id)
+            for i, text in enumerate(texts)
+        ]
+    preview = preview_trace(session) if live else None
+    beam_preview, beam_parents = preview_beam(session) if live else (None, ())
     return PlaySnapshot(
         prompt_text=prompt_text,
         pieces=pieces,
@@ -155,7 +213,32 @@ def snapshot(session: Session, *, with_preview: bool = False) -> PlaySnapshot:
         config=session.config,
         model_name=model.name,
         backend=model.backend,
+        beam_preview=beam_preview,
+        beam_parents=beam_parents,
+        piece_key=piece_key,
     )
+
+
+def unknown_words(model: Any, text: str) -> list[str]:
+    """The pieces of ``text`` that ``model``'s vocabulary does not have (each would be read as
+    ``<unk>``), in order and without repeats; [] for a tokenizer that knows every text."""
+    tokenizer = model.tokenizer
+    tokenize = getattr(tokenizer, "tokenize", None)
+    if tokenize is None or not text:
+        return []
+    try:
+        pieces = tokenize(text)
+        ids = tokenizer.encode(text)
+    except Exception:  # noqa: BLE001 - a tokenizer we cannot look into: nothing to mark
+        return []
+    if len(pieces) != len(ids):
+        return []
+    unk = model.unk_id
+    found: list[str] = []
+    for piece, token_id in zip(pieces, ids, strict=True):
+        if token_id == unk and piece != "<unk>" and piece not in found:
+            found.append(piece)
+    return found
 
 
 def hypothesis_text(tokenizer: Any, eos_id: int) -> Any:

@@ -127,22 +127,28 @@ class FileDialog(ModalScreen[Path | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="file.cancel")]
 
     def __init__(self, title: str, default: Path, *, existing: list[Path] | None = None,
-                 check: Check | None = None) -> None:
+                 check: Check | None = None, help_text: str = "") -> None:
         super().__init__()
         self.title_text = title
         self.default = default
         self.existing = existing or []
         self.check = check
+        self.help_text = help_text
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
+            if self.help_text:
+                yield Static(Text(self.help_text), classes="dialog-help")
             if self.existing:
                 yield OptionList(*(Option(p.name, id=str(p)) for p in self.existing),
                                  id="file-list")
-            yield Input(str(self.default), id="dialog-input")
+            yield Input("" if str(self.default) == "." else str(self.default),
+                        id="dialog-input")
             yield Static("", id="dialog-error", classes="dialog-error")
-            yield Static("[dim]⏎ accept · esc cancel[/dim]", classes="dialog-keys")
+            keys = "⏎ accept · tab moves between the list and the name · esc cancel" if (
+                self.existing) else "⏎ accept · esc cancel"
+            yield Static(f"[dim]{keys}[/dim]", classes="dialog-keys")
 
     def on_mount(self) -> None:
         self.query_one("#dialog-input", Input).focus()
@@ -163,6 +169,44 @@ class FileDialog(ModalScreen[Path | None]):
             self.query_one("#dialog-error", Static).update(Text(error))
             return
         self.dismiss(Path(text).expanduser())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """Ask a question with a few answers; dismisses with the chosen answer's id (None: escape)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel",
+                                                     id="choice.cancel")]
+
+    def __init__(self, title: str, *, choices: list[tuple[str, str]], help_text: str = "",
+                 current: str | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.help_text = help_text
+        self.choices = choices
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
+            if self.help_text:
+                yield Static(Text(self.help_text), classes="dialog-help")
+            yield OptionList(*(Option(label, id=choice) for choice, label in self.choices),
+                             id="choice-list")
+            yield Static("[dim]↑↓ choose · ⏎ accept · esc cancel[/dim]", classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        options = self.query_one("#choice-list", OptionList)
+        ids = [choice for choice, _ in self.choices]
+        if self.current in ids:
+            options.highlighted = ids.index(self.current)
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
 from arlm_tui.games import be_the_model as game
+from arlm_tui.numbers import fmt_prob
 from arlm_tui.tui.screens.game_base import GameScreen
 
 HELP_TEXT = (
@@ -25,8 +26,7 @@ HELP_TEXT = (
 )
 
 
-def fmt_p(p: float) -> str:
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+fmt_p = fmt_prob  # one number format across the app
 
 
 class BeTheModelScreen(GameScreen):

@@ -5,19 +5,27 @@ that changes it is an *engine operation*: it runs inline for the numpy backends 
 millisecond) and in a thread worker for neural ones, so the interface never freezes; one
 operation runs at a time. When it ends, ``play_state.snapshot`` has gathered what to draw and the
 screen hands it down to the widgets (attributes down, messages up).
+
+The bars are live: they show the distribution of the NEXT token under the current model and
+knobs, recomputed after every operation (a knob, the strategy, the model, the prompt, undo,
+redo). Knob changes that arrive faster than they are computed are merged into one operation. A
+past step is shown only on request (its token selected in the text; esc returns to live).
 """
 
 from __future__ import annotations
 
 import math
+import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -25,11 +33,12 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Header, Input, Label, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
 from arlm_tui.errors import ArlmError
-from arlm_tui.tui.play_state import PlaySnapshot, hypothesis_text, snapshot
+from arlm_tui.numbers import fmt_nats
+from arlm_tui.tui.play_state import PlaySnapshot, hypothesis_text, snapshot, unknown_words
 from arlm_tui.tui.settings import AUTOPLAY_INTERVALS
 from arlm_tui.tui.widgets.analysis_views import (
     AttentionView,
@@ -40,8 +49,16 @@ from arlm_tui.tui.widgets.analysis_views import (
 from arlm_tui.tui.widgets.beam_view import BeamView
 from arlm_tui.tui.widgets.footer import ArlmFooter
 from arlm_tui.tui.widgets.generated_text import GeneratedText
-from arlm_tui.tui.widgets.knob_panel import KnobPanel, knob_title
+from arlm_tui.tui.widgets.knob_panel import KnobPanel, knob_names_as_shown, knob_title
+from arlm_tui.tui.widgets.timeline import Timeline
 from arlm_tui.tui.widgets.token_bars import TokenBars
+
+#: One line on each strategy, for the strategy picker.
+STRATEGY_HELP = {
+    "greedy": "always the most probable token (after the penalties)",
+    "sample": "a random draw from the distribution the knobs shaped",
+    "beam": "keep the best few hypotheses, extend them all, keep the best again",
+}
 
 #: Views of the main area: (id, title, key).
 VIEWS: tuple[tuple[str, str, str], ...] = (
@@ -63,10 +80,14 @@ INLINE_BACKENDS = frozenset({"ngram", "table", "oracle"})
 
 HELP_TEXT = (
     "[b]Play[/b]: the model proposes a distribution over the next token; the decoding knobs "
-    "reshape it and a strategy picks one. Space takes a step, backspace takes it back. The bars "
-    "show the model's probability and the probability after the processors side by side; "
-    "greyed rows were removed (the reason is given); ▶ marks the choice. Knobs change with ←/→ "
-    "(shift: coarse) when the knob panel has the focus, or type a value with ⏎.\n\n"
+    "reshape it and a strategy picks one. The bars are live: they show the NEXT token's "
+    "distribution and change as soon as a knob does, in three columns: the model's p, p after "
+    "temperature and the penalties (what top-p, min-p and typical-p measure), and the final "
+    "distribution after truncation; greyed rows were removed (the reason is given). Space takes "
+    "a step (the why-line explains it), backspace takes it back; select a token in the text (t, "
+    "←/→) to see its past step, esc returns to live. The timeline under the text shows each "
+    "token's p and each step's entropy. Knobs change with ←/→ (shift: coarse) when the knob "
+    "panel has the focus, or type a value with ⏎.\n\n"
     "[b]Views[/b] (1–6, v cycles): 1 the next-token bars; 2 beam search (live hypotheses, their "
     "log p and score log p / length^α, pruned candidates, finished ones); 3 the same text under "
     "every installed model (c ticks which, < and > show the other columns), with KL(oracle ‖ "
@@ -82,6 +103,77 @@ def sessions_dir() -> Path:
     from arlm_tui import paths
 
     return paths.user_home() / "sessions"
+
+
+def session_path(text: str) -> Path:
+    """Where a typed session file name points: a bare name (no folder) goes into arlm's
+    ``sessions/`` folder, with ``.json`` added when it has no suffix; a path is taken as it is."""
+    text = text.strip()
+    path = Path(text).expanduser()
+    if not text.startswith(("~", ".", "/")) and len(path.parts) == 1:
+        path = sessions_dir() / path
+        if not path.suffix:
+            path = path.with_suffix(".json")
+    return path
+
+
+def saved_sessions(folder: Path) -> list[Path]:
+    """The session files in ``folder``, newest first (none if it cannot be read)."""
+    try:
+        files = [path for path in folder.glob("*.json") if path.is_file()]
+        return sorted(files, key=lambda path: path.stat().st_mtime, reverse=True)
+    except OSError:
+        return []
+
+
+def read_session_file(path: Path) -> str:
+    """The text of a saved session: a regular UTF-8 file within the session size limit
+    (checked before reading), else ArlmError with one line."""
+    from arlm_tui import inputs
+
+    return inputs.read_text(path, limit=inputs.LIMITS["session"], what="session file")
+
+
+def session_model_name(text: str, path: Path) -> str:
+    """The "model" field of a session file (checked before any model is looked up)."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        what = "nested too deeply" if isinstance(exc, RecursionError) else f"not valid JSON: {exc}"
+        raise ArlmError(f"{path}: session file is {what}") from None
+    if not isinstance(data, dict) or data.get("format") != "arlm-session":
+        raise ArlmError(f'{path}: not an arlm session (expected "format": "arlm-session")')
+    named = data.get("model")
+    if not isinstance(named, str) or not named.strip():
+        raise ArlmError(f'{path}: the session\'s "model" field is missing or not a name')
+    return named
+
+
+def failure_text(exc: BaseException) -> str:
+    """One line for an unexpected failure in a worker (shown; the app keeps running)."""
+    return f"unexpected {type(exc).__name__}: {exc}".strip().rstrip(":")
+
+
+def new_seed() -> int:
+    """A fresh random seed for a new play (at most six digits, easy to read in the title and
+    to type). ``ARLM_SEED`` fixes it (the tests do, so that screenshots are stable)."""
+    fixed = os.environ.get("ARLM_SEED", "").strip()
+    if fixed.isdigit():
+        return int(fixed)
+    return secrets.randbelow(1_000_000)
+
+
+@dataclass
+class PlayResume:
+    """What a play screen leaves behind when the learner goes back home, to take up again."""
+
+    session: Any
+    view: str = "bars"
+    replay_total: int | None = None
+    model_cache: dict[str, Any] = field(default_factory=dict)
+    prompt_value: str | None = None  # the prompt line as it was (typed words kept)
 
 
 def parse_knob(name: str, text: str) -> Any:
@@ -123,8 +215,8 @@ class PlayScreen(Screen):
         Binding("r", "redo", "Redo", id="play.redo", tooltip="re-apply the step taken back"),
         Binding("f", "force_pick", "Force", id="play.force",
                 tooltip="pick the next token yourself from the bars"),
-        Binding("s", "cycle_strategy", "Strategy", id="play.strategy",
-                tooltip="switch strategy: greedy → sample → beam"),
+        Binding("s", "pick_strategy", "Strategy", id="play.strategy",
+                tooltip="choose the strategy: greedy, sample or beam"),
         Binding("m", "pick_model", "Model", id="play.model",
                 tooltip="switch model (the text so far is kept)"),
         Binding("v", "next_view", "View", id="play.view",
@@ -175,16 +267,22 @@ class PlayScreen(Screen):
         Binding("ctrl+o", "open", "Open", show=False, id="play.open",
                 tooltip="open a saved session and replay it step by step"),
         Binding("escape", "back", "Back", show=False, id="play.back",
-                tooltip="cancel forcing / token selection; else back to the home screen"),
+                tooltip="cancel forcing / token selection; else back to the home screen (the "
+                "session is kept: Play takes it up again)"),
+        Binding("ctrl+n", "new_play", "New", show=False, id="play.new",
+                tooltip="a new play with the same model, prompt and a fresh seed"),
     ]
 
     def __init__(self, *, model: Any = None, prompt: str = "", strategy: str | None = None,
-                 knobs: dict[str, Any] | None = None) -> None:
+                 knobs: dict[str, Any] | None = None, resume: PlayResume | None = None) -> None:
         super().__init__()
         self.model_spec = model
         self.initial_prompt = prompt
         self.initial_strategy = strategy
         self.initial_knobs = dict(knobs or {})
+        if "seed" not in self.initial_knobs:  # a fixed seed only when one is given
+            self.initial_knobs["seed"] = new_seed()
+        self.resume = resume
         self.session: Any = None
         self.snap: PlaySnapshot | None = None
         self.view = "bars"
@@ -202,6 +300,12 @@ class PlayScreen(Screen):
         #: belongs to its most recent call, so that call and the read must not interleave
         self.model_lock = threading.RLock()
         self._pending_config = DecodingConfig(strategy="sample")
+        #: knob changes not yet applied (merged while an operation runs or a flush is due)
+        self._pending_knobs: dict[str, Any] = {}
+        self._knob_flush_due = False
+        self._drawn_pieces: Any = None
+        #: lines last drawn under the views (redrawn only when they change)
+        self._drawn_lines: dict[str, Any] = {}
         #: models loaded for the compare and speculative views, by name
         self.model_cache: dict[str, Any] = {}
 
@@ -212,8 +316,10 @@ class PlayScreen(Screen):
             yield Label("prompt ›", id="prompt-label")
             yield Input(self.initial_prompt, placeholder="type a text to continue, ⏎ to start",
                         id="prompt", select_on_focus=False)
+            yield Label("", id="prompt-note")
         with VerticalScroll(id="text-box"):
             yield GeneratedText(id="text")
+        yield Timeline(id="timeline")
         with Horizontal(id="main"):
             with ContentSwitcher(initial="view-bars", id="views"):
                 yield TokenBars(id="view-bars")
@@ -231,6 +337,9 @@ class PlayScreen(Screen):
         self.query_one("#views").border_title = VIEW_TITLES["bars"]
         self.query_one("#knobs").border_title = "knobs"
         self.query_one("#text-box").border_title = "text"
+        if self.resume is not None:
+            self._resume(self.resume)
+            return
         bars = self.query_one(TokenBars)
         bars.note = ("loading the model … (the first time a transformer is used, its compiled "
                      "step is built too: a few seconds)")
@@ -238,17 +347,45 @@ class PlayScreen(Screen):
             config = DecodingConfig(strategy=self.initial_strategy or "sample",
                                     **self.initial_knobs)
         except (ValueError, TypeError) as exc:
-            self.notify(f"{exc}; using the default knobs", severity="error", timeout=8)
-            config = DecodingConfig(strategy="sample")
+            self.notify(f"{knob_names_as_shown(str(exc))}; using the default knobs",
+                        severity="error", timeout=8)
+            config = DecodingConfig(strategy="sample", seed=new_seed())
         self.query_one(KnobPanel).config = config
         self._pending_config = config
         self.load_model(self.model_spec, first=True)
 
+    def _resume(self, resume: PlayResume) -> None:
+        """Take up a session left earlier: same model, text, knobs, history and view."""
+        self.resume = None
+        session = resume.session
+        self.session = session
+        self.model_cache = resume.model_cache
+        self.replay_total = resume.replay_total
+        self.query_one(KnobPanel).config = session.config
+        self._pending_config = session.config
+        prompt = resume.prompt_value
+        if prompt is None:
+            prompt = session.model.tokenizer.decode(session.prompt_ids)
+        self.query_one("#prompt", Input).value = prompt
+        self.show_unknown(unknown_words(session.model, prompt), session.model.name)
+        self.action_view(resume.view)
+        self.run_engine(lambda: None)
+
+    def resume_state(self) -> PlayResume | None:
+        """What ``PlayResume`` needs to take this session up again (None before a model)."""
+        if self.session is None:
+            return None
+        return PlayResume(self.session, self.view, self.replay_total, self.model_cache,
+                          self.query_one("#prompt", Input).value)
+
     def on_resize(self) -> None:
         # on short terminals the shade legend gives its line to the bars
         self.query_one(GeneratedText).legend = self.size.height >= 24
+        # the entropy line of the timeline when there is room for it
+        self.query_one(Timeline).styles.height = 2 if self.size.height >= 30 else 1
         if self.snap is not None:
             self._draw_stats(self.snap)
+        self.call_after_refresh(self._retitle)  # the hint fits the view's new width
 
     # ------------------------------------------------------------------ engine operations
     @property
@@ -257,7 +394,7 @@ class PlayScreen(Screen):
             return True
         return self.session.model.backend not in INLINE_BACKENDS
 
-    def run_engine(self, operation: Callable[[], Any], *, preview: bool = False,
+    def run_engine(self, operation: Callable[[], Any], *,
                    after: Callable[[Any], None] | None = None,
                    queue_as_step: bool = False) -> bool:
         """Run ``operation`` (which changes the session), then redraw from a snapshot.
@@ -277,28 +414,44 @@ class PlayScreen(Screen):
             else:
                 self.notify("still computing the previous step …", timeout=2)
             return False
+        if self._pending_knobs:  # knobs turned just before: they apply to this operation
+            knobs, self._pending_knobs = self._pending_knobs, {}
+            session, then = self.session, operation
+
+            def operation() -> Any:
+                session.configure(**knobs)
+                return then()
         self.busy = True
         if self.threaded:
-            self._engine_worker(operation, preview, after)
+            self._engine_worker(operation, after)
         else:
-            result, snap, error = self._execute(operation, preview)
+            result, snap, error = self._execute(operation)
             self._finish(result, snap, error, after)
         return True
 
-    def _execute(self, operation: Callable[[], Any], preview: bool
+    def _execute(self, operation: Callable[[], Any]
                  ) -> tuple[Any, PlaySnapshot | None, str | None]:
-        try:
-            with self.model_lock:
+        with self.model_lock:
+            try:
                 result = operation()
-                snap = snapshot(self.session, with_preview=preview)
-            return result, snap, None
-        except (ArlmError, ValueError) as exc:
-            return None, None, str(exc)
+            except (ArlmError, ValueError) as exc:
+                return None, None, str(exc)
+            except Exception as exc:  # noqa: BLE001 - a broken model must not end the app
+                return None, None, failure_text(exc)
+            try:
+                return result, snapshot(self.session, self.snap), None
+            except Exception as exc:  # noqa: BLE001 - the next token could not be previewed
+                error = str(exc) if isinstance(exc, (ArlmError, ValueError)) else (
+                    failure_text(exc))
+            try:  # what the operation did is still drawn, without the live preview
+                return result, snapshot(self.session, self.snap, live=False), error
+            except Exception:  # noqa: BLE001
+                return result, None, error
 
-    @work(thread=True, exclusive=True, group="engine")
-    def _engine_worker(self, operation: Callable[[], Any], preview: bool,
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
+    def _engine_worker(self, operation: Callable[[], Any],
                        after: Callable[[Any], None] | None) -> None:
-        result, snap, error = self._execute(operation, preview)
+        result, snap, error = self._execute(operation)
         self.app.call_from_thread(self._finish, result, snap, error, after)
 
     def _finish(self, result: Any, snap: PlaySnapshot | None, error: str | None,
@@ -311,13 +464,18 @@ class PlayScreen(Screen):
             self._queued_steps = 0
             self.notify(error, severity="error", timeout=6)
             self._stop_autoplay()
+            if snap is not None:  # the operation itself went through: show it
+                self.snap = snap
+                self.refresh_views()
             return
         if snap is not None:
             self.snap = snap
         if after is not None:
             after(result)
         self.refresh_views()
-        if self._queued_steps:
+        if self._pending_knobs:
+            self._flush_knobs()
+        elif self._queued_steps:
             self._queued_steps -= 1
             self.action_step()
 
@@ -333,7 +491,7 @@ class PlayScreen(Screen):
                         "compiled step: a few seconds)", timeout=4)
         self._load_worker(spec, first)
 
-    @work(thread=True, exclusive=True, group="engine")
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
     def _load_worker(self, spec: Any, first: bool) -> None:
         from arlm_tui.decoding.session import Session
         from arlm_tui.lm.registry import load_model
@@ -343,17 +501,24 @@ class PlayScreen(Screen):
             if first or self.session is None:
                 prompt = self.query_one("#prompt", Input).value if not first else (
                     self.initial_prompt)
+                unknown = unknown_words(model, prompt)
                 session = Session(model, prompt, self._pending_config)
             else:
                 session = self.session
-                session.set_model(model)
+                with self.model_lock:
+                    unknown = unknown_words(model, session.text)
+                    session.set_model(model)
             snap = snapshot(session)
         except (ArlmError, ValueError, OSError, NoMatches) as exc:  # NoMatches: screen closed
             self.app.call_from_thread(self._load_failed, str(exc))
             return
-        self.app.call_from_thread(self._loaded, session, snap)
+        except Exception as exc:  # noqa: BLE001 - a broken model must not end the app
+            self.app.call_from_thread(self._load_failed, failure_text(exc))
+            return
+        self.app.call_from_thread(self._loaded, session, snap, unknown)
 
-    def _loaded(self, session: Any, snap: PlaySnapshot) -> None:
+    def _loaded(self, session: Any, snap: PlaySnapshot, unknown: list[str] | None = None
+                ) -> None:
         if self not in self.app.screen_stack:  # closed while the worker ran
             return
         self.busy = False
@@ -368,7 +533,53 @@ class PlayScreen(Screen):
             self.query_one("#prompt", Input).value = snap.prompt_text
             self.notify(f"now continuing with {snap.model_name}: the text so far is the prompt",
                         timeout=4)
+        self.show_unknown(unknown or [], snap.model_name)
         self.refresh_views()
+
+    # ------------------------------------------------------------------ the prompt line
+    def show_unknown(self, unknown: list[str], model_name: str) -> None:
+        """Mark the words the model reads as <unk> on the prompt line, and name the model."""
+        note = self.query_one("#prompt-note", Label)
+        if not unknown:
+            note.update("")
+            note.display = False
+            return
+        shown = ", ".join(f"{word} → <unk>" for word in unknown[:4])
+        more = f" (+{len(unknown) - 4})" if len(unknown) > 4 else ""
+        note.update(Text(f"{shown}{more} (unknown to {model_name})"))
+        note.display = True
+
+    def on_input_changed(self, message: Input.Changed) -> None:
+        if message.input.id != "prompt" or self.session is None:
+            return
+        if not message.input.has_focus:
+            return  # the screen wrote the session's prompt there: its note stays
+        self.show_unknown(unknown_words(self.session.model, message.value),
+                          self.session.model.name)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        # the prompt keeps what was typed when the focus moves away (tab, a click): it is
+        # applied with ⏎, and a message says so
+        widget = event.widget
+        if not isinstance(widget, Input) or widget.id != "prompt" or self.session is None:
+            return
+        current = self.session.model.tokenizer.decode(self.session.prompt_ids)
+        if widget.value != current:
+            self.notify("the prompt was edited: p then ⏎ starts again from it (the steps taken "
+                        "so far are kept until then)", timeout=4)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The last net under every worker of this screen: a failure that got past its own
+        handling is shown, and the screen is usable again (no WorkerFailed exit)."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        message = failure_text(error) if error is not None else "a background task failed"
+        self.last_error = message
+        self.notify(message, severity="error", timeout=8)
+        if event.worker.group == "engine":
+            self.busy = False
+            self._queued_steps = 0
 
     def _load_failed(self, message: str) -> None:
         if self not in self.app.screen_stack:  # closed while the worker ran
@@ -388,31 +599,49 @@ class PlayScreen(Screen):
         if snap is None or not self.query(GeneratedText):  # closed while a step was computed
             return
         text = self.query_one(GeneratedText)
-        text.set_text(snap.prompt_text, snap.pieces)
+        if snap.pieces is not self._drawn_pieces or text.prompt_text != snap.prompt_text:
+            # only when the text changed: a knob turned leaves it (and the layout) alone
+            self._drawn_pieces = snap.pieces
+            text.set_text(snap.prompt_text, snap.pieces)
+            self.query_one("#text-box", VerticalScroll).scroll_end(animate=False)
         if self.selected is not None and self.selected >= len(snap.traces):
             self.selected = None
         text.cursor = self.selected
-        self.query_one("#text-box", VerticalScroll).scroll_end(animate=False)
-        self.query_one(KnobPanel).config = snap.config
+        entropies = ([t.entropy for t in snap.traces] if len(snap.traces) == len(snap.pieces)
+                     else [])
+        self.query_one(Timeline).show([piece.prob for piece in snap.pieces], entropies,
+                                      self.selected)
+        panel = self.query_one(KnobPanel)
+        config = snap.config.replace(**self._pending_knobs) if self._pending_knobs else (
+            snap.config)
+        if panel.config != config:  # a step leaves the panel as it is (no redraw)
+            panel.config = config
         bars = self.query_one(TokenBars)
         shown = self.shown_trace()
+        bars.last_step = snap.traces[-1] if snap.traces else None
         if self.force_mode and snap.preview is not None:
             bars.mode = "force"
             bars.trace = snap.preview
-        elif shown is not None:
+        elif self.selected is not None and shown is not None:
             bars.mode = "step"
             bars.trace = shown
         else:
             bars.mode = "next"
             bars.trace = snap.preview
             if snap.preview is None:
-                bars.note = "The text is finished."
+                bars.note = ("The text is finished: backspace undoes the last step, R starts "
+                             "again from the prompt.")
         self._draw_beam(shown)
         self._draw_explain(shown, snap)
         self._draw_stats(snap)
-        self.sub_title = (f"{snap.model_name} ({snap.backend}) · {snap.config.strategy}"
-                          f" · seed {snap.config.seed}")
-        self.query_one("#views").border_title = self._view_title()
+        seed = f" · seed {snap.config.seed}" if snap.config.strategy == "sample" else ""
+        sub_title = f"{snap.model_name} ({snap.backend}) · {snap.config.strategy}{seed}"
+        if self.sub_title != sub_title:
+            self.sub_title = sub_title
+        views = self.query_one("#views")
+        title = self._view_title()
+        if views.border_title != title:
+            views.border_title = title
         self._refresh_analysis()
 
     def shown_trace(self) -> Any:
@@ -428,15 +657,34 @@ class PlayScreen(Screen):
         if self.view in ("samples", "speculative"):
             title = self.query_one(f"#view-{self.view}").title  # type: ignore[attr-defined]
         snap = self.snap
-        if self.view == "bars" and snap is not None:
+        if self.view in ("bars", "beam") and snap is not None:
             if self.force_mode:
                 title = "force the next token"
-            elif not snap.traces:
-                title = "next-token bars: the first token (space chooses)"
             elif self.selected is not None:
-                title = f"next-token bars: step {self.selected + 1} of {len(snap.traces)}"
+                k, n = self.selected + 1, len(snap.traces)
+                room = self.query_one("#views").size.width - 4 or self.size.width
+                title = next((text for text in (f"{title}: step {k}, past (of {n}; esc: live)",
+                                                f"step {k}, past (of {n}; esc: live)",
+                                                f"step {k} of {n}, past (esc: live)")
+                              if len(text) <= room), f"step {k}, past")
+            elif snap.done:
+                title = f"{title}: the text is finished"
+            elif self.view == "beam":
+                title = f"{title}: next expansion, live"
+            else:
+                title = f"{title}: token {len(snap.pieces) + 1}, live"
         number = VIEW_IDS.index(self.view) + 1
-        return f"{title} [dim]({number}/{len(VIEWS)}, v: next view)[/dim]"
+        # the view's own title first; the view number and the v hint only as far as they fit
+        room = self.query_one("#views").size.width - 4 or self.size.width
+        plain = Text.from_markup(title).cell_len
+        for hint in (f"({number}/{len(VIEWS)}, v: next view)", f"({number}/{len(VIEWS)})"):
+            if plain + 1 + len(hint) <= room:
+                return f"{title} [dim]{hint}[/dim]"
+        return title
+
+    def _retitle(self) -> None:
+        if self.query("#views"):  # the screen may have closed since the resize
+            self.query_one("#views").border_title = self._view_title()
 
     def _draw_beam(self, shown: Any) -> None:
         snap = self.snap
@@ -444,41 +692,60 @@ class PlayScreen(Screen):
         if snap is None or self.session is None:
             return
         model = self.session.model
+        decode = hypothesis_text(model.tokenizer, model.eos_id)
+        if self.selected is None:
+            beam_view.show(snap.beam_preview, snap.beam_parents, decode, snap.config.to_dict(),
+                           live=True)
+            return
         if shown is None or shown.beam is None:
-            beam_view.show(None, (), hypothesis_text(model.tokenizer, model.eos_id),
-                           snap.config.to_dict())
+            beam_view.show(None, (), decode, snap.config.to_dict())
             return
         index = snap.traces.index(shown) if shown in snap.traces else len(snap.traces) - 1
         previous_trace = snap.traces[index - 1] if index > 0 else None
         previous = (previous_trace.beam.survivors
                     if previous_trace is not None and previous_trace.beam is not None else ())
-        beam_view.show(shown.beam, previous, hypothesis_text(model.tokenizer, model.eos_id),
-                       shown.config)
+        beam_view.show(shown.beam, previous, decode, shown.config)
 
     def _draw_explain(self, shown: Any, snap: PlaySnapshot) -> None:
         from arlm_tui.decoding.explain import explain
 
         widget = self.query_one("#explain", Static)
         if self.force_mode:
-            widget.update(Text("force: ↑/↓ choose a token in the bars, ⏎ takes it, "
-                               "esc cancels (F types one instead)", style="bold"))
+            line = Text("force: ↑/↓ choose a token in the bars, ⏎ takes it, esc cancels (F "
+                        "types one instead)", style="bold")
         elif shown is not None:
             line = Text("why: ", style="bold")
             line.append(explain(shown))
-            widget.update(line)
         elif snap.done:
-            widget.update("")
+            line = Text("")
         else:
-            widget.update(Text("space takes a step · f forces a token · ←/→ turn the "
-                               "selected knob · ? lists every key", style="dim"))
+            line = Text("space takes a step · f forces a token · ←/→ turn the selected knob · "
+                        "? lists every key", style="dim")
+        self._update_line(widget, line)
+
+    def _update_line(self, widget: Static, line: Text) -> None:
+        """``widget.update(line)`` unless it shows that already; the screen is laid out again
+        only when the number of lines changes (a new layout repaints the whole screen)."""
+        key = widget.id or ""
+        previous = self._drawn_lines.get(key)
+        if previous == line:
+            return
+        self._drawn_lines[key] = line
+        width = max(widget.content_size.width, 1)
+
+        def height(text: Text | None) -> int:
+            return len(text.wrap(self.app.console, width)) if text is not None else -1
+
+        widget.update(line, layout=height(previous) != height(line))
 
     def _draw_stats(self, snap: PlaySnapshot) -> None:
         parts = []
         wide = self.size.width >= 100
         if snap.num_tokens:
             parts.append(f"{snap.num_tokens} token" + ("s" if snap.num_tokens != 1 else ""))
-            parts.append(f"log p = {snap.logprob:.2f}" if wide else f"log p {snap.logprob:.2f}")
-            parts.append(f"NLL = {snap.nll:.2f} nats" if wide else f"NLL {snap.nll:.2f}")
+            logprob, nll = fmt_nats(snap.logprob), fmt_nats(snap.nll)
+            parts.append(f"log p = {logprob}" if wide else f"log p {logprob}")
+            parts.append(f"NLL = {nll} nats" if wide else f"NLL {nll}")
             if math.isfinite(snap.perplexity):
                 parts.append(f"perplexity = {snap.perplexity:.2f}" if wide
                              else f"ppl {snap.perplexity:.2f}")
@@ -501,7 +768,7 @@ class PlayScreen(Screen):
             parts.append("r redoes")
         if self.autoplay_timer is not None:
             parts.append(f"▶ autoplay {self.app.settings.autoplay_interval:g} s")
-        self.query_one("#stats", Static).update(Text(" · ".join(parts)))
+        self._update_line(self.query_one("#stats", Static), Text(" · ".join(parts)))
 
     # ------------------------------------------------------------------ stepping
     def action_step(self) -> None:
@@ -563,7 +830,7 @@ class PlayScreen(Screen):
         bars = self.query_one(TokenBars)
         bars.cursor = 0
         bars.focus()
-        self.run_engine(lambda: None, preview=True)
+        self.refresh_views()
 
     def _leave_force_mode(self) -> None:
         if self.force_mode:
@@ -618,25 +885,40 @@ class PlayScreen(Screen):
         self.apply_knob(message.name, message.value)
 
     def apply_knob(self, name: str, value: Any) -> bool:
-        """Validate and apply one knob; False (and a message) if the value is refused."""
+        """Validate one knob and apply it: False (and a message) if the value is refused.
+
+        The change shows in the knob panel at once; the session and the live bars follow in one
+        engine operation, which merges every change made before it starts (a held arrow key
+        recomputes once per frame, not once per key)."""
         if self.session is None:
             return False
+        current = self.session.config.replace(**self._pending_knobs)
         try:
-            self.session.config.replace(**{name: value})
+            wanted = current.replace(**{name: value})
         except ValueError as exc:
-            self.notify(str(exc), severity="error", timeout=5)
+            self.notify(knob_names_as_shown(str(exc)), severity="error", timeout=5)
             return False
-        previous = self.session.config.strategy
-        ok = self.run_engine(lambda: self.session.configure(**{name: value}))
-        if ok and name == "strategy" and value != previous:
+        previous = current.strategy
+        self._pending_knobs[name] = value
+        self.query_one(KnobPanel).config = wanted
+        if name == "strategy" and value != previous:
             if value == "beam" and self.view == "bars":
-                self.view = "beam"
-                self.query_one("#views", ContentSwitcher).current = "view-beam"
+                self.action_view("beam")
             elif previous == "beam" and self.view == "beam":
-                self.view = "bars"
-                self.query_one("#views", ContentSwitcher).current = "view-bars"
-            self.refresh_views()
-        return ok
+                self.action_view("bars")
+        if not self._knob_flush_due:
+            self._knob_flush_due = True
+            self.call_later(self._flush_knobs)
+        return True
+
+    def _flush_knobs(self) -> None:
+        """Apply the knob changes waiting (now, or when the running operation ends)."""
+        self._knob_flush_due = False
+        if not self._pending_knobs or self.session is None or self.busy:
+            return
+        knobs, self._pending_knobs = self._pending_knobs, {}
+        session = self.session
+        self.run_engine(lambda: session.configure(**knobs))
 
     def on_knob_panel_edit_requested(self, message: KnobPanel.EditRequested) -> None:
         message.stop()
@@ -652,7 +934,7 @@ class PlayScreen(Screen):
             try:
                 session.config.replace(**{name: parse_knob(name, text)})
             except ValueError as exc:
-                return str(exc)
+                return knob_names_as_shown(str(exc))
             return None
 
         def done(text: str | None) -> None:
@@ -662,17 +944,29 @@ class PlayScreen(Screen):
         current = getattr(session.config, name)
         self.app.push_screen(
             ValueDialog(f"{knob_title(name)} =", str(current),
-                        help_text=f"{knob.help}. Allowed: {knob.range_text}"
-                        + ("" if knob.choices else f"; off = {knob.off}."),
+                        help_text=knob_names_as_shown(
+                            f"{knob.help}. Allowed: {knob.range_text}"
+                            + ("" if knob.choices else f"; off = {knob.off}.")),
                         check=check), done)
 
-    def action_cycle_strategy(self) -> None:
+    def action_pick_strategy(self) -> None:
+        """A small picker: the three strategies, each in a line, the current one highlighted."""
         if self.session is None:
             return
-        current = self.session.config.strategy
-        following = STRATEGIES[(STRATEGIES.index(current) + 1) % len(STRATEGIES)]
-        if self.apply_knob("strategy", following):
-            self.notify(f"strategy: {following}", timeout=2)
+        from arlm_tui.tui.screens.dialogs import ChoiceDialog
+
+        current = self.session.config.replace(**self._pending_knobs).strategy
+
+        def done(choice: str | None) -> None:
+            if choice in STRATEGIES and choice != current and self.apply_knob("strategy",
+                                                                              choice):
+                self.notify(f"strategy: {choice}", timeout=2)
+
+        self.app.push_screen(ChoiceDialog(
+            "Strategy: how the next token is chosen",
+            choices=[(name, f"{name}{' (now)' if name == current else ''} — "
+                            f"{STRATEGY_HELP[name]}") for name in STRATEGIES],
+            current=current), done)
 
     def action_focus_knobs(self) -> None:
         self._leave_force_mode()
@@ -703,6 +997,10 @@ class PlayScreen(Screen):
         if text.pieces and text.cursor is None:
             text.select(len(text.pieces) - 1)
 
+    def on_timeline_step_selected(self, message: Timeline.StepSelected) -> None:
+        message.stop()
+        self.query_one(GeneratedText).select(message.index)  # as if chosen in the text
+
     def on_generated_text_step_selected(self, message: GeneratedText.StepSelected) -> None:
         message.stop()
         self.selected = message.index
@@ -712,7 +1010,7 @@ class PlayScreen(Screen):
 
     # ------------------------------------------------------------------ views
     def action_view(self, view: str) -> None:
-        if view not in VIEW_IDS:
+        if view not in VIEW_IDS or not self.query("#views"):  # empty: closed by a fast key
             return
         if view != "bars" and self.force_mode:
             self._leave_force_mode()
@@ -741,7 +1039,7 @@ class PlayScreen(Screen):
 
     def action_view_size(self, direction: int) -> None:
         """N (sample-N view) or k (speculative view) one notch up or down, then recompute."""
-        if self.view not in ("samples", "speculative"):
+        if self.view not in ("samples", "speculative") or not self.query(f"#view-{self.view}"):
             return
         widget = self.query_one(f"#view-{self.view}")
         if not widget.change(direction):  # type: ignore[attr-defined]
@@ -801,13 +1099,15 @@ class PlayScreen(Screen):
         widget.computing()  # type: ignore[attr-defined]
         self._analysis_worker(self.view, request, self._analysis_version)
 
-    @work(thread=True, exclusive=True, group="analysis")
+    @work(thread=True, exclusive=True, group="analysis", exit_on_error=False)
     def _analysis_worker(self, view: str, request: Callable[[], Any], version: int) -> None:
         try:
             data = request()
             error = None
         except (ArlmError, ValueError, OSError, ImportError) as exc:
             data, error = None, str(exc)
+        except Exception as exc:  # noqa: BLE001 - a broken model must not end the app
+            data, error = None, failure_text(exc)
         if get_current_worker().is_cancelled:  # a newer request replaced this one
             return
         self.app.call_from_thread(self._analysis_done, view, data, error, version)
@@ -866,6 +1166,7 @@ class PlayScreen(Screen):
                     timeout=2)
         if self.snap is not None:
             self._draw_stats(self.snap)
+        self.call_after_refresh(self._retitle)  # the hint fits the view's new width
 
     # ------------------------------------------------------------------ model
     def action_pick_model(self) -> None:
@@ -888,12 +1189,13 @@ class PlayScreen(Screen):
             return
         from arlm_tui.tui.screens.dialogs import FileDialog
 
-        default = sessions_dir() / time.strftime("session-%Y%m%d-%H%M%S.json")
+        default = time.strftime("session-%Y%m%d-%H%M%S.json")
         data = self.session.to_json()
 
         def done(path: Path | None) -> None:
             if path is None:
                 return
+            path = session_path(str(path))
             try:
                 from arlm_tui.outputs import write_text
 
@@ -908,12 +1210,15 @@ class PlayScreen(Screen):
             self.notify(f"saved {path}", timeout=4)
 
         def check(text: str) -> str | None:
-            path = Path(text).expanduser()
+            path = session_path(text)
             if path.is_dir():
                 return f"{path} is a directory: add a file name"
             return None
 
-        self.app.push_screen(FileDialog("Save the session as", default, check=check), done)
+        self.app.push_screen(FileDialog(
+            "Save the session as", Path(default), check=check,
+            help_text=f"A name alone is saved in {sessions_dir()}; type a path to save "
+                      "elsewhere."), done)
 
     def action_export_page(self) -> None:
         if self.session is not None and not self.busy:
@@ -926,55 +1231,104 @@ class PlayScreen(Screen):
 
         self._stop_autoplay()
         folder = sessions_dir()
-        existing = sorted(folder.glob("*.json"), reverse=True)[:8] if folder.is_dir() else []
+        existing = saved_sessions(folder)
 
         def check(text: str) -> str | None:
-            path = Path(text).expanduser()
-            if not path.is_file():
+            path = session_path(text)
+            if path.is_dir():
+                return f"{path} is a directory: choose a session file in it"
+            if not path.exists():
                 return f"no such file: {path}"
+            if not path.is_file():
+                return f"{path} is not a regular file"
             return None
 
         def done(path: Path | None) -> None:
             if path is not None:
-                self.open_session(path)
+                self.open_session(session_path(str(path)))
 
-        self.app.push_screen(FileDialog("Open a saved session", existing[0] if existing
-                                        else folder, existing=existing, check=check), done)
+        self.app.push_screen(FileDialog(
+            "Open a saved session", Path(existing[0].name) if existing else Path(""),
+            existing=existing, check=check,
+            help_text=(f"Sessions in {folder}, newest first" if existing else
+                       f"No session saved in {folder} yet")
+            + "; a name alone is looked for there, or type a path."), done)
 
-    def open_session(self, path: Path) -> None:
-        """Replay a saved session: load it, go back to its prompt, then space replays a step."""
+    def open_session(self, path: Path, *, model_choice: str | None = None) -> None:
+        """Replay a saved session: load it, go back to its prompt, then space replays a step.
+
+        The file's "model" field is data, not a command: a model installed here (or the one in
+        use) is loaded as named; anything else (an unknown name, a path, hf:) is only loaded
+        after the learner says so (``model_choice``: "named" loads it, "current" replays with
+        the model in use)."""
         if self.busy:
             self.notify("still computing …", timeout=2)
             return
         self.busy = True
-        self._open_worker(path)
+        self._open_worker(path, model_choice)
 
-    @work(thread=True, exclusive=True, group="engine")
-    def _open_worker(self, path: Path) -> None:
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
+    def _open_worker(self, path: Path, model_choice: str | None) -> None:
         from arlm_tui.decoding.session import Session
-        from arlm_tui.lm.registry import load_model
+        from arlm_tui.lm.registry import list_models, load_model
 
         current = self.session.model if self.session is not None else None
-
-        def loader(name: str) -> Any:
-            if current is not None and current.name == name:
-                return current
-            return load_model(name)
-
         try:
-            from arlm_tui import inputs
+            text = read_session_file(path)
+            named = session_model_name(text, path)
+            installed = {entry.name for entry in list_models()}
+            if model_choice is None and named not in installed and (
+                    current is None or named != current.name):
+                self.app.call_from_thread(self._ask_about_model, path, named)
+                return
+            if model_choice == "current" and current is not None:
+                session = Session.from_json(text, model=current)
+            else:
+                def loader(name: str) -> Any:
+                    if current is not None and current.name == name:
+                        return current
+                    return load_model(name)
 
-            text = inputs.read_text(path, limit=inputs.LIMITS["session"], what="session file")
-            session = Session.from_json(text, model_loader=loader)
+                session = Session.from_json(text, model_loader=loader)
             total = len(session.traces)
             while session.undo():
                 pass
             snap = snapshot(session)
-        except (ArlmError, ValueError, OSError, UnicodeDecodeError) as exc:
+        except (ArlmError, ValueError, OSError, UnicodeDecodeError, RecursionError) as exc:
             message = str(exc) if isinstance(exc, ArlmError) else f"{path}: {exc}"
             self.app.call_from_thread(self._load_failed, message)
             return
+        except Exception as exc:  # noqa: BLE001 - a broken model or file must not end the app
+            self.app.call_from_thread(self._load_failed, f"{path}: {failure_text(exc)}")
+            return
         self.app.call_from_thread(self._opened, session, snap, total, path)
+
+    def _ask_about_model(self, path: Path, named: str) -> None:
+        """The session names a model that is not installed: ask before loading anything."""
+        from arlm_tui.tui.screens.dialogs import ChoiceDialog
+
+        self.busy = False
+        what = ("a Hugging Face checkpoint" if named.startswith("hf:") else
+                "a path" if ("/" in named or "\\" in named or named.startswith("~")) else
+                "a model that is not installed here")
+        choices = [("named", f"load {named}")]
+        if self.session is not None:
+            choices.append(("current", f"replay it with {self.session.model.name}, the model "
+                                       "in use"))
+        choices.append(("cancel", "cancel"))
+
+        def done(choice: str | None) -> None:
+            if choice in ("named", "current"):
+                self.open_session(path, model_choice=choice)
+            else:
+                self.notify(f"{path.name} was not opened", timeout=3)
+
+        self.app.push_screen(ChoiceDialog(
+            f"{path.name} names the model {named!r}",
+            help_text=f"That is {what}. A session file only says which model made it: load "
+                      "that model only if you trust where the file came from.",
+            choices=choices,
+            current="current" if self.session is not None else "cancel"), done)  # safe default
 
     def _opened(self, session: Any, snap: PlaySnapshot, total: int, path: Path) -> None:
         if self not in self.app.screen_stack:  # closed while the worker ran
@@ -1005,4 +1359,23 @@ class PlayScreen(Screen):
             self.refresh_views()
             return
         self._stop_autoplay()
+        self._pending_knobs_into_session()
+        self.app.play_resume = self.resume_state()  # type: ignore[attr-defined]
         self.app.pop_screen()
+
+    def action_new_play(self) -> None:
+        """Leave this session for a new one (same model and prompt, fresh seed)."""
+        if self.busy:
+            self.notify("still computing …", timeout=2)
+            return
+        self._stop_autoplay()
+        model = self.session.model.name if self.session is not None else self.model_spec
+        prompt = self.query_one("#prompt", Input).value
+        self.app.play_resume = None  # type: ignore[attr-defined]
+        self.app.pop_screen()
+        self.app.open_play(model=model, prompt=prompt)  # type: ignore[attr-defined]
+
+    def _pending_knobs_into_session(self) -> None:
+        if self._pending_knobs and self.session is not None and not self.busy:
+            self.session.configure(**self._pending_knobs)
+            self._pending_knobs = {}

@@ -18,7 +18,8 @@ from rich.text import Text
 from textual import events
 from textual.widget import Widget
 
-from arlm_tui.tui.widgets.token_bars import bar, clip, fmt_prob, show_token
+from arlm_tui.numbers import fmt_prob
+from arlm_tui.tui.widgets.token_bars import bar, clip, show_token
 
 _SHADES = " ░▒▓█"
 

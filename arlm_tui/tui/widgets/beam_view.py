@@ -1,8 +1,11 @@
 """The beam view: live hypotheses with their scores, candidates pruned this step, finished ones.
 
-It draws one beam-search step (a ``BeamStep`` from a Trace): each live hypothesis with its
-log-probability and its length-normalised score log p / length^α, the best candidates that did
-not make the cut, and the finished hypotheses (ended with ``</s>``), best first.
+It draws one beam-search step (a ``BeamStep``): each hypothesis kept with its log-probability and
+its length-normalised score log p / length^α, the best candidates that did not make the cut, and
+the finished hypotheses (ended with ``</s>``), best first. Live (``live=True``) the step is the
+NEXT expansion under the current knobs, not yet taken: what space would keep and prune; else it
+is a past step of the session. Rows elide the beginning the hypotheses share
+(``differing_ends``), so the endings that tell them apart stay visible at any width.
 """
 
 from __future__ import annotations
@@ -48,9 +51,11 @@ class BeamView(Widget):
         self.previous: Sequence[Any] = ()
         self.decode: Callable[[Sequence[int]], str] = lambda ids: " ".join(map(str, ids))
         self.config: dict[str, Any] = {}
+        self.live = False
 
     def show(self, beam: Any, previous: Sequence[Any], decode: Callable[[Sequence[int]], str],
-             config: dict[str, Any]) -> None:
+             config: dict[str, Any], *, live: bool = False) -> None:
+        self.live = live
         self.previous = previous
         self.decode = decode
         self.config = config
@@ -88,9 +93,9 @@ class BeamView(Widget):
         # the layout first (a header is a Text, a hypothesis its index in entries), so that
         # only the rows that fit decide which shared beginning is elided
         layout: list[Text | int] = []
-        head = (f"step {beam.step + 1} · {beam.num_candidates} candidates, kept "
-                f"{len(beam.survivors)}" + (" · search finished" if beam.done else ""))
-        formula = f"score = log p / length^α, α = {alpha:g}"
+        width_knob = self.config.get("beam_width", len(beam.survivors))
+        head = beam_heading(beam, live=self.live, width=width - 1)
+        formula = f"width {width_knob} · score = log p / length^α, α = {alpha:g}"
         if len(head) + 3 + len(formula) <= width - 1:
             layout.append(Text(head + " · " + formula, st["header"]))
         else:
@@ -98,11 +103,13 @@ class BeamView(Widget):
             layout.append(Text(clip(formula, width - 1), st["header"]))
         columns_at = len(layout)  # the "log p  score" header, placed once the rows are known
         layout.append(Text(""))
-        layout.append(Text("live hypotheses", st["header"]))
+        layout.append(Text("hypotheses space would keep" if self.live else "live hypotheses",
+                           st["header"]))
         layout.extend(range(pruned_at))
         budget = height - len(layout) - 2 - min(len(beam.finished), 4)
         if beam.pruned and budget > 1:
-            layout.append(Text("pruned this step (best first)", st["header"]))
+            layout.append(Text("pruned by this expansion (best first)" if self.live
+                               else "pruned this step (best first)", st["header"]))
             layout.extend(range(pruned_at, finished_at)[: max(budget - 1, 1)])
         layout.append(Text(f"finished ({len(beam.finished)})", st["header"]))
         layout.extend(range(finished_at, len(entries))[: max(height - len(layout), 1)])
@@ -124,6 +131,27 @@ class BeamView(Widget):
 
         lines = [row(item) if isinstance(item, int) else item for item in layout]
         return Text("\n", no_wrap=True).join(lines)
+
+
+def beam_heading(beam: Any, *, live: bool, width: int) -> str:
+    """The first line of the beam view: which step is shown (the live next expansion or a past
+    step) and how many candidates it keeps, in the longest wording that fits ``width``."""
+    step, kept, total = beam.step + 1, len(beam.survivors), beam.num_candidates
+    if live:
+        wordings = (
+            f"next expansion (step {step}, live): space keeps {kept} of {total} candidates"
+            + (", then the search ends" if beam.done else ""),
+            f"step {step}, live: space keeps {kept} of {total} candidates"
+            + (", then ends" if beam.done else ""),
+            f"step {step}, live: keeps {kept} of {total}" + (", ends" if beam.done else ""),
+        )
+    else:
+        wordings = (
+            f"step {step} (past): kept {kept} of {total} candidates"
+            + (" · search finished" if beam.done else ""),
+            f"step {step}, past: kept {kept} of {total}" + (", ended" if beam.done else ""),
+        )
+    return next((text for text in wordings if len(text) <= width), wordings[-1])
 
 
 def differing_ends(texts: Sequence[str], width: int) -> list[str]:

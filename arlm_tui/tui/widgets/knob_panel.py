@@ -9,6 +9,7 @@ strategy are dimmed, knobs at their "off" value read "off".
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, ClassVar
 
 from rich.style import Style
@@ -47,6 +48,15 @@ def knob_title(name: str, width: int | None = None) -> str:
 def clip_name(title: str, width: int) -> str:
     """A knob title cut to ``width`` with "…" when even its shortest form is too long."""
     return title if len(title) <= width else title[: max(width - 1, 0)] + "…"
+
+
+_KNOB_NAME = re.compile(r"\b(" + "|".join(sorted(map(re.escape, KNOBS), key=len, reverse=True))
+                        + r")\b")
+
+
+def knob_names_as_shown(message: str) -> str:
+    """``message`` with every knob named as on screen: "top_p must be …" → "top-p must be …"."""
+    return _KNOB_NAME.sub(lambda match: knob_title(match.group(1)), message)
 
 
 def format_value(knob: Knob, value: Any) -> str:
@@ -159,6 +169,12 @@ class KnobPanel(Widget, can_focus=True):
         knob = KNOBS[self.selected]
         value = step_value(knob, getattr(self.config, knob.name), direction, coarse)
         self.post_message(self.Changed(knob.name, value))
+        # shown at once, so that keys arriving before the screen answers build on this value
+        # (the screen gives the panel its config again, and a refused value is undone then)
+        try:
+            self.config = self.config.replace(**{knob.name: value})
+        except ValueError:
+            pass
 
     def action_off(self) -> None:
         knob = KNOBS[self.selected]
@@ -221,7 +237,7 @@ class KnobPanel(Widget, can_focus=True):
             value = format_value(knob, getattr(config, knob.name))
             full = knob_title(knob.name)
             named = f"{full}: " if len(full) > width - 3 - len(value) else ""
-            text = f"{named}{knob.help}{note}. Range {knob.range_text}."
+            text = knob_names_as_shown(f"{named}{knob.help}{note}. Range {knob.range_text}.")
             wrapped = list(Text(text, style=styles["help"]).wrap(self.app.console, width))
             if len(wrapped) > help_lines:  # say that there is more (? and ⏎ show all of it)
                 last = wrapped[help_lines - 1]

@@ -1,14 +1,18 @@
 """The next-token bars: ONE widget drawing every row of a step's distribution.
 
-For each of the most probable tokens (as many as fit) it draws the model's probability and the
-probability after the decoding processors side by side, dims the tokens a processor removed and
-says which one, marks the chosen token, draws a marker where the cumulative probability reaches
-top-p, and heads the list with the entropy H and the effective number of choices exp(H).
+For each of the most probable tokens (as many as fit) it draws three distributions side by side,
+as the processors see them: the model's p; p after temperature and the penalties (the
+distribution top-p, min-p and typical-p measure against); and the final sampling distribution
+after truncation. It dims the tokens a processor removed and says which one, marks the chosen
+token (past steps), draws a marker where the cumulative probability reaches top-p (measured on
+the column it names), and heads the list with the entropy H and the effective number of choices
+exp(H).
 
 Drawing all rows in one ``render`` is much cheaper than one widget per row (see DESIGN.md).
-``mode`` says what the trace is: "step" (a step taken: its choice is marked), "next" (the
-distribution of the token still to come: no choice shown) or "force" (the same, with a cursor
-to pick the token to force: enter posts ``TokenBars.ForceRequested``).
+``mode`` says what the trace is: "next" (live: the distribution of the token still to come under
+the current knobs; no choice shown), "step" (a past step: its choice is marked) or "force" (the
+live distribution with a cursor to pick the token to force: enter posts
+``TokenBars.ForceRequested``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
+
+from arlm_tui.numbers import fmt_nats, fmt_prob
 
 _EIGHTHS = " ▏▎▍▌▋▊▉█"
 
@@ -41,18 +47,13 @@ def bar(fraction: float, width: int) -> str:
     return text.ljust(width)
 
 
-def fmt_prob(p: float) -> str:
-    """0.412 → '0.412'; tiny values in scientific notation; exactly 0 → '0'."""
-    if p <= 0:
-        return "0"
-    if p >= 0.001:
-        return f"{p:.3f}"
-    return f"{p:.0e}".replace("e-0", "e-")
-
-
 def show_token(text: str) -> str:
     """A token as it should read in a list: visible spaces and newlines."""
     return text.replace("\n", "⏎").replace("\t", "⇥").replace(" ", "␣") or "∅"
+
+
+#: Width of a probability as the bars print it ("0.412", "1.6e-10").
+NUMBER_W = 7
 
 
 def clip(text: str, width: int) -> str:
@@ -112,6 +113,8 @@ class TokenBars(Widget, can_focus=True):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
+        #: live mode: the step just taken (its choice is named in the header)
+        self.last_step: Any = None
         self._row_ids: list[int] = []
         self._offset = 0
 
@@ -181,36 +184,45 @@ class TokenBars(Widget, can_focus=True):
                 rows = [*rows[: rows_fit - 2], None, chosen_row(trace)]
             self._row_ids = [r["id"] for r in rows if r is not None]
 
-        token_w = min(18, max(7, width // 7))
-        reason_w = 9 if width >= 60 else 0
-        bar_w = max(3, (width - 2 - 4 - token_w - 1 - reason_w - 2 * 8) // 2)
-        shown = [r for r in rows if r is not None]
-        scale = max([r["raw_prob"] for r in shown] + [r["final_prob"] for r in shown] + [1e-12])
+        raw, tempered, final = columns(trace)
+        token_w = min(18, max(6, width // 8))
+        reason_w = 9 if width >= 70 and chosen_visible else 0
+        fixed = 2 + 4 + token_w + 1
+        bar_w = (width - 1 - fixed - reason_w - 3 * (NUMBER_W + 2)) // 3
+        if bar_w < 2:
+            bar_w = 0  # too narrow for bars: the numbers alone
+        col_w = bar_w + NUMBER_W + 1 + (1 if bar_w else 0)
+        shown = [r["id"] for r in rows if r is not None]
+        scale = max(float(np.max(raw[shown])) if shown else 0.0,
+                    float(np.max(tempered[shown])) if shown else 0.0,
+                    float(np.max(final[shown])) if shown else 0.0, 1e-12)
 
         out.append("\n")
-        out.append(" " * (2 + 4 + token_w + 1), st["header"])
-        out.append(clip("model p", bar_w + 8).ljust(bar_w + 8), st["header"])
-        out.append(clip("after processors", bar_w + 8).ljust(bar_w + 8), st["header"])
+        out.append(" " * fixed, st["header"])
+        for title in column_titles(trace):
+            if len(title) > col_w - 1:
+                title = SHORT_TITLES.get(title, title)
+            out.append(clip(title, col_w - 1).ljust(col_w), st["header"])
+        values = (raw, tempered, final)
         for index, row in enumerate(rows, start=self._offset):
             out.append("\n")
             if row is None:
                 out.append("    ⋮", st["header"])
                 continue
             out.append_text(self._row(trace, row, index, chosen_visible, stage_labels, st,
-                                      token_w, bar_w, reason_w, scale))
+                                      token_w, bar_w, col_w, reason_w, scale, values))
             if crossing is not None and row["id"] == crossing:
                 out.append("\n")
                 covered = top_p_mass(trace)
-                marker = f"╌╌ top-p = {trace.config.get('top_p'):g} reached here"
-                if covered is not None:
-                    marker += f": the tokens above cover {covered:.3f}"
-                out.append(clip(marker + " ╌╌", width - 1), st["marker"])
+                out.append(clip(top_p_marker(trace, covered, width - 1), width - 1),
+                           st["marker"])
         return out
 
     def _row(self, trace: Any, row: dict, index: int, chosen_visible: bool,
              stage_labels: dict[str, str], st: dict[str, Style], token_w: int, bar_w: int,
-             reason_w: int, scale: float) -> Text:
+             col_w: int, reason_w: int, scale: float, values: tuple[np.ndarray, ...]) -> Text:
         removed = row["removed_by"]
+        token_id = row["id"]
         is_chosen = chosen_visible and row["chosen"]
         line = Text(no_wrap=True, overflow="ellipsis")
         base = st["removed"] if removed else Style()
@@ -218,16 +230,26 @@ class TokenBars(Widget, can_focus=True):
         line.append(f"{row['rank']:>3} ", st["header"])
         token_style = st["chosen"] if is_chosen else base
         line.append(clip(show_token(row["text"]), token_w).ljust(token_w) + " ", token_style)
-        line.append(bar(row["raw_prob"] / scale, bar_w), st["removed"] if removed else st["raw"])
-        line.append(f" {fmt_prob(row['raw_prob']):>6} ", base)
+        # the column where the token's probability became 0 says which processor removed it
+        gone_at = None
         if removed:
-            label = stage_labels.get(removed, removed)
-            if len(label) + 2 > bar_w + 8:
-                label = removed.replace("_", "-")
-            line.append(clip(f"✗ {label}", bar_w + 7).ljust(bar_w + 8), st["removed"])
-        else:
-            line.append(bar(row["final_prob"] / scale, bar_w), st["final"])
-            line.append(f" {fmt_prob(row['final_prob']):>6} ")
+            gone_at = 1 if removed in BEFORE_TRUNCATION else 2
+        bar_styles = (st["raw"], st["final"], st["final"])
+        for column, probs in enumerate(values):
+            if gone_at is not None and column >= gone_at:
+                if column == gone_at:
+                    label = stage_labels.get(removed, removed)
+                    if len(label) + 2 > col_w - 1:
+                        label = removed.replace("_", "-")
+                    line.append(clip(f"✗ {label}", col_w - 1).ljust(col_w), st["removed"])
+                else:
+                    line.append(" " * col_w)
+                continue
+            p = float(probs[token_id])
+            if bar_w:
+                line.append(bar(p / scale, bar_w) + " ",
+                            st["removed"] if removed else bar_styles[column])
+            line.append(f"{fmt_prob(p):>{NUMBER_W}} ", base)
         if is_chosen and reason_w:
             word = "✓ forced" if trace.forced else "✓ chosen"
             line.append(clip(word, reason_w), st["chosen"])
@@ -236,28 +258,100 @@ class TokenBars(Widget, can_focus=True):
         line.stylize(Style(meta={"row": index}))
         return line
 
+    @staticmethod
+    def _append_choice(out: Text, st: dict[str, Style], width: int, token: str,
+                       wordings: tuple[tuple[str, str], ...]) -> None:
+        """The first header line: ``before`` + the chosen token + ``after`` in the first
+        wording that fits ``width``; else the last, with the token shortened (never its p)."""
+        room = width - 1 - len(out.plain)
+        for before, after in wordings:
+            if len(before) + len(token) + len(after) <= room:
+                break
+        else:
+            token = clip(token, max(room - len(before) - len(after), 2))
+        out.append(before, st["header"])
+        out.append(token, st["chosen"])
+        out.append(after, st["header"])
+
     def _header(self, trace: Any, out: Text, st: dict[str, Style], width: int) -> None:
         h = trace.entropy
         effective = math.exp(h) if math.isfinite(h) else float("inf")
         if self.mode == "force":
             out.append("force the next token: ↑↓ pick, ⏎ takes it, esc cancels", st["marker"])
         elif self.mode == "next":
-            out.append("next token: the model's distribution (space chooses one)",
-                       st["header"])
+            last = self.last_step
+            if last is None:
+                out.append("next token, live", st["header"])
+            else:
+                what = "forced" if last.forced else "chose"
+                n, p = last.step + 1, fmt_prob(last.chosen_raw_prob)
+                self._append_choice(out, st, width, show_token(last.text_of(last.chosen_id)), (
+                    (f"next token, live · step {n} {what} ", f" (p = {p})"),
+                    (f"live · step {n} {what} ", f" (p = {p})"),
+                    (f"live · step {n}: ", f" (p = {p})"),
+                ))
+            hint = ": space chooses from the last column"
+            if len(out.plain) + len(hint) <= width - 1:
+                out.append(hint, st["header"])
         else:
             what = "forced" if trace.forced else "chose"
-            out.append(f"step {trace.step + 1}: {what} ", st["header"])
-            out.append(show_token(trace.text_of(trace.chosen_id)), st["chosen"])
-            out.append(f" (p = {fmt_prob(trace.chosen_raw_prob)}, rank {trace.chosen_rank})",
-                       st["header"])
+            n, p = trace.step + 1, fmt_prob(trace.chosen_raw_prob)
+            self._append_choice(out, st, width, show_token(trace.text_of(trace.chosen_id)), (
+                (f"step {n} (past): {what} ", f" (p = {p}, rank {trace.chosen_rank})"),
+                (f"step {n} (past): ", f" (p = {p}, rank {trace.chosen_rank})"),
+                (f"step {n}, past: ", f" (p = {p})"),
+            ))
         out.append("\n")
-        parts = [f"H = {h:.2f} nats", f"exp(H) ≈ {effective:.3g} effective choices",
-                 f"{trace.kept} kept", f"H after processors = {trace.final_entropy:.2f}"]
+        parts = [f"H = {fmt_nats(h)} nats", f"exp(H) ≈ {effective:.3g} effective choices",
+                 f"{trace.kept} kept", f"H after processors = {fmt_nats(trace.final_entropy)}"]
         info = parts[0]
         for part in parts[1:]:
             if len(info) + 3 + len(part) <= width - 1:
                 info += " · " + part
         out.append(info, st["header"])
+
+
+#: Column titles for narrow bars.
+SHORT_TITLES = {"after truncation": "final p", "after T+penalties": "after T+pen",
+                "after penalties": "after pen.", "greedy takes": "greedy"}
+
+#: Processors applied before truncation: column 2 is the distribution after the last of them.
+BEFORE_TRUNCATION: frozenset[str] = frozenset(
+    {"raw", "min_length", "repetition_penalty", "no_repeat_ngram", "temperature"})
+
+
+def tempered_stage(trace: Any) -> int:
+    """Index in ``trace.stages`` of the distribution after temperature and the penalties (the
+    last stage before any truncation; the model's own when none of them is on)."""
+    index = 0
+    for i, stage in enumerate(trace.stages):
+        if stage.name in BEFORE_TRUNCATION:
+            index = i
+    return index
+
+
+def columns(trace: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three distributions the bars draw: model p, after temperature and penalties, final
+    (the sampling distribution after truncation; one-hot on the choice for greedy)."""
+    return trace.raw_probs, trace.stages[tempered_stage(trace)].probs, trace.final_probs
+
+
+def column_titles(trace: Any) -> tuple[str, str, str]:
+    """Headings of the three columns (the marker and the why-line name them the same way)."""
+    names = {stage.name for stage in trace.stages}
+    sampling = trace.strategy == "sample" and trace.config.get("temperature") != 0
+    penalties = bool(names & {"repetition_penalty", "no_repeat_ngram", "min_length"})
+    if sampling:
+        middle = "after T+penalties" if penalties else "after T"
+    else:
+        middle = "after penalties"
+    if not sampling and trace.strategy != "beam":
+        last = "greedy takes"
+    elif trace.strategy == "beam":
+        last = "beam scores"
+    else:
+        last = "after truncation"
+    return "model p", middle, last
 
 
 def crossing_token(trace: Any) -> int | None:
@@ -275,12 +369,40 @@ def crossing_token(trace: Any) -> int | None:
 
 
 def top_p_mass(trace: Any) -> float | None:
-    """Probability (just before top-p) of the tokens top-p kept."""
+    """Probability (just before top-p: the distribution top-p measures) of the tokens top-p
+    kept."""
     names = [stage.name for stage in trace.stages]
     if "top_p" not in names:
         return None
     i = names.index("top_p")
     return float(trace.stages[i - 1].probs[trace.stages[i].probs > 0].sum())
+
+
+def top_p_marker(trace: Any, covered: float | None, width: int) -> str:
+    """The line under the token where top-p is reached, in the longest wording that fits
+    ``width``: the mass covered and the column it is measured on are kept as long as possible,
+    so a narrow panel never shows a number cut in the middle."""
+    top_p = f"{trace.config.get('top_p'):g}"
+    if covered is None:
+        return f"╌ top-p = {top_p} reached ╌"
+    mass, column = fmt_prob(covered), top_p_measured_on(trace)
+    wordings = (
+        f"╌ top-p = {top_p} reached: tokens above cover {mass} of {column} ╌",
+        f"╌ top-p = {top_p}: above cover {mass} of {column} ╌",
+        f"╌ top-p {top_p}: {mass} of {column} ╌",
+        f"╌ top-p {top_p}: {mass} ╌",
+    )
+    return next((text for text in wordings if len(text) <= width), wordings[-1])
+
+
+def top_p_measured_on(trace: Any) -> str:
+    """The name of the distribution top-p measured: column 2's title, or "p after top-k" when
+    top-k cut before it (top-p then measures the renormalised survivors of top-k)."""
+    names = [stage.name for stage in trace.stages]
+    i = names.index("top_p")
+    if i - 1 == tempered_stage(trace):
+        return f"“{column_titles(trace)[1]}”"
+    return f"p after {trace.stages[i - 1].name.replace('_', '-')}"
 
 
 def chosen_row(trace: Any) -> dict[str, Any]:
