@@ -124,7 +124,7 @@ def test_play_in_a_real_browser(tmp_path):
             page.keyboard.press("p")  # open play
             wait_for_text(page, "no token generated yet", timeout=90)  # the model is loaded
             page.keyboard.press(" ")  # one step
-            shown = wait_for_text(page, "step 1: chose")
+            shown = wait_for_text(page, "step 1 chose")
             assert "1 token" in shown and "perplexity" in shown
             page.keyboard.press(" ")
             shown = wait_for_text(page, "2 tokens")
