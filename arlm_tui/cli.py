@@ -379,19 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of sentences held out (default: 0.1 for interp, which fits its weights "
         "on them, 0 for the others)",
     )
-    ng.add_argument(
-        "--sentences",
-        choices=("lines", "punctuation"),
-        default=None,
-        help="cut a corpus file one sentence per line or at . ! ? (default: detect which)",
-    )
-    ng.add_argument(  # the older spelling of --sentences
-        "--unit",
-        dest="sentences",
-        choices=("lines", "punctuation"),
-        type=lambda v: {"line": "lines", "sentence": "punctuation"}.get(v, v),
-        help=argparse.SUPPRESS,
-    )
+    from arlm_tui.corpus_spec import add_sentence_flags
+
+    add_sentence_flags(ng)
     ng.add_argument("--seed", type=flags.seed, default=0)
     ng.add_argument("--out", help="directory to save the model in")
     ng.add_argument("--name", help="save under this name in arlm's user models directory")

@@ -40,19 +40,9 @@ def _arguments(p: argparse.ArgumentParser, kind: str) -> None:
     data.add_argument(
         "--corpus", required=True, help="a UTF-8 text file, or toy | pyref | oracle[:N]"
     )
-    data.add_argument(
-        "--sentences",
-        choices=("lines", "punctuation"),
-        default=None,
-        help="cut a corpus file one sentence per line or at . ! ? (default: detect which)",
-    )
-    data.add_argument(  # the older spelling of --sentences
-        "--unit",
-        dest="sentences",
-        choices=("lines", "punctuation"),
-        type=lambda v: {"line": "lines", "sentence": "punctuation"}.get(v, v),
-        help=argparse.SUPPRESS,
-    )
+    from arlm_tui.corpus_spec import add_sentence_flags
+
+    add_sentence_flags(data)
     data.add_argument(
         "--tokenizer",
         choices=("word", "char", "bpe"),
