@@ -400,24 +400,20 @@ def build_parser() -> argparse.ArgumentParser:
     ml = msub.add_parser("list", help="the bundled and user-trained models")
     ml.add_argument("--json", action="store_true")
     ml.set_defaults(func=cmd_models_list)
-    from arlm_tui import cli_share
+    from arlm_tui.cli import share as cli_share
 
     ms = msub.add_parser("show", help="a model's card and training curve")
     ms.add_argument("name", help="model name or path")
     ms.set_defaults(func=cli_share.cmd_models_show)
     models.set_defaults(func=cmd_models_list, json=False)
 
-    from arlm_tui.learn import cli_learn
+    from arlm_tui.cli import games as games_cli
+    from arlm_tui.cli import learn as learn_cli
+    from arlm_tui.cli import play as play_cli
 
-    cli_learn.register(sub)
-
-    from arlm_tui.games import cli_games
-
-    cli_games.register(sub)
-
-    from arlm_tui.tui.cli_play import register_play_command
-
-    register_play_command(sub)
+    learn_cli.register(sub)
+    games_cli.register(sub)
+    play_cli.register(sub)
     cli_share.register(sub)
     return parser
 

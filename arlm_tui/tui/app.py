@@ -2,8 +2,8 @@
 
 ``run_app()`` opens the home screen; ``run_app("play", model=..., prompt=..., strategy=...,
 knobs=...)`` opens the play screen directly (with the home screen under it, so escape leads
-home). ``arlm play`` is defined in ``arlm_tui.tui.cli_play`` (which does not import Textual
-until the command runs).
+home). ``arlm play`` is defined in ``arlm_tui.cli.play`` (which does not import Textual until
+the command runs).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``arlm games`` command (wired into ``arlm_tui.cli`` by ``register``).
+"""The ``arlm games`` command (``register`` adds it to ``arlm``).
 
     arlm games                          the games menu (level, xp, streak, the four games)
     arlm games NAME [--seed N]          one game directly: be-the-model, name-that-strategy,

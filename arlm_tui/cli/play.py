@@ -1,8 +1,8 @@
 """``arlm play [--model M] [--prompt TEXT] [--strategy S] [knobs...]``: the play screen from the
 command line.
 
-Kept apart from ``app`` so that building the ``arlm`` parser does not import Textual; the app is
-imported when the command runs. The CLI wires it with ``register_play_command(subparsers)``.
+Building the ``arlm`` parser does not import Textual; the app is imported when the command
+runs. ``register(subparsers)`` adds the command.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from arlm_tui.cli import KNOB_NAMES, add_knob_flags
 
 
-def register_play_command(subparsers: Any) -> argparse.ArgumentParser:
+def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``arlm play [--model M] [--prompt TEXT] [--strategy S] [knobs...]``.
 
     Knobs not given keep the play screen's defaults; the command's function is ``cmd_play``.
