@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from arlm_tui.cli import KNOB_NAMES, add_knob_flags
+from arlm_tui.cli.base import add_knob_flags, knob_values
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -31,8 +31,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def knobs_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The knobs given on the command line (None = not given), validated by the play screen."""
-    values = {name: getattr(args, name, None) for name in KNOB_NAMES}
-    return {name: value for name, value in values.items() if value is not None}
+    return {name: value for name, value in knob_values(args).items() if value is not None}
 
 
 def cmd_play(args: argparse.Namespace) -> int:
