@@ -176,9 +176,7 @@ class ReviewScreen(LearnScreen[int]):
         self.next_card()
 
     def action_stats(self) -> None:
-        from arlm_tui.tui.screens.stats import StatsScreen
-
-        self.app.push_screen(StatsScreen(self.deck, clock=self.clock))
+        self.app.open_stats(self.deck, clock=self.clock)
 
     def back_result(self) -> int:
         return self.done
