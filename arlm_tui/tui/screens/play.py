@@ -37,6 +37,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
 from arlm_tui.errors import ArlmError
+from arlm_tui.lm.backends import inline_step
 from arlm_tui.numbers import fmt_nats
 from arlm_tui.tui.play_state import PlaySnapshot, hypothesis_text, snapshot, unknown_words
 from arlm_tui.tui.settings import AUTOPLAY_INTERVALS
@@ -74,9 +75,6 @@ VIEW_TITLES = {v[0]: v[1] for v in VIEWS}
 
 #: Space presses remembered while a (neural) step is computing.
 MAX_QUEUED_STEPS = 8
-
-#: Backends fast enough to run on the interface's thread (numpy, well under a millisecond).
-INLINE_BACKENDS = frozenset({"ngram", "table", "oracle"})
 
 HELP_TEXT = (
     "[b]Play[/b]: the model proposes a distribution over the next token; the decoding knobs "
@@ -392,7 +390,7 @@ class PlayScreen(Screen):
     def threaded(self) -> bool:
         if self.always_threaded or self.session is None:
             return True
-        return self.session.model.backend not in INLINE_BACKENDS
+        return not inline_step(self.session.model.backend)  # the table of backends says
 
     def run_engine(self, operation: Callable[[], Any], *,
                    after: Callable[[Any], None] | None = None,
