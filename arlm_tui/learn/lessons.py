@@ -22,8 +22,9 @@ of contents; links to other lessons are written ``[text](lesson:03-maximum-likel
 
 The YAML is read with ``yaml.SafeLoader`` as a node tree, so that every problem is reported as
 ``file:line: what is wrong``. A broken lesson is listed in ``LessonSet.broken`` and never stops
-the other lessons from loading. The lab kinds and the fact kinds, with the preset / compute keys
-each one needs, are kept below as data (``LAB_KINDS``, ``FACT_KINDS``).
+the other lessons from loading. The fact kinds, with the compute keys each one needs, are kept
+below as data (``FACT_KINDS``); the lab kinds register themselves in ``arlm_tui.learn.labs``
+(``LAB_KINDS``).
 """
 
 from __future__ import annotations
@@ -89,87 +90,6 @@ class KindSpec:
         group_keys = tuple(k for group in self.one_of for k in group)
         return self.required + group_keys + self.optional
 
-
-# A `model` in a preset is a model name as ``arlm_tui.load_model`` accepts it (a bundled model),
-# "greedy_trap" (``arlm_tui.lm.table.greedy_trap_model``), or "toy": the n-gram model of
-# ``corpus`` (default "toy" = TOY_CORPUS) with the preset's ``order`` and ``smoothing``.
-_MODEL_KEYS = ("corpus", "order", "smoothing", "k")
-_WARP_KEYS = (*PLAYGROUND_KNOBS, "seed")  # the playground's knobs (decoding.config)
-
-LAB_KINDS: dict[str, KindSpec] = {
-    "trigram_table": KindSpec(
-        ("corpus", "order", "smoothing"),
-        ("k", "context", "sentence"),
-        description="count table of an n-gram model fitted on `corpus` ('toy' or a list of "
-        "sentences); the rows of `context` highlighted, `sentence` scored factor by factor",
-    ),
-    "chain_rule": KindSpec(
-        ("conditionals",),
-        ("sentence",),
-        description="`conditionals`: a list of {token, prob} read left to right; the lab "
-        "multiplies them and shows the running joint probability and NLL",
-    ),
-    "bpe_steps": KindSpec(
-        ("words", "merges"),
-        ("encode",),
-        description="`words`: {word: count}; learn `merges` BPE merges step by step, then "
-        "segment the words in `encode` with them",
-    ),
-    "decoding_playground": KindSpec(
-        (),
-        ("tokens", "prompt") + _WARP_KEYS + _MODEL_KEYS,
-        one_of=(("logits",), ("model", "context")),
-        description="a next-token distribution (explicit `logits` named by `tokens`, or a "
-        "`model` and `context`) reshaped live by temperature, top-k, top-p and min-p",
-    ),
-    "greedy_vs_beam": KindSpec(
-        ("model", "width"),
-        ("max_tokens", "length_penalty", "prompt") + _MODEL_KEYS,
-        description="greedy decoding next to beam search of `width` beams on `model`",
-    ),
-    "gradient_norms": KindSpec(
-        ("cells", "steps"),
-        ("hidden_size", "recurrent_scale", "forget_bias", "clip", "seed"),
-        description="norm of ∂L/∂h_t (or ∂L/∂c_t) against the distance back in time, for "
-        "each cell type in `cells` unrolled for `steps` steps",
-    ),
-    "causal_mask": KindSpec(
-        ("length",),
-        ("tokens", "show_leak"),
-        description="the attention pattern of a sequence of `length` positions with and "
-        "without the causal mask",
-    ),
-    "kv_cache": KindSpec(
-        ("prompt",),
-        ("model", "max_tokens"),
-        description="generation from `prompt` with and without a key/value cache: work per "
-        "step and identical outputs",
-    ),
-    "attention_heads": KindSpec(
-        ("prompt",),
-        ("model",),
-        description="the attention weights of the last position of `prompt` in every head of "
-        "every layer of a bundled transformer (default: the first one installed)",
-    ),
-    "softmax_gradient": KindSpec(
-        ("logits", "target"),
-        ("tokens", "learning_rate", "prompt"),
-        description="the cross-entropy loss −ln p_target of softmax(`logits`), its gradient "
-        "p − y with respect to the logits, and gradient steps z ← z − η (p − y)",
-    ),
-    "entropy_kl": KindSpec(
-        ("p", "q"),
-        ("labels", "unit"),
-        description="two distributions `p` and `q` with H(p), H(p, q) and KL(p ‖ q) updated "
-        "as the learner moves the bars",
-    ),
-    "sampling_histogram": KindSpec(
-        ("model", "context", "n"),
-        _WARP_KEYS + _MODEL_KEYS,
-        description="draw `n` next tokens after `context` and compare the histogram with the "
-        "model's probabilities",
-    ),
-}
 
 _NGRAM_KEYS = ("corpus", "order", "smoothing")
 FACT_KINDS: dict[str, KindSpec] = {
@@ -770,6 +690,8 @@ def _read_card(node: Node, seen: dict[str, int]) -> Card:
 def _read_lab(node: Node, seen: dict[str, int]) -> Lab:
     f = _fields(node, f"the lab on line {_line(node)}", ("id", "kind", "title", "intro", "preset"))
     lab_id = _unique_id(f["id"], "a lab", seen)
+    from arlm_tui.learn.labs import LAB_KINDS  # each lab kind registers itself there
+
     kind = _text(f["kind"], f"the kind of lab '{lab_id}'")
     if kind not in LAB_KINDS:
         raise _Problem(
@@ -1028,3 +950,12 @@ def as_number(value: Any) -> float | None:
     if isinstance(value, str) and is_number_text(value):
         return parse_number(value)
     return None
+
+
+def __getattr__(name: str) -> Any:
+    """``LAB_KINDS`` lives with the labs (``arlm_tui.learn.labs``), which import this module."""
+    if name == "LAB_KINDS":
+        from arlm_tui.learn.labs import LAB_KINDS
+
+        return LAB_KINDS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
