@@ -23,7 +23,7 @@ import numpy as np
 
 from arlm_tui.decoding.config import PLAYGROUND_KNOBS
 from arlm_tui.errors import ArlmError
-from arlm_tui.learn.lessons import KindSpec
+from arlm_tui.learn.lessons.validation import KindSpec
 from arlm_tui.lm.base import BOS, EOS, UNK, LanguageModel
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arlm_tui.learn.labs.base import register_lab
+from arlm_tui.learn.lessons.validation import as_number
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,6 @@ def _surprisal(p: float) -> float:
 def chain_rule(conditionals: Sequence[Mapping[str, Any] | float]) -> ChainRule:
     """Multiply the conditionals left to right. Items are ``{token, prob}`` mappings or bare
     probabilities (then named x₁, x₂, …)."""
-    from arlm_tui.learn.lessons import as_number
-
     tokens, probs = [], []
     for t, item in enumerate(conditionals, start=1):
         value = item.get("prob") if isinstance(item, Mapping) else item

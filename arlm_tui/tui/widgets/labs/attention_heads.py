@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from arlm_tui.learn.labs.attention_heads import HeadAttention, head_attention
-from arlm_tui.learn.lessons import Lab
+from arlm_tui.learn.lessons.model import Lab
 from arlm_tui.tui.widgets.labs.base import (
     LabView,
     select_keys,

@@ -27,7 +27,8 @@ from textual.worker import get_current_worker
 
 from arlm_tui.errors import ArlmError
 from arlm_tui.learn.labs import LAB_REGISTRY
-from arlm_tui.learn.lessons import Lab, as_number
+from arlm_tui.learn.lessons.model import Lab
+from arlm_tui.learn.lessons.validation import as_number
 
 
 def num(x: float | None, digits: int = 3) -> str:

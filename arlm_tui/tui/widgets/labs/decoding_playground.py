@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from arlm_tui.decoding.config import PLAYGROUND_KNOBS as DECODING_PLAYGROUND_KNOBS
 from arlm_tui.learn.labs.base import lab_model, next_token_distribution
 from arlm_tui.learn.labs.decoding_playground import Playground, playground
-from arlm_tui.learn.lessons import Lab
+from arlm_tui.learn.lessons.model import Lab
 from arlm_tui.tui.widgets.labs.base import (
     LabView,
     clamp_step,

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from arlm_tui.learn.labs.entropy_kl import InformationSplit, information_split, move_mass
-from arlm_tui.learn.lessons import Lab
+from arlm_tui.learn.lessons.model import Lab
 from arlm_tui.tui.widgets.labs.base import (
     LabView,
     num,

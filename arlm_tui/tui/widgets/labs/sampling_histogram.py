@@ -16,7 +16,7 @@ from arlm_tui.learn.labs.sampling_histogram import (
     sample_histogram,
     sampling_distribution,
 )
-from arlm_tui.learn.lessons import Lab
+from arlm_tui.learn.lessons.model import Lab
 from arlm_tui.tui.widgets.labs.base import (
     LabView,
     clamp_step,

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from arlm_tui.learn.labs.softmax_gradient import SoftmaxGradient, softmax_gradient
-from arlm_tui.learn.lessons import Lab
+from arlm_tui.learn.lessons.model import Lab
 from arlm_tui.tui.widgets.labs.base import (
     LabView,
     num,
