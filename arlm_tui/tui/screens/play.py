@@ -3,7 +3,7 @@
 The screen owns one ``Session`` (the engine's step/undo/redo/force/replay object). Every action
 that changes it is an *engine operation*: it runs inline for the numpy backends (well under a
 millisecond) and in a thread worker for neural ones, so the interface never freezes; one
-operation runs at a time. When it ends, ``play_state.snapshot`` has gathered what to draw and the
+operation runs at a time. When it ends, ``decoding.snapshot`` has gathered what to draw and the
 screen hands it down to the widgets (attributes down, messages up).
 
 The bars are live: they show the distribution of the NEXT token under the current model and
@@ -36,10 +36,10 @@ from textual.widgets import ContentSwitcher, Header, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
+from arlm_tui.decoding.snapshot import PlaySnapshot, hypothesis_text, snapshot, unknown_words
 from arlm_tui.errors import ArlmError
 from arlm_tui.lm.backends import inline_step
 from arlm_tui.numbers import fmt_nats
-from arlm_tui.tui.play_state import PlaySnapshot, hypothesis_text, snapshot, unknown_words
 from arlm_tui.tui.settings import AUTOPLAY_INTERVALS
 from arlm_tui.tui.widgets.analysis_views import (
     AttentionView,
