@@ -79,6 +79,7 @@ def add_knob_flags(group: Any, defaults: dict[str, Any] | None = None) -> None:
     """Add ``KNOB_FLAGS`` to an argparse parser or group; ``defaults`` by knob name (None:
     every knob defaults to None, "not given")."""
     knob_flags, names, _ = _knob_table()
+    flags.add_preset_flag(group)
     for (flag, kind, text), name in zip(knob_flags, names):
         default = None if defaults is None else defaults[name]
         if kind is bool:  # --flag / --no-flag
@@ -90,11 +91,14 @@ def add_knob_flags(group: Any, defaults: dict[str, Any] | None = None) -> None:
 
 def _knob_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("decoding knobs (0 or 1.0 mean off, as in Hugging Face)")
-    add_knob_flags(g, _knob_table()[2])
+    add_knob_flags(g)  # None = not given: ``_knobs`` fills in the defaults and --preset
 
 
-def _knobs(args: argparse.Namespace) -> dict[str, Any]:
-    return {name: getattr(args, name) for name in _knob_table()[1]}
+def _knobs(args: argparse.Namespace, defaults: dict[str, Any] | None = None,
+           strategy: str | None = "greedy") -> tuple[str | None, dict[str, Any]]:
+    """(strategy, knobs): ``defaults`` (generate's), then ``--preset``, then the flags given."""
+    defaults = _knob_table()[2] if defaults is None else defaults
+    return flags.with_preset(args, _knob_table()[1], defaults, strategy)
 
 
 def _config(strategy: str, knobs: dict[str, Any]):
@@ -136,7 +140,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from arlm_tui.api import generate
     from arlm_tui.lm.registry import load_model
 
-    config = _config(args.strategy, _knobs(args))
+    config = _config(*_knobs(args))
     model = load_model(args.model)
     knobs = config.to_dict()
     for key in ("strategy", "max_tokens", "seed"):
@@ -285,9 +289,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from arlm_tui.decoding.explain import explain
     from arlm_tui.lm.registry import load_model
 
-    given = {name: value for name, value in _knobs(args).items() if value is not None}
-    defaults = dict(_DEMO_DEFAULTS[args.strategy])
-    config = _config(args.strategy, {**defaults, **given})
+    strategy, given = _knobs(args, {}, "sample")
+    defaults = {"max_tokens": 12} if args.preset else _DEMO_DEFAULTS[strategy]
+    config = _config(strategy, {**defaults, **given})
     config.check_knobs_apply()  # e.g. --temperature with --strategy greedy: refused
     model = load_model(args.model)
     session = Session(model, args.prompt, config)
@@ -336,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="step through a generation, printing every step")
     model_arg(demo)
     demo.add_argument("--prompt", default="")
-    demo.add_argument("--strategy", choices=("greedy", "sample"), default="sample")
+    demo.add_argument("--strategy", choices=("greedy", "sample"), default=None,
+                      help="default: sample (or the --preset's)")
     knobs = demo.add_argument_group(
         "decoding knobs (not given: 12 tokens; sampling at T = 0.8 with top-p 0.9)")
     add_knob_flags(knobs)
@@ -345,7 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="generate a continuation of a prompt")
     model_arg(gen)
     gen.add_argument("--prompt", default="")
-    gen.add_argument("--strategy", choices=("greedy", "sample", "beam"), default="greedy")
+    gen.add_argument("--strategy", choices=("greedy", "sample", "beam"), default=None,
+                     help="default: greedy (or the --preset's)")
     _knob_arguments(gen)
     gen.add_argument("--json", action="store_true", help="print a JSON object")
     gen.set_defaults(func=cmd_generate)
