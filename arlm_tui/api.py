@@ -81,14 +81,15 @@ def generate(
     ``"hf"``, ``"hf-sample"``; ``arlm_tui.decoding.presets``): its strategy and processor
     knobs, every other processor knob off; ``strategy`` and knobs given here win over it.
 
-    ``steps`` summarises each step without repeating the text (``context_length``; beam
+    ``chain``: the processors that ran, in their order, then the choice (``["T = 0.8",
+    "top-k = 40", "draw"]``). ``steps`` summarises each step without repeating the text (``context_length``; beam
     hypotheses by length, last token and parent), so it grows linearly with ``max_tokens``.
 
     The generation is ``generate_ids``: a stepped ``Session``, the same path as the CLI and the
     play screen, so the same knobs and seed give the same tokens everywhere.
     """
     from arlm_tui.decoding import DecodingConfig, generate_ids
-    from arlm_tui.decoding.presets import merge_knobs
+    from arlm_tui.decoding.presets import chain, merge_knobs
 
     model = _as_model(model)
     strategy, knobs = merge_knobs(preset, {**knobs, "strategy": strategy}, {}, "greedy")
@@ -117,5 +118,6 @@ def generate(
         "seed": seed,
         "model": model.name,
         "config": config.to_dict(),
+        "chain": chain(config),
         "steps": [t.to_dict(top_n=5, text=False) for t in traces],
     }

@@ -296,6 +296,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     session = Session(model, args.prompt, config)
     print(f"model {model.name} ({model.backend}) · strategy {config.strategy} · seed {config.seed}")
+    from arlm_tui.decoding.presets import chain_text
+
+    print(f"chain (in the order it runs): {chain_text(config)}")
     print(f"prompt: {args.prompt!r}\n")
     while not session.done:
         trace = session.step()

@@ -99,7 +99,7 @@ def test_chain_follows_the_processor_order():
         "xtc_probability": 0.5, "eta": 0.001, "top_k": 10, "temperature": 0.7,
         "repetition_penalty": 1.2, "dry_multiplier": 0.8, "min_p": 0.1, "top_n_sigma": 2.0,
         "frequency_penalty": 0.3})
-    names = [p.name for p in config.processors(eos_id=-1, prompt_length=0)]
+    names = [p.name for p in config.processors(eos_id=0, prompt_length=0)]
     assert names == [n for n in PROCESSOR_ORDER if n in names]
     labels = chain(config)
     assert len(labels) == len(names) + 1 and labels[-1] == "draw"
@@ -166,3 +166,43 @@ async def test_play_screen_preset_picker_sets_the_chain_and_a_save_keeps_it():
         assert screen.session.config.strategy == "greedy"
         assert changed(screen.session.config) == {}
         assert str(views.border_subtitle) == ""
+
+
+# --------------------------------------------------------------------------- the README section
+def readme_section() -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = text.index("## Presets and the processor order")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def test_readme_lists_the_processors_in_the_order_they_run():
+    import re
+
+    listed = [m.group(1).replace("-", "_") for m in
+              re.finditer(r"^\d+\. ([a-z-]+)$", readme_section(), flags=re.MULTILINE)]
+    assert len(listed) >= 15
+    # every name is a processor, in the order PROCESSORS runs them (a processor added later
+    # and not listed yet leaves the rest in order)
+    assert all(name in PROCESSOR_ORDER for name in listed), listed
+    assert listed == sorted(listed, key=PROCESSOR_ORDER.index)
+
+
+def test_readme_preset_table_shows_the_chain_each_preset_sets():
+    from arlm_tui.decoding.presets import chain_text
+
+    section = readme_section()
+    for name in PRESETS:
+        row = next(line for line in section.splitlines() if line.startswith(f"| `{name}` "))
+        assert f"| {chain_text(apply_preset(None, name))} |" in row, row
+
+
+def test_demo_and_json_name_the_chain(capsys):
+    assert main(["demo", "--model", BUNDLED, "--preset", "llama.cpp", "--max-tokens", "1"]) == 0
+    out = capsys.readouterr().out
+    assert ("chain (in the order it runs): T = 0.8 → top-k = 40 → top-p = 0.95 → min-p = 0.05 → "
+            "draw") in out
+    result = generate(BUNDLED, "the", strategy="sample", repetition_penalty=1.2, top_k=3,
+                      max_tokens=2)
+    assert result["chain"] == ["repetition penalty = 1.2", "top-k = 3", "draw"]
