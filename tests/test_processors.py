@@ -721,7 +721,12 @@ def test_the_command_line_and_the_knob_panel_offer_every_knob():
     assert set(KNOB_NAMES) == set(KNOBS) - {"strategy"}
     assert {flag: text for flag, _, text in KNOB_FLAGS}["--typical-p"] == KNOBS["typical_p"].help
     args = build_parser().parse_args(["generate", "--model", "m", "--typical-p", "0.5"])
-    assert args.typical_p == 0.5 and args.top_k == KNOBS["top_k"].off
+    assert args.typical_p == 0.5 and args.top_k is None  # not given: filled in below
+    from arlm_tui.cli.base import knobs_with_preset
+
+    strategy, knobs = knobs_with_preset(args)
+    assert strategy == "greedy" and knobs["typical_p"] == 0.5
+    assert knobs["top_k"] == KNOBS["top_k"].off
     assert PANEL_KNOBS == tuple(KNOBS)
     assert "typical_p" in SWITCHABLE and "temperature" not in SWITCHABLE
     assert knob_title("typical_p") == "typical-p" and knob_title("typical_p", 8) == "typical"
