@@ -159,6 +159,11 @@ class ArlmApp(App[int]):
                        prompt=prompt, strategy=strategy, knobs=knobs)
         )
 
+    def open_settings(self) -> None:
+        from arlm_tui.tui.screens.settings import SettingsScreen
+
+        self.push_screen(SettingsScreen())
+
     def open_lessons(self) -> None:
         from arlm_tui.tui.screens.lessons import LessonListScreen
 
