@@ -20,7 +20,8 @@ from textual.screen import Screen
 
 from arlm_tui.tui.settings import DARK_THEME, LIGHT_THEME, Settings
 
-#: What the app opens on: the home screen, or one screen over it that a command asked for.
+#: What the app opens on: the home screen, or the screen a command asked for (play and review
+#: over the home screen, the games menu alone).
 MODES = ("home", "play", "review", "games")
 
 
