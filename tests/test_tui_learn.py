@@ -28,7 +28,7 @@ from arlm_tui.tui.screens.review import ReviewScreen
 from arlm_tui.tui.screens.selfcheck import SelfCheckScreen
 from arlm_tui.tui.screens.stats import StatsScreen
 from arlm_tui.tui.settings import Settings
-from arlm_tui.tui.widgets.lab_views import LAB_VIEWS, LabView
+from arlm_tui.tui.widgets.labs import LAB_VIEWS, LabView
 
 LESSONS = load_lessons()
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -457,7 +457,7 @@ async def test_chain_rule_bpe_and_playground_controls():
 
     async with open_lab("06-decoding", "lab1") as (pilot, view):
         assert view.result.kept == 4
-        from arlm_tui.tui.widgets.lab_views import PLAYGROUND_KNOBS
+        from arlm_tui.tui.widgets.labs import PLAYGROUND_KNOBS
 
         rows = [name for name, *_ in PLAYGROUND_KNOBS]
         await pilot.press(*["down"] * rows.index("top_p"), *["left"] * 4)  # top-p 1 → 0.8

@@ -53,6 +53,7 @@ def add_knob_flags(group: Any, defaults: dict[str, Any] | None = None) -> None:
     """Add the knob flags to an argparse parser or group; ``defaults`` by knob name (None:
     every knob defaults to None, "not given")."""
     knob_flags, names, _ = knob_table()
+    flags.add_preset_flag(group)
     for (flag, kind, text), name in zip(knob_flags, names):
         default = None if defaults is None else defaults[name]
         if kind is bool:  # --flag / --no-flag
@@ -62,9 +63,12 @@ def add_knob_flags(group: Any, defaults: dict[str, Any] | None = None) -> None:
             group.add_argument(flag, type=kind, default=default, help=text)
 
 
-def knob_values(args: argparse.Namespace) -> dict[str, Any]:
-    """Every knob's value in ``args`` (None: not given)."""
-    return {name: getattr(args, name, None) for name in knob_names()}
+def knobs_with_preset(args: argparse.Namespace, defaults: dict[str, Any] | None = None,
+                      strategy: str | None = "greedy") -> tuple[str | None, dict[str, Any]]:
+    """(strategy, knobs): ``defaults`` (``arlm generate``'s if None), then ``--preset``, then
+    the flags given."""
+    defaults = knob_table()[2] if defaults is None else defaults
+    return flags.with_preset(args, knob_names(), defaults, strategy)
 
 
 def decoding_config(strategy: str, knobs: dict[str, Any]) -> Any:

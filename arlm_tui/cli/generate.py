@@ -11,8 +11,7 @@ from typing import Any
 from arlm_tui.cli.base import (
     add_knob_flags,
     decoding_config,
-    knob_table,
-    knob_values,
+    knobs_with_preset,
     model_arg,
     print_json,
 )
@@ -30,7 +29,8 @@ def register(sub: Any) -> None:
     demo = sub.add_parser("demo", help="step through a generation, printing every step")
     model_arg(demo)
     demo.add_argument("--prompt", default="")
-    demo.add_argument("--strategy", choices=("greedy", "sample"), default="sample")
+    demo.add_argument("--strategy", choices=("greedy", "sample"), default=None,
+                      help="default: sample (or the --preset's)")
     knobs = demo.add_argument_group(
         "decoding knobs (not given: 12 tokens; sampling at T = 0.8 with top-p 0.9)")
     add_knob_flags(knobs)
@@ -39,9 +39,10 @@ def register(sub: Any) -> None:
     gen = sub.add_parser("generate", help="generate a continuation of a prompt")
     model_arg(gen)
     gen.add_argument("--prompt", default="")
-    gen.add_argument("--strategy", choices=("greedy", "sample", "beam"), default="greedy")
+    gen.add_argument("--strategy", choices=("greedy", "sample", "beam"), default=None,
+                     help="default: greedy (or the --preset's)")
     g = gen.add_argument_group("decoding knobs (0 or 1.0 mean off, as in Hugging Face)")
-    add_knob_flags(g, knob_table()[2])
+    add_knob_flags(g)  # None = not given: knobs_with_preset fills in the defaults and --preset
     gen.add_argument("--json", action="store_true", help="print a JSON object")
     gen.set_defaults(func=cmd_generate)
 
@@ -57,7 +58,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from arlm_tui.api import generate
     from arlm_tui.lm.registry import load_model
 
-    config = decoding_config(args.strategy, knob_values(args))
+    config = decoding_config(*knobs_with_preset(args))
     model = load_model(args.model)
     knobs = config.to_dict()
     for key in ("strategy", "max_tokens", "seed"):
@@ -126,13 +127,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from arlm_tui.decoding.explain import explain
     from arlm_tui.lm.registry import load_model
 
-    given = {name: value for name, value in knob_values(args).items() if value is not None}
-    defaults = dict(_DEMO_DEFAULTS[args.strategy])
-    config = decoding_config(args.strategy, {**defaults, **given})
+    strategy, given = knobs_with_preset(args, {}, "sample")
+    defaults = {"max_tokens": 12} if args.preset else _DEMO_DEFAULTS[strategy]
+    config = decoding_config(strategy, {**defaults, **given})
     config.check_knobs_apply()  # e.g. --temperature with --strategy greedy: refused
     model = load_model(args.model)
     session = Session(model, args.prompt, config)
     print(f"model {model.name} ({model.backend}) · strategy {config.strategy} · seed {config.seed}")
+    from arlm_tui.decoding.presets import chain_text
+
+    print(f"chain (in the order it runs): {chain_text(config)}")
     print(f"prompt: {args.prompt!r}\n")
     while not session.done:
         trace = session.step()

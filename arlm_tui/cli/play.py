@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from arlm_tui.cli.base import add_knob_flags, knob_values
+from arlm_tui.cli.base import add_knob_flags, knobs_with_preset
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -30,8 +30,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def knobs_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The knobs given on the command line (None = not given), validated by the play screen."""
-    return {name: value for name, value in knob_values(args).items() if value is not None}
+    """The knobs given on the command line (None = not given; a ``--preset``'s knobs first),
+    validated by the play screen."""
+    return _strategy_and_knobs(args)[1]
+
+
+def _strategy_and_knobs(args: argparse.Namespace) -> tuple[str | None, dict[str, Any]]:
+    return knobs_with_preset(args, {}, None)
 
 
 def cmd_play(args: argparse.Namespace) -> int:
@@ -41,12 +46,12 @@ def cmd_play(args: argparse.Namespace) -> int:
     from arlm_tui.lm.registry import resolve
     from arlm_tui.tui.app import run_app
 
-    knobs = knobs_from_args(args)
+    strategy, knobs = _strategy_and_knobs(args)
     try:
-        DecodingConfig(strategy=args.strategy or "sample", **knobs)
+        DecodingConfig(strategy=strategy or "sample", **knobs)
     except ValueError as exc:
         raise ArlmError(str(exc)) from None
     if args.model is not None and not str(args.model).startswith("hf:"):
         resolve(args.model)
-    return run_app("play", model=args.model, prompt=args.prompt, strategy=args.strategy,
+    return run_app("play", model=args.model, prompt=args.prompt, strategy=strategy,
                    knobs=knobs)

@@ -329,7 +329,7 @@ class Deck:
         """The deck of every shipped lesson's cards (or ``lessons``') and the learner's own
         (``own_cards`` file, default ``$ARLM_HOME/my_cards.txt``)."""
         if lessons is None:
-            from arlm_tui.learn.lessons import load_lessons
+            from arlm_tui.learn.lessons.loader import load_lessons
 
             lessons = load_lessons()
         own = load_own_cards(own_cards)

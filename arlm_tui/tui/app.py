@@ -28,7 +28,9 @@ MODES = ("home", "play", "review", "games")
 class ArlmApp(App[int]):
     """arlm's full-screen interface."""
 
-    CSS_PATH = ["app.tcss", "learn.tcss", "games.tcss"]
+    # learn.tcss and games.tcss come with their screens (each declares its CSS_PATH): the
+    # home screen's first frame does not parse them
+    CSS_PATH = "app.tcss"
     TITLE = "arlm"
     SUB_TITLE = "how language models generate text"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [

@@ -3,7 +3,7 @@
 The screen owns one ``Session`` (the engine's step/undo/redo/force/replay object). Every action
 that changes it is an *engine operation*: it runs inline for the numpy backends (well under a
 millisecond) and in a thread worker for neural ones, so the interface never freezes; one
-operation runs at a time. When it ends, ``play_state.snapshot`` has gathered what to draw and the
+operation runs at a time. When it ends, ``decoding.snapshot`` has gathered what to draw and the
 screen hands it down to the widgets (attributes down, messages up).
 
 The bars are live: they show the distribution of the NEXT token under the current model and
@@ -36,9 +36,10 @@ from textual.widgets import ContentSwitcher, Header, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
+from arlm_tui.decoding.snapshot import PlaySnapshot, hypothesis_text, snapshot, unknown_words
 from arlm_tui.errors import ArlmError
+from arlm_tui.lm.backends import inline_step
 from arlm_tui.numbers import fmt_nats
-from arlm_tui.tui.play_state import PlaySnapshot, hypothesis_text, snapshot, unknown_words
 from arlm_tui.tui.settings import AUTOPLAY_INTERVALS
 from arlm_tui.tui.widgets.analysis_views import (
     AttentionView,
@@ -75,9 +76,6 @@ VIEW_TITLES = {v[0]: v[1] for v in VIEWS}
 #: Space presses remembered while a (neural) step is computing.
 MAX_QUEUED_STEPS = 8
 
-#: Backends fast enough to run on the interface's thread (numpy, well under a millisecond).
-INLINE_BACKENDS = frozenset({"ngram", "table", "oracle"})
-
 HELP_TEXT = (
     "[b]Play[/b]: the model proposes a distribution over the next token; the decoding knobs "
     "reshape it and a strategy picks one. The bars are live: they show the NEXT token's "
@@ -87,7 +85,10 @@ HELP_TEXT = (
     "a step (the why-line explains it), backspace takes it back; select a token in the text (t, "
     "←/→) to see its past step, esc returns to live. The timeline under the text shows each "
     "token's p and each step's entropy. Knobs change with ←/→ (shift: coarse) when the knob "
-    "panel has the focus, or type a value with ⏎.\n\n"
+    "panel has the focus, or type a value with ⏎. P starts from a preset (llama.cpp, "
+    "OpenAI-style or Hugging Face defaults); the bottom edge of the view reads the chain: the "
+    "processors the knobs switch on, in the order they run (penalties, temperature, then the "
+    "cuts; see the README's \"Processor order\").\n\n"
     "[b]Views[/b] (1–6, v cycles): 1 the next-token bars; 2 beam search (live hypotheses, their "
     "log p and score log p / length^α, pruned candidates, finished ones); 3 the same text under "
     "every installed model (c ticks which, < and > show the other columns), with KL(oracle ‖ "
@@ -97,6 +98,15 @@ HELP_TEXT = (
     "speculative decoding, a draft proposing k tokens that the model keeps or replaces (+/− "
     "change k from 1 to 8, d picks another installed draft with the same vocabulary)."
 )
+
+
+def chain_line(config: DecodingConfig) -> str:
+    """The processors the knobs switch on, in the order they run (``chain: T = 0.8 → top-k =
+    40 → draw``), for the bottom border of the views; "" when none is on."""
+    from arlm_tui.decoding.presets import chain
+
+    steps = chain(config)
+    return "" if len(steps) == 1 else "chain: " + " → ".join(steps)
 
 
 def sessions_dir() -> Path:
@@ -223,6 +233,9 @@ class PlayScreen(Screen):
                 tooltip="next view: bars, beam, compare, sample-N, attention, speculative"),
         Binding("a", "autoplay", "Auto", id="play.autoplay",
                 tooltip="start or pause autoplay (one step at a time)"),
+        Binding("P", "pick_preset", "Preset", key_display="P", id="play.preset",
+                tooltip="start from a preset (llama.cpp, OpenAI, Hugging Face defaults) and "
+                "see the processor chain it sets"),
         Binding("q", "app.quit", "Quit", id="play.quit", tooltip="quit arlm"),
         Binding("F", "force_type", "Force typed", show=False, key_display="F",
                 id="play.force_type", tooltip="type the next token yourself"),
@@ -392,7 +405,7 @@ class PlayScreen(Screen):
     def threaded(self) -> bool:
         if self.always_threaded or self.session is None:
             return True
-        return self.session.model.backend not in INLINE_BACKENDS
+        return not inline_step(self.session.model.backend)  # the table of backends says
 
     def run_engine(self, operation: Callable[[], Any], *,
                    after: Callable[[Any], None] | None = None,
@@ -642,6 +655,9 @@ class PlayScreen(Screen):
         title = self._view_title()
         if views.border_title != title:
             views.border_title = title
+        chain = chain_line(config)
+        if views.border_subtitle != chain:
+            views.border_subtitle = chain
         self._refresh_analysis()
 
     def shown_trace(self) -> Any:
@@ -967,6 +983,38 @@ class PlayScreen(Screen):
             choices=[(name, f"{name}{' (now)' if name == current else ''} — "
                             f"{STRATEGY_HELP[name]}") for name in STRATEGIES],
             current=current), done)
+
+    def action_pick_preset(self) -> None:
+        """A picker of the presets, each with the chain it sets; choosing one sets its strategy
+        and processor knobs (the others off) and says the resulting chain."""
+        if self.session is None:
+            return
+        from arlm_tui.decoding.presets import PRESETS, apply_preset, chain_text
+        from arlm_tui.tui.screens.dialogs import ChoiceDialog
+
+        current = self.session.config.replace(**self._pending_knobs)
+        configs = {name: apply_preset(current, name) for name in PRESETS}
+
+        def done(choice: str | None) -> None:
+            if choice not in configs:
+                return
+            wanted = configs[choice]
+            changes = {name: value for name, value in wanted.to_dict().items()
+                       if getattr(current, name) != value}
+            # the strategy last: apply_knob switches the view for it
+            for name in sorted(changes, key=lambda n: n == "strategy"):
+                if not self.apply_knob(name, changes[name]):
+                    return
+            note = f" ({PRESETS[choice].note})" if PRESETS[choice].note else ""
+            self.notify(f"{PRESETS[choice].title}: {chain_text(wanted)}{note}", timeout=8)
+
+        self.app.push_screen(ChoiceDialog(
+            "Preset: start from a tool's default knobs",
+            help_text="Each sets a strategy and its processors (every other one off), run "
+                      "in the order shown. llama.cpp divides by T after truncating, arlm "
+                      "before.",
+            choices=[(name, f"{preset.title}: {chain_text(configs[name])}")
+                     for name, preset in PRESETS.items()]), done)
 
     def action_focus_knobs(self) -> None:
         self._leave_force_mode()
