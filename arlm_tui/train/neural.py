@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from arlm_tui.errors import ArlmError, ModelLoadError
+from arlm_tui.lm.information import perplexity
 from arlm_tui.lm.neural.backend import NeuralLanguageModel, parameter_count
 from arlm_tui.lm.neural.config import (
     NEURAL_BACKENDS,
@@ -277,7 +278,7 @@ def evaluate(net: nn.Module, kind: str, data: Any) -> float:
                 total += float(loss)
                 count += n
     net.train(was_training)
-    return math.exp(total / count) if count else math.nan
+    return perplexity(total, count)
 
 
 def _learning_rate(base: float, progress: float, step: int, warmup: int) -> float:
