@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from arlm_tui.lm.base import LanguageModel
+from arlm_tui.lm.information import perplexity as perplexity_of
 from arlm_tui.lm.registry import load_model
 from arlm_tui.lm.scoring import score_ids, score_ids_from
 
@@ -42,7 +43,7 @@ def score(model: LanguageModel | str, text: str) -> dict[str, Any]:
     normalized = bool(model.normalized)
     perplexity = bits = None
     if normalized:
-        perplexity = math.exp(nll / n) if math.isfinite(nll) else math.inf
+        perplexity = perplexity_of(nll, n)
         bits = nll / (n * math.log(2)) if math.isfinite(nll) else math.inf
     return {
         "model": model.name,

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from arlm_tui.decoding.tokens import TokenSeq
+from arlm_tui.lm.information import perplexity
 
 _LN2 = math.log(2.0)
 
@@ -275,7 +276,7 @@ class RunningScores:
     @property
     def perplexity(self) -> float:
         """exp(NLL / T) over the T generated tokens so far (NaN before the first token)."""
-        return math.exp(self.nll / self.num_tokens) if self.num_tokens else math.nan
+        return perplexity(self.nll, self.num_tokens)
 
     @property
     def bits_per_token(self) -> float:
@@ -376,7 +377,7 @@ class Trace(RunningScores):
     @property
     def effective_choices(self) -> float:
         """exp(entropy): how many equally likely tokens would be as uncertain."""
-        return math.exp(self.entropy)
+        return perplexity(self.entropy)
 
     @property
     def kept(self) -> int:

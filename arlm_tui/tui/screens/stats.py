@@ -19,6 +19,7 @@ from textual.widgets import Static
 
 from arlm_tui.learn.cards import CardStats, Deck
 from arlm_tui.learn.store import utc_now
+from arlm_tui.numbers import fmt_percent
 from arlm_tui.tui.screens.learn_base import LearnScreen
 from arlm_tui.tui.widgets.charts import DayChart
 from arlm_tui.tui.widgets.token_bars import bar
@@ -40,7 +41,7 @@ def stats_text(stats: CardStats) -> Table:
                            f"{stats.review} in review)")
     table.add_row("due today", Text.assemble((f"{stats.due_today} reviews", "bold"),
                                              f" + {stats.new_today} new cards"))
-    retention = "–" if stats.retention is None else f"{stats.retention:.0%}"
+    retention = fmt_percent(stats.retention)
     table.add_row("retention", f"{retention} of reviews not rated Again")
     table.add_row("reviews", f"{stats.reviews_total} in total, {stats.reviews_today} today")
     days = "day" if stats.streak == 1 else "days"
