@@ -75,6 +75,11 @@ def generate(
     (``temperature`` with greedy, ``beam_width`` with sampling, a sampling knob at temperature
     0) raises ``KnobError`` (a ValueError) rather than being dropped.
 
+    ``logit_bias``: {token: bias} (a bias in [-100, 100], or ``"ban"``/``-inf``); ``stop``: a
+    string or a list of them; the text stops when it ends with one, and ``stop`` in the result
+    says which (None: ``</s>`` or ``max_tokens`` ended it). ``mirostat_tau``/``mirostat_eta``:
+    mirostat v2; each step's ``mirostat`` gives its μ before and after.
+
     ``steps`` summarises each step without repeating the text (``context_length``; beam
     hypotheses by length, last token and parent), so it grows linearly with ``max_tokens``.
 
@@ -105,6 +110,7 @@ def generate(
         "logprob": logprob,
         "num_tokens": len(generated),
         "finished": bool(generated) and generated[-1] == model.eos_id,
+        "stop": traces[-1].stop if traces else None,
         "strategy": config.strategy,
         "seed": seed,
         "model": model.name,

@@ -81,7 +81,10 @@ def add_knob_flags(group: Any, defaults: dict[str, Any] | None = None) -> None:
     knob_flags, names, _ = _knob_table()
     for (flag, kind, text), name in zip(knob_flags, names):
         default = None if defaults is None else defaults[name]
-        if kind is bool:  # --flag / --no-flag
+        if kind in (dict, tuple):  # --logit-bias the=-5 --logit-bias cat=ban, --stop .
+            group.add_argument(flag, action="append", type=str, default=None, help=text,
+                               metavar="TOKEN=VALUE" if kind is dict else "STRING")
+        elif kind is bool:  # --flag / --no-flag
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
                                help=text)
         else:
@@ -94,7 +97,11 @@ def _knob_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _knobs(args: argparse.Namespace) -> dict[str, Any]:
-    return {name: getattr(args, name) for name in _knob_table()[1]}
+    """The knob flags' values by knob name; a repeated flag (--stop, --logit-bias) that was
+    not given is left out (its knob stays off)."""
+    knob_flags, names, _ = _knob_table()
+    return {name: getattr(args, name) for (_, kind, _), name in zip(knob_flags, names)
+            if not (kind in (dict, tuple) and getattr(args, name) is None)}
 
 
 def _config(strategy: str, knobs: dict[str, Any]):
@@ -153,7 +160,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         _print_json(result)
     else:
         print(result["text"])
-        end = "ended with </s>" if result["finished"] else "stopped at --max-tokens"
+        if result["finished"]:
+            end = "ended with </s>"
+        elif result["stop"] is not None:
+            end = f"stopped at the stop string {result['stop']!r}"
+        else:
+            end = "stopped at --max-tokens"
         print(
             f"[{result['model']} · {result['strategy']} · {result['num_tokens']} tokens · "
             f"log-prob {result['logprob']:.3f} · {end}]",

@@ -166,15 +166,27 @@ class SampleStudy:
     histogram: list[tuple[str, int, float]]  # (first token, times drawn, p after processors)
     rows: list[StrategyRow]
     total_variation: float  # ½ Σ |empirical − p| over first tokens
+    #: what the processors did under the current knobs: (their name as shown, the share of
+    #: steps at which they removed a token), for those that ever did
+    effects: list[tuple[str, float]] = field(default_factory=list)
+    #: how many of the N continuations a stop string ended
+    stopped: int = 0
+    #: mirostat: (mean surprise of the chosen tokens in bits, its target τ), else None
+    mirostat: tuple[float, float] | None = None
 
 
-def _continue(model: Any, prompt_ids: list[int], config: DecodingConfig, seeds: Sequence[int]
+def _continue(model: Any, prompt_ids: list[int], config: DecodingConfig, seeds: Sequence[int],
+              traces: list[Any] | None = None,
               ) -> tuple[list[list[int]], list[float], list[Any]]:
+    """N continuations: their ids (no </s>), NLL per token and first Traces; ``traces``, when
+    given, receives each continuation's list of Traces."""
     from arlm_tui.decoding.strategies import generate_ids
 
     texts, nlls, first = [], [], []
     for seed in seeds:
         result = generate_ids(model, prompt_ids, config.replace(seed=seed))
+        if traces is not None:
+            traces.append(result.traces)
         texts.append([i for i in result.ids if i != model.eos_id])
         tokens = max(len(result.traces), 1)
         nlls.append(-result.logprob / tokens)
@@ -206,7 +218,8 @@ def sample_study(model: Any, context_ids: Sequence[int], config: DecodingConfig,
     if current.strategy == "beam":
         current = current.replace(strategy="sample")
     seeds = [config.seed + i for i in range(n)]
-    texts, nlls, first = _continue(model, context, current, seeds)
+    runs: list[Any] = []
+    texts, nlls, first = _continue(model, context, current, seeds, runs)
     label = "current knobs" if config.strategy != "beam" else "current knobs, sampled"
     rows = [_row(label, model, texts, nlls)]
     greedy = config.replace(strategy="greedy", max_tokens=max_tokens)
@@ -227,8 +240,39 @@ def sample_study(model: Any, context_ids: Sequence[int], config: DecodingConfig,
     for i, c in counts.items():
         empirical[i] = c / max(len(first), 1)
     tv = 0.5 * float(np.abs(empirical - final).sum()) if first else 0.0
+    effects, stopped, mirostat = knob_effects(runs)
     return SampleStudy(n, max_tokens, [model.tokenizer.decode(t) for t in texts], histogram,
-                       rows, tv)
+                       rows, tv, effects, stopped, mirostat)
+
+
+def knob_effects(runs: Sequence[Sequence[Any]]
+                 ) -> tuple[list[tuple[str, float]], int, tuple[float, float] | None]:
+    """What the knobs did over the runs (each a list of Traces): for each processor that ever
+    removed a token, the share of steps at which it did (XTC: fired and removed; DRY, a
+    penalty: lowered a token), in processor order; how many runs a stop string ended; and
+    for mirostat the mean surprise of the chosen tokens (bits) beside its target τ."""
+    from arlm_tui.decoding.config import KNOBS
+    from arlm_tui.decoding.processors import PROCESSORS
+
+    steps = sum(len(run) for run in runs)
+    acted: Counter[str] = Counter()
+    surprises: list[float] = []
+    tau = 0.0
+    for run in runs:
+        for trace in run:
+            for stage in trace.stages[1:]:
+                if stage.num_removed or stage.note is not None and stage.name == "dry":
+                    acted[stage.name] += 1
+            if trace.mirostat is not None and trace.mirostat.surprise is not None:
+                surprises.append(trace.mirostat.surprise)
+                tau = trace.mirostat.tau
+    titles = {cls.name: KNOBS[cls.knobs[0].name].title.replace("-probability", "")
+              .replace("-multiplier", "").replace("-τ", "") for cls in PROCESSORS}
+    effects = [(titles[name], acted[name] / steps) for name in titles if acted[name]] if (
+        steps) else []
+    stopped = sum(1 for run in runs if run and run[-1].stop is not None)
+    mirostat = (float(np.mean(surprises)), tau) if surprises else None
+    return effects, stopped, mirostat
 
 
 # --------------------------------------------------------------------------- attention

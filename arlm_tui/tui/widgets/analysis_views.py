@@ -328,6 +328,22 @@ class SampleView(AnalysisView):
 
         return compute
 
+    @staticmethod
+    def effects_line(data: Any) -> str:
+        """What the knobs did in the N continuations: "cut: top-p 100% of steps, mirostat 64%
+        · stop string ended 7/20 · mirostat surprise 3.1 bits (τ 3)"; "" when nothing."""
+        parts = []
+        effects = getattr(data, "effects", [])
+        if effects:
+            cuts = [f"{name} {share:.0%}" for name, share in effects]
+            parts.append("acted at: " + ", ".join(cuts) + " of steps")
+        if getattr(data, "stopped", 0):
+            parts.append(f"stop string ended {data.stopped}/{data.n}")
+        mirostat = getattr(data, "mirostat", None)
+        if mirostat is not None:
+            parts.append(f"mirostat surprise {mirostat[0]:.2f} bits (τ {mirostat[1]:g})")
+        return " · ".join(parts)
+
     def draw(self, data: Any, width: int, height: int) -> Text:
         from arlm_tui.tui.widgets.charts import SampleChart
 
@@ -340,7 +356,8 @@ class SampleView(AnalysisView):
         count_w = 2 * len(str(data.n)) + 2  # " 7/20 "
         bar_w = min(max((width - 1 - 12 - count_w - 7) // 2, 4), 40)  # long bars say no more
         tv = f"total variation ½Σ|drawn − p| = {data.total_variation:.2f}"
-        reserved = len(intro) + 3 + len(data.rows) + min(2, len(data.continuations))
+        reserved = (len(intro) + 3 + len(data.rows) + min(2, len(data.continuations))
+                    + bool(self.effects_line(data)))
         hist_rows = max(min(len(data.histogram), height - reserved - 1), 2)
         out.append("\n")
         out.append(clip("first token".ljust(12) + "drawn".ljust(bar_w + count_w)
@@ -355,6 +372,10 @@ class SampleView(AnalysisView):
         out.append("\n")
         out.append(tv if len(tv) < width else f"total variation {data.total_variation:.2f}",
                    self.st("dim"))
+        effects = self.effects_line(data)
+        if effects:
+            out.append("\n")
+            out.append(clip(effects, width - 1), self.st("dim"))
         # the numbers' columns as wide as their names (plus a gap): headers never touch
         wide = width >= 64
         names = ("distinct-1", "distinct-2", "repeats", "NLL/tok") if wide else (
@@ -369,7 +390,7 @@ class SampleView(AnalysisView):
             out.append("\n")
             out.append(clip(row.label, label_w - 1).ljust(label_w)
                        + "".join(f"{x:>{col}.2f}" for x in numbers))
-        room = height - (len(intro) + hist_rows + 3 + len(data.rows))
+        room = height - (len(intro) + hist_rows + 3 + len(data.rows) + bool(effects))
         for text in data.continuations[: max(room, 0)]:
             out.append("\n")
             out.append(clip("· " + text.replace("\n", " "), width - 1), self.st("dim"))
