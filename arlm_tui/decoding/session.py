@@ -455,9 +455,10 @@ class Session(RunningScores):
             self._records.append(_Record(trace, config, True, after, search.snapshot()))
             return trace
         search = self._beam_search()
-        trace = search.step_trace()
-        if trace is None:
+        beam_trace = search.step_trace()
+        if beam_trace is None:
             return None
+        trace = beam_trace
         trace.step = len(self._records)
         best = search.best
         context = best.seq if best is not None else self._root
@@ -532,6 +533,7 @@ class Session(RunningScores):
                               f"{', '.join(map(str, _draws.VERSIONS))}")
         try:
             if model is None:
+                assert model_loader is not None  # checked above: one of them is given
                 model = model_loader(str(data["model"]))
             if int(data["vocab_size"]) != model.vocab_size:
                 raise ReplayError(
@@ -569,8 +571,8 @@ class Session(RunningScores):
         fresh = Session(self.model, self.prompt_ids, self.config)
         fresh.draws = self.draws
         root = len(self._root)
-        steps = [(r.config, r.forced, r.trace.chosen_id, len(r.context) - root, None)
-                 for r in self._records]
+        steps: list[_Step] = [(r.config, r.forced, r.trace.chosen_id, len(r.context) - root,
+                               None) for r in self._records]
         expected = self.context
 
         def run() -> Iterator[Trace]:
