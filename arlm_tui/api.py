@@ -82,9 +82,15 @@ def generate(
     ``"hf"``, ``"hf-sample"``; ``arlm_tui.decoding.presets``): its strategy and processor
     knobs, every other processor knob off; ``strategy`` and knobs given here win over it.
 
+    ``logit_bias``: {token: bias} (a bias in [-100, 100], or ``"ban"``/``-inf``); ``stop``: a
+    string or a list of them; the text stops when it ends with one, and ``stop`` in the result
+    says which (None: ``</s>`` or ``max_tokens`` ended it). ``mirostat_tau``/``mirostat_eta``:
+    mirostat v2; each step's ``mirostat`` gives its μ before and after.
+
     ``chain``: the processors that ran, in their order, then the choice (``["T = 0.8",
-    "top-k = 40", "draw"]``). ``steps`` summarises each step without repeating the text (``context_length``; beam
-    hypotheses by length, last token and parent), so it grows linearly with ``max_tokens``.
+    "top-k = 40", "draw"]``). ``steps`` summarises each step without repeating the text
+    (``context_length``; beam hypotheses by length, last token and parent), so it grows
+    linearly with ``max_tokens``.
 
     The generation is ``generate_ids``: a stepped ``Session``, the same path as the CLI and the
     play screen, so the same knobs and seed give the same tokens everywhere.
@@ -115,6 +121,7 @@ def generate(
         "logprob": logprob,
         "num_tokens": len(generated),
         "finished": bool(generated) and generated[-1] == model.eos_id,
+        "stop": traces[-1].stop if traces else None,
         "strategy": config.strategy,
         "seed": seed,
         "model": model.name,

@@ -84,9 +84,12 @@ def beam_processors(
     model: LanguageModel, prompt_length: int, config: DecodingConfig
 ) -> list[LogitsProcessor]:
     """The processors beam search applies: min_tokens, repetition_penalty, no_repeat_ngram."""
+    from arlm_tui.decoding.strategies import bias_token_id
+
     return build_processors(config.processor_knobs(), eos_id=model.eos_id,
                             prompt_length=prompt_length, sampling=False,
-                            breakers=dry_breaker_ids(model.tokenizer))
+                            breakers=dry_breaker_ids(model.tokenizer),
+                            token_id=bias_token_id(model))
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ class PlaySnapshot:
     beam_parents: tuple[Hypothesis, ...] = ()
     #: what the pieces were computed from (a later snapshot of the same text reuses them)
     piece_key: tuple = ()
+    #: the stop string that ended the text (None: none did)
+    stopped_by: str | None = None
 
 
 def preview_trace(session: Session) -> Trace | None:
@@ -207,6 +209,7 @@ def snapshot(session: Session, previous: PlaySnapshot | None = None, *,
         preview=preview,
         done=session.done,
         finished=session.finished,
+        stopped_by=session.stopped_by,
         can_redo=session.can_redo,
         logprob=session.logprob,
         nll=session.nll,

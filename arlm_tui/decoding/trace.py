@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -63,6 +63,7 @@ class Stage:
         ids = np.asarray(removed, dtype=np.int64)
         size = self._size()
         self._mask = ids.size * 4 > (size + 7) // 8  # a bit mask is smaller
+        self._removed: np.ndarray  # packed bits (uint8) or ids (int32)
         if self._mask:
             mask = np.zeros(size, dtype=bool)
             mask[ids] = True
@@ -75,6 +76,7 @@ class Stage:
         while stage._previous is not None:
             stage = stage._previous
         vector = stage._probs if stage._probs is not None else stage._logprobs
+        assert vector is not None  # a stage without previous has probs or logprobs
         return int(vector.shape[-1])
 
     def _removed_ids(self) -> np.ndarray:
@@ -88,8 +90,10 @@ class Stage:
             return self._probs
         if self._logprobs is not None:
             return np.exp(self._logprobs)
-        before = self._previous.probs
-        probs = before.copy() if before is self._previous._probs else before
+        previous = self._previous
+        assert previous is not None  # neither probs nor logprobs: built from the stage before
+        before = previous.probs
+        probs = before.copy() if before is previous._probs else before
         probs[self._removed_ids()] = 0.0
         probs /= np.add.reduce(probs)
         return probs
@@ -272,6 +276,13 @@ class RunningScores:
     (-Σ log p(w_t | w_<t), nats) and ``num_tokens`` (T). Shared by Trace and Session."""
 
     __slots__ = ()
+
+    if TYPE_CHECKING:  # what a subclass provides (Trace: fields, Session: properties)
+        @property
+        def nll(self) -> float: ...
+
+        @property
+        def num_tokens(self) -> int: ...
 
     @property
     def perplexity(self) -> float:

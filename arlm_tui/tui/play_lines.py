@@ -97,6 +97,8 @@ def stats_line(snap: PlaySnapshot, *, wide: bool, replay_total: int | None,
         parts.append("no token generated yet")
     if snap.finished:
         parts.append("ended with </s>")
+    elif snap.stopped_by is not None:
+        parts.append(f"stopped at the stop string {snap.stopped_by!r}")
     elif snap.done:
         parts.append("done")
     if replay_total is not None and (snap.can_redo or not snap.traces):
