@@ -1,5 +1,6 @@
 """What the processor chain did over many generations: how many different tokens came out, how
-many tokens each step kept, how often XTC fired, how often DRY and the OpenAI penalties acted.
+many tokens each step kept, how often XTC fired, how often DRY and the OpenAI penalties acted,
+how near mirostat steered the surprise to its target.
 
 Read off the Traces alone (``Trace.stages``: each processor's stage, its label and note, and the
 final distribution), so the numbers are what the engine did, not a recomputation. The sample-N
@@ -29,7 +30,9 @@ class ChainStats:
     the chain: ``xtc_fired`` steps whose draw made XTC fire, ``xtc_removed`` steps where it
     removed tokens (it needs two at or above the threshold); ``dry_steps`` steps where DRY
     lowered a token that would extend a repeat; ``penalized_picks`` chosen tokens that the
-    frequency or presence penalty had lowered (they had been generated before)."""
+    frequency or presence penalty had lowered (they had been generated before);
+    ``mirostat_surprise`` the mean surprise −log₂ p of the chosen tokens in the distribution
+    mirostat drew from, in bits, next to its target ``mirostat_tau``: how near it steered."""
 
     steps: int
     distinct_tokens: int
@@ -38,6 +41,8 @@ class ChainStats:
     xtc_removed: int | None = None
     dry_steps: int | None = None
     penalized_picks: int | None = None
+    mirostat_surprise: float | None = None
+    mirostat_tau: float | None = None
 
     def summary(self) -> str:
         """One line: ``"12 distinct tokens · 3.4 kept a step · XTC fired 5/60 (removed on 3)"``."""
@@ -50,6 +55,9 @@ class ChainStats:
             parts.append(f"DRY acted {self.dry_steps}/{self.steps}")
         if self.penalized_picks is not None:
             parts.append(f"penalized picks {self.penalized_picks}/{self.steps}")
+        if self.mirostat_surprise is not None:
+            parts.append(f"mirostat surprise {self.mirostat_surprise:.2f} bits "
+                         f"(τ {self.mirostat_tau:g})")
         return " · ".join(parts)
 
 
@@ -60,6 +68,8 @@ def chain_stats(runs: Sequence[Sequence[Trace]]) -> ChainStats:
     chosen: set[int] = set()
     names: set[str] = set()
     xtc_fired = xtc_removed = dry_steps = penalized = 0
+    surprises: list[float] = []
+    tau: float | None = None
     for traces in runs:
         generated: set[int] = set()
         for trace in traces:
@@ -76,6 +86,11 @@ def chain_stats(runs: Sequence[Sequence[Trace]]) -> ChainStats:
             if names & _OPENAI_PENALTIES and trace.chosen_id in generated:
                 penalized += 1
             generated.add(trace.chosen_id)
+            mirostat = getattr(trace, "mirostat", None)
+            if mirostat is not None:
+                tau = mirostat.tau
+                if mirostat.surprise is not None:
+                    surprises.append(mirostat.surprise)
     return ChainStats(
         steps=steps,
         distinct_tokens=len(chosen),
@@ -84,4 +99,6 @@ def chain_stats(runs: Sequence[Sequence[Trace]]) -> ChainStats:
         xtc_removed=xtc_removed if "xtc" in names else None,
         dry_steps=dry_steps if "dry" in names else None,
         penalized_picks=penalized if names & _OPENAI_PENALTIES else None,
+        mirostat_surprise=sum(surprises) / len(surprises) if surprises else None,
+        mirostat_tau=tau,
     )

@@ -6,8 +6,8 @@ Each puzzle draws one strategy from each of three families, so the three texts d
 * deterministic (greedy, beam search, greedy with DRY or with frequency and presence
   penalties): the most probable tokens. Low NLL per token (bland); greedy tends to loop, beam
   search favours short, generic texts, the penalties push the loop away.
-* tempered sampling (T = 0.7, top-p = 0.9, top-k = 10, min-p, eta, top-nσ): random but with the
-  unreliable tail cut or shrunk; fluent and varied.
+* tempered sampling (T = 0.7, top-p = 0.9, top-k = 10, min-p, eta, top-nσ, mirostat): random
+  but with the unreliable tail cut or shrunk; fluent and varied.
 * hot sampling (T = 1.5, plain sampling T = 1, XTC): every token keeps a chance, or the top
   choices are taken away, so improbable ones slip in: high NLL per token, the text drifts.
 
@@ -48,7 +48,7 @@ TEACHES = (
     "Three continuations of one prompt were made by three hidden strategies: match each text "
     "to its strategy. Look for the tell-tale signs: greedy and beam search pick the most "
     "probable tokens (bland, and greedy often loops unless DRY or a frequency penalty pushes "
-    "it away), a low temperature, top-p, min-p, eta or top-nσ cut the unreliable tail "
+    "it away), a low temperature, top-p, min-p, eta, top-nσ or mirostat cut the unreliable tail "
     "(fluent, varied), and a high temperature or XTC lets improbable tokens in (the text "
     "drifts). The answer says what each strategy did, with its numbers, and the measured "
     "numbers behind each sign."
@@ -126,6 +126,11 @@ def _sampling_clauses(config: DecodingConfig) -> list[str]:
         out.append(f"at {_share(config.xtc_probability)} of the steps removes every token at "
                    f"least {_share(config.xtc_threshold)} likely except the least likely of "
                    "them (XTC)")
+    tau = getattr(config, "mirostat_tau", 0.0)
+    if tau:
+        out.append(f"drops every token more surprising than a bound μ (first {_num(2 * tau)} "
+                   f"bits) that moves by {_num(config.mirostat_eta)}·(surprise − {_num(tau)}) "
+                   "after each draw (mirostat)")
     return out
 
 
@@ -188,6 +193,8 @@ STRATEGIES: tuple[Strategy, ...] = (
     Strategy("min-p-0.1", "min-p = 0.1", "tempered", {"strategy": "sample", "min_p": 0.1}),
     Strategy("eta-0.01", "eta = 0.01", "tempered", {"strategy": "sample", "eta": 0.01}),
     Strategy("top-nsigma-1", "top-nσ = 1", "tempered", {"strategy": "sample", "top_n_sigma": 1.0}),
+    Strategy("mirostat-2", "mirostat τ = 2 bits", "tempered",
+             {"strategy": "sample", "mirostat_tau": 2.0}),
     Strategy("t-1.5", "sampling, T = 1.5", "hot", {"strategy": "sample", "temperature": 1.5}),
     Strategy("t-1.0", "plain sampling, T = 1", "hot", {"strategy": "sample"}),
     Strategy("xtc-0.5", "XTC p = 0.5, threshold 0.1", "hot",
