@@ -340,9 +340,9 @@ async def test_a_learner_types_a_logit_bias_and_a_stop_string_in_the_play_screen
 
 # ------------------------------------------------------------------------------ sample N
 def test_the_sample_n_view_reports_what_the_new_knobs_did():
+    from arlm_tui.decoding.chain_stats import chain_stats
     from arlm_tui.lm.registry import load_model
-    from arlm_tui.tui.analysis import knob_effects, sample_study
-    from arlm_tui.tui.widgets.analysis_views import SampleView
+    from arlm_tui.tui.analysis import sample_study
 
     model = load_model("oracle-kn3")
     config = DecodingConfig(strategy="sample", mirostat_tau=2.0, stop=("old",), seed=1)
@@ -352,14 +352,15 @@ def test_the_sample_n_view_reports_what_the_new_knobs_did():
     for run in runs:
         while run.step() is not None:
             pass
-    effects, stopped, mirostat = knob_effects([run.traces for run in runs])
-    assert (study.effects, study.stopped, study.mirostat) == (effects, stopped, mirostat)
-    assert stopped == sum(run.stopped_by == "old" for run in runs) > 0
+    stats = chain_stats([run.traces for run in runs])
+    assert study.chain == stats
+    assert stats.stopped == sum(run.stopped_by == "old" for run in runs) > 0
     cut = sum(bool(t.stages[-1].num_removed) for run in runs for t in run.traces)
-    steps = sum(len(run.traces) for run in runs)
-    assert dict(effects)["mirostat"] == pytest.approx(cut / steps) and cut > 0
+    assert dict(stats.cuts)["mirostat"] == cut > 0
     surprises = [t.mirostat.surprise for run in runs for t in run.traces]
-    assert mirostat == (pytest.approx(float(np.mean(surprises))), 2.0)
-    line = SampleView.effects_line(study)
-    assert f"stop string ended {stopped}/10" in line and "mirostat surprise" in line
-    assert "(τ 2)" in line and "mirostat " in line
+    assert stats.mirostat_surprise == pytest.approx(float(np.mean(surprises)))
+    line = stats.summary()
+    assert f"stop string ended {stats.stopped}/10" in line and "mirostat surprise" in line
+    assert "(τ 2)" in line and f"mirostat {cut}/{stats.steps}" in line
+    plain = chain_stats([[t for t in run.traces] for run in runs[:0]])
+    assert plain.stopped is None and plain.cuts == ()

@@ -782,7 +782,7 @@ class PlayScreen(Screen):
         from arlm_tui.decoding.presets import PRESETS, apply_preset, chain_text
         from arlm_tui.tui.screens.dialogs import ChoiceDialog
 
-        current = self.session.config.replace(**self._pending_knobs)
+        current = self.runner.config
         configs = {name: apply_preset(current, name) for name in PRESETS}
 
         def done(choice: str | None) -> None:
