@@ -432,7 +432,8 @@ class Session(RunningScores):
             else:
                 cum, _ = self._totals()
                 self._beam = BeamSearch(self.model, self.prompt_ids, self.config,
-                                        context=self.context, generated_logprob=cum)
+                                        context=self.context, generated_logprob=cum,
+                                        first_step=len(self._records))
         self._beam.config = self.config
         return self._beam
 
@@ -450,7 +451,8 @@ class Session(RunningScores):
             trace.step = len(self._records)
             after = context.append(force)
             search = BeamSearch(self.model, self.prompt_ids, config, context=after,
-                                generated_logprob=trace.cum_logprob)
+                                generated_logprob=trace.cum_logprob,
+                                first_step=len(self._records) + 1)
             self._beam = search
             self._records.append(_Record(trace, config, True, after, search.snapshot()))
             return trace

@@ -135,7 +135,7 @@ def preview_beam(session: Session) -> tuple[BeamStep | None, tuple[Hypothesis, .
     else:
         search = BeamSearch(session.model, session.prompt_ids, session.config,
                             generated_ids=session.generated_ids,
-                            generated_logprob=session.logprob)
+                            generated_logprob=session.logprob, first_step=len(traces))
     parents = tuple(search.hypotheses)
     return search.step(), parents
 
