@@ -364,3 +364,39 @@ def test_the_sample_n_view_reports_what_the_new_knobs_did():
     assert "(τ 2)" in line and f"mirostat {cut}/{stats.steps}" in line
     plain = chain_stats([[t for t in run.traces] for run in runs[:0]])
     assert plain.stopped is None and plain.cuts == ()
+
+# ------------------------------------------------------------------------------ more on μ
+@settings(max_examples=100, deadline=None)
+@given(p=st.lists(st.floats(0.01, 1.0), min_size=2, max_size=12),
+       tau=st.floats(0.1, 6.0), eta=st.floats(0.0, 1.0), seed=st.integers(0, 2**31))
+def test_mu_moves_by_eta_times_the_surprise_error(p, tau, eta, seed):
+    words = [f"w{i}" for i in range(len(p))]
+    total = sum(p)
+    model = TableModel(words, 1, {}, default={w: x / total for w, x in zip(words, p)})
+    s = Session(model, "w0", strategy="sample", mirostat_tau=tau, mirostat_eta=eta, seed=seed)
+    for _ in range(3):
+        trace = s.step()
+        step = trace.mirostat
+        final = trace.final_probs
+        surprise = -math.log2(final[trace.chosen_id])
+        assert step.surprise == pytest.approx(surprise, abs=1e-12)
+        assert step.mu_after == pytest.approx(step.mu_before - eta * (surprise - tau))
+        with np.errstate(divide="ignore"):
+            bits = -np.log2(trace.stages[-2].probs)  # what mirostat was given
+        kept = final > 0
+        assert kept.sum() == 1 or np.all(bits[kept] <= step.mu_before)
+        assert np.all(bits[~kept & (trace.stages[-2].probs > 0)] > step.mu_before)
+
+
+def test_the_command_line_json_carries_mu_from_step_to_step(capsys):
+    from arlm_tui.cli import main
+
+    code = main(["generate", "--model", "oracle-kn3", "--prompt", "the", "--strategy", "sample",
+                 "--mirostat-tau", "3", "--mirostat-eta", "0.5", "--max-tokens", "8",
+                 "--min-tokens", "8", "--seed", "4", "--json"])
+    assert code == 0
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    assert steps[0]["mirostat"]["mu_before"] == 6.0
+    for before, after in zip(steps, steps[1:]):
+        assert after["mirostat"]["mu_before"] == before["mirostat"]["mu_after"]
+    assert len({s["mirostat"]["mu_after"] for s in steps}) == len(steps)
