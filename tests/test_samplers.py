@@ -400,3 +400,18 @@ def test_the_command_line_json_carries_mu_from_step_to_step(capsys):
     for before, after in zip(steps, steps[1:]):
         assert after["mirostat"]["mu_before"] == before["mirostat"]["mu_after"]
     assert len({s["mirostat"]["mu_after"] for s in steps}) == len(steps)
+
+
+def test_a_shared_page_names_the_logit_bias_and_stop_strings_as_typed(halves):
+    import html
+
+    from arlm_tui.export_html import session_page
+
+    s = Session(halves, "a", strategy="greedy", logit_bias={"a": "ban"}, stop=["b c"],
+                max_tokens=4)
+    while s.step() is not None:
+        pass
+    page = session_page(s)
+    assert html.escape("logit-bias = a=ban") in page
+    assert html.escape('stop = "b c"') in page
+    assert "banned by logit bias" in page  # the why-lines
