@@ -415,3 +415,14 @@ def test_a_shared_page_names_the_logit_bias_and_stop_strings_as_typed(halves):
     assert html.escape("logit-bias = a=ban") in page
     assert html.escape('stop = "b c"') in page
     assert "banned by logit bias" in page  # the why-lines
+
+
+def test_the_chain_line_names_mirostat_by_tau_and_the_step_by_its_mu(halves):
+    from arlm_tui.decoding.presets import chain
+
+    config = DecodingConfig(strategy="sample", mirostat_tau=2.0, logit_bias={"a": "ban"})
+    assert chain(config) == ["logit bias a ban", "mirostat τ = 2", "draw"]
+    s = Session(halves, "a", config)
+    s.step()
+    assert s.step().stages[-1].label == (
+        f"mirostat τ = 2, μ = {s.last_trace.mirostat.mu_before:.2f} bits")
