@@ -74,6 +74,17 @@ class LogitsProcessor(Protocol):
     def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray: ...
 
 
+class ProbsProcessor(Protocol):
+    """A processor that says ``uses_probs = True``: it also takes ``probs = softmax(logits)``
+    (None: it computes them)."""
+
+    name: str
+    label: str
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray,
+                 probs: np.ndarray | None = None) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class BuildContext:
     """What a processor may need besides its knobs' values: the ``</s>`` id and the prompt's
