@@ -9,8 +9,9 @@ flags and the panels are built when their modules are imported, as they would be
 edit), and checks that ``floor_p`` reached the config (range checked once, one message),
 ``make_processors`` and ``warp`` (in its order), ``arlm generate`` and its ``--json``, the knob
 panel of the play screen, the labs' playground and lesson presets, the why-line, the strategy
-game's descriptions and saved sessions. Nothing else is edited: a place that needs a hand edit
-fails here.
+game's descriptions and saved sessions; and the cases of ``test_generation_paths.py`` (every knob
+through the API, ``arlm generate --json`` and a Session, for every strategy) run for ``floor_p``.
+Nothing else is edited: a place that needs a hand edit fails here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from arlm_tui.decoding.config import KNOBS
+from arlm_tui.decoding.config import KNOBS, STRATEGIES
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent / "add_a_processor"
@@ -60,6 +61,8 @@ def test_adding_a_processor_edits_only_processors_py(tmp_path):
     for helper in ("conftest.py", "tui_helpers.py"):
         shutil.copy(ROOT / "tests" / helper, tests / helper)
     shutil.copy(HERE / "check_floor.py", tests / "check_floor.py")
+    # the existing test that runs every knob through the API, the CLI and a Session
+    shutil.copy(ROOT / "tests" / "test_generation_paths.py", tests / "test_generation_paths.py")
     (copy / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\n", encoding="utf-8")
 
     processors = copy / "arlm_tui" / "decoding" / "processors.py"
@@ -75,14 +78,21 @@ def test_adding_a_processor_edits_only_processors_py(tmp_path):
     ]
     assert changed == [os.path.join("decoding", "processors.py")]
 
+    paths_cases = [
+        "tests/test_generation_paths.py::test_every_knob_has_a_value_here",
+        *(f"tests/test_generation_paths.py::test_api_cli_and_session_agree_or_refuse"
+          f"[floor_p-{strategy}]" for strategy in STRATEGIES),
+    ]
     env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         "--rootdir", str(copy), "-c", str(copy / "pytest.ini"), "tests/check_floor.py"],
+         "--rootdir", str(copy), "-c", str(copy / "pytest.ini"), "tests/check_floor.py",
+         *paths_cases],
         cwd=copy, env=env, capture_output=True, text=True, timeout=600,
     )
     report = run.stdout[-6000:] + run.stderr[-2000:]
     assert run.returncode == 0, report
     checks = len(re.findall(r"^(?:async )?def test_", (HERE / "check_floor.py").read_text(
         encoding="utf-8"), flags=re.MULTILINE))
+    checks += len(paths_cases)
     assert f"{checks} passed" in run.stdout, report  # every check ran, none skipped

@@ -11,9 +11,10 @@ import arlm_tui
 from arlm_tui.cli import main
 from arlm_tui.decoding import (
     KNOBS,
-    PROCESSOR_ORDER,
+    PROCESSORS,
     STRATEGIES,
     DecodingConfig,
+    Knob,
     KnobError,
     Session,
     beam_search,
@@ -23,8 +24,8 @@ from arlm_tui.lm.registry import load_model
 MODEL = "oracle-kn3"
 PROMPT = "the"
 MAX_TOKENS = 8
-#: A value away from "off" for every knob (strategy and max_tokens aside).
-SET: dict[str, object] = {
+#: A value away from "off" for the knobs (strategy aside), chosen by hand.
+CHOSEN: dict[str, object] = {
     "temperature": 0.7,
     "top_n_sigma": 1.5,
     "top_k": 5,
@@ -53,10 +54,33 @@ SET: dict[str, object] = {
 }
 
 
+def _away_from_off(knob: Knob) -> object:
+    """A value of ``knob`` one coarse step away from its off value, inside its range (for a
+    knob not in ``CHOSEN``: a new processor's is tested here without editing this file)."""
+    if knob.type is bool:
+        return not knob.off
+    up = knob.off + knob.coarse_step
+    value = up if up < knob.max or (up == knob.max and not knob.max_open) else (
+        knob.off - knob.coarse_step)
+    return knob.type(value)
+
+
+#: A value away from "off" for every knob (strategy aside).
+SET: dict[str, object] = {
+    **CHOSEN,
+    **{name: _away_from_off(knob) for name, knob in KNOBS.items()
+       if name != "strategy" and name not in CHOSEN},
+}
+#: The processor each knob switches on (its class's first knob).
+PROCESSOR_OF: dict[str, str] = {cls.knobs[0].name: cls.name for cls in PROCESSORS}
+
+
 def test_every_knob_has_a_value_here():
+    assert set(CHOSEN) <= set(KNOBS)
     assert set(SET) == set(KNOBS) - {"strategy"}
     for name, value in SET.items():
         assert value != KNOBS[name].off
+        assert KNOBS[name].check(value) == value
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +135,8 @@ def test_api_cli_and_session_agree_or_refuse(capsys, model, knob, strategy):
     assert len(cli["steps"]) == len(session.traces)
     assert api["text"] == cli["text"] == session.text
     # the knob acts where it should: its processor ran, or the search used it
-    processor = {"min_tokens": "min_length", "dry_multiplier": "dry",
-                 "xtc_probability": "xtc", "mirostat_tau": "mirostat"}.get(knob, knob)
-    if processor in PROCESSOR_ORDER:
+    processor = PROCESSOR_OF.get(knob)
+    if processor is not None:
         assert any(stage.name == processor for t in session.traces for stage in t.stages)
     if knob == "beam_width":
         assert max(len(t.beam.survivors) for t in session.traces) == SET[knob]
