@@ -9,8 +9,9 @@ flags and the panels are built when their modules are imported, as they would be
 edit), and checks that ``floor_p`` reached the config (range checked once, one message),
 ``make_processors`` and ``warp`` (in its order), ``arlm generate`` and its ``--json``, the knob
 panel of the play screen, the labs' playground and lesson presets, the why-line, the strategy
-game's descriptions and saved sessions; and the cases of ``test_generation_paths.py`` (every knob
-through the API, ``arlm generate --json`` and a Session, for every strategy) run for ``floor_p``.
+game's descriptions and saved sessions; and existing tests that cover every processor run with it
+(``test_processors.py``'s order check, ``test_generation_paths.py``'s cases: every knob through
+the API, ``arlm generate --json`` and a Session, for every strategy).
 Nothing else is edited: a place that needs a hand edit fails here.
 """
 
@@ -58,11 +59,13 @@ def test_adding_a_processor_edits_only_processors_py(tmp_path):
         (copy / data).symlink_to(ROOT / data, target_is_directory=True)
     tests = copy / "tests"
     tests.mkdir()
-    for helper in ("conftest.py", "tui_helpers.py"):
+    for helper in ("conftest.py", "tui_helpers.py", "helpers.py"):
         shutil.copy(ROOT / "tests" / helper, tests / helper)
     shutil.copy(HERE / "check_floor.py", tests / "check_floor.py")
-    # the existing test that runs every knob through the API, the CLI and a Session
-    shutil.copy(ROOT / "tests" / "test_generation_paths.py", tests / "test_generation_paths.py")
+    # existing tests that switch every processor on, or run every knob through the API, the
+    # CLI and a Session: they must take the new one in without an edit
+    for existing in ("test_generation_paths.py", "test_processors.py"):
+        shutil.copy(ROOT / "tests" / existing, tests / existing)
     (copy / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\n", encoding="utf-8")
 
     processors = copy / "arlm_tui" / "decoding" / "processors.py"
@@ -79,6 +82,7 @@ def test_adding_a_processor_edits_only_processors_py(tmp_path):
     assert changed == [os.path.join("decoding", "processors.py")]
 
     paths_cases = [
+        "tests/test_processors.py::test_processor_order_and_off_values_make_no_processor",
         "tests/test_generation_paths.py::test_every_knob_has_a_value_here",
         *(f"tests/test_generation_paths.py::test_api_cli_and_session_agree_or_refuse"
           f"[floor_p-{strategy}]" for strategy in STRATEGIES),
