@@ -426,3 +426,23 @@ def test_the_chain_line_names_mirostat_by_tau_and_the_step_by_its_mu(halves):
     s.step()
     assert s.step().stages[-1].label == (
         f"mirostat τ = 2, μ = {s.last_trace.mirostat.mu_before:.2f} bits")
+
+
+async def test_the_bars_show_mirostat_mu_live_and_for_a_past_step():
+    from tui_helpers import make_play_app, rendered, settle, start_play
+
+    from arlm_tui.tui.widgets.token_bars import TokenBars
+
+    app = make_play_app(strategy="sample", knobs={"mirostat_tau": 2.0, "seed": 4})
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start_play(pilot)
+        bars = screen.query_one(TokenBars)
+        assert "mirostat μ = 4.00 bits" in rendered(bars)  # 2τ before the first step
+        await pilot.press("space", "space")
+        await settle(pilot)
+        steps = screen.session.traces
+        assert f"mirostat μ = {steps[-1].mirostat.mu_after:.2f} bits" in rendered(bars)
+        bars.mode, bars.trace = "step", steps[0]
+        await pilot.pause()
+        first = steps[0].mirostat
+        assert f"μ {first.mu_before:.2f} → {first.mu_after:.2f} bits" in rendered(bars)
