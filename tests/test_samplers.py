@@ -446,3 +446,16 @@ async def test_the_bars_show_mirostat_mu_live_and_for_a_past_step():
         await pilot.pause()
         first = steps[0].mirostat
         assert f"μ {first.mu_before:.2f} → {first.mu_after:.2f} bits" in rendered(bars)
+
+
+def test_a_logit_bias_on_a_token_with_a_space_reads_back_from_the_dialog():
+    from arlm_tui.decoding import KNOBS
+    from arlm_tui.decoding.knobs import format_collection, parse_collection
+
+    knob = KNOBS["logit_bias"]
+    value = knob.check([" the=2", "it's=ban", "a\\b=-1", ".=3"])
+    text = format_collection(knob, value)
+    assert text.startswith("' the'=+2 ") and ".=+3" in text
+    assert parse_collection(knob, text) == value
+    with pytest.raises(ValueError, match="logit_bias: cannot read"):
+        parse_collection(knob, "'the=2")
