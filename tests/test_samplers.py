@@ -459,3 +459,11 @@ def test_a_logit_bias_on_a_token_with_a_space_reads_back_from_the_dialog():
     assert parse_collection(knob, text) == value
     with pytest.raises(ValueError, match="logit_bias: cannot read"):
         parse_collection(knob, "'the=2")
+
+
+def test_a_refused_stop_string_reads_as_typed():
+    from arlm_tui.decoding import KnobError
+
+    with pytest.raises(KnobError) as info:
+        DecodingConfig(strategy="beam", stop=["the end"]).check_knobs_apply()
+    assert str(info.value).startswith("stop=['the end'] has no effect with strategy beam")

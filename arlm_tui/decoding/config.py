@@ -207,7 +207,7 @@ class DecodingConfig:
         ignored = self.ignored_knobs()
         if not ignored:
             return self
-        values = ", ".join(f"{n}={getattr(self, n)!r}" for n in ignored)
+        values = ", ".join(f"{n}={KNOBS[n].to_json(getattr(self, n))!r}" for n in ignored)
         verb = "has" if len(ignored) == 1 else "have"
         if self.strategy == "sample" and self.temperature == 0:
             why = "at temperature 0, which always takes the most probable token"
