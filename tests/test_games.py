@@ -484,7 +484,7 @@ def test_summary_line(store):
 
 # --------------------------------------------------------------------------- the command
 def _parser():
-    from arlm_tui.games import cli_games
+    from arlm_tui.cli import games as cli_games
 
     parser = argparse.ArgumentParser(prog="arlm")
     cli_games.register(parser.add_subparsers(dest="command"))
@@ -524,7 +524,7 @@ def test_cli_rejects_unknown_game():
 def test_games_engine_never_imports_textual():
     code = (
         "import sys\n"
-        "import arlm_tui.games, arlm_tui.games.progression, arlm_tui.games.cli_games\n"
+        "import arlm_tui.games, arlm_tui.games.progression, arlm_tui.cli.games\n"
         "from arlm_tui.games.beat_greedy import BeatGreedyPuzzle\n"
         "BeatGreedyPuzzle(0)\n"
         "assert 'textual' not in sys.modules, 'textual imported'\n"

@@ -35,6 +35,8 @@ SET: dict[str, object] = {
     "eta": 0.02,
     "xtc_probability": 0.7,
     "xtc_threshold": 0.05,
+    "mirostat_tau": 3.0,
+    "mirostat_eta": 0.3,
     "repetition_penalty": 1.8,
     "frequency_penalty": 1.5,
     "presence_penalty": 0.8,
@@ -110,7 +112,7 @@ def test_api_cli_and_session_agree_or_refuse(capsys, model, knob, strategy):
     assert api["text"] == cli["text"] == session.text
     # the knob acts where it should: its processor ran, or the search used it
     processor = {"min_tokens": "min_length", "dry_multiplier": "dry",
-                 "xtc_probability": "xtc"}.get(knob, knob)
+                 "xtc_probability": "xtc", "mirostat_tau": "mirostat"}.get(knob, knob)
     if processor in PROCESSOR_ORDER:
         assert any(stage.name == processor for t in session.traces for stage in t.stages)
     if knob == "beam_width":

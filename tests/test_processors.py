@@ -456,7 +456,7 @@ def test_processor_order_and_off_values_make_no_processor():
         dry_multiplier=0.5, no_repeat_ngram=2, temperature=0.7,
         top_n_sigma=2.0, top_k=5,
         top_p=0.9, min_p=0.05, typical_p=0.95, epsilon=1e-4, eta=1e-3,
-        xtc_probability=0.5,
+        xtc_probability=0.5, mirostat_tau=5.0,
     )
     assert [p.name for p in procs] == list(PROCESSOR_ORDER)
     assert [p.name for p in make_processors(top_p=0.9, min_tokens=2, sampling=False)] == [

@@ -96,6 +96,8 @@ class DecodingConfig:
         eta: float
         xtc_probability: float
         xtc_threshold: float
+        mirostat_tau: float
+        mirostat_eta: float
         repetition_penalty: float
         frequency_penalty: float
         presence_penalty: float

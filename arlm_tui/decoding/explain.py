@@ -39,7 +39,20 @@ def explain(trace: Trace, vocab_text: VocabText = None) -> str:
     line = _explain(trace, vocab_text)
     if trace.beam is None:
         line += _dry_note(trace, _text_function(trace, vocab_text))
+        line += _mirostat_note(trace)
     return line
+
+
+def _mirostat_note(trace: Trace) -> str:
+    """"; mirostat μ 6.00 → 5.71 bits (the choice's surprise 3.29 bits, target τ = 3)"."""
+    step = trace.mirostat
+    if step is None:
+        return ""
+    if step.surprise is None:
+        return (f"; mirostat μ stays {step.mu_before:.2f} bits (the choice was outside what "
+                "mirostat kept)")
+    return (f"; mirostat μ {step.mu_before:.2f} → {step.mu_after:.2f} bits (the choice's "
+            f"surprise {step.surprise:.2f} bits, target τ = {step.tau:g})")
 
 
 def _dry_note(trace: Trace, show: Callable[[int], str]) -> str:

@@ -21,7 +21,8 @@ They run in one fixed order, the order of ``PROCESSORS`` (names: ``PROCESSOR_ORD
 12. ``TypicalP``         - keep the tokens whose surprisal is closest to the entropy;
 13. ``Epsilon``          - drop tokens whose probability is below epsilon;
 14. ``Eta``              - drop tokens below η = min(ε, √ε·exp(-H)), a cut that follows the entropy;
-15. ``XTC``              - at a seeded random share of steps, drop the top choices but one.
+15. ``XTC``              - at a seeded random share of steps, drop the top choices but one;
+16. ``Mirostat``         - drop tokens more surprising than μ, a bound that learns from each choice.
 
 The first six change what the model may say and apply to every strategy; the others
 ("warpers", ``warper = True``) shape the sampling distribution and only apply when sampling.
@@ -982,6 +983,84 @@ class XTC(Processor):
         return _remove_ids(z, ranked[:-1])
 
 
+class Mirostat(Processor):
+    """Mirostat v2 (Basu et al. 2021): a truncation that steers the text's surprise.
+
+    The surprise of a token is s_i = -log2 p_i, in bits. A running bound μ (it starts at 2τ)
+    removes every token with s_i > μ (the most probable token always stays); then a token is
+    drawn from what is left, renormalised, and μ learns from the surprise s of the chosen
+    token: μ <- μ - η·(s - τ). Too surprising a choice lowers the bound, a dull one raises it,
+    so the average surprise of the text approaches the target τ.
+
+    Semantics as llama.cpp's ``llama_sampler_mirostat_v2_apply`` (src/llama-sampling.cpp,
+    checked): p is the softmax of the logits it is given (so renormalised over the tokens the
+    processors before it left), the test is -log2 p > μ on those probabilities, before
+    renormalising; the surprise used for the update is that of the chosen token in the
+    distribution renormalised after the cut (the distribution the draw was made from). It is
+    the last processor, so that distribution is the step's final one.
+
+    μ is the state of a generation: the caller sets ``mu`` before each call (``decode_step``
+    takes it from the step before, kept in the Trace) and ``update`` gives the next μ; the
+    processor itself keeps nothing between steps, so undo, redo and replay restore μ with the
+    steps. ``label`` says the μ of the last call.
+    """
+
+    name = "mirostat"
+    warper = True
+    removes_only = True  # kept tokens keep their logits
+    uses_probs = True
+    knobs = (
+        Knob("mirostat_tau", float, 0.0, 30.0, 0.1, 0.5, 0.0,
+             "mirostat v2: target surprise τ in bits per token; drops tokens more surprising "
+             "than a bound μ that adapts from 2τ (0 = off; llama.cpp's --mirostat 2 uses 5)",
+             strategies=SAMPLE, title="mirostat-τ", short=("miro-τ",), switchable=True,
+             playground=(0.25, 0.0, 10.0)),
+        Knob("mirostat_eta", float, 0.0, 1.0, 0.01, 0.1, 0.1,
+             "mirostat v2: learning rate η, how fast μ follows the surprise of each choice "
+             "(μ ← μ − η·(surprise − τ))", strategies=SAMPLE, title="mirostat-η",
+             short=("miro-η",)),
+    )
+
+    @classmethod
+    def build(cls, values: dict[str, Any], context: BuildContext) -> Mirostat | None:
+        tau = values["mirostat_tau"]
+        return None if tau == 0 else cls(tau, values["mirostat_eta"])
+
+    def __init__(self, tau: float, eta: float = 0.1):
+        self.tau = float(check_number("mirostat_tau", tau, 0, math.inf, lo_open=True,
+                                      hi_open=True))
+        self.eta = float(check_number("mirostat_eta", eta, 0, math.inf, hi_open=True))
+        self.mu = self.initial_mu
+        self.label = self._label()
+
+    @property
+    def initial_mu(self) -> float:
+        """μ at the first step: 2τ."""
+        return 2.0 * self.tau
+
+    def _label(self) -> str:
+        return f"mirostat τ = {_fmt(self.tau)}, μ = {self.mu:.2f} bits"
+
+    def update(self, chosen_prob: float) -> tuple[float | None, float]:
+        """(surprise of the chosen token in bits, the next μ) after a choice whose probability
+        in the truncated, renormalised distribution is ``chosen_prob``. A token of
+        probability 0 there (a forced token the cut removed) has no finite surprise: μ stays."""
+        if not chosen_prob > 0:
+            return None, self.mu
+        surprise = -math.log2(min(chosen_prob, 1.0)) + 0.0  # never -0.0
+        return surprise, self.mu - self.eta * (surprise - self.tau)
+
+    def __call__(
+        self, context_ids: Sequence[int] | None, logits: np.ndarray,
+        probs: np.ndarray | None = None,
+    ) -> np.ndarray:
+        z, probs = _logits_and_probs(logits, probs)
+        self.label = self._label()
+        with np.errstate(divide="ignore"):
+            surprise = -np.log2(probs)  # inf for tokens already removed
+        return _remove(z, surprise > self.mu)  # keeps the arg-max if all would go
+
+
 # ------------------------------------------------------------------------------ building them
 #: Every processor, in the order they are applied.
 PROCESSORS: tuple[type[Processor], ...] = (
@@ -1000,6 +1079,7 @@ PROCESSORS: tuple[type[Processor], ...] = (
     Epsilon,
     Eta,
     XTC,
+    Mirostat,
 )
 #: Processor names in the order they are applied.
 PROCESSOR_ORDER: tuple[str, ...] = tuple(cls.name for cls in PROCESSORS)

@@ -170,7 +170,8 @@ class Session(RunningScores):
         processors, config_dict = self._processors(config)
         return decode_step(self.model, context, logprobs, config, self.num_generated,
                            len(self._root), cum, num, processors=processors,
-                           config_dict=config_dict)
+                           config_dict=config_dict, draws=self.draws,
+                           mirostat_mu=self._mirostat_mu(config))
 
     @property
     def text(self) -> str:
@@ -369,10 +370,23 @@ class Session(RunningScores):
         processors, config_dict = self._processors(config)
         trace = decode_step(self.model, context, logprobs, config, self.num_generated,
                             len(self._root), cum, num, force,
-                            processors=processors, config_dict=config_dict, draws=self.draws)
+                            processors=processors, config_dict=config_dict, draws=self.draws,
+                            mirostat_mu=self._mirostat_mu(config))
         self._records.append(_Record(trace, config, force is not None,
                                      context.append(trace.chosen_id)))
         return trace
+
+    def _mirostat_mu(self, config: DecodingConfig) -> float | None:
+        """Mirostat's μ for the next step: the μ after the last step when that step used
+        mirostat with the same target τ, else None (start again from 2τ, as llama.cpp does
+        when its sampler is made anew). It is read from the step records, so undo, redo and
+        replay (which rebuild or restore them) restore μ with them."""
+        if not self._records:
+            return None
+        last = self._records[-1].trace.mirostat
+        if last is None or last.tau != config.mirostat_tau:
+            return None
+        return last.mu_after
 
     def _beam_search(self) -> BeamSearch:
         """The search continuing from the last step (rebuilt after undo/redo or a switch)."""

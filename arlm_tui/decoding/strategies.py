@@ -21,9 +21,15 @@ import numpy as np
 from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.draws import VERSION as DRAWS_VERSION
 from arlm_tui.decoding.draws import step_draw
-from arlm_tui.decoding.processors import LogitsProcessor, dry_breaker_ids, entropy, softmax
+from arlm_tui.decoding.processors import (
+    LogitsProcessor,
+    Mirostat,
+    dry_breaker_ids,
+    entropy,
+    softmax,
+)
 from arlm_tui.decoding.tokens import TokenSeq
-from arlm_tui.decoding.trace import Stage, Trace
+from arlm_tui.decoding.trace import MirostatStep, Stage, Trace
 from arlm_tui.lm.base import LanguageModel, log_softmax
 
 
@@ -92,6 +98,7 @@ def decode_step(
     processors: Sequence[LogitsProcessor] | None = None,
     config_dict: dict[str, Any] | None = None,
     draws: int = DRAWS_VERSION,
+    mirostat_mu: float | None = None,
 ) -> Trace:
     """Choose the token after ``context_ids`` and explain the choice.
 
@@ -104,7 +111,9 @@ def decode_step(
     search picks it) and ``final_probs`` is the processed distribution the beam scored.
     ``processors`` (default ``config.processors(...)``) and ``config_dict`` may be passed in
     to save work in a loop. ``draws``: which version of the random draws (``draws.step_draw``;
-    1 only to replay a session saved in format 1).
+    1 only to replay a session saved in format 1). ``mirostat_mu``: mirostat's bound μ for this
+    step, the ``mu_after`` of the step before (None: the first step's 2τ); the Trace's
+    ``mirostat`` records it and the next μ.
     """
     vocab_size = model.vocab_size
     raw = model_logprobs(model, raw_logprobs)
@@ -122,7 +131,11 @@ def decode_step(
     z_removed = raw == -np.inf
     top_p_cutoff: int | None = None
     probs = raw_probs
+    mirostat: Mirostat | None = None
     for processor in processors:
+        if isinstance(processor, Mirostat):
+            mirostat = processor
+            processor.mu = processor.initial_mu if mirostat_mu is None else float(mirostat_mu)
         if getattr(processor, "uses_probs", False):  # probs = softmax(z): pass it on
             # such a processor takes probs= (the LogitsProcessor signature lacks it: §1 of
             # issue #14 gives the processors one declared interface)
@@ -172,6 +185,12 @@ def decode_step(
     else:
         chosen = best
 
+    mirostat_step = None
+    if mirostat is not None:  # the last processor: final_probs is what it left, renormalised
+        surprise, mu_after = mirostat.update(float(final_probs[chosen]))
+        mirostat_step = MirostatStep(mirostat.tau, mirostat.eta, mirostat.mu, mu_after,
+                                     surprise)
+
     logprob = float(raw[chosen])
     vocab = model.vocab
     return Trace(
@@ -197,6 +216,7 @@ def decode_step(
         config=config_dict if config_dict is not None else config.to_dict(),
         vocab=vocab,
         token_text=getattr(model.tokenizer, "token_text", None),
+        mirostat=mirostat_step,
     )
 
 

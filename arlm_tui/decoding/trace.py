@@ -247,6 +247,25 @@ class BeamStep:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class MirostatStep:
+    """Mirostat's state at one step: the target ``tau`` (bits), the bound ``mu_before`` the
+    step cut with, the ``surprise`` -log2 p of the chosen token in the distribution it was
+    drawn from (None when that probability is 0: a forced token the cut removed), and
+    ``mu_after`` = mu_before - η·(surprise - tau), the next step's bound."""
+
+    tau: float
+    eta: float
+    mu_before: float
+    mu_after: float
+    surprise: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tau": self.tau, "eta": self.eta, "mu_before": json_float(self.mu_before),
+                "mu_after": json_float(self.mu_after),
+                "surprise": None if self.surprise is None else json_float(self.surprise)}
+
+
 class RunningScores:
     """Perplexity and bits per token of the T generated tokens so far, from the class's ``nll``
     (-Σ log p(w_t | w_<t), nats) and ``num_tokens`` (T). Shared by Trace and Session."""
@@ -302,6 +321,10 @@ class Trace(RunningScores):
     top_p_cutoff: int | None
     config: dict[str, Any]
     beam: BeamStep | None = None
+    #: mirostat's μ before and after this step (None when mirostat is off)
+    mirostat: MirostatStep | None = None
+    #: the stop string the text ended with at this step (None: no stop string ended it)
+    stop: str | None = None
     #: Token strings (index = id), shared with the model, and how one token reads on screen.
     vocab: Sequence[str] = field(default=(), repr=False, compare=False)
     token_text: Callable[[int], str] | None = field(default=None, repr=False, compare=False)
@@ -438,4 +461,6 @@ class Trace(RunningScores):
                 for row in self.top(top_n)
             ],
             "beam": self.beam.to_dict(text) if self.beam is not None else None,
+            "mirostat": self.mirostat.to_dict() if self.mirostat is not None else None,
+            "stop": self.stop,
         }

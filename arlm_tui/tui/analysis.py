@@ -205,15 +205,18 @@ class SampleStudy:
     histogram: list[tuple[str, int, float]]  # (first token, times drawn, p after processors)
     rows: list[StrategyRow]
     total_variation: float  # ½ Σ |empirical − p| over first tokens
+    chain: Any = None  # decoding.chain_stats.ChainStats of the current knobs' continuations
 
 
-def _continue(model: Any, prompt_ids: list[int], config: DecodingConfig, seeds: Sequence[int]
-              ) -> tuple[list[list[int]], list[float], list[Any]]:
+def _continue(model: Any, prompt_ids: list[int], config: DecodingConfig, seeds: Sequence[int],
+              runs: list[Any] | None = None) -> tuple[list[list[int]], list[float], list[Any]]:
     from arlm_tui.decoding.strategies import generate_ids
 
     texts, nlls, first = [], [], []
     for seed in seeds:
         result = generate_ids(model, prompt_ids, config.replace(seed=seed))
+        if runs is not None:  # every step's Trace, for chain_stats
+            runs.append(result.traces)
         texts.append([i for i in result.ids if i != model.eos_id])
         tokens = max(len(result.traces), 1)
         nlls.append(-result.logprob / tokens)
@@ -245,7 +248,10 @@ def sample_study(model: Any, context_ids: Sequence[int], config: DecodingConfig,
     if current.strategy == "beam":
         current = current.replace(strategy="sample")
     seeds = [config.seed + i for i in range(n)]
-    texts, nlls, first = _continue(model, context, current, seeds)
+    from arlm_tui.decoding.chain_stats import chain_stats
+
+    runs: list[Any] = []
+    texts, nlls, first = _continue(model, context, current, seeds, runs)
     label = "current knobs" if config.strategy != "beam" else "current knobs, sampled"
     rows = [_row(label, model, texts, nlls)]
     greedy = config.replace(strategy="greedy", max_tokens=max_tokens)
@@ -267,7 +273,7 @@ def sample_study(model: Any, context_ids: Sequence[int], config: DecodingConfig,
         empirical[i] = c / max(len(first), 1)
     tv = 0.5 * float(np.abs(empirical - final).sum()) if first else 0.0
     return SampleStudy(n, max_tokens, [model.tokenizer.decode(t) for t in texts], histogram,
-                       rows, tv)
+                       rows, tv, chain=chain_stats(runs))
 
 
 # --------------------------------------------------------------------------- attention

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.snapshot import PlaySnapshot, snapshot, unknown_words
 from arlm_tui.errors import ArlmError
+from arlm_tui.lm.backends import inline_step
 from arlm_tui.tui.session_files import read_session_file, session_model_name
 
 if TYPE_CHECKING:
@@ -33,9 +34,6 @@ if TYPE_CHECKING:
 
 #: Space presses remembered while a (neural) step is computing.
 MAX_QUEUED_STEPS = 8
-
-#: Backends fast enough to run on the interface's thread (numpy, well under a millisecond).
-INLINE_BACKENDS = frozenset({"ngram", "table", "oracle"})
 
 
 def failure_text(exc: BaseException) -> str:
@@ -117,10 +115,11 @@ class PlayRunner:
 
     @property
     def threaded(self) -> bool:
-        """Whether operations run in a worker thread (neural models) or inline (numpy)."""
+        """Whether operations run in a worker thread (neural models) or inline (the backends
+        whose step is cheap: numpy, well under a millisecond; the table of backends says)."""
         if self.always_threaded or self.session is None:
             return True
-        return self.session.model.backend not in INLINE_BACKENDS
+        return not inline_step(self.session.model.backend)
 
     @property
     def config(self) -> DecodingConfig:

@@ -110,6 +110,4 @@ class HomeScreen(Screen):
         elif section == "cards":
             self.app.open_review()
         elif section == "games":
-            from arlm_tui.tui.screens.games import GamesScreen
-
-            self.app.push_screen(GamesScreen())
+            self.app.open_games()

@@ -37,11 +37,11 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
 from arlm_tui.decoding.snapshot import PlaySnapshot, hypothesis_text, unknown_words
 from arlm_tui.errors import ArlmError
-from arlm_tui.tui.analysis import analysis_input
 from arlm_tui.tui.play_lines import (
     VIEW_IDS,
     VIEW_TITLES,
     VIEWS,
+    chain_line,
     explain_line,
     stats_line,
     view_title,
@@ -78,7 +78,10 @@ HELP_TEXT = (
     "a step (the why-line explains it), backspace takes it back; select a token in the text (t, "
     "←/→) to see its past step, esc returns to live. The timeline under the text shows each "
     "token's p and each step's entropy. Knobs change with ←/→ (shift: coarse) when the knob "
-    "panel has the focus, or type a value with ⏎.\n\n"
+    "panel has the focus, or type a value with ⏎. P starts from a preset (llama.cpp, "
+    "OpenAI-style or Hugging Face defaults); the bottom edge of the view reads the chain: the "
+    "processors the knobs switch on, in the order they run (penalties, temperature, then the "
+    "cuts; see the README's \"Processor order\").\n\n"
     "[b]Views[/b] (1–6, v cycles): 1 the next-token bars; 2 beam search (live hypotheses, their "
     "log p and score log p / length^α, pruned candidates, finished ones); 3 the same text under "
     "every installed model (c ticks which, < and > show the other columns), with KL(oracle ‖ "
@@ -157,6 +160,9 @@ class PlayScreen(Screen):
                 tooltip="next view: bars, beam, compare, sample-N, attention, speculative"),
         Binding("a", "autoplay", "Auto", id="play.autoplay",
                 tooltip="start or pause autoplay (one step at a time)"),
+        Binding("P", "pick_preset", "Preset", key_display="P", id="play.preset",
+                tooltip="start from a preset (llama.cpp, OpenAI, Hugging Face defaults) and "
+                "see the processor chain it sets"),
         Binding("q", "app.quit", "Quit", id="play.quit", tooltip="quit arlm"),
         Binding("F", "force_type", "Force typed", show=False, key_display="F",
                 id="play.force_type", tooltip="type the next token yourself"),
@@ -492,6 +498,9 @@ class PlayScreen(Screen):
         title = self._view_title()
         if views.border_title != title:
             views.border_title = title
+        chain = chain_line(config)
+        if views.border_subtitle != chain:
+            views.border_subtitle = chain
         self._refresh_analysis()
 
     def shown_trace(self) -> Any:
@@ -744,6 +753,38 @@ class PlayScreen(Screen):
                             f"{STRATEGY_HELP[name]}") for name in STRATEGIES],
             current=current), done)
 
+    def action_pick_preset(self) -> None:
+        """A picker of the presets, each with the chain it sets; choosing one sets its strategy
+        and processor knobs (the others off) and says the resulting chain."""
+        if self.session is None:
+            return
+        from arlm_tui.decoding.presets import PRESETS, apply_preset, chain_text
+        from arlm_tui.tui.screens.dialogs import ChoiceDialog
+
+        current = self.runner.config
+        configs = {name: apply_preset(current, name) for name in PRESETS}
+
+        def done(choice: str | None) -> None:
+            if choice not in configs:
+                return
+            wanted = configs[choice]
+            changes = {name: value for name, value in wanted.to_dict().items()
+                       if getattr(current, name) != value}
+            # the strategy last: apply_knob switches the view for it
+            for name in sorted(changes, key=lambda n: n == "strategy"):
+                if not self.apply_knob(name, changes[name]):
+                    return
+            note = f" ({PRESETS[choice].note})" if PRESETS[choice].note else ""
+            self.notify(f"{PRESETS[choice].title}: {chain_text(wanted)}{note}", timeout=8)
+
+        self.app.push_screen(ChoiceDialog(
+            "Preset: start from a tool's default knobs",
+            help_text="Each sets a strategy and its processors (every other one off), run "
+                      "in the order shown. llama.cpp divides by T after truncating, arlm "
+                      "before.",
+            choices=[(name, f"{preset.title}: {chain_text(configs[name])}")
+                     for name, preset in PRESETS.items()]), done)
+
     def action_focus_knobs(self) -> None:
         self._leave_force_mode()
         self.query_one(KnobPanel).focus()
@@ -867,6 +908,8 @@ class PlayScreen(Screen):
         """Recompute the visible analysis view (compare, samples, attention, speculative)."""
         if self.view in ("bars", "beam") or self.session is None:
             return
+        from arlm_tui.tui.analysis import analysis_input  # numpy and the games' counts
+
         view = self.view
         widget = self.query_one(f"#view-{view}")
         given = analysis_input(self.session, self.runner.model_cache, self.runner.model_lock,

@@ -110,6 +110,4 @@ class StatsScreen(LearnScreen[None]):
             [d for d, _ in stats.forecast], [n for _, n in stats.forecast], "cards due per day")
 
     def action_review(self) -> None:
-        from arlm_tui.tui.screens.review import ReviewScreen
-
-        self.app.push_screen(ReviewScreen(self.deck, clock=self.clock))
+        self.app.open_review(self.deck, clock=self.clock)

@@ -336,6 +336,10 @@ class SampleView(AnalysisView):
         bar_w = min(max((width - 1 - 12 - count_w - 7) // 2, 4), 40)  # long bars say no more
         tv = f"total variation ½Σ|drawn − p| = {data.total_variation:.2f}"
         reserved = len(intro) + 3 + len(data.rows) + min(2, len(data.continuations))
+        # the chain's statistics before the sample texts: they need 2 histogram rows beside
+        chain_line = getattr(data, "chain", None) is not None and (
+            height - (reserved - min(2, len(data.continuations))) >= 3)
+        reserved += chain_line
         hist_rows = max(min(len(data.histogram), height - reserved - 1), 2)
         out.append("\n")
         out.append(clip("first token".ljust(12) + "drawn".ljust(bar_w + count_w)
@@ -350,6 +354,9 @@ class SampleView(AnalysisView):
         out.append("\n")
         out.append(tv if len(tv) < width else f"total variation {data.total_variation:.2f}",
                    self.st("dim"))
+        if chain_line:  # what the processors did over the N continuations
+            out.append("\n")
+            out.append(clip("knobs did: " + data.chain.summary(), width - 1), self.st("dim"))
         # the numbers' columns as wide as their names (plus a gap): headers never touch
         wide = width >= 64
         names = ("distinct-1", "distinct-2", "repeats", "NLL/tok") if wide else (
@@ -364,7 +371,7 @@ class SampleView(AnalysisView):
             out.append("\n")
             out.append(clip(row.label, label_w - 1).ljust(label_w)
                        + "".join(f"{x:>{col}.2f}" for x in numbers))
-        room = height - (len(intro) + hist_rows + 3 + len(data.rows))
+        room = height - (reserved - min(2, len(data.continuations)) + hist_rows)
         for text in data.continuations[: max(room, 0)]:
             out.append("\n")
             out.append(clip("· " + text.replace("\n", " "), width - 1), self.st("dim"))
