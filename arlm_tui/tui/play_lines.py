@@ -1,6 +1,6 @@
 """The lines the play screen writes around its views: the views' titles, the processor chain,
-the why-line, the running numbers. Each is a function of a snapshot and explicit arguments (no widget, no
-screen), so what a line says can be read and tested on its own.
+the why-line, the running numbers. Each is a function of a snapshot and explicit arguments (no
+widget, no screen), so what a line says can be read and tested on its own.
 """
 
 from __future__ import annotations
@@ -107,6 +107,8 @@ def stats_line(snap: PlaySnapshot, *, wide: bool, replay_total: int | None,
         parts.append("no token generated yet")
     if snap.finished:
         parts.append("ended with </s>")
+    elif snap.stopped_by is not None:
+        parts.append(f"stopped at the stop string {snap.stopped_by!r}")
     elif snap.done:
         parts.append("done")
     if replay_total is not None and (snap.can_redo or not snap.traces):

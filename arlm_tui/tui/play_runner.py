@@ -18,6 +18,7 @@ messages and the drawing (``RunnerHost``). The tests drive a runner with a plain
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -218,8 +219,11 @@ class PlayRunner:
     # ------------------------------------------------------------------ knobs
     def turn(self, name: str, value: Any) -> DecodingConfig:
         """Set one knob: the session follows in one operation, which merges every change made
-        before it starts. Returns the knobs as they will be; ValueError if refused."""
+        before it starts. Returns the knobs as they will be; ValueError (ArlmError: a logit bias
+        names a token the model lacks) if refused."""
         wanted = self.config.replace(**{name: value})
+        if self.session is not None:
+            self.session.check_tokens(wanted)  # a logit bias's tokens are the model's
         self.pending_knobs[name] = value
         if not self.flush_due:
             self.flush_due = True
@@ -261,7 +265,15 @@ class PlayRunner:
             model = load_model(spec)
             if first or self.session is None:
                 unknown = unknown_words(model, prompt)
-                session = Session(model, prompt, self.start_config)
+                try:
+                    session = Session(model, prompt, self.start_config)
+                except ArlmError as exc:  # a logit bias naming a token this model lacks
+                    if not self.start_config.logit_bias:
+                        raise
+                    session = Session(model, prompt, self.start_config.replace(logit_bias={}))
+                    self.host.to_ui(functools.partial(
+                        self.host.notify, f"{exc}: the logit bias is left out",
+                        severity="error", timeout=8))
             else:
                 session = self.session
                 with self.model_lock:

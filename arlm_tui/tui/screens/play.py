@@ -35,6 +35,7 @@ from textual.widgets import ContentSwitcher, Header, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
+from arlm_tui.decoding.knobs import format_collection, parse_collection
 from arlm_tui.decoding.snapshot import PlaySnapshot, hypothesis_text, unknown_words
 from arlm_tui.errors import ArlmError
 from arlm_tui.tui.play_lines import (
@@ -117,6 +118,8 @@ def parse_knob(name: str, text: str) -> Any:
     """A typed knob value converted to the knob's type; ValueError with a one-line reason."""
     knob = KNOBS[name]
     text = text.strip()
+    if knob.collection:  # the logit bias (the=-5 cat=ban) or stop strings ("." "the end")
+        return parse_collection(knob, text)
     if knob.choices:
         return text
     if knob.type is bool:
@@ -485,8 +488,10 @@ class PlayScreen(Screen):
             bars.mode = "next"
             bars.trace = snap.preview
             if snap.preview is None:
-                bars.note = ("The text is finished: backspace undoes the last step, R starts "
-                             "again from the prompt.")
+                why = ("The text is finished" if snap.stopped_by is None
+                       else f"Stopped at {snap.stopped_by!r}")
+                bars.note = (f"{why}: backspace undoes the last step, R starts again from the "
+                             "prompt.")
         self._draw_beam(shown)
         self._draw_explain(shown, snap)
         self._draw_stats(snap)
@@ -694,7 +699,7 @@ class PlayScreen(Screen):
         previous = self.runner.config.strategy
         try:
             wanted = self.runner.turn(name, value)
-        except ValueError as exc:
+        except (ValueError, ArlmError) as exc:
             self.notify(knob_names_as_shown(str(exc)), severity="error", timeout=5)
             return False
         self.query_one(KnobPanel).config = wanted
@@ -717,8 +722,8 @@ class PlayScreen(Screen):
 
         def check(text: str) -> str | None:
             try:
-                session.config.replace(**{name: parse_knob(name, text)})
-            except ValueError as exc:
+                session.check_tokens(session.config.replace(**{name: parse_knob(name, text)}))
+            except (ValueError, ArlmError) as exc:  # ArlmError: a token the model lacks
                 return knob_names_as_shown(str(exc))
             return None
 
@@ -727,11 +732,18 @@ class PlayScreen(Screen):
                 self.apply_knob(name, parse_knob(name, text))
 
         current = getattr(session.config, name)
+        if knob.collection:
+            shown = format_collection(knob, current)
+            example = ("e.g. the=-5 cat=ban (spaces between entries)" if knob.type is dict
+                       else 'e.g. "." "the end" (each in double quotes), or words')
+            off = f"; {example}; empty = off."
+        else:
+            shown = str(current)
+            off = "" if knob.choices else f"; off = {knob.off}."
         self.app.push_screen(
-            ValueDialog(f"{knob_title(name)} =", str(current),
+            ValueDialog(f"{knob_title(name)} =", shown,
                         help_text=knob_names_as_shown(
-                            f"{knob.help}. Allowed: {knob.range_text}"
-                            + ("" if knob.choices else f"; off = {knob.off}.")),
+                            f"{knob.help}. Allowed: {knob.range_text}{off}"),
                         check=check), done)
 
     def action_pick_strategy(self) -> None:
