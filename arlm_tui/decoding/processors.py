@@ -74,6 +74,17 @@ class LogitsProcessor(Protocol):
     def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray: ...
 
 
+class ProbsProcessor(Protocol):
+    """A processor that says ``uses_probs = True``: it also takes ``probs = softmax(logits)``
+    (None: it computes them)."""
+
+    name: str
+    label: str
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray,
+                 probs: np.ndarray | None = None) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class BuildContext:
     """What a processor may need besides its knobs' values: the ``</s>`` id and the prompt's
@@ -1064,7 +1075,7 @@ class Mirostat(Processor):
     μ is the state of a generation: the caller sets ``mu`` before each call (``decode_step``
     takes it from the step before, kept in the Trace) and ``update`` gives the next μ; the
     processor itself keeps nothing between steps, so undo, redo and replay restore μ with the
-    steps. ``label`` says the μ of the last call.
+    steps. ``label`` says the μ of the last call (before any call: τ only).
     """
 
     name = "mirostat"
@@ -1093,7 +1104,9 @@ class Mirostat(Processor):
                                       hi_open=True))
         self.eta = float(check_number("mirostat_eta", eta, 0, math.inf, hi_open=True))
         self.mu = self.initial_mu
-        self.label = self._label()
+        # before a call the label names the processor only (the chain line); a call adds the
+        # μ it cut with (the step's stage)
+        self.label = f"mirostat τ = {_fmt(self.tau)}"
 
     @property
     def initial_mu(self) -> float:
