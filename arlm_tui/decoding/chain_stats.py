@@ -9,6 +9,7 @@ view shows them for the N continuations under the current knobs.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,7 +33,10 @@ class ChainStats:
     lowered a token that would extend a repeat; ``penalized_picks`` chosen tokens that the
     frequency or presence penalty had lowered (they had been generated before);
     ``mirostat_surprise`` the mean surprise −log₂ p of the chosen tokens in the distribution
-    mirostat drew from, in bits, next to its target ``mirostat_tau``: how near it steered."""
+    mirostat drew from, in bits, next to its target ``mirostat_tau``: how near it steered;
+    ``cuts`` (processor as shown, steps at which it removed tokens) for every processor that
+    ever did, in chain order; ``stopped`` how many of the ``runs`` a stop string ended (None:
+    no stop string was set)."""
 
     steps: int
     distinct_tokens: int
@@ -43,6 +47,9 @@ class ChainStats:
     penalized_picks: int | None = None
     mirostat_surprise: float | None = None
     mirostat_tau: float | None = None
+    cuts: tuple[tuple[str, int], ...] = ()
+    runs: int = 0
+    stopped: int | None = None
 
     def summary(self) -> str:
         """One line: ``"12 distinct tokens · 3.4 kept a step · XTC fired 5/60 (removed on 3)"``."""
@@ -58,6 +65,11 @@ class ChainStats:
         if self.mirostat_surprise is not None:
             parts.append(f"mirostat surprise {self.mirostat_surprise:.2f} bits "
                          f"(τ {self.mirostat_tau:g})")
+        if self.cuts:
+            parts.append("cut at: " + ", ".join(f"{name} {n}/{self.steps}"
+                                                for name, n in self.cuts))
+        if self.stopped is not None:
+            parts.append(f"stop string ended {self.stopped}/{self.runs}")
         return " · ".join(parts)
 
 
@@ -70,7 +82,12 @@ def chain_stats(runs: Sequence[Sequence[Trace]]) -> ChainStats:
     xtc_fired = xtc_removed = dry_steps = penalized = 0
     surprises: list[float] = []
     tau: float | None = None
+    cut: Counter[str] = Counter()
+    stop_set = stopped = 0
     for traces in runs:
+        if traces:
+            stop_set += bool(traces[-1].config.get("stop"))
+            stopped += traces[-1].stop is not None
         generated: set[int] = set()
         for trace in traces:
             steps += 1
@@ -78,6 +95,8 @@ def chain_stats(runs: Sequence[Sequence[Trace]]) -> ChainStats:
             kept_total += int(np.count_nonzero(trace.final_probs))
             for stage in trace.stages:
                 names.add(stage.name)
+                if stage.num_removed:
+                    cut[stage.name] += 1
                 if stage.name == "xtc" and "(fired" in stage.label:
                     xtc_fired += 1
                     xtc_removed += len(stage.removed) > 0
@@ -101,4 +120,17 @@ def chain_stats(runs: Sequence[Sequence[Trace]]) -> ChainStats:
         penalized_picks=penalized if names & _OPENAI_PENALTIES else None,
         mirostat_surprise=sum(surprises) / len(surprises) if surprises else None,
         mirostat_tau=tau,
+        cuts=tuple((title, cut[name]) for name, title in _titles().items() if cut[name]),
+        runs=len(runs),
+        stopped=stopped if stop_set or stopped else None,
     )
+
+
+def _titles() -> dict[str, str]:
+    """Each processor's name as the screens show it (``top-p``, ``XTC``, ``mirostat``), in
+    chain order."""
+    from arlm_tui.decoding.config import KNOBS
+    from arlm_tui.decoding.processors import PROCESSORS
+
+    return {cls.name: KNOBS[cls.knobs[0].name].title.replace("-probability", "")
+            .replace("-multiplier", "").replace("-τ", "") for cls in PROCESSORS if cls.knobs}

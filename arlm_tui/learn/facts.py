@@ -18,6 +18,7 @@ import numpy as np
 
 from arlm_tui.learn.lessons import FACT_KINDS, Fact, as_number
 from arlm_tui.lm.base import BOS, EOS, UNK
+from arlm_tui.lm.information import cross_entropy_nats, entropy_nats, perplexity
 
 
 def compute_fact(fact: Fact | Mapping[str, Any]) -> float:
@@ -53,12 +54,6 @@ def _scale(compute: Mapping[str, Any]) -> float:
     return math.log(2) if unit == "bits" else 1.0
 
 
-def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """x · ln y with 0 · ln 0 = 0 (terms with zero weight contribute nothing)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x > 0, x * np.log(np.where(x > 0, y, 1.0)), 0.0)
-
-
 def _pq(compute: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     p, q = _numbers(compute["p"], "p"), _numbers(compute["q"], "q")
     if p.shape != q.shape:
@@ -86,25 +81,25 @@ def _perplexity(c: Mapping[str, Any]) -> float:
     """PP = exp(−(1/N) Σ_t ln p(x_t | x_<t))."""
     probs = _numbers(c["conditionals"], "conditionals")
     with np.errstate(divide="ignore"):
-        return float(np.exp(-np.mean(np.log(probs))))
+        return perplexity(-float(np.sum(np.log(probs))), probs.size)
 
 
 def _entropy(c: Mapping[str, Any]) -> float:
     """H(p) = −Σ_x p(x) ln p(x)."""
     p = _numbers(c["probs"], "probs")
-    return float(-np.sum(_xlogy(p, p))) / _scale(c)
+    return entropy_nats(p) / _scale(c)
 
 
 def _cross_entropy(c: Mapping[str, Any]) -> float:
     """H(p, q) = −Σ_x p(x) ln q(x)."""
     p, q = _pq(c)
-    return float(-np.sum(_xlogy(p, q))) / _scale(c)
+    return cross_entropy_nats(p, q) / _scale(c)
 
 
 def _kl(c: Mapping[str, Any]) -> float:
     """KL(p ‖ q) = Σ_x p(x) ln(p(x) / q(x)) = H(p, q) − H(p)."""
     p, q = _pq(c)
-    return float(np.sum(_xlogy(p, p)) - np.sum(_xlogy(p, q))) / _scale(c)
+    return (cross_entropy_nats(p, q) - entropy_nats(p)) / _scale(c)
 
 
 def _ngram_param_count(c: Mapping[str, Any]) -> float:
