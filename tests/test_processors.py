@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import every_processor_on
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -451,13 +452,13 @@ def test_processor_never_mutates_input_and_keeps_one_token(proc):
 def test_processor_order_and_off_values_make_no_processor():
     assert make_processors() == []
     assert make_processors(temperature=0.0, top_k=5) == []  # T = 0 is greedy
-    procs = make_processors(
+    procs = make_processors(**every_processor_on(  # a processor not named here: on too
         min_tokens=1, repetition_penalty=1.2, frequency_penalty=0.3, presence_penalty=0.2,
         dry_multiplier=0.5, no_repeat_ngram=2, temperature=0.7,
         top_n_sigma=2.0, top_k=5,
         top_p=0.9, min_p=0.05, typical_p=0.95, epsilon=1e-4, eta=1e-3,
-        xtc_probability=0.5, mirostat_tau=5.0, logit_bias={"x": 1.0}, token_id=lambda t: 0,
-    )
+        xtc_probability=0.5, mirostat_tau=5.0, logit_bias={"x": 1.0},
+    ), token_id=lambda t: 0)
     assert [p.name for p in procs] == list(PROCESSOR_ORDER)
     assert [p.name for p in make_processors(top_p=0.9, min_tokens=2, sampling=False)] == [
         "min_length"

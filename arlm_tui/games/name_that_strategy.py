@@ -23,6 +23,8 @@ attempt's seed, so every puzzle can be solved by looking.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,66 +74,98 @@ def _share(x: float) -> str:
     return f"{x * 100:.4g}%"
 
 
+def _repetition(config: DecodingConfig) -> str:
+    verb = "lowers" if config.repetition_penalty > 1 else "raises"
+    return (f"{verb} every token already in the text by the factor "
+            f"{_num(config.repetition_penalty)} on its logit")
+
+
+def _dry(config: DecodingConfig) -> str:
+    a = config.dry_allowed_length
+    return (f"lowers a token that would extend a repeat of n ≥ {a} tokens by "
+            f"{_num(config.dry_multiplier)}·{_num(config.dry_base)}^(n − {a}) (DRY)")
+
+
+def _temperature(config: DecodingConfig) -> str:
+    t = config.temperature
+    how = "sharpening the distribution" if t < 1 else "flattening the distribution"
+    return f"divides the logits by T = {_num(t)}, {how}"
+
+
+def _top_n_sigma(config: DecodingConfig) -> str:
+    n = config.top_n_sigma
+    return (f"keeps the tokens whose logit is within {_num(n)} standard "
+            f"deviation{'s' if n != 1 else ''} of the top one")
+
+
+def _eta(config: DecodingConfig) -> str:
+    e = config.eta
+    return (f"drops every token below η = min({_num(e)}, √{_num(e)}·e^−H), a cut "
+            "that rises as the model grows sure")
+
+
+#: What an active processor does, in words, by processor name. A processor without a phrase
+#: here is said from its knob's own help (``_in_words``), so a new processor is never left out.
+_PHRASES: dict[str, Callable[[DecodingConfig], str]] = {
+    "repetition_penalty": _repetition,
+    "frequency_penalty": lambda c: (f"subtracts {_num(c.frequency_penalty)} from a token's "
+                                    "logit for every time it was already generated"),
+    "presence_penalty": lambda c: (f"subtracts {_num(c.presence_penalty)} once from every "
+                                   "token generated at least once"),
+    "dry": _dry,
+    "no_repeat_ngram": lambda c: f"forbids any {c.no_repeat_ngram}-gram to come back",
+    "temperature": _temperature,
+    "top_n_sigma": _top_n_sigma,
+    "top_k": lambda c: f"keeps only the {c.top_k} most probable tokens",
+    "top_p": lambda c: (f"keeps the most probable tokens until they cover {_share(c.top_p)} "
+                        "of the probability"),
+    "min_p": lambda c: (f"drops every token below {_share(c.min_p)} of the top token's "
+                        "probability"),
+    "typical_p": lambda c: ("keeps the tokens whose surprise is closest to the entropy, "
+                            f"{_share(c.typical_p)} of the mass"),
+    "epsilon": lambda c: f"drops every token below probability {_num(c.epsilon)}",
+    "eta": _eta,
+    "xtc": lambda c: (f"at {_share(c.xtc_probability)} of the steps removes every token at "
+                      f"least {_share(c.xtc_threshold)} likely except the least likely of "
+                      "them (XTC)"),
+    "mirostat": lambda c: (f"drops every token more surprising than a bound μ (first "
+                           f"{_num(2 * c.mirostat_tau)} bits) that moves by "
+                           f"{_num(c.mirostat_eta)}·(surprise − {_num(c.mirostat_tau)}) after "
+                           "each draw (mirostat)"),
+}
+
+
+def _in_words(processor: Any) -> str:
+    """A processor with no phrase of its own: its label and its first knob's help,
+    ``"applies floor-p = 0.05 (drop tokens whose probability is below floor_p)"``."""
+    what = re.sub(r"\s*\([^()]*= off[^()]*\)$", "", type(processor).knobs[0].help)
+    return f"applies {processor.label} ({what})"
+
+
+def _any_id() -> Callable[[str], int]:
+    """Distinct ids for a logit bias's tokens: the words need no vocabulary."""
+    ids: dict[str, int] = {}
+    return lambda token: ids.setdefault(token, len(ids))
+
+
+def _clauses(config: DecodingConfig, *, warpers: bool) -> list[str]:
+    """What the active processors do, with their numbers, in the order they run: the ones
+    that apply to every strategy (``warpers=False``) or the warpers."""
+    return [
+        phrase(config) if (phrase := _PHRASES.get(p.name)) is not None else _in_words(p)
+        for p in config.processors(eos_id=0, prompt_length=0, token_id=_any_id())
+        if type(p).warper == warpers
+    ]
+
+
 def _penalty_clauses(config: DecodingConfig) -> list[str]:
     """What the processors that apply to every strategy do, with their numbers."""
-    out = []
-    if config.repetition_penalty != 1.0:
-        verb = "lowers" if config.repetition_penalty > 1 else "raises"
-        out.append(f"{verb} every token already in the text by the factor "
-                   f"{_num(config.repetition_penalty)} on its logit")
-    if config.frequency_penalty:
-        out.append(f"subtracts {_num(config.frequency_penalty)} from a token's logit for "
-                   "every time it was already generated")
-    if config.presence_penalty:
-        out.append(f"subtracts {_num(config.presence_penalty)} once from every token "
-                   "generated at least once")
-    if config.dry_multiplier:
-        a = config.dry_allowed_length
-        out.append(f"lowers a token that would extend a repeat of n ≥ {a} tokens by "
-                   f"{_num(config.dry_multiplier)}·{_num(config.dry_base)}^(n − {a}) (DRY)")
-    if config.no_repeat_ngram:
-        out.append(f"forbids any {config.no_repeat_ngram}-gram to come back")
-    return out
+    return _clauses(config, warpers=False)
 
 
 def _sampling_clauses(config: DecodingConfig) -> list[str]:
     """What the warpers do, with their numbers, in the order they run."""
-    out = []
-    t = config.temperature
-    if t != 1.0:
-        how = "sharpening the distribution" if t < 1 else "flattening the distribution"
-        out.append(f"divides the logits by T = {_num(t)}, {how}")
-    if config.top_n_sigma:
-        n = config.top_n_sigma
-        out.append(f"keeps the tokens whose logit is within {_num(n)} standard "
-                   f"deviation{'s' if n != 1 else ''} of the top one")
-    if config.top_k:
-        out.append(f"keeps only the {config.top_k} most probable tokens")
-    if config.top_p != 1.0:
-        out.append(f"keeps the most probable tokens until they cover {_share(config.top_p)} of "
-                   "the probability")
-    if config.min_p:
-        out.append(f"drops every token below {_share(config.min_p)} of the top token's "
-                   "probability")
-    if config.typical_p != 1.0:
-        out.append(f"keeps the tokens whose surprise is closest to the entropy, "
-                   f"{_share(config.typical_p)} of the mass")
-    if config.epsilon:
-        out.append(f"drops every token below probability {_num(config.epsilon)}")
-    if config.eta:
-        e = config.eta
-        out.append(f"drops every token below η = min({_num(e)}, √{_num(e)}·e^−H), a cut "
-                   "that rises as the model grows sure")
-    if config.xtc_probability:
-        out.append(f"at {_share(config.xtc_probability)} of the steps removes every token at "
-                   f"least {_share(config.xtc_threshold)} likely except the least likely of "
-                   "them (XTC)")
-    tau = getattr(config, "mirostat_tau", 0.0)
-    if tau:
-        out.append(f"drops every token more surprising than a bound μ (first {_num(2 * tau)} "
-                   f"bits) that moves by {_num(config.mirostat_eta)}·(surprise − {_num(tau)}) "
-                   "after each draw (mirostat)")
-    return out
+    return _clauses(config, warpers=True)
 
 
 def describe(config: DecodingConfig) -> str:
