@@ -775,9 +775,10 @@ class PlayScreen(Screen):
 
         current = self.runner.config
         configs = {name: apply_preset(current, name) for name in PRESETS}
+        now = next((name for name, config in configs.items() if config == current), None)
 
         def done(choice: str | None) -> None:
-            if choice not in configs:
+            if choice not in configs or choice == now:
                 return
             wanted = configs[choice]
             changes = {name: value for name, value in wanted.to_dict().items()
@@ -794,8 +795,9 @@ class PlayScreen(Screen):
             help_text="Each sets a strategy and its processors (every other one off), run "
                       "in the order shown. llama.cpp divides by T after truncating, arlm "
                       "before.",
-            choices=[(name, f"{preset.title}: {chain_text(configs[name])}")
-                     for name, preset in PRESETS.items()]), done)
+            choices=[(name, f"{preset.title}{' (now)' if name == now else ''}: "
+                            f"{chain_text(configs[name])}")
+                     for name, preset in PRESETS.items()], current=now), done)
 
     def action_focus_knobs(self) -> None:
         self._leave_force_mode()
