@@ -181,8 +181,8 @@ def test_a_row_found_by_suffix_reads_files_and_is_named_in_the_error(tmp_path, m
 
 
 def test_a_fake_neural_row_trains_loads_and_is_a_train_command(tmp_path, monkeypatch):
+    from arlm_tui.cli import train_neural as cli_neural
     from arlm_tui.lm.neural.config import FeedForwardConfig
-    from arlm_tui.train import cli_neural
     from arlm_tui.train.neural import train_neural
 
     @dataclasses.dataclass

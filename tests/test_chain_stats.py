@@ -4,6 +4,7 @@ newer knobs), counted from the Traces and checked against independent counts."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from tui_helpers import make_play_app, settle, start_play
 
 from arlm_tui.decoding import DecodingConfig, generate_ids
@@ -92,3 +93,19 @@ async def test_the_sample_view_shows_what_the_chain_did():
         assert view.data.chain is not None
         assert f"knobs did: {view.data.chain.summary()}" in drawn
         assert "XTC fired" in drawn
+
+
+def test_mirostat_mean_surprise_is_read_from_each_steps_state():
+    import math
+
+    config = DecodingConfig(strategy="sample", mirostat_tau=2.0, mirostat_eta=0.1)
+    runs = runs_of(config, max_tokens=10)
+    stats = chain_stats(runs)
+    surprises = []
+    for traces in runs:
+        for t in traces:  # the chosen token's surprise in the distribution it was drawn from
+            surprises.append(-math.log2(t.final_probs[t.chosen_id]))
+    assert stats.mirostat_tau == 2.0
+    assert stats.mirostat_surprise == pytest.approx(float(np.mean(surprises)))
+    assert "mirostat surprise" in stats.summary() and "(τ 2)" in stats.summary()
+    assert chain_stats(runs_of(DecodingConfig(strategy="sample"))).mirostat_surprise is None

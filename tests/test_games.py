@@ -521,6 +521,24 @@ def test_cli_rejects_unknown_game():
         _parser().parse_args(["games", "chess"])
 
 
+@pytest.mark.parametrize("argv, mode", [
+    (["games"], {"game": None, "seed": None, "model": None, "source": "oracle"}),
+    (["games", "tune-the-knobs", "--seed", "4", "--model", STORY_TRIGRAM],
+     {"game": "tune-the-knobs", "seed": 4, "model": STORY_TRIGRAM, "source": "oracle"}),
+    (["games", "be-the-model", "--source", "pyref"],
+     {"game": "be-the-model", "seed": None, "model": None, "source": "pyref"}),
+])
+def test_arlm_games_opens_the_one_app_in_games_mode(monkeypatch, argv, mode):
+    from arlm_tui.cli import main
+    from arlm_tui.tui import app
+
+    opened = []
+    monkeypatch.setattr(app, "run_app", lambda initial, **options: opened.append(
+        (initial, options)) or 0)
+    assert main(argv) == 0
+    assert opened == [("games", mode)]
+
+
 def test_games_engine_never_imports_textual():
     code = (
         "import sys\n"

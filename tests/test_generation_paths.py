@@ -39,6 +39,8 @@ CHOSEN: dict[str, object] = {
     "xtc_threshold": 0.05,
     "mirostat_tau": 3.0,
     "mirostat_eta": 0.3,
+    "logit_bias": {"old": -5.0, ".": "-inf"},
+    "stop": ["cake", "light"],
     "repetition_penalty": 1.8,
     "frequency_penalty": 1.5,
     "presence_penalty": 0.8,
@@ -70,7 +72,8 @@ def test_every_knob_has_a_value_here():
     assert set(SET) == set(KNOBS) - {"strategy"}
     for name, value in SET.items():
         assert value != KNOBS[name].off
-        assert KNOBS[name].check(value) == value
+        checked = KNOBS[name].check(value)  # "-inf" in a logit bias reads as -inf
+        assert KNOBS[name].check(checked) == checked
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +83,10 @@ def model():
 
 def _flag(name: str, value: object) -> list[str]:
     flag = "--" + name.replace("_", "-")
+    if isinstance(value, dict):  # a repeated TOKEN=VALUE flag
+        return [part for token, bias in value.items() for part in (flag, f"{token}={bias}")]
+    if isinstance(value, list):  # a repeated flag
+        return [part for item in value for part in (flag, item)]
     if isinstance(value, bool):
         return [flag if value else "--no-" + flag[2:]]
     return [flag, str(value)]
@@ -137,7 +144,15 @@ def test_api_cli_and_session_agree_or_refuse(capsys, model, knob, strategy):
         assert len(ids) == len(set(ids))
     if knob == "min_tokens":
         assert model.eos_id not in api["token_ids"][: SET["min_tokens"]]
-    if strategy == "beam":  # the one-call beam search gives the same best hypothesis
+    if knob == "logit_bias":  # "." is banned, and "old" pushed down
+        assert model.tokenizer.encode(".")[0] not in api["token_ids"]
+    if knob == "stop":  # the text stops at a stop string, and says which
+        assert api["stop"] == cli["stop"] == session.stopped_by in SET["stop"]
+        # it ends the text, or ends inside the last token ("light" in "lighthouse")
+        assert api["stop"] in api["completion"][-len(api["stop"]) - len(api["tokens"][-1]):]
+        assert [t["stop"] for t in cli["steps"]] == [None] * (len(cli["steps"]) - 1) + [
+            api["stop"]]
+    if strategy == "beam" and knob != "logit_bias":  # the one-call beam search agrees
         beam_knobs = {k: v for k, v in config.to_dict().items()
                       if k in ("length_penalty", "early_stopping", "min_tokens",
                                "repetition_penalty", "no_repeat_ngram")}

@@ -11,7 +11,7 @@ from arlm_tui.games import name_that_strategy as nts
 from arlm_tui.games.common import story_trigram
 
 NEW_SAMPLERS = {"eta", "top_n_sigma", "xtc_probability", "dry_multiplier", "frequency_penalty",
-                "presence_penalty", "min_p"}
+                "presence_penalty", "min_p", "mirostat_tau"}
 
 
 def test_the_pool_holds_the_new_samplers_in_their_families():
@@ -41,6 +41,8 @@ def test_each_description_is_made_from_the_numbers_it_runs_with():
         DecodingConfig(strategy="sample", top_k=25))
     assert "at 30% of the steps removes every token at least 20% likely" in nts.describe(
         DecodingConfig(strategy="sample", xtc_probability=0.3, xtc_threshold=0.2))
+    assert "bound μ (first 6 bits) that moves by 0.2·(surprise − 3)" in nts.describe(
+        DecodingConfig(strategy="sample", mirostat_tau=3.0, mirostat_eta=0.2))
     assert "repeat of n ≥ 3 tokens by 1.5·2^(n − 3)" in nts.describe(
         DecodingConfig(strategy="greedy", dry_multiplier=1.5, dry_base=2.0,
                        dry_allowed_length=3))

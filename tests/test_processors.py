@@ -457,8 +457,8 @@ def test_processor_order_and_off_values_make_no_processor():
         dry_multiplier=0.5, no_repeat_ngram=2, temperature=0.7,
         top_n_sigma=2.0, top_k=5,
         top_p=0.9, min_p=0.05, typical_p=0.95, epsilon=1e-4, eta=1e-3,
-        xtc_probability=0.5, mirostat_tau=5.0,
-    ))
+        xtc_probability=0.5, mirostat_tau=5.0, logit_bias={"x": 1.0},
+    ), token_id=lambda t: 0)
     assert [p.name for p in procs] == list(PROCESSOR_ORDER)
     assert [p.name for p in make_processors(top_p=0.9, min_tokens=2, sampling=False)] == [
         "min_length"
@@ -680,7 +680,7 @@ def test_every_processor_declares_its_knobs_and_builds_itself():
 
     assert [cls.name for cls in PROCESSORS] == list(PROCESSOR_ORDER)
     off = {name: knob.off for name, knob in KNOBS.items()}
-    context = BuildContext(eos_id=2, prompt_length=1)
+    context = BuildContext(eos_id=2, prompt_length=1, token_id=lambda token: 0)
     for cls in PROCESSORS:
         assert cls.knobs, cls.name
         for knob in cls.knobs:
@@ -689,7 +689,11 @@ def test_every_processor_declares_its_knobs_and_builds_itself():
         assert cls.build(off, context) is None  # at its off value it is left out
         on = dict(off)
         knob = cls.knobs[0]
-        on[knob.name] = knob.fine_step if knob.off == knob.min else knob.off - knob.fine_step
+        if knob.type is dict:  # the logit bias: one token
+            on[knob.name] = knob.check({"x": knob.fine_step})
+        else:
+            on[knob.name] = (knob.fine_step if knob.off == knob.min
+                             else knob.off - knob.fine_step)
         built = cls.build(on, context)
         assert built is not None and built.name == cls.name and built.label
 
@@ -722,10 +726,12 @@ def test_the_command_line_and_the_knob_panel_offer_every_knob():
     assert set(KNOB_NAMES) == set(KNOBS) - {"strategy"}
     assert {flag: text for flag, _, text in KNOB_FLAGS}["--typical-p"] == KNOBS["typical_p"].help
     args = build_parser().parse_args(["generate", "--model", "m", "--typical-p", "0.5"])
-    assert args.typical_p == 0.5 and args.top_k is None  # not given: the defaults fill it in
-    from arlm_tui.cli.base import knob_table
+    assert args.typical_p == 0.5 and args.top_k is None  # not given: filled in below
+    from arlm_tui.cli.base import knobs_with_preset
 
-    assert knob_table()[2]["top_k"] == KNOBS["top_k"].off
+    strategy, knobs = knobs_with_preset(args)
+    assert strategy == "greedy" and knobs["typical_p"] == 0.5
+    assert knobs["top_k"] == KNOBS["top_k"].off
     assert PANEL_KNOBS == tuple(KNOBS)
     assert "typical_p" in SWITCHABLE and "temperature" not in SWITCHABLE
     assert knob_title("typical_p") == "typical-p" and knob_title("typical_p", 8) == "typical"

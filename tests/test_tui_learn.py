@@ -622,6 +622,28 @@ async def test_stats_screen_forecast_and_review_shortcut(store):
         assert isinstance(app.screen, ReviewScreen) and app.screen.deck is deck
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_stats_screen_charts_fit_on_the_screen(store, size):
+    """Both charts are whole on the screen, above the footer, without scrolling (at 80×24 they
+    ran below it); the forecast's table shows where there is room for it too."""
+    from arlm_tui.tui.app import ArlmApp
+
+    class SizedApp(LearnApp):  # the real app's size classes (-tiny … -very-tall)
+        HORIZONTAL_BREAKPOINTS = ArlmApp.HORIZONTAL_BREAKPOINTS
+        VERTICAL_BREAKPOINTS = ArlmApp.VERTICAL_BREAKPOINTS
+
+    deck = small_deck(store)
+    app = SizedApp(lambda: StatsScreen(deck, clock=Clock()))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        footer_top = screen.query_one("ArlmFooter").region.y
+        for chart in ("#stats-forecast-chart", "#stats-history-chart"):
+            region = screen.query_one(chart).region
+            assert region.height >= 10 and region.bottom <= footer_top, (chart, region)
+        assert screen.query_one("#stats-forecast").display == (size[1] >= 44)
+
+
 # --------------------------------------------------------------------------- snapshots
 def test_reader_snapshot(snap_compare):
     with Store.open() as opened:

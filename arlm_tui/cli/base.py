@@ -56,7 +56,10 @@ def add_knob_flags(group: Any, defaults: dict[str, Any] | None = None) -> None:
     flags.add_preset_flag(group)
     for (flag, kind, text), name in zip(knob_flags, names):
         default = None if defaults is None else defaults[name]
-        if kind is bool:  # --flag / --no-flag
+        if kind in (dict, tuple):  # --logit-bias the=-5 --logit-bias cat=ban, --stop .
+            group.add_argument(flag, action="append", type=str, default=None, help=text,
+                               metavar="TOKEN=VALUE" if kind is dict else "STRING")
+        elif kind is bool:  # --flag / --no-flag
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
                                help=text)
         else:

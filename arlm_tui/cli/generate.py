@@ -75,7 +75,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print_json(result)
     else:
         print(result["text"])
-        end = "ended with </s>" if result["finished"] else "stopped at --max-tokens"
+        if result["finished"]:
+            end = "ended with </s>"
+        elif result["stop"] is not None:
+            end = f"stopped at the stop string {result['stop']!r}"
+        else:
+            end = "stopped at --max-tokens"
         print(
             f"[{result['model']} · {result['strategy']} · {result['num_tokens']} tokens · "
             f"log-prob {result['logprob']:.3f} · {end}]",

@@ -1,7 +1,7 @@
 """``arlm train ngram|rnn|gru|lstm|ffn|transformer``: train a model on a corpus.
 
 ``train ngram`` (numpy) is here; the neural kinds (torch, imported only when one runs) come
-from ``arlm_tui.train.cli_neural``.
+from ``train_neural``.
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ def register(sub: Any) -> None:
     ng.add_argument("--out", help="directory to save the model in")
     ng.add_argument("--name", help="save under this name in arlm's user models directory")
     ng.set_defaults(func=cmd_train_ngram)
-    from arlm_tui.train import cli_neural
+    from arlm_tui.cli import train_neural
 
-    cli_neural.register(tsub)
+    train_neural.register(tsub)
 
 
 def cmd_train_ngram(args: argparse.Namespace) -> int:

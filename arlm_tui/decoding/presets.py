@@ -129,7 +129,10 @@ def merge_knobs(preset: str | None, given: Mapping[str, Any], defaults: Mapping[
 def chain(config: DecodingConfig) -> list[str]:
     """The processors ``config`` runs, in the order they run (their labels), then how the
     token is chosen: ``["top-k = 40", "T = 0.8", ..., "draw"]``."""
-    labels = [getattr(p, "label", p.name) for p in config.processors(eos_id=0, prompt_length=0)]
+    ids: dict[str, int] = {}  # the chain's labels need no vocabulary: any distinct ids do
+    processors = config.processors(eos_id=0, prompt_length=0,
+                                   token_id=lambda token: ids.setdefault(token, len(ids)))
+    labels = [getattr(p, "label", p.name) for p in processors]
     if config.strategy == "beam":
         labels.append(f"beam of {config.beam_width}")
     elif config.sampling:

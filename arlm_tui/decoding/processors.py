@@ -7,6 +7,7 @@ at least one token always survives. The semantics follow Hugging Face transforme
 
 They run in one fixed order, the order of ``PROCESSORS`` (names: ``PROCESSOR_ORDER``):
 
+0. ``LogitBias``        - add a bias to chosen tokens' logits, -inf bans (first, as llama.cpp);
 1. ``MinLength``         - no ``</s>`` before ``min_tokens`` new tokens exist;
 2. ``RepetitionPenalty`` - tokens already in the context become less likely (scaled once);
 3. ``FrequencyPenalty``  - minus f per time a token was generated (OpenAI);
@@ -49,14 +50,14 @@ changes a result.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from arlm_tui.decoding.draws import XTC_STREAM, step_draw
-from arlm_tui.decoding.knobs import SAMPLE, Knob, check_number
+from arlm_tui.decoding.knobs import SAMPLE, Knob, TokenBias, bias_text, check_number
 from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.lm.information import entropy_nats as entropy  # the step's H(p), unchecked
 
@@ -85,6 +86,9 @@ class BuildContext:
     prompt_length: int = 0
     breakers: frozenset[int] = frozenset()  # DRY's sequence breakers (``dry_breaker_ids``)
     seed: int = 0  # the generation's seed: XTC's draws come from it
+    #: a token as typed -> its id in the model's vocabulary (ValueError naming the token and
+    #: the model if it has none); the logit bias needs it
+    token_id: Callable[[str], int] | None = None
 
 
 class Processor:
@@ -235,6 +239,64 @@ def _fmt(x: float) -> str:
 
 
 # ------------------------------------------------------------------------------ processors
+class LogitBias(Processor):
+    """A bias added to the logits of chosen tokens: z_w <- z_w + b_w (OpenAI's ``logit_bias``,
+    llama.cpp's ``--logit-bias``); b_w = -inf bans w. With log-probs as logits, a bias b
+    multiplies the token's odds by e^b before renormalising. It applies to every strategy and
+    runs first, as in llama.cpp. If it would ban every possible token, the most probable
+    one stays. ``note``: the (id, bias) pairs it applied, for the explanations.
+
+    The knob holds tokens as typed (``the``, or how the tokenizer writes one token); the
+    build looks them up in the model's vocabulary (``BuildContext.token_id``).
+    """
+
+    name = "logit_bias"
+    knobs = (Knob("logit_bias", dict, -100.0, 100.0, 1.0, 5.0, TokenBias(),
+                  "add a bias to a token's logit: TOKEN=VALUE, ban = -inf; repeat for more "
+                  "tokens (none = off)", group="penalty", short=("bias",), switchable=True),)
+
+    @classmethod
+    def build(cls, values: dict[str, Any], context: BuildContext) -> LogitBias | None:
+        bias = values["logit_bias"]
+        if not bias:
+            return None
+        if context.token_id is None:
+            raise ValueError("logit_bias: a model's vocabulary is needed to find its tokens")
+        ids: dict[int, float] = {}
+        names: dict[int, str] = {}
+        for token, value in bias.items():
+            token_id = context.token_id(token)
+            ids[token_id] = value
+            names[token_id] = token
+        return cls(ids, names)
+
+    def __init__(self, bias: Mapping[int, float], names: Mapping[int, str] | None = None):
+        self.bias = {int(i): float(b) for i, b in bias.items()}
+        for token_id, b in self.bias.items():
+            if token_id < 0 or math.isnan(b) or b == math.inf:
+                raise ValueError(f"logit_bias: bad entry {token_id}: {b}")
+        self.names = dict(names or {})
+        self._ids = np.array(list(self.bias), dtype=np.int64)
+        self._values = np.array(list(self.bias.values()), dtype=np.float64)
+        shown = ", ".join(f"{self.names.get(i, str(i))} {bias_text(b)}"
+                          for i, b in self.bias.items())
+        self.label = f"logit bias {shown}" if len(self.bias) <= 2 else (
+            f"logit bias on {len(self.bias)} tokens")
+        self.note: tuple[tuple[int, float], ...] = tuple(self.bias.items())
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits)
+        if self._ids.size and self._ids.max() >= z.size:
+            raise ValueError(f"logit_bias: token id {int(self._ids.max())} is outside the "
+                             f"vocabulary of {z.size}")
+        out = z.copy()
+        out[self._ids] += self._values  # -inf stays -inf; a ban makes -inf
+        if not np.isfinite(out).any() and np.isfinite(z).any():
+            best = int(np.argmax(z))  # everything banned: the most probable token stays
+            out[best] = z[best]
+        return out
+
+
 class MinLength(Processor):
     """Forbid ``</s>`` until ``min_tokens`` new tokens follow the prompt.
 
@@ -1066,6 +1128,7 @@ class Mirostat(Processor):
 # ------------------------------------------------------------------------------ building them
 #: Every processor, in the order they are applied.
 PROCESSORS: tuple[type[Processor], ...] = (
+    LogitBias,
     MinLength,
     RepetitionPenalty,
     FrequencyPenalty,
@@ -1113,12 +1176,14 @@ def check_knobs(knobs: dict[str, Any], allowed: dict[str, Knob]) -> dict[str, An
 def build_processors(
     values: dict[str, Any], *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True,
     breakers: frozenset[int] = frozenset(), seed: int = 0,
+    token_id: Callable[[str], int] | None = None,
 ) -> list[LogitsProcessor]:
     """The active processors for knob ``values`` (already checked, every processor knob), in
     ``PROCESSORS`` order. Without sampling (greedy, beam, or temperature 0) the warpers are
     left out. ``breakers``: DRY's sequence breakers (``dry_breaker_ids(tokenizer)``);
-    ``seed``: the generation's seed (XTC draws from it)."""
-    context = BuildContext(eos_id, prompt_length, frozenset(breakers), int(seed))
+    ``seed``: the generation's seed (XTC draws from it); ``token_id``: a token as typed -> its
+    id (``model_token_id``), for the logit bias."""
+    context = BuildContext(eos_id, prompt_length, frozenset(breakers), int(seed), token_id)
     sampling = sampling and values["temperature"] != 0
     processors: list[LogitsProcessor] = []
     for cls in PROCESSORS:
@@ -1132,7 +1197,8 @@ def build_processors(
 
 def make_processors(
     *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True,
-    breakers: frozenset[int] = frozenset(), seed: int = 0, **knobs: Any
+    breakers: frozenset[int] = frozenset(), seed: int = 0,
+    token_id: Callable[[str], int] | None = None, **knobs: Any
 ) -> list[LogitsProcessor]:
     """The active processors in ``PROCESSOR_ORDER``; a knob at its "off" value makes none.
 
@@ -1143,7 +1209,7 @@ def make_processors(
     """
     values = check_knobs(knobs, PROCESSOR_KNOBS)
     return build_processors(values, eos_id=eos_id, prompt_length=prompt_length,
-                            sampling=sampling, breakers=breakers, seed=seed)
+                            sampling=sampling, breakers=breakers, seed=seed, token_id=token_id)
 
 
 def apply_processors(

@@ -94,6 +94,8 @@ class PlaySnapshot:
     beam_parents: tuple[Hypothesis, ...] = ()
     #: what the pieces were computed from (a later snapshot of the same text reuses them)
     piece_key: tuple = ()
+    #: the stop string that ended the text (None: none did)
+    stopped_by: str | None = None
 
 
 def preview_trace(session: Session) -> Trace | None:
@@ -133,7 +135,7 @@ def preview_beam(session: Session) -> tuple[BeamStep | None, tuple[Hypothesis, .
     else:
         search = BeamSearch(session.model, session.prompt_ids, session.config,
                             generated_ids=session.generated_ids,
-                            generated_logprob=session.logprob)
+                            generated_logprob=session.logprob, first_step=len(traces))
     parents = tuple(search.hypotheses)
     return search.step(), parents
 
@@ -207,6 +209,7 @@ def snapshot(session: Session, previous: PlaySnapshot | None = None, *,
         preview=preview,
         done=session.done,
         finished=session.finished,
+        stopped_by=session.stopped_by,
         can_redo=session.can_redo,
         logprob=session.logprob,
         nll=session.nll,

@@ -12,7 +12,7 @@ sampling). A step's choice therefore depends only on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,8 @@ from arlm_tui.decoding.processors import (
 )
 from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.decoding.trace import MirostatStep, Stage, Trace
-from arlm_tui.lm.base import LanguageModel, log_softmax
+from arlm_tui.errors import ArlmError
+from arlm_tui.lm.base import BOS, LanguageModel, log_softmax
 
 
 @dataclass
@@ -58,6 +59,52 @@ def as_prompt_ids(model: LanguageModel, prompt: str | Sequence[int]) -> list[int
     if bad:
         raise ValueError(f"prompt_ids: id {bad[0]} is outside the vocabulary [0, {model.vocab_size})")
     return ids
+
+
+def model_token_id(model: LanguageModel, token: int | str) -> int:
+    """The id of ``token`` in ``model``'s vocabulary: an id, a vocabulary string, or text that
+    the tokenizer encodes as one known token. ArlmError (one line naming the token and the
+    model) otherwise, and for ``<s>``, which only starts a text (unless the model uses one
+    token for start and end, as GPT-2 does)."""
+    vocab = model.vocab
+    if isinstance(token, str):
+        lookup = getattr(model.tokenizer, "token_to_id", None)
+        if lookup is not None and token in lookup:
+            token_id = lookup[token]
+        else:
+            ids = model.tokenizer.encode(token)
+            if len(ids) != 1 or ids[0] == model.unk_id:
+                raise ArlmError(f"{token!r} is not a single token of {model.name}'s vocabulary")
+            token_id = ids[0]
+    else:
+        token_id = int(token)
+        if not 0 <= token_id < len(vocab):
+            raise ArlmError(f"token id {token_id} is outside the vocabulary "
+                            f"(0 to {len(vocab) - 1})")
+    if token_id == model.bos_id and model.bos_id != model.eos_id:
+        raise ArlmError(f"{BOS} only marks the start of a text; it cannot be generated")
+    return token_id
+
+
+def bias_token_id(model: LanguageModel) -> Callable[[str], int]:
+    """How the logit bias finds its tokens in ``model``: ``model_token_id``, its error
+    prefixed with the knob's name (``logit_bias: 'zzz' is not a single token of ...``)."""
+
+    def token_id(token: str) -> int:
+        try:
+            return model_token_id(model, token)
+        except ArlmError as exc:
+            raise ArlmError(f"logit_bias: {exc}") from None
+
+    return token_id
+
+
+def processors_for(model: LanguageModel, config: DecodingConfig, prompt_length: int
+                   ) -> list[LogitsProcessor]:
+    """``config``'s processors for ``model``: its ``</s>``, DRY's breakers from its tokenizer,
+    the logit bias's tokens from its vocabulary."""
+    return config.processors(model.eos_id, prompt_length, dry_breaker_ids(model.tokenizer),
+                             bias_token_id(model))
 
 
 def model_logprobs(model: LanguageModel, logprobs: np.ndarray) -> np.ndarray:
@@ -122,8 +169,7 @@ def decode_step(
     if raw.base is not None and raw.base.nbytes > raw.nbytes:
         raw = raw.copy()  # a row of a batch: the Trace keeps the row, not the whole batch
     if processors is None:
-        processors = config.processors(model.eos_id, prompt_length,
-                                       dry_breaker_ids(model.tokenizer))
+        processors = processors_for(model, config, prompt_length)
 
     raw_probs = np.exp(raw)  # raw is normalised: softmax(log p) = p
     stages = [Stage("raw", "model", logprobs=raw)]  # its probs: exp(raw) again on access

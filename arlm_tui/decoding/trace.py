@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from arlm_tui.decoding.tokens import TokenSeq
+from arlm_tui.lm.information import perplexity
 
 _LN2 = math.log(2.0)
 
@@ -62,6 +63,7 @@ class Stage:
         ids = np.asarray(removed, dtype=np.int64)
         size = self._size()
         self._mask = ids.size * 4 > (size + 7) // 8  # a bit mask is smaller
+        self._removed: np.ndarray  # packed bits (uint8) or ids (int32)
         if self._mask:
             mask = np.zeros(size, dtype=bool)
             mask[ids] = True
@@ -74,6 +76,7 @@ class Stage:
         while stage._previous is not None:
             stage = stage._previous
         vector = stage._probs if stage._probs is not None else stage._logprobs
+        assert vector is not None  # a stage without previous has probs or logprobs
         return int(vector.shape[-1])
 
     def _removed_ids(self) -> np.ndarray:
@@ -87,8 +90,10 @@ class Stage:
             return self._probs
         if self._logprobs is not None:
             return np.exp(self._logprobs)
-        before = self._previous.probs
-        probs = before.copy() if before is self._previous._probs else before
+        previous = self._previous
+        assert previous is not None  # neither probs nor logprobs: built from the stage before
+        before = previous.probs
+        probs = before.copy() if before is previous._probs else before
         probs[self._removed_ids()] = 0.0
         probs /= np.add.reduce(probs)
         return probs
@@ -272,10 +277,17 @@ class RunningScores:
 
     __slots__ = ()
 
+    if TYPE_CHECKING:  # what a subclass provides (Trace: fields, Session: properties)
+        @property
+        def nll(self) -> float: ...
+
+        @property
+        def num_tokens(self) -> int: ...
+
     @property
     def perplexity(self) -> float:
         """exp(NLL / T) over the T generated tokens so far (NaN before the first token)."""
-        return math.exp(self.nll / self.num_tokens) if self.num_tokens else math.nan
+        return perplexity(self.nll, self.num_tokens)
 
     @property
     def bits_per_token(self) -> float:
@@ -376,7 +388,7 @@ class Trace(RunningScores):
     @property
     def effective_choices(self) -> float:
         """exp(entropy): how many equally likely tokens would be as uncertain."""
-        return math.exp(self.entropy)
+        return perplexity(self.entropy)
 
     @property
     def kept(self) -> int:

@@ -6,8 +6,8 @@ Each puzzle draws one strategy from each of three families, so the three texts d
 * deterministic (greedy, beam search, greedy with DRY or with frequency and presence
   penalties): the most probable tokens. Low NLL per token (bland); greedy tends to loop, beam
   search favours short, generic texts, the penalties push the loop away.
-* tempered sampling (T = 0.7, top-p = 0.9, top-k = 10, min-p, eta, top-nσ): random but with the
-  unreliable tail cut or shrunk; fluent and varied.
+* tempered sampling (T = 0.7, top-p = 0.9, top-k = 10, min-p, eta, top-nσ, mirostat): random
+  but with the unreliable tail cut or shrunk; fluent and varied.
 * hot sampling (T = 1.5, plain sampling T = 1, XTC): every token keeps a chance, or the top
   choices are taken away, so improbable ones slip in: high NLL per token, the text drifts.
 
@@ -50,7 +50,7 @@ TEACHES = (
     "Three continuations of one prompt were made by three hidden strategies: match each text "
     "to its strategy. Look for the tell-tale signs: greedy and beam search pick the most "
     "probable tokens (bland, and greedy often loops unless DRY or a frequency penalty pushes "
-    "it away), a low temperature, top-p, min-p, eta or top-nσ cut the unreliable tail "
+    "it away), a low temperature, top-p, min-p, eta, top-nσ or mirostat cut the unreliable tail "
     "(fluent, varied), and a high temperature or XTC lets improbable tokens in (the text "
     "drifts). The answer says what each strategy did, with its numbers, and the measured "
     "numbers behind each sign."
@@ -128,6 +128,10 @@ _PHRASES: dict[str, Callable[[DecodingConfig], str]] = {
     "xtc": lambda c: (f"at {_share(c.xtc_probability)} of the steps removes every token at "
                       f"least {_share(c.xtc_threshold)} likely except the least likely of "
                       "them (XTC)"),
+    "mirostat": lambda c: (f"drops every token more surprising than a bound μ (first "
+                           f"{_num(2 * c.mirostat_tau)} bits) that moves by "
+                           f"{_num(c.mirostat_eta)}·(surprise − {_num(c.mirostat_tau)}) after "
+                           "each draw (mirostat)"),
 }
 
 
@@ -138,12 +142,18 @@ def _in_words(processor: Any) -> str:
     return f"applies {processor.label} ({what})"
 
 
+def _any_id() -> Callable[[str], int]:
+    """Distinct ids for a logit bias's tokens: the words need no vocabulary."""
+    ids: dict[str, int] = {}
+    return lambda token: ids.setdefault(token, len(ids))
+
+
 def _clauses(config: DecodingConfig, *, warpers: bool) -> list[str]:
     """What the active processors do, with their numbers, in the order they run: the ones
     that apply to every strategy (``warpers=False``) or the warpers."""
     return [
         phrase(config) if (phrase := _PHRASES.get(p.name)) is not None else _in_words(p)
-        for p in config.processors(eos_id=0, prompt_length=0)
+        for p in config.processors(eos_id=0, prompt_length=0, token_id=_any_id())
         if type(p).warper == warpers
     ]
 
@@ -217,6 +227,8 @@ STRATEGIES: tuple[Strategy, ...] = (
     Strategy("min-p-0.1", "min-p = 0.1", "tempered", {"strategy": "sample", "min_p": 0.1}),
     Strategy("eta-0.01", "eta = 0.01", "tempered", {"strategy": "sample", "eta": 0.01}),
     Strategy("top-nsigma-1", "top-nσ = 1", "tempered", {"strategy": "sample", "top_n_sigma": 1.0}),
+    Strategy("mirostat-2", "mirostat τ = 2 bits", "tempered",
+             {"strategy": "sample", "mirostat_tau": 2.0}),
     Strategy("t-1.5", "sampling, T = 1.5", "hot", {"strategy": "sample", "temperature": 1.5}),
     Strategy("t-1.0", "plain sampling, T = 1", "hot", {"strategy": "sample"}),
     Strategy("xtc-0.5", "XTC p = 0.5, threshold 0.1", "hot",

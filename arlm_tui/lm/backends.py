@@ -5,7 +5,7 @@ model directory's ``config.json``, a file suffix such as ``.arpa``, a ``hf:`` na
 it recognises), whether one generation step is cheap enough to run on the UI thread, and, for
 the neural kinds, its architecture config, the net built from it, how it is trained and the
 extra options of its ``arlm train`` command. ``registry.load_model``, ``lm.neural`` (configs,
-nets, model directories), ``train.neural``, ``train.cli_neural`` and the play screen read it.
+nets, model directories), ``train.neural``, ``cli.train_neural`` and the play screen read it.
 
 Rows name their code by import path (``"module:attribute"``), so reading the table imports
 neither torch nor numpy: the code is imported when a model of that kind is loaded or trained.

@@ -40,6 +40,7 @@ from torch import nn
 
 from arlm_tui.errors import ArlmError, ModelLoadError
 from arlm_tui.lm import backends
+from arlm_tui.lm.information import perplexity
 from arlm_tui.lm.neural.backend import NeuralLanguageModel, parameter_count
 from arlm_tui.lm.neural.config import (
     ModelConfig,
@@ -289,7 +290,7 @@ def evaluate(net: nn.Module, kind: str, data: Any) -> float:
                 total += float(loss)
                 count += n
     net.train(was_training)
-    return math.exp(total / count) if count else math.nan
+    return perplexity(total, count)
 
 
 def _learning_rate(base: float, progress: float, step: int, warmup: int) -> float:

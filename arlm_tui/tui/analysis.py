@@ -11,6 +11,9 @@
 Diversity numbers (``distinct_n``, ``repetition_rate``, shared with the games in
 ``arlm_tui.games.common``) are plain counts over token ids; every probability comes from the
 engine (``decode_step``/``generate_ids``, ``lm.information``).
+
+The views compute from an ``AnalysisInput``: the session as it was when a view asked, taken on
+the interface's thread, so the computation can run in a worker while the session moves on.
 """
 
 from __future__ import annotations
@@ -18,13 +21,49 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.games.common import distinct_n, repetition_rate
+
+if TYPE_CHECKING:
+    from arlm_tui.decoding.session import Session
+    from arlm_tui.decoding.trace import Trace
+
+
+# --------------------------------------------------------------------------- the input
+@dataclass(frozen=True)
+class AnalysisInput:
+    """What the analysis views compute from: the session at the moment a view asked, and the
+    things the views share (the models loaded for them, the lock on the model in use, and how
+    many rows the views have)."""
+
+    model: Any
+    prompt_ids: tuple[int, ...]
+    context_ids: tuple[int, ...]
+    config: DecodingConfig
+    done: bool
+    #: the step just taken (None before the first)
+    last_trace: Trace | None
+    #: models loaded for the compare and speculative views, by name (shared: filled as they
+    #: load, so a model is loaded once for every view)
+    models: dict[str, Any]
+    #: held while a model's call and what it keeps from that call (attention) are read
+    model_lock: AbstractContextManager[Any]
+    #: the height of the views' area, in rows
+    rows: int = 0
+
+
+def analysis_input(session: Session, models: dict[str, Any],
+                   model_lock: AbstractContextManager[Any], rows: int = 0) -> AnalysisInput:
+    """An ``AnalysisInput`` of ``session`` as it is now."""
+    return AnalysisInput(session.model, tuple(session.prompt_ids), tuple(session.context_ids),
+                         session.config, session.done, session.last_trace, models, model_lock,
+                         rows)
 
 
 # --------------------------------------------------------------------------- compare

@@ -20,7 +20,8 @@ from textual.screen import Screen
 
 from arlm_tui.tui.settings import DARK_THEME, LIGHT_THEME, Settings
 
-#: What the app opens on: the home screen, or one screen over it that a command asked for.
+#: What the app opens on: the home screen, or the screen a command asked for (play and review
+#: over the home screen, the games menu alone).
 MODES = ("home", "play", "review", "games")
 
 
@@ -160,6 +161,11 @@ class ArlmApp(App[int]):
             PlayScreen(model=model if model is not None else self.settings.model,
                        prompt=prompt, strategy=strategy, knobs=knobs)
         )
+
+    def open_settings(self) -> None:
+        from arlm_tui.tui.screens.settings import SettingsScreen
+
+        self.push_screen(SettingsScreen())
 
     def open_lessons(self) -> None:
         from arlm_tui.tui.screens.lessons import LessonListScreen

@@ -9,6 +9,7 @@ from typing import Any
 
 from arlm_tui.learn.labs.base import register_lab
 from arlm_tui.learn.lessons.validation import as_number
+from arlm_tui.lm.information import perplexity
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class ChainRule:
     def perplexity(self) -> float:
         if not self.factors:
             return 1.0
-        return math.inf if math.isinf(self.nll) else math.exp(self.nll / len(self.factors))
+        return perplexity(self.nll, len(self.factors))
 
 
 def _surprisal(p: float) -> float:

@@ -226,16 +226,15 @@ def store_bfloat16(out: Path, valid: Sequence[str]) -> tuple[float | None, float
     """
     from safetensors.torch import load_file
 
-    from arlm_tui.lm.information import heldout_nll
+    from arlm_tui.lm.information import heldout_nll, perplexity
     from arlm_tui.lm.registry import write_summary
 
-    def perplexity() -> float | None:
+    def heldout_perplexity() -> float | None:
         if not valid:
             return None
-        nll, count = heldout_nll(load_neural(out), valid)
-        return round(math.exp(nll / count), 4)
+        return round(perplexity(*heldout_nll(load_neural(out), valid)), 4)
 
-    before = perplexity()
+    before = heldout_perplexity()
     file = out / WEIGHTS_FILE
     _write_tensors({k: v.to(torch.bfloat16) for k, v in load_file(str(file)).items()}, file)
     after = perplexity()

@@ -12,7 +12,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from arlm_tui.tui.widgets.labs.base import LAB_VIEWS, LabView, make_lab_view, num
+from arlm_tui.numbers import fmt_number as num
+from arlm_tui.tui.widgets.labs.base import LAB_VIEWS, LabView, make_lab_view
 from arlm_tui.tui.widgets.labs.decoding_playground import PLAYGROUND_KNOBS
 
 for _module in pkgutil.iter_modules(__path__):

@@ -13,7 +13,6 @@ for a ``Lab`` from ``LAB_VIEWS``.
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 from rich.console import RenderableType
@@ -29,25 +28,6 @@ from arlm_tui.errors import ArlmError
 from arlm_tui.learn.labs import LAB_REGISTRY
 from arlm_tui.learn.lessons.model import Lab
 from arlm_tui.learn.lessons.validation import as_number
-
-
-def num(x: float | None, digits: int = 3) -> str:
-    """A number for a table: ∞, 0, ``digits`` decimals from 1 up, ``digits`` significant
-    digits below 1, scientific when tiny or huge."""
-    if x is None:
-        return "–"
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    if math.isnan(x):
-        return "nan"
-    if x == 0:
-        return "0"
-    size = abs(x)
-    if size >= 1e5 or size < 1e-4:
-        return f"{x:.2e}".replace("e-0", "e-").replace("e+0", "e+")
-    if size >= 1:
-        return f"{x:.{digits}f}".rstrip("0").rstrip(".")
-    return f"{x:.{digits}g}"
 
 
 def table_of(*columns: str, **options: Any) -> Table:

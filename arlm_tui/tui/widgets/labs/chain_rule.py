@@ -11,10 +11,10 @@ from textual.binding import Binding, BindingType
 
 from arlm_tui.learn.labs.chain_rule import ChainRule, chain_rule
 from arlm_tui.learn.lessons.model import Lab
+from arlm_tui.numbers import fmt_number as num
 from arlm_tui.tui.widgets.labs.base import (
     LabView,
     clamp_step,
-    num,
     preset_number,
     select_keys,
     table_of,

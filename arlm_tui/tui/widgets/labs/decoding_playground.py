@@ -12,10 +12,10 @@ from arlm_tui.decoding.config import PLAYGROUND_KNOBS as DECODING_PLAYGROUND_KNO
 from arlm_tui.learn.labs.base import lab_model, next_token_distribution
 from arlm_tui.learn.labs.decoding_playground import Playground, playground
 from arlm_tui.learn.lessons.model import Lab
+from arlm_tui.numbers import fmt_number as num
 from arlm_tui.tui.widgets.labs.base import (
     LabView,
     clamp_step,
-    num,
     select_keys,
     table_of,
 )

@@ -12,10 +12,10 @@ from textual.binding import Binding, BindingType
 
 from arlm_tui.learn.labs.gradient_norms import GRADIENT_INPUT_SCALE, GradientNorms, gradient_norms
 from arlm_tui.learn.lessons.model import Lab
+from arlm_tui.numbers import fmt_number as num
 from arlm_tui.tui.widgets.labs.base import (
     LabView,
     clamp_step,
-    num,
     select_keys,
 )
 

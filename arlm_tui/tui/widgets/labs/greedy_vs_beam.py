@@ -12,10 +12,10 @@ from textual.binding import Binding, BindingType
 from arlm_tui.learn.labs.base import lab_model
 from arlm_tui.learn.labs.greedy_vs_beam import Decoded, GreedyVsBeam, greedy_vs_beam
 from arlm_tui.learn.lessons.model import Lab
+from arlm_tui.numbers import fmt_number as num
 from arlm_tui.tui.widgets.labs.base import (
     LabView,
     clamp_step,
-    num,
 )
 
 

@@ -17,10 +17,10 @@ from arlm_tui.learn.labs.sampling_histogram import (
     sampling_distribution,
 )
 from arlm_tui.learn.lessons.model import Lab
+from arlm_tui.numbers import fmt_number as num
 from arlm_tui.tui.widgets.labs.base import (
     LabView,
     clamp_step,
-    num,
     table_of,
 )
 from arlm_tui.tui.widgets.token_bars import bar

@@ -10,9 +10,9 @@ from textual.binding import Binding, BindingType
 
 from arlm_tui.learn.labs.softmax_gradient import SoftmaxGradient, softmax_gradient
 from arlm_tui.learn.lessons.model import Lab
+from arlm_tui.numbers import fmt_number as num
 from arlm_tui.tui.widgets.labs.base import (
     LabView,
-    num,
     preset_number,
     select_keys,
     table_of,

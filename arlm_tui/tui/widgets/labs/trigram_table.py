@@ -14,10 +14,10 @@ from arlm_tui.learn.labs.trigram_table import (
     CountTable,
     count_table,
 )
+from arlm_tui.numbers import fmt_number as num
 from arlm_tui.tui.widgets.labs.base import (
     LabView,
     clamp_step,
-    num,
     table_of,
 )
 from arlm_tui.tui.widgets.token_bars import bar
