@@ -33,7 +33,9 @@ Each processor class declares the knobs it reads (``knobs``, a ``Knob`` each: ra
 steps, help, title) and builds itself from their values (``build``). ``PROCESSORS`` is the one
 list: ``make_processors``, ``warp``, ``config.KNOBS`` / ``DecodingConfig``, the command-line
 flags, the knob panel, the labs' playground and the explanations are derived from it. Adding a
-processor means writing its class, adding it to ``PROCESSORS`` and testing it.
+processor means writing its class, adding it to ``PROCESSORS`` and testing it
+(``tests/test_add_a_processor.py`` adds one to a copy of the package and checks that no other
+file needs an edit).
 
 Model log-probabilities are used as the logits: softmax(log p) = p, so the order of operations
 is the same as in a library that starts from raw network outputs.
