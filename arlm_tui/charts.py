@@ -22,6 +22,26 @@ LOSS_CHART_FILE = "loss-chart.txt"
 _CARD_LINK = f"Training curve: [{LOSS_CHART_FILE}]({LOSS_CHART_FILE})"
 
 
+def _in_order(data: Any) -> list[Any]:
+    """``data`` without repeats, in its first-seen order."""
+    return list(dict.fromkeys(data))
+
+
+def _steady_plotext() -> None:
+    """Make plotext draw the same chart in every run.
+
+    plotext drops repeated ticks (and repeated points) with ``list(set(...))``, so the ticks
+    reach its label placement in an order that follows Python's per-process string hashing
+    (``PYTHONHASHSEED``); a label is then moved a cell left or right of its tick depending on
+    which neighbour was placed first, and the same chart differed from run to run. Its order-
+    keeping alternative (a comment beside that line in plotext) gives the same result as a
+    set, in a fixed order. Applied once, before anything is drawn."""
+    import plotext._utility as plotext_utility
+
+    if plotext_utility.no_duplicates is not _in_order:
+        plotext_utility.no_duplicates = _in_order
+
+
 def _integer_ticks(largest: int, most: int = 5) -> list[int]:
     """Whole-number ticks from 0 to at least ``largest`` (counts have no halves)."""
     step = max(1, math.ceil(max(largest, 1) / most))
@@ -36,6 +56,7 @@ def _reset(plt: Any, width: int | None, height: int | None) -> None:
 
 def draw_losses(plt: Any, train: Sequence[float], valid: Sequence[float]) -> None:
     """Training and validation loss (mean NLL per token, nats) per epoch."""
+    _steady_plotext()
     if train:
         epochs = list(range(1, len(train) + 1))
         plt.plot(epochs, list(train), label="train", marker="dot")
@@ -52,6 +73,7 @@ def draw_losses(plt: Any, train: Sequence[float], valid: Sequence[float]) -> Non
 def draw_day_counts(plt: Any, days: Sequence[date], counts: Sequence[int], title: str,
                     *, max_labels: int = 8) -> None:
     """A bar for each day (``%a %d`` labels, thinned out to at most ``max_labels``)."""
+    _steady_plotext()
     if not days:
         plt.title(title + ": nothing yet")
         return
@@ -67,6 +89,7 @@ def draw_day_counts(plt: Any, days: Sequence[date], counts: Sequence[int], title
 def draw_sample_histogram(plt: Any, histogram: Sequence[tuple[str, int, float]], n: int,
                           *, bars: int = 8) -> None:
     """First tokens drawn in ``n`` samples (fraction) beside their probability p."""
+    _steady_plotext()
     rows = list(histogram[:bars])
     if not rows or n <= 0:
         plt.title("no samples yet")

@@ -4,7 +4,11 @@ the statistics screen's charts, and the sample-N view's histogram against p."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -110,6 +114,36 @@ def test_day_counts_have_a_bar_per_busy_day():
     assert top and max(top) < 40
     ticks = [line.split("┤")[0].strip() for line in rows if "┤" in line]
     assert all(t.isdigit() for t in ticks)  # whole numbers for counts
+
+
+_SAME_CHART = """
+from datetime import date, timedelta
+from textual_plotext.plot import Plot
+from arlm_tui.charts import draw_day_counts
+days = [date(2026, 2, 1) + timedelta(days=i) for i in range(30)]
+plot = Plot()
+for width in range(30, 48):
+    plot.clear_figure()
+    draw_day_counts(plot, days, [i % 3 for i in range(30)], "reviews", max_labels=width // 9)
+    plot.plotsize(width, 12)
+    plot.theme("clear")
+    print(plot.uncolorize(plot.build()).splitlines()[-1])
+"""
+
+
+def test_day_chart_labels_do_not_depend_on_the_hash_seed():
+    """plotext drops repeated ticks through a set, so without arlm's fix the tick labels were
+    placed in an order that changed with PYTHONHASHSEED and moved a cell from run to run."""
+    root = Path(__file__).resolve().parents[1]
+    charts = set()
+    for seed in ("0", "1", "2", "3"):
+        run = subprocess.run([sys.executable, "-c", _SAME_CHART], capture_output=True,
+                             text=True, cwd=root, timeout=120,
+                             env={**os.environ, "PYTHONHASHSEED": seed})
+        assert run.returncode == 0, run.stderr
+        assert "01 Feb" in run.stdout
+        charts.add(run.stdout)
+    assert len(charts) == 1, "\n\n".join(sorted(charts))
 
 
 async def test_stats_screen_shows_charts(store):  # noqa: F811 - the fixture

@@ -78,3 +78,26 @@ def test_plain_arlm_opens_the_app_without_building_the_command_line():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_help_lists_the_games_without_importing_the_games_package():
+    """``arlm --help`` and ``arlm games --help`` build every subcommand's parser; the game
+    names come from the light catalogue, not from the games (which load numpy)."""
+    code = (
+        "import contextlib, io, json, sys; from arlm_tui.cli import main\n"
+        "shown = {}\n"
+        "for argv in (['--help'], ['games', '--help']):\n"
+        "    out = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "        main(argv)\n"
+        "    shown[' '.join(argv)] = out.getvalue()\n"
+        "print(json.dumps({'shown': shown, 'imported': sorted(m for m in sys.modules\n"
+        "                  if m == 'arlm_tui.games' or m.startswith('arlm_tui.games.'))}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["imported"] == []
+    assert "games" in result["shown"]["--help"]
+    for name in ("be-the-model", "name-that-strategy", "beat-greedy", "tune-the-knobs"):
+        assert name in result["shown"]["games --help"]

@@ -9,7 +9,8 @@
 
 Checks happen before the interface starts, so a mistake (unknown model, negative seed) is one
 line and exit status 2. Textual is imported only by ``run_games``, which opens the app in
-games mode.
+games mode; the games package only by the commands that use it (the names come from
+``arlm_tui.game_catalog``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import sys
 from typing import Any
 
 from arlm_tui.errors import ArlmError
-from arlm_tui.games import GAME_BY_ID, GAMES, score_text
+from arlm_tui.game_catalog import GAME_IDS, score_text
 
 SCORES = "scores"
-NAMES = (*GAME_BY_ID, SCORES)
+#: What ``arlm games NAME`` accepts; from the light catalogue, so that building the command line
+#: (``arlm --help``) does not import the games package (its games load numpy).
+NAMES = (*GAME_IDS, SCORES)
 #: The games that play with a model of the learner's choice.
 MODEL_GAMES = ("name-that-strategy", "tune-the-knobs")
 
@@ -82,6 +85,7 @@ def check_model(name: str) -> None:
 
 def print_list(*, as_json: bool = False) -> int:
     """The games with what they teach, and the learner's progress, on stdout."""
+    from arlm_tui.games import GAMES
     from arlm_tui.games.progression import progress
     from arlm_tui.learn.store import Store
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from arlm_tui.game_catalog import CATALOG, score_text
 from arlm_tui.games import be_the_model, beat_greedy, name_that_strategy, tune_the_knobs
 from arlm_tui.games.common import GameResult, MissingModelError
 
@@ -21,7 +22,9 @@ from arlm_tui.games.common import GameResult, MissingModelError
 @dataclass(frozen=True)
 class GameInfo:
     """A game as the menu and the scores screen show it. ``better``: which way its score is
-    better ("higher" or "lower"); ``score_name``: what the score counts."""
+    better ("higher" or "lower"); ``score_name``: what the score counts. Ids, titles and
+    scores come from ``arlm_tui.game_catalog`` (light, for ``arlm --help``); the tagline and
+    what it teaches from the game's module."""
 
     id: str
     title: str
@@ -31,34 +34,15 @@ class GameInfo:
     score_name: str
 
 
+_MODULES = {m.GAME_ID: m for m in (be_the_model, name_that_strategy, beat_greedy,
+                                    tune_the_knobs)}
+#: The games in the catalogue's (menu) order.
 GAMES: tuple[GameInfo, ...] = tuple(
-    GameInfo(m.GAME_ID, m.TITLE, m.TAGLINE, m.TEACHES, better, score_name)
-    for m, better, score_name in (
-        (be_the_model, "lower", "perplexity"),
-        (name_that_strategy, "higher", "strategies named (of 3)"),
-        (beat_greedy, "higher", "0 below greedy, 1 tie, 2 beat it, 3 the best"),
-        (tune_the_knobs, "lower", "tries"),
-    )
+    GameInfo(g.id, g.title, _MODULES[g.id].TAGLINE, _MODULES[g.id].TEACHES, g.better,
+             g.score_name)
+    for g in CATALOG
 )
 GAME_BY_ID = {g.id: g for g in GAMES}
-
-_BEAT_GREEDY_LEVELS = {0: "below greedy", 1: "tied greedy", 2: "beat greedy", 3: "the best sentence"}
-
-
-def score_text(game_id: str, score: float) -> str:
-    """A game's score with its unit: "perplexity 12.3", "2/3 named", "3/3: the best
-    sentence", "4 tries"."""
-    if game_id == be_the_model.GAME_ID:
-        return f"perplexity {score:.1f}"
-    if game_id == name_that_strategy.GAME_ID:
-        return f"{score:.0f}/3 named"
-    if game_id == beat_greedy.GAME_ID:
-        level = int(round(score))
-        return f"{level}/3: {_BEAT_GREEDY_LEVELS.get(level, 'points')}"
-    if game_id == tune_the_knobs.GAME_ID:
-        tries = int(round(score))
-        return f"{tries} {'try' if tries == 1 else 'tries'}"
-    return f"{score:g}"
 
 
 __all__ = ["GAMES", "GAME_BY_ID", "GameInfo", "GameResult", "MissingModelError", "score_text"]

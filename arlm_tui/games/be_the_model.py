@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from arlm_tui import game_catalog
 from arlm_tui.errors import ArlmError
 from arlm_tui.games.common import (
     STORY_TRAIN_STORIES,
@@ -66,8 +67,8 @@ from arlm_tui.games.common import (
 from arlm_tui.lm.base import LanguageModel
 from arlm_tui.lm.information import cross_entropy_nats, entropy_nats, perplexity
 
-GAME_ID = "be-the-model"
-TITLE = "Be the model"
+GAME_ID = game_catalog.BE_THE_MODEL
+TITLE = game_catalog.title(GAME_ID)
 TAGLINE = "predict the next word as a distribution, scored by log-loss"
 TEACHES = (
     "A language model is scored by log-loss: −log of the probability it gave the word that "

@@ -23,14 +23,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from arlm_tui import game_catalog
 from arlm_tui.decoding import DecodingConfig, beam_search, exact_search, generate_ids
 from arlm_tui.errors import ArlmError
 from arlm_tui.games.common import GameResult, check_seed
 from arlm_tui.lm.base import BOS, EOS, UNK
 from arlm_tui.lm.table import TableModel
 
-GAME_ID = "beat-greedy"
-TITLE = "Beat greedy"
+GAME_ID = game_catalog.BEAT_GREEDY
+TITLE = game_catalog.title(GAME_ID)
 TAGLINE = "build a sentence more probable than greedy decoding's"
 TEACHES = (
     "Greedy decoding takes the most probable word at every step, but the most probable "

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from arlm_tui import game_catalog
 from arlm_tui.decoding import DecodingConfig, generate_ids
 from arlm_tui.errors import ArlmError
 from arlm_tui.games.common import (
@@ -42,8 +43,8 @@ from arlm_tui.games.common import (
 )
 from arlm_tui.lm.base import LanguageModel
 
-GAME_ID = "name-that-strategy"
-TITLE = "Name that strategy"
+GAME_ID = game_catalog.NAME_THAT_STRATEGY
+TITLE = game_catalog.title(GAME_ID)
 TAGLINE = "match three texts to the decoding strategies that wrote them"
 TEACHES = (
     "The same model writes very different text depending on how the next token is chosen. "

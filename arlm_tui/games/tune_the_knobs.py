@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from arlm_tui import game_catalog
 from arlm_tui.decoding import DecodingConfig, generate_ids
 from arlm_tui.errors import ArlmError
 from arlm_tui.games.common import (
@@ -35,8 +36,8 @@ from arlm_tui.games.common import (
 )
 from arlm_tui.lm.base import LanguageModel
 
-GAME_ID = "tune-the-knobs"
-TITLE = "Tune the knobs"
+GAME_ID = game_catalog.TUNE_THE_KNOBS
+TITLE = game_catalog.title(GAME_ID)
 TAGLINE = "set temperature, top-k and top-p to hit a diversity and quality target"
 TEACHES = (
     "Temperature, top-k and top-p trade diversity for quality. Hotter or looser settings give "
