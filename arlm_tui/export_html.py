@@ -184,7 +184,7 @@ log-perplexity = NLL / T, whose exponential is the perplexity.</p>"""
 
 def session_page(session: Session, *, title: str | None = None) -> str:
     """The session as a complete HTML document (a string)."""
-    from arlm_tui.tui.play_state import generated_probs, text_pieces
+    from arlm_tui.decoding.snapshot import generated_probs, text_pieces
 
     model = session.model
     generated = session.generated_ids

@@ -162,6 +162,67 @@ def _repetition_penalty(c: Mapping[str, Any]) -> float:
     return float(softmax(penalized)[index])
 
 
+#: What a ``sampler`` fact measures (``_sampler``).
+SAMPLER_MEASURES = ("kept", "prob", "logit", "logit_drop", "cutoff", "spread", "surprise",
+                    "mu_after")
+
+
+def _sampler(c: Mapping[str, Any]) -> float:
+    """A number from the engine's processor chain (``processors.make_processors`` with the
+    fact's ``knobs``, sampling, applied in ``PROCESSORS`` order to ``logits`` or ln ``probs``,
+    with ``history`` as the text so far, all of it generated):
+
+    ``kept``: how many tokens survive; ``prob``: the final probability of token ``index``;
+    ``logit``: its logit after the chain; ``logit_drop``: how much the chain lowered it;
+    ``cutoff``: the cut of the first processor that has one (eta's η on the probabilities it
+    sees, top-nσ's max − n·σ on the logits); ``spread``: the top logit (or probability) it
+    sees minus that cut (top-nσ: n·σ); ``surprise``: −log₂ of token ``index``'s final
+    probability, in bits; ``mu_after``: mirostat's next bound μ − η·(surprise − τ) when token
+    ``index`` is drawn at the first step (μ = 2τ)."""
+    from arlm_tui.decoding.processors import make_processors, softmax
+
+    if "probs" in c:
+        with np.errstate(divide="ignore"):
+            logits = np.log(_numbers(c["probs"], "probs"))
+    else:
+        logits = _numbers(c["logits"], "logits")
+    measure = str(c["measure"])
+    if measure not in SAMPLER_MEASURES:
+        raise ValueError(f"measure must be one of {', '.join(SAMPLER_MEASURES)}, not {measure!r}")
+    knobs = dict(c.get("knobs") or {})
+    history = [int(i) for i in c.get("history", [])]
+    if any(not 0 <= i < logits.size for i in history):
+        raise ValueError(f"history must hold token indices in 0..{logits.size - 1}")
+    index = int(c.get("index", 0))
+    if not 0 <= index < logits.size:
+        raise ValueError(f"index must be in 0..{logits.size - 1}, not {index}")
+    z = logits
+    mirostat = None
+    for processor in make_processors(sampling=True, eos_id=0, prompt_length=0, **knobs):
+        if processor.name == "mirostat":
+            mirostat = processor
+        if measure in ("cutoff", "spread") and hasattr(processor, "cutoff"):
+            seen = softmax(z) if getattr(processor, "uses_probs", False) else z
+            cut = float(processor.cutoff(seen))
+            return cut if measure == "cutoff" else float(np.max(seen)) - cut
+        z = processor(history, z)
+    if measure in ("cutoff", "spread"):
+        raise ValueError("measure cutoff needs a processor with a cut (eta, top_n_sigma)")
+    if measure == "kept":
+        return float(np.count_nonzero(np.isfinite(z)))
+    if measure == "prob":
+        return float(softmax(z)[index])
+    if measure == "logit":
+        return float(z[index])
+    if measure == "surprise":
+        return float(-np.log2(softmax(z)[index]))
+    if measure == "mu_after":
+        if mirostat is None:
+            raise ValueError("measure mu_after needs mirostat_tau in the knobs")
+        return float(mirostat.update(float(softmax(z)[index]))[1])
+    return float(logits[index] - z[index])
+
+
 _BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
@@ -307,6 +368,7 @@ _COMPUTERS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     "top_p_kept": _top_p_kept,
     "power_temperature": _power_temperature,
     "repetition_penalty": _repetition_penalty,
+    "sampler": _sampler,
     "recurrent_param_count": _recurrent_param_count,
     "transformer_param_count": _transformer_param_count,
     "continuation_prob": _continuation_prob,

@@ -80,6 +80,15 @@ FACT_KINDS: dict[str, KindSpec] = {
         ("logits", "seen", "penalty", "index"),
         description="softmax after the CTRL repetition penalty on the `seen` token indices",
     ),
+    "sampler": KindSpec(
+        ("knobs", "measure"),
+        ("history", "index"),
+        one_of=(("probs",), ("logits",)),
+        description="the engine's processors with `knobs` (sampling, in their fixed order) on "
+        "`logits` or ln `probs`, `history` the text so far: measure kept | prob | logit | "
+        "logit_drop | surprise | mu_after (of token `index`) | cutoff | spread (eta's η, "
+        "top-nσ's max − n·σ)",
+    ),
     "length_normalized": KindSpec(
         ("conditionals", "alpha"),
         description="beam score ln p / L^α of a finished hypothesis whose L tokens have the "
@@ -231,6 +240,22 @@ def _text_list(value: Any) -> str | None:
     return None if ok else f"must be a list of texts; quote {bad!r} (YAML read it as {type(bad).__name__})"
 
 
+def _processor_knobs(value: Any) -> str | None:
+    """A mapping of decoding processor knobs, each in its own range."""
+    from arlm_tui.decoding.processors import PROCESSOR_KNOBS
+
+    if not isinstance(value, Mapping) or not value:
+        return f"must be a mapping of processor knobs, not {value!r}"
+    for name, knob_value in value.items():
+        if name not in PROCESSOR_KNOBS:
+            return f"names an unknown processor knob {name!r}"
+        try:
+            PROCESSOR_KNOBS[name].check(knob_value)
+        except ValueError as exc:
+            return f"is wrong: {exc}"
+    return None
+
+
 VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "tokens": _text_list,
     "order": _positive_int,
@@ -276,6 +301,12 @@ VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "sentence": _string,
     "prompt": _string,
     "words": _words,
+    "knobs": _processor_knobs,
+    "history": lambda v: None
+    if isinstance(v, list) and all(_non_negative_int(x) is None for x in v)
+    else f"must be a list of token indices, not {v!r}",
+    "measure": _one_of(("kept", "prob", "logit", "logit_drop", "cutoff", "spread", "surprise",
+                        "mu_after")),
 }
 
 
