@@ -9,9 +9,7 @@ sentence-final punctuation, paragraphs split at blank lines; ``--unit line`` for
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
-from typing import Any
 
 from arlm_tui.errors import ArlmError
 
@@ -81,21 +79,3 @@ def load_corpus_spec(spec: str, *, unit: str = "sentence", seed: int = 0) -> Cor
     if not texts:
         raise ArlmError(f"{spec}: no text found")
     return CorpusTexts(texts, f"file {spec}", spec, reading=reading)
-
-
-def add_sentence_flags(parser: Any) -> None:
-    """``--sentences lines|punctuation`` (how a corpus file is cut; default: detect) and its older
-    spelling ``--unit line|sentence``, for every training command."""
-    parser.add_argument(
-        "--sentences",
-        choices=("lines", "punctuation"),
-        default=None,
-        help="cut a corpus file one sentence per line or at . ! ? (default: detect which)",
-    )
-    parser.add_argument(  # the older spelling of --sentences
-        "--unit",
-        dest="sentences",
-        choices=("lines", "punctuation"),
-        type=lambda v: {"line": "lines", "sentence": "punctuation"}.get(v, v),
-        help=argparse.SUPPRESS,
-    )

@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from arlm_tui.decoding.config import KNOBS
 from arlm_tui.decoding.explain import explain
+from arlm_tui.decoding.knobs import format_collection
 from arlm_tui.decoding.processors import TRUNCATOR_NAMES
 from arlm_tui.decoding.session import Session
 from arlm_tui.decoding.trace import Trace
@@ -206,8 +208,10 @@ def session_page(session: Session, *, title: str | None = None) -> str:
     legend = " ".join(f'<span class="chip" style="background:{colour}">{_e(label)}</span>'
                       for _, colour, label in SHADES)
     config = session.config
-    knobs = ", ".join(f"{k.replace('_', '-')} = {v}" for k, v in config.active_knobs().items()
-                      if k != "strategy") or "no processors"
+    knobs = ", ".join(
+        f"{k.replace('_', '-')} = "
+        f"{format_collection(KNOBS[k], v) if KNOBS[k].collection else v}"  # stop = "." "end"
+        for k, v in config.active_knobs().items() if k != "strategy") or "no processors"
     title = title or f"arlm session: {model.name}, {config.strategy}"
     token_text = getattr(model.tokenizer, "token_text", None)
     steps = "\n".join(_step_block(t, i, token_text) for i, t in enumerate(traces, start=1))

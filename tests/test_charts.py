@@ -152,3 +152,37 @@ async def test_sample_view_shows_the_histogram_chart_when_tall():
         view = screen.query_one("#view-samples")
         assert not view.query_one(SampleChart).display  # the numbers need every row
         assert "N = 20 continuations" in view.render().plain
+
+
+@pytest.mark.parametrize("width", [30, 37, 46, 55, 76])
+def test_day_chart_labels_land_alike_whatever_order_plotext_places_them(width, monkeypatch):
+    """plotext drops duplicate ticks through a set, so it places the labels in hash order;
+    labels close enough to push each other aside came out differently from run to run (the
+    statistics snapshot at 80x24). The chart spaces them so that the order does not matter."""
+    import asyncio
+
+    import plotext._utility as plotext_utility
+    from textual.app import App
+
+    days = [date(2026, 2, 1) + timedelta(days=i) for i in range(30)]
+    unique = plotext_utility.no_duplicates
+
+    class ChartApp(App[None]):
+        def compose(self):
+            yield DayChart(id="chart")
+
+    async def render() -> str:
+        app = ChartApp()
+        async with app.run_test(size=(width, 14)) as pilot:
+            chart = app.query_one(DayChart)
+            chart.show(days, [i % 3 for i in range(30)], "reviews per day")
+            await pilot.pause()
+            return chart.render().plain
+
+    drawn = []
+    for reverse in (False, True):
+        monkeypatch.setattr(plotext_utility, "no_duplicates",
+                            lambda data, r=reverse: sorted(unique(data), reverse=r))
+        drawn.append(asyncio.run(render()))
+    assert drawn[0] == drawn[1]
+    assert "01 Feb" in drawn[0]

@@ -161,7 +161,11 @@ async def test_play_screen_preset_picker_sets_the_chain_and_a_save_keeps_it():
         await pilot.press("space", "space")
         saved = Session.from_json(screen.session.to_json(), model=screen.session.model)
         assert saved.config == config  # a saved session keeps the preset's knobs
-        await pilot.press("P", "down", "down", "enter")  # HF defaults: greedy, chain empty
+        await pilot.press("P")  # the preset in use is marked and highlighted
+        options = app.screen.query_one("#choice-list")
+        assert options.highlighted == 0
+        assert str(options.get_option_at_index(0).prompt).startswith("llama.cpp defaults (now)")
+        await pilot.press("down", "down", "enter")  # HF defaults: greedy, chain empty
         await pilot.pause()
         assert screen.session.config.strategy == "greedy"
         assert changed(screen.session.config) == {}

@@ -144,3 +144,15 @@ def test_mirostat_first_step_cut_and_update_by_hand():
             2.0 - 0.1 * (surprise - 1.0))
     with pytest.raises(ValueError, match="needs mirostat_tau"):
         sampler("mu_after", probs=P5, knobs={"top_k": 2})
+
+
+def test_lesson_06_names_the_cuts_in_the_order_arlm_runs_them():
+    import re
+
+    from arlm_tui.decoding.processors import TRUNCATOR_NAMES
+
+    text = (paths.lessons_dir() / "06-decoding" / "lesson.md").read_text(encoding="utf-8")
+    listed = re.search(r"then the cuts \(([^)]*)\)", " ".join(text.split())).group(1)
+    names = {"top-nσ": "top_n_sigma", "typical": "typical_p", "XTC": "xtc"}
+    order = [names.get(n.strip(), n.strip().replace("-", "_")) for n in listed.split(",")]
+    assert tuple(order) == TRUNCATOR_NAMES

@@ -364,3 +364,98 @@ def test_the_sample_n_view_reports_what_the_new_knobs_did():
     assert "(τ 2)" in line and f"mirostat {cut}/{stats.steps}" in line
     plain = chain_stats([[t for t in run.traces] for run in runs[:0]])
     assert plain.stopped is None and plain.cuts == ()
+
+# ------------------------------------------------------------------------------ more on μ
+@settings(max_examples=100, deadline=None)
+@given(p=st.lists(st.floats(0.01, 1.0), min_size=2, max_size=12),
+       tau=st.floats(0.1, 6.0), eta=st.floats(0.0, 1.0), seed=st.integers(0, 2**31))
+def test_mu_moves_by_eta_times_the_surprise_error(p, tau, eta, seed):
+    words = [f"w{i}" for i in range(len(p))]
+    total = sum(p)
+    model = TableModel(words, 1, {}, default={w: x / total for w, x in zip(words, p)})
+    s = Session(model, "w0", strategy="sample", mirostat_tau=tau, mirostat_eta=eta, seed=seed)
+    for _ in range(3):
+        trace = s.step()
+        step = trace.mirostat
+        final = trace.final_probs
+        surprise = -math.log2(final[trace.chosen_id])
+        assert step.surprise == pytest.approx(surprise, abs=1e-12)
+        assert step.mu_after == pytest.approx(step.mu_before - eta * (surprise - tau))
+        with np.errstate(divide="ignore"):
+            bits = -np.log2(trace.stages[-2].probs)  # what mirostat was given
+        kept = final > 0
+        assert kept.sum() == 1 or np.all(bits[kept] <= step.mu_before)
+        assert np.all(bits[~kept & (trace.stages[-2].probs > 0)] > step.mu_before)
+
+
+def test_the_command_line_json_carries_mu_from_step_to_step(capsys):
+    from arlm_tui.cli import main
+
+    code = main(["generate", "--model", "oracle-kn3", "--prompt", "the", "--strategy", "sample",
+                 "--mirostat-tau", "3", "--mirostat-eta", "0.5", "--max-tokens", "8",
+                 "--min-tokens", "8", "--seed", "4", "--json"])
+    assert code == 0
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    assert steps[0]["mirostat"]["mu_before"] == 6.0
+    for before, after in zip(steps, steps[1:]):
+        assert after["mirostat"]["mu_before"] == before["mirostat"]["mu_after"]
+    assert len({s["mirostat"]["mu_after"] for s in steps}) == len(steps)
+
+
+def test_a_shared_page_names_the_logit_bias_and_stop_strings_as_typed(halves):
+    import html
+
+    from arlm_tui.export_html import session_page
+
+    s = Session(halves, "a", strategy="greedy", logit_bias={"a": "ban"}, stop=["b c"],
+                max_tokens=4)
+    while s.step() is not None:
+        pass
+    page = session_page(s)
+    assert html.escape("logit-bias = a=ban") in page
+    assert html.escape('stop = "b c"') in page
+    assert "banned by logit bias" in page  # the why-lines
+
+
+def test_the_chain_line_names_mirostat_by_tau_and_the_step_by_its_mu(halves):
+    from arlm_tui.decoding.presets import chain
+
+    config = DecodingConfig(strategy="sample", mirostat_tau=2.0, logit_bias={"a": "ban"})
+    assert chain(config) == ["logit bias a ban", "mirostat τ = 2", "draw"]
+    s = Session(halves, "a", config)
+    s.step()
+    assert s.step().stages[-1].label == (
+        f"mirostat τ = 2, μ = {s.last_trace.mirostat.mu_before:.2f} bits")
+
+
+async def test_the_bars_show_mirostat_mu_live_and_for_a_past_step():
+    from tui_helpers import make_play_app, rendered, settle, start_play
+
+    from arlm_tui.tui.widgets.token_bars import TokenBars
+
+    app = make_play_app(strategy="sample", knobs={"mirostat_tau": 2.0, "seed": 4})
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start_play(pilot)
+        bars = screen.query_one(TokenBars)
+        assert "mirostat μ = 4.00 bits" in rendered(bars)  # 2τ before the first step
+        await pilot.press("space", "space")
+        await settle(pilot)
+        steps = screen.session.traces
+        assert f"mirostat μ = {steps[-1].mirostat.mu_after:.2f} bits" in rendered(bars)
+        bars.mode, bars.trace = "step", steps[0]
+        await pilot.pause()
+        first = steps[0].mirostat
+        assert f"μ {first.mu_before:.2f} → {first.mu_after:.2f} bits" in rendered(bars)
+
+
+def test_a_logit_bias_on_a_token_with_a_space_reads_back_from_the_dialog():
+    from arlm_tui.decoding import KNOBS
+    from arlm_tui.decoding.knobs import format_collection, parse_collection
+
+    knob = KNOBS["logit_bias"]
+    value = knob.check([" the=2", "it's=ban", "a\\b=-1", ".=3"])
+    text = format_collection(knob, value)
+    assert text.startswith("' the'=+2 ") and ".=+3" in text
+    assert parse_collection(knob, text) == value
+    with pytest.raises(ValueError, match="logit_bias: cannot read"):
+        parse_collection(knob, "'the=2")

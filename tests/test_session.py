@@ -277,7 +277,7 @@ def test_switching_into_beam_and_forcing_in_beam_mode(model):
 def test_a_beam_begun_mid_text_numbers_its_steps_as_the_text_does(model):
     """After two sampled steps the first beam step is the text's step 3 (index 2), not the
     search's step 1; so is the next one after a forced token, and the live preview's."""
-    from arlm_tui.tui.play_state import preview_beam
+    from arlm_tui.decoding.snapshot import preview_beam
 
     s = Session(model, [], strategy="sample", seed=3, max_tokens=9, min_tokens=9)
     s.step()

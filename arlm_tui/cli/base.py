@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any, NoReturn
 
-from arlm_tui import flags
+from arlm_tui.cli import flags
 from arlm_tui.errors import ArlmError
 
 #: The exit status of a user's mistake (bad flag value, missing file, unknown model).
@@ -84,6 +84,24 @@ def decoding_config(strategy: str, knobs: dict[str, Any]) -> Any:
     except ValueError as exc:
         raise ArlmError(str(exc)) from None
     return config
+
+
+def add_sentence_flags(parser: Any) -> None:
+    """``--sentences lines|punctuation`` (how a corpus file is cut; default: detect) and its older
+    spelling ``--unit line|sentence``, for every training command."""
+    parser.add_argument(
+        "--sentences",
+        choices=("lines", "punctuation"),
+        default=None,
+        help="cut a corpus file one sentence per line or at . ! ? (default: detect which)",
+    )
+    parser.add_argument(  # the older spelling of --sentences
+        "--unit",
+        dest="sentences",
+        choices=("lines", "punctuation"),
+        type=lambda v: {"line": "lines", "sentence": "punctuation"}.get(v, v),
+        help=argparse.SUPPRESS,
+    )
 
 
 def model_arg(parser: argparse.ArgumentParser) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from arlm_tui import flags
-from arlm_tui.cli.base import Parser
+from arlm_tui.cli import flags
+from arlm_tui.cli.base import Parser, add_sentence_flags
 
 
 def register(sub: Any) -> None:
@@ -37,8 +37,6 @@ def register(sub: Any) -> None:
         help="share of sentences held out (default: 0.1 for interp, which fits its weights "
         "on them, 0 for the others)",
     )
-    from arlm_tui.corpus_spec import add_sentence_flags
-
     add_sentence_flags(ng)
     ng.add_argument("--seed", type=flags.seed, default=0)
     ng.add_argument("--out", help="directory to save the model in")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from arlm_tui import flags
+from arlm_tui.cli import flags
 from arlm_tui.errors import ArlmError
 from arlm_tui.lm import backends
 
@@ -37,7 +37,7 @@ def _arguments(p: argparse.ArgumentParser, row: backends.Backend) -> None:
     data.add_argument(
         "--corpus", required=True, help="a UTF-8 text file, or toy | pyref | oracle[:N]"
     )
-    from arlm_tui.corpus_spec import add_sentence_flags
+    from arlm_tui.cli.base import add_sentence_flags
 
     add_sentence_flags(data)
     data.add_argument(

@@ -276,22 +276,37 @@ def bias_text(value: float) -> str:
 def format_collection(knob: Knob, value: Any) -> str:
     """A logit bias or stop strings as one line to type back: ``the=-5 cat=ban`` or
     ``"." "\n"`` (each stop string as a JSON string)."""
-    if knob.type is dict:
-        return " ".join(f"{token}={bias_text(bias)}" for token, bias in value.items())
+    if knob.type is dict:  # a token with a space or quote in quotes, as a shell would read it
+        return " ".join(f"{_shell_word(token)}={bias_text(bias)}" for token, bias in value.items())
     import json
 
     return " ".join(json.dumps(item, ensure_ascii=False) for item in value)
 
 
+def _shell_word(token: str) -> str:
+    """``token`` as ``shlex.split`` reads it back: quoted when it holds a space, a quote or a
+    backslash, as it is otherwise."""
+    import shlex
+
+    return shlex.quote(token) if any(c.isspace() or c in "'\"\\" for c in token) else token
+
+
 def parse_collection(knob: Knob, text: str) -> Any:
-    """What a learner typed for a logit bias (``the=-5 cat=ban``: entries split at spaces) or
+    """What a learner typed for a logit bias (``the=-5 cat=ban``: entries split at spaces, a
+    token with a space in quotes, ``' the'=2``) or
     stop strings (``"." "the end"`` as JSON strings, or plain words split at spaces);
     ``off`` or nothing: none. ValueError (one line) when it cannot be read."""
     text = text.strip()
     if text.lower() in ("", "off"):
         return knob.off
-    if knob.type is dict:
-        return check_bias(knob.name, text.split(), knob.min, knob.max)
+    if knob.type is dict:  # entries split as a shell would: ' the'=5 is the token " the"
+        import shlex
+
+        try:
+            entries = shlex.split(text)
+        except ValueError as exc:  # an unclosed quote
+            raise ValueError(f"{knob.name}: cannot read {text!r}: {exc}") from None
+        return check_bias(knob.name, entries, knob.min, knob.max)
     if text.startswith('"'):
         import json
 

@@ -133,8 +133,15 @@ def chain(config: DecodingConfig) -> list[str]:
     processors = config.processors(eos_id=0, prompt_length=0,
                                    token_id=lambda token: ids.setdefault(token, len(ids)))
     labels = [getattr(p, "label", p.name) for p in processors]
-    if config.strategy == "beam":
+    groups = getattr(config, "num_beam_groups", 1)
+    if config.strategy == "beam" and groups > 1:
+        labels.append(f"beam of {config.beam_width} in {groups} groups, diversity "
+                      f"{config.diversity_penalty:g}")
+    elif config.strategy == "beam":
         labels.append(f"beam of {config.beam_width}")
+    elif config.strategy == "contrastive":
+        labels.append(f"contrastive search, α = {config.penalty_alpha:g}, "
+                      f"k = {config.contrastive_top_k}")
     elif config.sampling:
         labels.append("draw")
     else:

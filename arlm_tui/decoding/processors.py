@@ -33,7 +33,9 @@ Each processor class declares the knobs it reads (``knobs``, a ``Knob`` each: ra
 steps, help, title) and builds itself from their values (``build``). ``PROCESSORS`` is the one
 list: ``make_processors``, ``warp``, ``config.KNOBS`` / ``DecodingConfig``, the command-line
 flags, the knob panel, the labs' playground and the explanations are derived from it. Adding a
-processor means writing its class, adding it to ``PROCESSORS`` and testing it.
+processor means writing its class, adding it to ``PROCESSORS`` and testing it
+(``tests/test_add_a_processor.py`` adds one to a copy of the package and checks that no other
+file needs an edit).
 
 Model log-probabilities are used as the logits: softmax(log p) = p, so the order of operations
 is the same as in a library that starts from raw network outputs.
@@ -72,6 +74,17 @@ class LogitsProcessor(Protocol):
     label: str
 
     def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray: ...
+
+
+class ProbsProcessor(Protocol):
+    """A processor that says ``uses_probs = True``: it also takes ``probs = softmax(logits)``
+    (None: it computes them)."""
+
+    name: str
+    label: str
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray,
+                 probs: np.ndarray | None = None) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -1064,7 +1077,7 @@ class Mirostat(Processor):
     μ is the state of a generation: the caller sets ``mu`` before each call (``decode_step``
     takes it from the step before, kept in the Trace) and ``update`` gives the next μ; the
     processor itself keeps nothing between steps, so undo, redo and replay restore μ with the
-    steps. ``label`` says the μ of the last call.
+    steps. ``label`` says the μ of the last call (before any call: τ only).
     """
 
     name = "mirostat"
@@ -1093,7 +1106,9 @@ class Mirostat(Processor):
                                       hi_open=True))
         self.eta = float(check_number("mirostat_eta", eta, 0, math.inf, hi_open=True))
         self.mu = self.initial_mu
-        self.label = self._label()
+        # before a call the label names the processor only (the chain line); a call adds the
+        # μ it cut with (the step's stage)
+        self.label = f"mirostat τ = {_fmt(self.tau)}"
 
     @property
     def initial_mu(self) -> float:

@@ -16,7 +16,6 @@ from typing import Any
 from arlm_tui.decoding.beam import BeamSearch, BeamSnapshot
 from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.session import Session
-from arlm_tui.decoding.strategies import decode_step
 from arlm_tui.decoding.trace import BeamStep, Hypothesis, Trace
 from arlm_tui.lm.base import LanguageModel
 
@@ -104,19 +103,9 @@ def preview_trace(session: Session) -> Trace | None:
     For beam search it is the distribution after the best hypothesis, under the processors a
     beam uses (no sampling warpers). None when the text is done.
     """
-    if session.done:
-        return None
-    config = session.config
-    if config.strategy == "beam":
-        config = config.replace(strategy="greedy")
-    generated = session.generated_ids
-    context = session.prompt_ids + generated
-    logprobs = session.next_logprobs()
-    last = session.traces[-1] if session.traces else None
-    cum = last.cum_logprob if last is not None else 0.0
-    num = last.num_tokens if last is not None else 0
-    return decode_step(session.model, context, logprobs, config, len(generated),
-                       len(session.prompt_ids), cum, num, draws=session.draws)
+    # Session.preview: the step's own processors, draws and state (mirostat's μ), and the
+    # shared text rather than a copy of it
+    return session.preview()
 
 
 def preview_beam(session: Session) -> tuple[BeamStep | None, tuple[Hypothesis, ...]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from arlm_tui.decoding.draws import step_draw
 from arlm_tui.decoding.processors import (
     LogitsProcessor,
     Mirostat,
+    ProbsProcessor,
     dry_breaker_ids,
     entropy,
     softmax,
@@ -183,9 +184,7 @@ def decode_step(
             mirostat = processor
             processor.mu = processor.initial_mu if mirostat_mu is None else float(mirostat_mu)
         if getattr(processor, "uses_probs", False):  # probs = softmax(z): pass it on
-            # such a processor takes probs= (the LogitsProcessor signature lacks it: §1 of
-            # issue #14 gives the processors one declared interface)
-            new = processor(context_ids, z, probs=probs)  # type: ignore[call-arg]
+            new = cast("ProbsProcessor", processor)(context_ids, z, probs=probs)
         else:
             new = processor(context_ids, z)
         new_removed = new == -np.inf

@@ -172,9 +172,19 @@ def describe(config: DecodingConfig) -> str:
     """One sentence on what a decoding config does, made from its numbers alone:
     ``"top-k = 10 keeps only the 10 most probable tokens, then draws one at random"``."""
     penalties = _penalty_clauses(config)
-    if config.strategy == "beam":
+    groups = getattr(config, "num_beam_groups", 1)
+    if config.strategy == "beam" and groups > 1:
+        base = (f"keeps {config.beam_width} partial texts in {groups} groups that extend in "
+                f"turn, a token losing {_num(config.diversity_penalty)} for each earlier group "
+                "that chose it at this step, and returns the best whole one")
+    elif config.strategy == "beam":
         base = (f"keeps the {config.beam_width} most probable partial texts at every step and "
                 "returns the best whole one")
+    elif config.strategy == "contrastive":
+        alpha = config.penalty_alpha
+        base = (f"takes, among the {config.contrastive_top_k} most probable tokens, the one "
+                f"with the best {_num(1 - alpha)}·p − {_num(alpha)}·(largest cosine similarity "
+                "of its hidden state to the earlier ones)")
     elif config.strategy == "greedy" or not config.sampling:
         base = "takes the most probable token at every step"
     else:

@@ -285,19 +285,15 @@ class AttentionMap:
 
 
 def attention_at(model: Any, context_ids: Sequence[int]) -> AttentionMap:
-    """The attention of the last position over the context, for each layer and head."""
-    if not hasattr(type(model), "last_attention") and not hasattr(model, "last_attention"):
+    """The attention of the last position over the context, for each layer and head (the
+    model protocol's ``attention``: None for a backend without attention weights)."""
+    seen = model.attention(list(context_ids))
+    if seen is None:
         return AttentionMap(None, [], f"{model.name} is a {model.backend} model: it has no "
-                            "attention. Switch (m) to a transformer to see where it looks.")
-    model.start([list(context_ids)])
-    weights = model.last_attention
-    if weights is None:
-        return AttentionMap(None, [], f"{model.name} ({model.backend}) has no attention "
-                            "weights: only a transformer has them.")
-    key_ids = getattr(model, "attention_keys", None)
-    if key_ids is None:
-        full = [model.bos_id] + list(context_ids)
-        key_ids = full[-weights.shape[-1]:]
+                            "attention weights (only a transformer has them). Switch (m) to a "
+                            "transformer to see where it looks.")
+    weights = seen.weights
+    key_ids = seen.key_ids or ([model.bos_id, *context_ids])[-weights.shape[-1]:]
     text_of = getattr(model.tokenizer, "token_text", None)
     keys = [(text_of(int(i)) if text_of else model.vocab[int(i)]) for i in key_ids]
     return AttentionMap(np.asarray(weights, dtype=np.float64), keys)

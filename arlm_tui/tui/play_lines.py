@@ -1,6 +1,6 @@
-"""The lines the play screen writes around its views: the views' titles, the why-line, the
-running numbers. Each is a function of a snapshot and explicit arguments (no widget, no
-screen), so what a line says can be read and tested on its own.
+"""The lines the play screen writes around its views: the views' titles, the processor chain,
+the why-line, the running numbers. Each is a function of a snapshot and explicit arguments (no
+widget, no screen), so what a line says can be read and tested on its own.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import math
 
 from rich.text import Text
 
+from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.snapshot import PlaySnapshot
 from arlm_tui.decoding.trace import Trace
 from arlm_tui.numbers import fmt_nats
@@ -54,6 +55,15 @@ def view_title(view: str, snap: PlaySnapshot | None, *, force_mode: bool, select
         if plain + 1 + len(hint) <= room:
             return f"{title} [dim]{hint}[/dim]"
     return title
+
+
+def chain_line(config: DecodingConfig) -> str:
+    """The processors the knobs switch on, in the order they run (``chain: T = 0.8 → top-k =
+    40 → draw``), for the bottom border of the views; "" when none is on."""
+    from arlm_tui.decoding.presets import chain
+
+    steps = chain(config)
+    return "" if len(steps) == 1 else "chain: " + " → ".join(steps)
 
 
 def explain_line(shown: Trace | None, snap: PlaySnapshot, *, force_mode: bool) -> Text:

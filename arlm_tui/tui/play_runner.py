@@ -116,10 +116,11 @@ class PlayRunner:
 
     @property
     def threaded(self) -> bool:
-        """Whether operations run in a worker thread (neural models) or inline (numpy)."""
+        """Whether operations run in a worker thread (neural models) or inline (the backends
+        whose step is cheap: numpy, well under a millisecond; the table of backends says)."""
         if self.always_threaded or self.session is None:
             return True
-        return not inline_step(self.session.model.backend)  # the table of backends says
+        return not inline_step(self.session.model.backend)
 
     @property
     def config(self) -> DecodingConfig:

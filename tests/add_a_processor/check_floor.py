@@ -144,6 +144,15 @@ def test_the_why_line_names_it_when_it_removed_tokens(model):
     assert line.startswith("floor-p = 0.05 kept "), line
 
 
+def test_the_html_page_of_a_session_shows_what_it_removed(model):
+    from arlm_tui.export_html import session_page
+
+    session = Session(model, "the value of", strategy="sample", seed=1, floor_p=0.05)
+    session.step()
+    page = session_page(session)
+    assert "removed by floor" in page and "floor-p = 0.05 kept " in page
+
+
 def test_the_strategy_game_describes_it():
     from arlm_tui.games.name_that_strategy import describe
 

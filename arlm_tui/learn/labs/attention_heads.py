@@ -51,7 +51,7 @@ class HeadAttention:
 
 def head_attention(prompt: str, model: str | None = None, top: int = 5) -> HeadAttention:
     """Read ``prompt`` with a bundled transformer (``model``, else the first one installed)
-    and return every head's attention from the last position (``last_attention``)."""
+    and return every head's attention from the last position (the model's ``attention``)."""
     import_torch()
     from arlm_tui.lm.registry import list_models, load_model
 
@@ -63,14 +63,17 @@ def head_attention(prompt: str, model: str | None = None, top: int = 5) -> HeadA
                                  "(python -m arlm_tui.build_models oracle-transformer)")
         name = bundled[0].name
     loaded = load_model(str(name))
-    if getattr(loaded, "backend", "") != "transformer":
+    if loaded.backend != "transformer":
         raise LabUnavailable(f"model {name!r} is a {loaded.backend} model, not a transformer")
     ids = context_ids(loaded, prompt)
     unknown = tuple(w for w in str(prompt).split()
                     if context_ids(loaded, w) == [loaded.unk_id])
     logprobs, _ = loaded.start([ids])
-    weights = np.asarray(loaded.last_attention, dtype=np.float64)
-    key_ids = loaded.attention_keys or [loaded.bos_id, *ids][-weights.shape[-1]:]
+    seen = loaded.attention(ids)
+    if seen is None:
+        raise LabUnavailable(f"model {name!r} gives no attention weights")
+    weights = np.asarray(seen.weights, dtype=np.float64)
+    key_ids = seen.key_ids or [loaded.bos_id, *ids][-weights.shape[-1]:]
     keys = tuple(token_text(loaded, int(i)) for i in key_ids)
     row = np.asarray(logprobs[0], dtype=np.float64)
     order = np.argsort(-row, kind="stable")[:top]

@@ -237,7 +237,7 @@ def store_bfloat16(out: Path, valid: Sequence[str]) -> tuple[float | None, float
     before = heldout_perplexity()
     file = out / WEIGHTS_FILE
     _write_tensors({k: v.to(torch.bfloat16) for k, v in load_file(str(file)).items()}, file)
-    after = perplexity()
+    after = heldout_perplexity()
     summary = json.loads((out / CONFIG_FILE).read_text(encoding="utf-8")).get("summary", {})
     if after is not None:
         summary["heldout_perplexity"] = after

@@ -38,11 +38,11 @@ from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
 from arlm_tui.decoding.knobs import format_collection, parse_collection
 from arlm_tui.decoding.snapshot import PlaySnapshot, hypothesis_text, unknown_words
 from arlm_tui.errors import ArlmError
-from arlm_tui.tui.analysis import analysis_input
 from arlm_tui.tui.play_lines import (
     VIEW_IDS,
     VIEW_TITLES,
     VIEWS,
+    chain_line,
     explain_line,
     stats_line,
     view_title,
@@ -92,15 +92,6 @@ HELP_TEXT = (
     "speculative decoding, a draft proposing k tokens that the model keeps or replaces (+/− "
     "change k from 1 to 8, d picks another installed draft with the same vocabulary)."
 )
-
-
-def chain_line(config: DecodingConfig) -> str:
-    """The processors the knobs switch on, in the order they run (``chain: T = 0.8 → top-k =
-    40 → draw``), for the bottom border of the views; "" when none is on."""
-    from arlm_tui.decoding.presets import chain
-
-    steps = chain(config)
-    return "" if len(steps) == 1 else "chain: " + " → ".join(steps)
 
 
 def new_seed() -> int:
@@ -784,9 +775,10 @@ class PlayScreen(Screen):
 
         current = self.runner.config
         configs = {name: apply_preset(current, name) for name in PRESETS}
+        now = next((name for name, config in configs.items() if config == current), None)
 
         def done(choice: str | None) -> None:
-            if choice not in configs:
+            if choice not in configs or choice == now:
                 return
             wanted = configs[choice]
             changes = {name: value for name, value in wanted.to_dict().items()
@@ -803,8 +795,9 @@ class PlayScreen(Screen):
             help_text="Each sets a strategy and its processors (every other one off), run "
                       "in the order shown. llama.cpp divides by T after truncating, arlm "
                       "before.",
-            choices=[(name, f"{preset.title}: {chain_text(configs[name])}")
-                     for name, preset in PRESETS.items()]), done)
+            choices=[(name, f"{preset.title}{' (now)' if name == now else ''}: "
+                            f"{chain_text(configs[name])}")
+                     for name, preset in PRESETS.items()], current=now), done)
 
     def action_focus_knobs(self) -> None:
         self._leave_force_mode()
@@ -929,6 +922,8 @@ class PlayScreen(Screen):
         """Recompute the visible analysis view (compare, samples, attention, speculative)."""
         if self.view in ("bars", "beam") or self.session is None:
             return
+        from arlm_tui.tui.analysis import analysis_input  # numpy and the games' counts
+
         view = self.view
         widget = self.query_one(f"#view-{view}")
         given = analysis_input(self.session, self.runner.model_cache, self.runner.model_lock,

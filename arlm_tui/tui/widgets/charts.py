@@ -36,8 +36,11 @@ class DayChart(PlotextPlot):
 
     def render(self) -> RenderResult:
         self.plt.clear_figure()
+        # a label every 10 columns of the plot at most: plotext places labels in the order of a
+        # set (it drops duplicates with one), so labels close enough to push each other aside
+        # landed differently from one run to the next (width 37, 30 days: every 9 columns)
         draw_day_counts(self.plt, self.days, self.counts, self.title,
-                        max_labels=max(2, self.size.width // 9))
+                        max_labels=max(2, (self.size.width - 5) // 10))
         return super().render()
 
 

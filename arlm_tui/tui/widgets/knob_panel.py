@@ -249,7 +249,9 @@ class KnobPanel(Widget, can_focus=True):
             value = format_value(knob, getattr(config, knob.name))
             full = knob_title(knob.name)
             named = f"{full}: " if len(full) > width - 3 - len(value) else ""
-            text = knob_names_as_shown(f"{named}{knob.help}{note}. Range {knob.range_text}.")
+            typed = " ⏎ or → types it." if knob.collection else ""
+            text = knob_names_as_shown(f"{named}{knob.help}{note}. Range {knob.range_text}."
+                                       f"{typed}")
             wrapped = list(Text(text, style=styles["help"]).wrap(self.app.console, width))
             if len(wrapped) > help_lines:  # say that there is more (? and ⏎ show all of it)
                 last = wrapped[help_lines - 1]

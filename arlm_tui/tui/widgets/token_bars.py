@@ -305,6 +305,10 @@ class TokenBars(Widget, can_focus=True):
         out.append("\n")
         parts = [f"H = {fmt_nats(h)} nats", f"exp(H) ≈ {effective:.3g} effective choices",
                  f"{trace.kept} kept", f"H after processors = {fmt_nats(trace.final_entropy)}"]
+        mirostat = getattr(trace, "mirostat", None)
+        if mirostat is not None:  # its state beside the entropy: the bound it cuts with now
+            parts.insert(1, f"mirostat μ = {mirostat.mu_before:.2f} bits" if self.mode != "step"
+                         else f"μ {mirostat.mu_before:.2f} → {mirostat.mu_after:.2f} bits")
         info = parts[0]
         for part in parts[1:]:
             if len(info) + 3 + len(part) <= width - 1:

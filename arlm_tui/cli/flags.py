@@ -1,5 +1,6 @@
 """Value types for command-line flags whose mistakes read as a person would say them
-(``seed must be a whole number ≥ 0, got -1``), not as a range in scientific notation."""
+(``seed must be a whole number ≥ 0, got -1``), not as a range in scientific notation, and the
+``--preset`` flag."""
 
 from __future__ import annotations
 
