@@ -174,6 +174,22 @@ def test_lab(snap_compare, size):
     assert snap_compare(home_app(), terminal_size=size, run_before=run_before)
 
 
+@pytest.mark.parametrize("size", SIZES)
+def test_two_samplers_lab(snap_compare, size):
+    """Lesson 06's two-samplers lab: top-p 0.9 and min-p 0.1 on one distribution."""
+
+    async def run_before(pilot) -> None:
+        from arlm_tui.learn.lessons import load_lessons
+        from arlm_tui.tui.screens.lab import LabScreen
+
+        lesson = load_lessons().get("06-decoding")
+        lab = next(lab for lab in lesson.labs if lab.kind == "two_samplers")
+        pilot.app.push_screen(LabScreen(lab, lesson.title))
+        await settle(pilot)
+
+    assert snap_compare(home_app(), terminal_size=size, run_before=run_before)
+
+
 def small_deck(app: ArlmApp):
     from arlm_tui.learn.cards import Deck, Flashcard
 

@@ -158,7 +158,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
         print(f"  {explain(trace, model.tokenizer.token_text)}")
         print(
-            f"  entropy {trace.entropy:.2f} nats (≈{math.exp(trace.entropy):.1f} effective choices) · "
+            f"  entropy {trace.entropy:.2f} nats (≈{trace.effective_choices:.1f} effective choices) · "
             f"running log-prob {trace.cum_logprob:.2f} · perplexity {trace.perplexity:.2f}\n"
         )
     print("text:", session.text)

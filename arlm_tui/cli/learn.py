@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from arlm_tui.errors import ArlmError
+from arlm_tui.numbers import fmt_percent
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -137,7 +138,7 @@ def cmd_cards_stats(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(stats.to_dict())
         return 0
-    retention = "–" if stats.retention is None else f"{stats.retention:.0%}"
+    retention = fmt_percent(stats.retention)
     print(
         f"cards: {stats.cards} ({stats.new} new, {stats.learning} learning, "
         f"{stats.review} in review)"

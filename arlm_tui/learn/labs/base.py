@@ -73,16 +73,19 @@ def register_lab(
     *,
     one_of: Sequence[Sequence[str]] = (),
     description: str = "",
+    checks: Mapping[str, Callable[[Any], str | None]] | None = None,
 ) -> Callable[[Callable[[dict[str, Any]], Any]], Callable[[dict[str, Any]], Any]]:
     """Register the lab kind ``name``: the decorated function computes what the lab shows from
-    a preset (a dict that has passed ``LAB_KINDS[name]``). A name is registered once."""
+    a preset (a dict that has passed ``LAB_KINDS[name]``). ``checks``: value rules of the
+    kind's own preset keys (what is wrong, or None; the shared rules cover the others). A name
+    is registered once."""
 
     def decorator(from_preset: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
         if name in LAB_REGISTRY:
             raise ValueError(f"lab kind {name!r} is registered twice: in "
                              f"{LAB_REGISTRY[name].module} and in {from_preset.__module__}")
         spec = KindSpec(tuple(required), tuple(optional), tuple(tuple(g) for g in one_of),
-                        description)
+                        description, dict(checks or {}))
         LAB_REGISTRY[name] = LabKind(name, spec, from_preset, from_preset.__module__)
         return from_preset
 

@@ -524,7 +524,7 @@ def _read_spec(node: Node, spec: KindSpec, what: str, line: int, extra: Sequence
     values: dict[str, Any] = {}
     for key, value_node in fields.items():
         value = _construct(value_node)
-        problem = check_value(key, value)
+        problem = check_value(key, value, spec)
         if problem:
             raise _Problem(_line(value_node), f"'{key}' in {what} {problem}")
         values[key] = value

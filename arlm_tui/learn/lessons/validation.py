@@ -6,7 +6,7 @@ YAML and applies these rules with the line of each problem."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from arlm_tui.decoding.config import PLAYGROUND_KNOBS, Knob
@@ -24,12 +24,15 @@ class KindSpec:
     """The keys a lab preset or a fact's ``compute`` mapping must / may have.
 
     ``one_of`` lists alternative key groups: the mapping must hold every key of at least one.
+    ``checks``: value rules of the kind's own keys (each returns what is wrong, or None), tried
+    before the shared rules of ``VALUE_CHECKS``.
     """
 
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
     one_of: tuple[tuple[str, ...], ...] = ()
     description: str = ""
+    checks: Mapping[str, Callable[[Any], str | None]] = field(default_factory=dict)
 
     @property
     def allowed(self) -> tuple[str, ...]:
@@ -327,8 +330,9 @@ for _name, _knob in PLAYGROUND_KNOBS.items():
 
 
 
-def check_value(key: str, value: Any) -> str | None:
-    """What is wrong with ``value`` for the preset / compute key ``key`` ("must be ...", the
-    key's rule in ``VALUE_CHECKS``), or None when it is fine or the key has no rule."""
-    check = VALUE_CHECKS.get(key)
+def check_value(key: str, value: Any, spec: KindSpec | None = None) -> str | None:
+    """What is wrong with ``value`` for the preset / compute key ``key`` ("must be ...": the
+    kind's own rule in ``spec.checks``, else the key's rule in ``VALUE_CHECKS``), or None when it
+    is fine or the key has no rule."""
+    check = (spec.checks.get(key) if spec is not None else None) or VALUE_CHECKS.get(key)
     return None if check is None else check(value)

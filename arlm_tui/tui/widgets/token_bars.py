@@ -17,7 +17,6 @@ live distribution with a cursor to pick the token to force: enter posts
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,6 +29,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from arlm_tui.decoding.processors import PROCESSORS
+from arlm_tui.lm.information import perplexity
 from arlm_tui.numbers import fmt_nats, fmt_prob
 
 _EIGHTHS = " ▏▎▍▌▋▊▉█"
@@ -276,7 +276,7 @@ class TokenBars(Widget, can_focus=True):
 
     def _header(self, trace: Any, out: Text, st: dict[str, Style], width: int) -> None:
         h = trace.entropy
-        effective = math.exp(h) if math.isfinite(h) else float("inf")
+        effective = perplexity(h)  # exp(H): the effective number of choices
         if self.mode == "force":
             out.append("force the next token: ↑↓ pick, ⏎ takes it, esc cancels", st["marker"])
         elif self.mode == "next":

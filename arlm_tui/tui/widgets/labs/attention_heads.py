@@ -1,4 +1,5 @@
-"""The view of the ``attention_heads`` lab; what it draws is computed by ``arlm_tui.learn.labs.attention_heads``."""
+"""The view of the ``attention_heads`` lab; what it draws is computed by
+``arlm_tui.learn.labs.attention_heads``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The view of the ``bpe_steps`` lab; what it draws is computed by ``arlm_tui.learn.labs.bpe_steps``."""
+"""The view of the ``bpe_steps`` lab; what it draws is computed by
+``arlm_tui.learn.labs.bpe_steps``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The view of the ``causal_mask`` lab; what it draws is computed by ``arlm_tui.learn.labs.causal_mask``."""
+"""The view of the ``causal_mask`` lab; what it draws is computed by
+``arlm_tui.learn.labs.causal_mask``."""
 
 from __future__ import annotations
 

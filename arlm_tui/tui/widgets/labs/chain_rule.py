@@ -1,4 +1,5 @@
-"""The view of the ``chain_rule`` lab; what it draws is computed by ``arlm_tui.learn.labs.chain_rule``."""
+"""The view of the ``chain_rule`` lab; what it draws is computed by
+``arlm_tui.learn.labs.chain_rule``."""
 
 from __future__ import annotations
 

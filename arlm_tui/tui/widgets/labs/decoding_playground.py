@@ -1,4 +1,5 @@
-"""The view of the ``decoding_playground`` lab; what it draws is computed by ``arlm_tui.learn.labs.decoding_playground``."""
+"""The view of the ``decoding_playground`` lab; what it draws is computed by
+``arlm_tui.learn.labs.decoding_playground``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The view of the ``entropy_kl`` lab; what it draws is computed by ``arlm_tui.learn.labs.entropy_kl``."""
+"""The view of the ``entropy_kl`` lab; what it draws is computed by
+``arlm_tui.learn.labs.entropy_kl``."""
 
 from __future__ import annotations
 

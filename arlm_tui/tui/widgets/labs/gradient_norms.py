@@ -1,4 +1,5 @@
-"""The view of the ``gradient_norms`` lab; what it draws is computed by ``arlm_tui.learn.labs.gradient_norms``."""
+"""The view of the ``gradient_norms`` lab; what it draws is computed by
+``arlm_tui.learn.labs.gradient_norms``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The view of the ``greedy_vs_beam`` lab; what it draws is computed by ``arlm_tui.learn.labs.greedy_vs_beam``."""
+"""The view of the ``greedy_vs_beam`` lab; what it draws is computed by
+``arlm_tui.learn.labs.greedy_vs_beam``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The view of the ``kv_cache`` lab; what it draws is computed by ``arlm_tui.learn.labs.kv_cache``."""
+"""The view of the ``kv_cache`` lab; what it draws is computed by
+``arlm_tui.learn.labs.kv_cache``."""
 
 from __future__ import annotations
 

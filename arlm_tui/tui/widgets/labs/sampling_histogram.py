@@ -1,4 +1,5 @@
-"""The view of the ``sampling_histogram`` lab; what it draws is computed by ``arlm_tui.learn.labs.sampling_histogram``."""
+"""The view of the ``sampling_histogram`` lab; what it draws is computed by
+``arlm_tui.learn.labs.sampling_histogram``."""
 
 from __future__ import annotations
 

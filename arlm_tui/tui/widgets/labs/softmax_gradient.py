@@ -1,4 +1,5 @@
-"""The view of the ``softmax_gradient`` lab; what it draws is computed by ``arlm_tui.learn.labs.softmax_gradient``."""
+"""The view of the ``softmax_gradient`` lab; what it draws is computed by
+``arlm_tui.learn.labs.softmax_gradient``."""
 
 from __future__ import annotations
 

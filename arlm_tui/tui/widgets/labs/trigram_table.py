@@ -1,4 +1,5 @@
-"""The view of the ``trigram_table`` lab; what it draws is computed by ``arlm_tui.learn.labs.trigram_table``."""
+"""The view of the ``trigram_table`` lab; what it draws is computed by
+``arlm_tui.learn.labs.trigram_table``."""
 
 from __future__ import annotations
 
