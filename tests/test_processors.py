@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 from helpers import every_processor_on
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from arlm_tui.decoding import (
@@ -90,6 +90,10 @@ def test_top_n_sigma_worked_example():
 )
 def test_top_n_sigma_keeps_the_same_tokens_at_every_temperature(z, n, t):
     logits = np.array(z)
+    # exact in arithmetic; in floating point a token lying on the cut (to rounding) may fall
+    # either side once the logits are divided by T: such ties are not what this tests
+    cut = TopNSigma(n).cutoff(logits)
+    assume(np.all(np.abs(logits - cut) > 1e-9 * (1.0 + np.abs(logits).max())))
     alone = kept(TopNSigma(n)(None, logits))
     assert kept(TopNSigma(n)(None, Temperature(t)(None, logits))) == alone
     chain = make_processors(temperature=t, top_n_sigma=n)
