@@ -41,7 +41,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 @functools.cache
-def _knob_table() -> tuple[tuple[tuple[str, Any, str], ...], tuple[str, ...], dict[str, Any]]:
+def _knob_table() -> tuple[tuple[tuple[str, Any, str], ...], tuple[str, ...], dict[str, Any],
+                           tuple[str, ...]]:
     """The knob flags, their names and ``arlm generate``'s defaults, built on first use: the
     knobs come from the processors (``decoding``, which imports numpy), and plain ``arlm``
     must open the app without them."""
@@ -54,7 +55,12 @@ def _knob_table() -> tuple[tuple[tuple[str, Any, str], ...], tuple[str, ...], di
     names = tuple(flag[2:].replace("-", "_") for flag, _, _ in knob_flags)
     # a knob not given: its off value, but 30 tokens
     defaults = {name: KNOBS[name].off for name in names} | {"max_tokens": 30}
-    return knob_flags, names, defaults
+    return knob_flags, names, defaults, KNOBS["strategy"].choices
+
+
+def strategy_choices() -> tuple[str, ...]:
+    """The strategies ``--strategy`` takes (``decoding.STRATEGIES``)."""
+    return _knob_table()[3]
 
 
 def __getattr__(name: str) -> Any:
@@ -78,7 +84,7 @@ _DEMO_DEFAULTS: dict[str, dict[str, Any]] = {
 def add_knob_flags(group: Any, defaults: dict[str, Any] | None = None) -> None:
     """Add ``KNOB_FLAGS`` to an argparse parser or group; ``defaults`` by knob name (None:
     every knob defaults to None, "not given")."""
-    knob_flags, names, _ = _knob_table()
+    knob_flags, names, _, _ = _knob_table()
     for (flag, kind, text), name in zip(knob_flags, names):
         default = None if defaults is None else defaults[name]
         if kind is bool:  # --flag / --no-flag
@@ -345,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="generate a continuation of a prompt")
     model_arg(gen)
     gen.add_argument("--prompt", default="")
-    gen.add_argument("--strategy", choices=("greedy", "sample", "beam"), default="greedy")
+    gen.add_argument("--strategy", choices=strategy_choices(), default="greedy")
     _knob_arguments(gen)
     gen.add_argument("--json", action="store_true", help="print a JSON object")
     gen.set_defaults(func=cmd_generate)

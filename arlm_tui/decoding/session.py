@@ -106,6 +106,9 @@ class Session(RunningScores):
         self._state_seq: TokenSeq | None = None
         self._next_logprobs: np.ndarray | None = None
         self._processor_cache: tuple[DecodingConfig, int, list[LogitsProcessor], dict] | None = None
+        # contrastive search: the last preview (context, config, trace), which the step after
+        # it takes as it is rather than run the model k + 1 more times
+        self._contrastive_preview: tuple[TokenSeq, DecodingConfig, Trace] | None = None
 
     # ------------------------------------------------------------------ what the text is
     @property
@@ -165,12 +168,19 @@ class Session(RunningScores):
         if config.strategy == "beam":
             config = config.replace(strategy="greedy")
         context = self.context
+        cached = self._contrastive_preview
+        if (config.strategy == "contrastive" and cached is not None and cached[0] is context
+                and cached[1] == config):
+            return cached[2]
         logprobs = self._next_for(context)
         cum, num = self._totals()
         processors, config_dict = self._processors(config)
-        return decode_step(self.model, context, logprobs, config, self.num_generated,
-                           len(self._root), cum, num, processors=processors,
-                           config_dict=config_dict)
+        trace = decode_step(self.model, context, logprobs, config, self.num_generated,
+                            len(self._root), cum, num, processors=processors,
+                            config_dict=config_dict)
+        if config.strategy == "contrastive":
+            self._contrastive_preview = (context, config, trace)
+        return trace
 
     @property
     def text(self) -> str:
@@ -364,6 +374,13 @@ class Session(RunningScores):
     def _token_step(self, force: int | None) -> Trace:
         config = self.config
         context = self.context
+        cached = self._contrastive_preview
+        if (config.strategy == "contrastive" and force is None and cached is not None
+                and cached[0] is context and cached[1] == config):
+            trace = cached[2]
+            self._contrastive_preview = None
+            self._records.append(_Record(trace, config, False, context.append(trace.chosen_id)))
+            return trace
         logprobs = self._next_for(context)
         cum, num = self._totals()
         processors, config_dict = self._processors(config)

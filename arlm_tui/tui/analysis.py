@@ -206,7 +206,11 @@ def sample_study(model: Any, context_ids: Sequence[int], config: DecodingConfig,
     if current.strategy == "beam":
         current = current.replace(strategy="sample")
     seeds = [config.seed + i for i in range(n)]
-    texts, nlls, first = _continue(model, context, current, seeds)
+    if current.strategy == "contrastive":  # no randomness: one run stands for all N
+        texts, nlls, first = _continue(model, context, current, seeds[:1])
+        texts, nlls, first = texts * n, nlls * n, first * n
+    else:
+        texts, nlls, first = _continue(model, context, current, seeds)
     label = "current knobs" if config.strategy != "beam" else "current knobs, sampled"
     rows = [_row(label, model, texts, nlls)]
     greedy = config.replace(strategy="greedy", max_tokens=max_tokens)

@@ -102,6 +102,8 @@ def preview_trace(session: Session) -> Trace | None:
     if session.done:
         return None
     config = session.config
+    if config.strategy == "contrastive":  # the session keeps it: the step reuses its work
+        return session.preview()
     if config.strategy == "beam":
         config = config.replace(strategy="greedy")
     generated = session.generated_ids
@@ -126,7 +128,8 @@ def preview_beam(session: Session) -> tuple[BeamStep | None, tuple[Hypothesis, .
         beam = last.beam
         search = BeamSearch.from_snapshot(
             session.model, session.prompt_ids, session.config,
-            BeamSnapshot(tuple(beam.survivors), tuple(beam.finished), beam.step + 1, beam.done))
+            BeamSnapshot(tuple(beam.survivors), tuple(beam.finished), beam.step + 1, beam.done,
+                         beam.num_groups))
     else:
         search = BeamSearch(session.model, session.prompt_ids, session.config,
                             generated_ids=session.generated_ids,
