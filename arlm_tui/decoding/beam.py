@@ -289,6 +289,7 @@ class BeamSearch:
         finished: list[Hypothesis] = []
         group_done: list[bool] = []
         columns: list[list] = [[], [], [], [], [], []]  # parent, token, group, lp, cut, length
+        # (parents, tokens, log-probs and cuts are numpy parts, one per group)
         selected: set[int] = set()  # (g · B + b) · V + w of every candidate kept
         for g in range(groups):
             members = [0] if shared_root else [b for b, h in enumerate(live) if h.group == g]
@@ -329,19 +330,24 @@ class BeamSearch:
 
             # What the step shows: each beam's best few continuations (every survivor is among
             # its beam's best `width`), plus its </s> candidate; kept as columns.
+            rows_of: list[int] = []
+            tokens: list[int] = []
             for i, b in enumerate(members):
                 row = group_scores[i]
                 finite = int(np.count_nonzero(np.isfinite(row)))
                 shown = top_indices(row, min(width + 1, finite)).tolist()
                 if np.isfinite(row[eos]) and eos not in shown:
                     shown.append(eos)
-                n = len(shown)
-                columns[0] += [b] * n
-                columns[1] += shown
-                columns[2] += [g] * n
-                columns[3] += row[shown].tolist()
-                columns[4] += [0.0] * n if cut is None else cut[shown].tolist()
-                columns[5] += [live[b].length + 1] * n
+                rows_of += [i] * len(shown)
+                tokens += shown
+                columns[5] += [live[b].length + 1] * len(shown)
+            rows_index = np.array(rows_of, dtype=np.intp)
+            token_index = np.array(tokens, dtype=np.intp)
+            columns[0].append(np.array(members, dtype=np.int32)[rows_index])
+            columns[1].append(token_index)
+            columns[2].append(np.full(len(tokens), g, dtype=np.int32))
+            columns[3].append(group_scores[rows_index, token_index])
+            columns[4].append(np.zeros(len(tokens)) if cut is None else cut[token_index])
 
             group_finished = _best_first(old_finished + new_finished)[:width]
             finished += group_finished
@@ -358,11 +364,15 @@ class BeamSearch:
             else:
                 group_done.append(False)
 
-        cand_parents = np.array(columns[0], dtype=np.int32)
-        cand_tokens = np.array(columns[1], dtype=np.int32)
-        cand_groups = np.array(columns[2], dtype=np.int32)
-        cand_logprobs = np.array(columns[3], dtype=np.float64)
-        cand_cuts = np.array(columns[4], dtype=np.float64)
+        def joined(parts: list, dtype: Any) -> np.ndarray:
+            return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(
+                0, dtype=dtype)
+
+        cand_parents = joined(columns[0], np.int32)
+        cand_tokens = joined(columns[1], np.int32)
+        cand_groups = joined(columns[2], np.int32)
+        cand_logprobs = joined(columns[3], np.float64)
+        cand_cuts = joined(columns[4], np.float64)
         order = np.lexsort((cand_tokens, cand_parents, cand_groups, -cand_logprobs))
         cand_parents, cand_tokens = cand_parents[order], cand_tokens[order]
         cand_groups, cand_logprobs, cand_cuts = cand_groups[order], cand_logprobs[order], \
