@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from arlm_tui.lm.base import LanguageModel
+from arlm_tui.lm.information import perplexity as perplexity_of
 from arlm_tui.lm.registry import load_model
 from arlm_tui.lm.scoring import score_ids, score_ids_from
 
@@ -42,7 +43,7 @@ def score(model: LanguageModel | str, text: str) -> dict[str, Any]:
     normalized = bool(model.normalized)
     perplexity = bits = None
     if normalized:
-        perplexity = math.exp(nll / n) if math.isfinite(nll) else math.inf
+        perplexity = perplexity_of(nll, n)
         bits = nll / (n * math.log(2)) if math.isfinite(nll) else math.inf
     return {
         "model": model.name,
@@ -60,9 +61,10 @@ def generate(
     model: LanguageModel | str,
     prompt: str = "",
     *,
-    strategy: str = "greedy",
+    strategy: str | None = None,
     max_tokens: int = 50,
     seed: int = 0,
+    preset: str | None = None,
     **knobs: Any,
 ) -> dict[str, Any]:
     """Generate a continuation of ``prompt``; the same dict as ``arlm generate --json``.
@@ -73,17 +75,31 @@ def generate(
     other knobs of ``arlm_tui.decoding.KNOBS`` (temperature, top_p, repetition_penalty,
     beam_width, ..., by name). A knob the strategy would ignore
     (``temperature`` with greedy, ``beam_width`` with sampling, a sampling knob at temperature
-    0) raises ``KnobError`` (a ValueError) rather than being dropped.
+    0) raises ``KnobError`` (a ValueError) rather than being dropped. ``strategy``: greedy
+    unless given (or set by the preset).
 
-    ``steps`` summarises each step without repeating the text (``context_length``; beam
-    hypotheses by length, last token and parent), so it grows linearly with ``max_tokens``.
+    ``preset``: start from a well-known tool's defaults (``"llama.cpp"``, ``"openai"``,
+    ``"hf"``, ``"hf-sample"``; ``arlm_tui.decoding.presets``): its strategy and processor
+    knobs, every other processor knob off; ``strategy`` and knobs given here win over it.
+
+    ``logit_bias``: {token: bias} (a bias in [-100, 100], or ``"ban"``/``-inf``); ``stop``: a
+    string or a list of them; the text stops when it ends with one, and ``stop`` in the result
+    says which (None: ``</s>`` or ``max_tokens`` ended it). ``mirostat_tau``/``mirostat_eta``:
+    mirostat v2; each step's ``mirostat`` gives its μ before and after.
+
+    ``chain``: the processors that ran, in their order, then the choice (``["T = 0.8",
+    "top-k = 40", "draw"]``). ``steps`` summarises each step without repeating the text
+    (``context_length``; beam hypotheses by length, last token and parent), so it grows
+    linearly with ``max_tokens``.
 
     The generation is ``generate_ids``: a stepped ``Session``, the same path as the CLI and the
     play screen, so the same knobs and seed give the same tokens everywhere.
     """
     from arlm_tui.decoding import DecodingConfig, generate_ids
+    from arlm_tui.decoding.presets import chain, merge_knobs
 
     model = _as_model(model)
+    strategy, knobs = merge_knobs(preset, {**knobs, "strategy": strategy}, {}, "greedy")
     config = DecodingConfig(strategy=strategy, max_tokens=max_tokens, seed=seed, **knobs)
     config.check_knobs_apply()
     prompt_ids = model.tokenizer.encode(prompt)
@@ -105,9 +121,11 @@ def generate(
         "logprob": logprob,
         "num_tokens": len(generated),
         "finished": bool(generated) and generated[-1] == model.eos_id,
+        "stop": traces[-1].stop if traces else None,
         "strategy": config.strategy,
         "seed": seed,
         "model": model.name,
         "config": config.to_dict(),
+        "chain": chain(config),
         "steps": [t.to_dict(top_n=5, text=False) for t in traces],
     }

@@ -9,7 +9,6 @@ command's output.
 from __future__ import annotations
 
 import argparse
-import math
 
 #: Held-out stories: a seed the training corpora (seed 0) do not use.
 HELDOUT_SEED = 12_345
@@ -18,7 +17,7 @@ HELDOUT_STORIES = 2_000
 
 def heldout_table(n_stories: int = HELDOUT_STORIES, seed: int = HELDOUT_SEED) -> list[dict]:
     """One row per model trained on the oracle language (and the oracle itself), best first."""
-    from arlm_tui.lm.information import heldout_nll
+    from arlm_tui.lm.information import heldout_nll, perplexity
     from arlm_tui.lm.oracle import OracleLanguage
     from arlm_tui.lm.registry import list_models, load_model
 
@@ -37,7 +36,7 @@ def heldout_table(n_stories: int = HELDOUT_STORIES, seed: int = HELDOUT_SEED) ->
                 "parameters": entry.summary()["parameters"],
                 "tokens": count,
                 "nll_per_token": nll / count,
-                "perplexity": math.exp(nll / count) if math.isfinite(nll) else math.inf,
+                "perplexity": perplexity(nll, count),
             }
         )
     rows.sort(key=lambda r: r["perplexity"])

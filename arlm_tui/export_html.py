@@ -25,6 +25,7 @@ from arlm_tui.decoding.processors import TRUNCATOR_NAMES
 from arlm_tui.decoding.session import Session
 from arlm_tui.decoding.trace import Trace
 from arlm_tui.errors import ArlmError
+from arlm_tui.numbers import fmt_fixed, fmt_prob
 
 #: A saved session larger than this is refused before it is read.
 MAX_SESSION_BYTES = 64 * 1024 * 1024
@@ -71,21 +72,6 @@ def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _num(x: float, digits: int = 3) -> str:
-    x = float(x)
-    if math.isnan(x):
-        return "–"
-    if math.isinf(x):
-        return "∞" if x > 0 else "-∞"
-    return f"{x:.{digits}f}"
-
-
-def _prob(p: float) -> str:
-    if p <= 0:
-        return "0"
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.0e}"
-
-
 def shade_of(prob: float) -> int:
     """Index into SHADES: 0 for p ≥ 0.5 ... 4 for p < 0.01."""
     for index, (bound, _, _) in enumerate(SHADES):
@@ -110,7 +96,7 @@ def after_temperature(trace: Trace) -> np.ndarray:
 def _bar(cls: str, p: float) -> str:
     width = min(max(float(p), 0.0), 1.0) * 100
     return (f'<td class="{cls}"><span class="track"><span class="fill" '
-            f'style="width:{width:.1f}%"></span></span></td><td class="num">{_prob(p)}</td>')
+            f'style="width:{width:.1f}%"></span></span></td><td class="num">{fmt_prob(p)}</td>')
 
 
 def _step_rows(trace: Trace) -> list[str]:
@@ -153,9 +139,9 @@ def _step_block(trace: Trace, index: int, token_text: Any) -> str:
 <th colspan="2">after temperature</th><th colspan="2">final</th><th></th></tr>
 {rows}
 </table>
-<p class="running">entropy {_num(trace.entropy, 2)} nats (≈{_num(trace.effective_choices, 1)}
-effective choices) · running NLL {_num(trace.nll)} nats over {trace.num_tokens} tokens ·
-perplexity {_num(trace.perplexity, 2)}</p>
+<p class="running">entropy {fmt_fixed(trace.entropy, 2)} nats (≈{fmt_fixed(trace.effective_choices, 1)}
+effective choices) · running NLL {fmt_fixed(trace.nll)} nats over {trace.num_tokens} tokens ·
+perplexity {fmt_fixed(trace.perplexity, 2)}</p>
 </section>"""
 
 
@@ -198,7 +184,7 @@ log-perplexity = NLL / T, whose exponential is the perplexity.</p>"""
 
 def session_page(session: Session, *, title: str | None = None) -> str:
     """The session as a complete HTML document (a string)."""
-    from arlm_tui.tui.play_state import generated_probs, text_pieces
+    from arlm_tui.decoding.snapshot import generated_probs, text_pieces
 
     model = session.model
     generated = session.generated_ids
@@ -215,7 +201,7 @@ def session_page(session: Session, *, title: str | None = None) -> str:
         cls = "tok forced" if i < len(forced) and forced[i] else "tok"
         spans.append(
             f'{_e(piece[:lead])}<span class="{cls}" style="background:{colour}" '
-            f'title="p = {_prob(p)}">{_e(piece[lead:])}</span>'
+            f'title="p = {fmt_prob(p)}">{_e(piece[lead:])}</span>'
         )
     legend = " ".join(f'<span class="chip" style="background:{colour}">{_e(label)}</span>'
                       for _, colour, label in SHADES)
@@ -225,8 +211,8 @@ def session_page(session: Session, *, title: str | None = None) -> str:
     title = title or f"arlm session: {model.name}, {config.strategy}"
     token_text = getattr(model.tokenizer, "token_text", None)
     steps = "\n".join(_step_block(t, i, token_text) for i, t in enumerate(traces, start=1))
-    summary = (f"{session.num_tokens} tokens · NLL {_num(session.nll)} nats · perplexity "
-               f"{_num(session.perplexity, 2)} · {_num(session.bits_per_token, 2)} bits per token")
+    summary = (f"{session.num_tokens} tokens · NLL {fmt_fixed(session.nll)} nats · perplexity "
+               f"{fmt_fixed(session.perplexity, 2)} · {fmt_fixed(session.bits_per_token, 2)} bits per token")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

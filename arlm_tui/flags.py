@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from typing import Any
 
 #: The largest seed: NumPy and torch take any 63-bit whole number.
 MAX_SEED = 2**63 - 1
@@ -23,3 +25,34 @@ def seed(text: str) -> int:
             f"got {text}"
         )
     return value
+
+
+def preset(text: str) -> str:
+    """An argparse ``type`` for ``--preset``: a preset's name (``decoding.presets``)."""
+    from arlm_tui.decoding.presets import find_preset
+
+    try:
+        return find_preset(text).name
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_preset_flag(group: Any) -> None:
+    """``--preset NAME``: start from a well-known tool's knobs; flags given beside it win."""
+    from arlm_tui.decoding.presets import PRESETS
+
+    names = ", ".join(f"{p.name} ({p.title})" for p in PRESETS.values())
+    group.add_argument("--preset", type=preset, default=None, metavar="NAME",
+                       help=f"start from a preset's strategy and knobs (other knobs off); "
+                       f"knob flags given too win over it: {names}")
+
+
+def with_preset(args: argparse.Namespace, names: Sequence[str], defaults: dict[str, Any],
+                default_strategy: str | None) -> tuple[str | None, dict[str, Any]]:
+    """(strategy, knobs) from parsed flags: ``defaults``, then ``--preset``'s knobs, then the
+    knob flags given (``names``; None = not given) and ``--strategy``."""
+    from arlm_tui.decoding.presets import merge_knobs
+
+    given = {name: getattr(args, name, None) for name in names}
+    given["strategy"] = getattr(args, "strategy", None)
+    return merge_knobs(getattr(args, "preset", None), given, defaults, default_strategy)

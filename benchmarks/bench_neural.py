@@ -10,8 +10,11 @@ of 4 layers × 128 × 4 heads with a 5,000-token vocabulary (greedy, top-p, min-
 50,257) written as a GPT-2 checkpoint folder that arlm loads memory-mapped (``lm.neural.gpt2``)
 and ``transformers`` loads with ``from_pretrained`` (greedy, top-p: ≥ 3×; beam 4: ≥ 2×), with
 the fraction of the arithmetic limit each side reaches (FLOPs per token ÷ this machine's
-single-core matmul throughput); and what the processors top-k, top-p, min-p and typical-p
-together add to a greedy step at 50,257 tokens (target ≤ 25 %).
+single-core matmul throughput) and of the memory limit (bytes a step reads ÷ one thread's read
+bandwidth: at one token a step reads every weight to do two FLOPs with it, so this is the
+limit that binds, and the highest speed-up over ``generate()`` it allows is printed); and
+what the processors top-k, top-p, min-p and typical-p together add to a greedy step at 50,257
+tokens (target ≤ 25 %).
 
 Both sides run the same net: by default the bundled ``oracle-transformer`` (4 layers, d_model
 128, 4 heads, 1024 positions, the oracle's vocabulary), on our side as arlm loads it and on
@@ -328,6 +331,21 @@ def matmul_flops() -> float:
     return 2 * 2048**3 / best_of(3, lambda: a @ b)
 
 
+def read_bandwidth() -> float:
+    """Bytes/s one thread reads from memory: a float32 sum over 256 MB (8× the L3 cache), the
+    floor of a one-token step, which reads every weight once and does two FLOPs per weight."""
+    a = torch.randn(64 << 20)
+    a.sum()
+    return a.numel() * 4 / best_of(5, a.sum)
+
+
+def bytes_per_step(layers: int, d: int, vocab: int, position: int, rows: int) -> float:
+    """Bytes a step must read, in float32: the block matrices (12·d² a layer) and the output
+    matrix E (V·d) once for all ``rows``, and each row's cached keys and values (2·d a layer
+    and position). Biases, norms and the few embedding rows are left out (< 0.1 %)."""
+    return 4.0 * (layers * 12 * d * d + vocab * d + rows * layers * 2 * d * position)
+
+
 def flops_per_token(layers: int, d: int, vocab: int, position: int) -> float:
     """Multiply-adds ×2 of one token's step: 12·d² weights a block, attention over
     ``position`` keys (q·k and a·v, 2·d each), the output product d·V."""
@@ -417,10 +435,11 @@ def sizes_main(repeats: int) -> int:
     from arlm_tui.lm.registry import load_model
 
     set_inference_threads()
-    limit = matmul_flops()
+    limit, bandwidth = matmul_flops(), read_bandwidth()
     print(f"one thread, torch {torch.__version__}, transformers {transformers.__version__}; "
-          f"single-core float32 matmul: {limit / 1e9:.1f} GFLOP/s; {NEW_TOKENS} new tokens, "
-          "arlm with a full Trace per step")  # fmt: skip
+          f"single-core float32 matmul: {limit / 1e9:.1f} GFLOP/s, memory read: "
+          f"{bandwidth / 1e9:.1f} GB/s; {NEW_TOKENS} new tokens, arlm with a full Trace per "
+          "step")  # fmt: skip
     header = f"{'':<28}{'arlm tok/s':>11}{'HF tok/s':>10}{'speed-up':>10}{'target':>8}"
 
     small = our_model(5000, None)
@@ -454,14 +473,23 @@ def sizes_main(repeats: int) -> int:
               f"{memory}; "
               f"max |Δ log p| {delta:.1e}")  # fmt: skip
         flops = flops_per_token(12, 768, 50257, 130)
-        print(f"{header}{'arlm limit':>12}{'HF limit':>10}")
+        # "limit": FLOPs per step ÷ the matmul's FLOP/s; "mem": bytes per step ÷ the read
+        # bandwidth (a step at 100 % of it cannot go faster in float32 on one core)
+        print(f"{header}{'arlm limit':>12}{'HF limit':>10}{'arlm mem':>10}{'HF mem':>8}")
         for label, target in (("greedy", 3), ("top-p 0.9", 3), ("beam 4", 2)):
             mine = tokens_per_second(big, prompt, label, repeats)
             other = hf_tokens_per_second(hf, big.bos_id, prompt, label, repeats)
             rows = 4 if label == "beam 4" else 1
+            moved = bytes_per_step(12, 768, 50257, 130, rows)
             print(f"{label:<28}{mine:11.1f}{other:10.1f}{mine / other:9.1f}×{target:7.0f}×"
                   f"{' ok' if mine / other >= target else ' below'}"
-                  f"{mine * rows * flops / limit:11.1%}{other * rows * flops / limit:10.1%}")
+                  f"{mine * rows * flops / limit:11.1%}{other * rows * flops / limit:10.1%}"
+                  f"{mine * moved / bandwidth:10.0%}{other * moved / bandwidth:8.0%}")
+            if rows == 1:
+                floor = moved / bandwidth
+                print(f"{'':<4}float32 floor: {moved / 1e6:.0f} MB a step = {floor * 1e3:.1f} "
+                      f"ms; no one-thread float32 step beats HF's {1e3 / other:.1f} ms by more "
+                      f"than {1 / (other * floor):.1f}×")
         plain, knobs = processor_overhead(big, prompt, repeats)
         print(f"\nprocessors at 50,257 tokens: greedy step {plain * 1e3:.1f} ms, sampling with "
               f"top-k, top-p, min-p and typical-p {knobs * 1e3:.1f} ms: "

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import fsrs
 import pytest
 
+from arlm_tui.cli import learn as cli_learn
 from arlm_tui.errors import ArlmError
-from arlm_tui.learn import cli_learn
 from arlm_tui.learn.cards import (
     DEFAULT_NEW_PER_DAY,
     MY_CARDS_FILE,

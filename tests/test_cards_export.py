@@ -10,7 +10,7 @@ import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
-from arlm_tui.learn import cli_learn
+from arlm_tui.cli import learn as cli_learn
 from arlm_tui.learn.cards import MY_CARDS_FILE, Flashcard
 from arlm_tui.learn.export import (
     ANKI_DECK_ID,

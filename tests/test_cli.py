@@ -198,6 +198,10 @@ def test_python_dash_m_and_console_script_run():
     bad = subprocess.run([sys.executable, "-m", "arlm_tui", "generate", "--model", "nope"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    # the command line is a package: ``python -m arlm_tui.cli`` runs it as it did the module
+    bad = subprocess.run([sys.executable, "-m", "arlm_tui.cli", "generate", "--model", "nope"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown model 'nope'" in bad.stderr
 
 
 def test_demo_steps_through_a_generation(capsys):

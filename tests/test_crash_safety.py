@@ -61,7 +61,7 @@ def test_killed_terminal_review_keeps_every_saved_review(tmp_path):
     script = (
         "import sys; from pathlib import Path; import arlm_tui.paths as p; "
         f"p.lessons_dir = lambda: Path({str(lessons)!r}); "
-        "from arlm_tui.learn.cli_learn import main; sys.exit(main(['cards', 'review']))"
+        "from arlm_tui.cli.learn import main; sys.exit(main(['cards', 'review']))"
     )
     proc, lines = _start(["-c", script], tmp_path)
     try:

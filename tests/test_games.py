@@ -484,7 +484,7 @@ def test_summary_line(store):
 
 # --------------------------------------------------------------------------- the command
 def _parser():
-    from arlm_tui.games import cli_games
+    from arlm_tui.cli import games as cli_games
 
     parser = argparse.ArgumentParser(prog="arlm")
     cli_games.register(parser.add_subparsers(dest="command"))
@@ -521,10 +521,28 @@ def test_cli_rejects_unknown_game():
         _parser().parse_args(["games", "chess"])
 
 
+@pytest.mark.parametrize("argv, mode", [
+    (["games"], {"game": None, "seed": None, "model": None, "source": "oracle"}),
+    (["games", "tune-the-knobs", "--seed", "4", "--model", STORY_TRIGRAM],
+     {"game": "tune-the-knobs", "seed": 4, "model": STORY_TRIGRAM, "source": "oracle"}),
+    (["games", "be-the-model", "--source", "pyref"],
+     {"game": "be-the-model", "seed": None, "model": None, "source": "pyref"}),
+])
+def test_arlm_games_opens_the_one_app_in_games_mode(monkeypatch, argv, mode):
+    from arlm_tui.cli import main
+    from arlm_tui.tui import app
+
+    opened = []
+    monkeypatch.setattr(app, "run_app", lambda initial, **options: opened.append(
+        (initial, options)) or 0)
+    assert main(argv) == 0
+    assert opened == [("games", mode)]
+
+
 def test_games_engine_never_imports_textual():
     code = (
         "import sys\n"
-        "import arlm_tui.games, arlm_tui.games.progression, arlm_tui.games.cli_games\n"
+        "import arlm_tui.games, arlm_tui.games.progression, arlm_tui.cli.games\n"
         "from arlm_tui.games.beat_greedy import BeatGreedyPuzzle\n"
         "BeatGreedyPuzzle(0)\n"
         "assert 'textual' not in sys.modules, 'textual imported'\n"

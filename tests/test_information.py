@@ -216,3 +216,24 @@ def test_no_ngram_beats_the_oracle_floor(oracle):
         ngram = NGramModel.fit([oracle.tokenizer.encode(t) for t in train], oracle.tokenizer,
                                order=order, smoothing="kn")
         assert heldout_perplexity(ngram, heldout) > floor * 1.1, order
+
+
+def test_one_perplexity_helper_for_every_caller():
+    from arlm_tui.lm.information import perplexity
+
+    assert perplexity(math.log(8) * 3, 3) == pytest.approx(8.0)
+    assert perplexity(math.log(5)) == pytest.approx(5.0)  # exp of a mean NLL or an entropy
+    assert perplexity(math.inf, 4) == math.inf  # a token of probability 0
+    assert perplexity(1e6, 1) == math.inf  # exp overflows: infinite, not an OverflowError
+    assert math.isnan(perplexity(0.0, 0)) and math.isnan(perplexity(math.nan, 2))
+
+
+def test_cross_entropy_nats_matches_the_checked_one():
+    from arlm_tui.lm.information import cross_entropy_nats, entropy_nats
+
+    p = np.array([0.5, 0.25, 0.25, 0.0])
+    q = np.array([0.25, 0.25, 0.25, 0.25])
+    assert cross_entropy_nats(p, q) == pytest.approx(cross_entropy(p, q)) == pytest.approx(
+        math.log(4))
+    assert cross_entropy_nats(p, p) == pytest.approx(entropy_nats(p))
+    assert cross_entropy_nats(p, np.array([1.0, 0.0, 0.0, 0.0])) == math.inf

@@ -118,6 +118,33 @@ def test_the_compiled_exp_is_accurate_and_clamps_underflow():
 
 
 @pytest.mark.parametrize("bf16", [False, True])
+def test_in_out_products_match_numpy_for_every_batch_size_and_tail(bf16):
+    """``_affine_in_out`` (GPT-2's (in, out) layout) against numpy, for 1 to 9 rows (fewer than
+    four take ``_affine_in_out_few``), inputs that leave 0–7 rows after the groups of eight and
+    four, and outputs over whole rows and in tiles; and one row alone gives the same numbers as
+    in a batch of two."""
+    rng = np.random.default_rng(3)
+    for n, m in ((16, 24), (13, 40), (21, 1500), (7, 2100), (40, 3072)):
+        w = rng.standard_normal((n, m), dtype=np.float32)
+        if bf16:
+            w = (w.view(np.uint32) >> 16).astype(np.uint16)
+            wide = (w.astype(np.uint32) << 16).view(np.float32)
+        else:
+            wide = w
+        bias = rng.standard_normal(m, dtype=np.float32)
+        for B in range(1, 10):
+            x = rng.standard_normal((B, n), dtype=np.float32)
+            y = np.empty((B, m), np.float32)
+            kernels._affine_in_out(x, w, bias, y)
+            expected = x.astype(np.float64) @ wide.astype(np.float64) + bias
+            np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4 * np.sqrt(n))
+            if B == 2:
+                alone = np.empty((1, m), np.float32)
+                kernels._affine_in_out(x[1:], w, bias, alone)
+                np.testing.assert_array_equal(alone[0], y[1])
+
+
+@pytest.mark.parametrize("bf16", [False, True])
 def test_every_single_step_matches_the_full_forward_pass(path, bf16):
     model = make_model(bf16=bf16)
     ids = np.random.default_rng(1).integers(3, V, 14).tolist()

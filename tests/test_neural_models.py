@@ -316,7 +316,7 @@ def test_feed_forward_reads_only_its_window():
 
 def test_importing_the_package_does_not_import_torch():
     code = (
-        "import sys, arlm_tui.lm.neural, arlm_tui.lm.neural.config, arlm_tui.train.cli_neural; "
+        "import sys, arlm_tui.lm.neural, arlm_tui.lm.neural.config, arlm_tui.cli.train_neural; "
         "print('torch' in sys.modules)"
     )
     out = subprocess.run(

@@ -65,3 +65,27 @@ async def test_the_knob_panel_help_names_knobs_as_on_screen():
         await pilot.pause()
         text = rendered(panel)
         assert "min-p times" in text and "min_p" not in text
+
+
+def test_the_other_formats_live_here_too():
+    from arlm_tui.numbers import fmt_fixed, fmt_number, fmt_percent, fmt_perplexity
+
+    assert fmt_perplexity(12.345) == "12.3" and fmt_perplexity(math.inf) == "∞"
+    assert fmt_perplexity(None) == "–" and fmt_perplexity(math.nan) == "–"
+    assert fmt_fixed(-math.inf, 2) == "−∞" and fmt_fixed(2.0, 1) == "2.0"
+    assert fmt_percent(0.416) == "42%" and fmt_percent(None) == "–"
+    # the labs' table format: any magnitude in a few characters
+    assert fmt_number(2.5) == "2.5" and fmt_number(0.012345) == "0.0123"
+    assert fmt_number(1.5e-5) == "1.50e-5" and fmt_number(123456.0) == "1.23e+5"
+    assert fmt_number(0) == "0" and fmt_number(None) == "–" and fmt_number(-math.inf) == "−∞"
+
+
+def test_screens_and_html_share_the_formats():
+    from arlm_tui import export_html
+    from arlm_tui.tui.widgets import beam_view
+    from arlm_tui.tui.widgets.labs import num
+
+    assert num(0.012345) == "0.0123"
+    assert beam_view._fmt(-3.14159) == "   -3.14" and beam_view._fmt(-math.inf).strip() == "−∞"
+    # the HTML page writes a tiny probability as the bars do, not as "1e-04"
+    assert export_html.fmt_prob(1e-4) == fmt_prob(1e-4) == "1.0e-4"

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import every_processor_on
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -451,13 +452,13 @@ def test_processor_never_mutates_input_and_keeps_one_token(proc):
 def test_processor_order_and_off_values_make_no_processor():
     assert make_processors() == []
     assert make_processors(temperature=0.0, top_k=5) == []  # T = 0 is greedy
-    procs = make_processors(
+    procs = make_processors(**every_processor_on(  # a processor not named here: on too
         min_tokens=1, repetition_penalty=1.2, frequency_penalty=0.3, presence_penalty=0.2,
         dry_multiplier=0.5, no_repeat_ngram=2, temperature=0.7,
         top_n_sigma=2.0, top_k=5,
         top_p=0.9, min_p=0.05, typical_p=0.95, epsilon=1e-4, eta=1e-3,
-        xtc_probability=0.5,
-    )
+        xtc_probability=0.5, mirostat_tau=5.0, logit_bias={"x": 1.0},
+    ), token_id=lambda t: 0)
     assert [p.name for p in procs] == list(PROCESSOR_ORDER)
     assert [p.name for p in make_processors(top_p=0.9, min_tokens=2, sampling=False)] == [
         "min_length"
@@ -679,7 +680,7 @@ def test_every_processor_declares_its_knobs_and_builds_itself():
 
     assert [cls.name for cls in PROCESSORS] == list(PROCESSOR_ORDER)
     off = {name: knob.off for name, knob in KNOBS.items()}
-    context = BuildContext(eos_id=2, prompt_length=1)
+    context = BuildContext(eos_id=2, prompt_length=1, token_id=lambda token: 0)
     for cls in PROCESSORS:
         assert cls.knobs, cls.name
         for knob in cls.knobs:
@@ -688,7 +689,11 @@ def test_every_processor_declares_its_knobs_and_builds_itself():
         assert cls.build(off, context) is None  # at its off value it is left out
         on = dict(off)
         knob = cls.knobs[0]
-        on[knob.name] = knob.fine_step if knob.off == knob.min else knob.off - knob.fine_step
+        if knob.type is dict:  # the logit bias: one token
+            on[knob.name] = knob.check({"x": knob.fine_step})
+        else:
+            on[knob.name] = (knob.fine_step if knob.off == knob.min
+                             else knob.off - knob.fine_step)
         built = cls.build(on, context)
         assert built is not None and built.name == cls.name and built.label
 
@@ -721,7 +726,12 @@ def test_the_command_line_and_the_knob_panel_offer_every_knob():
     assert set(KNOB_NAMES) == set(KNOBS) - {"strategy"}
     assert {flag: text for flag, _, text in KNOB_FLAGS}["--typical-p"] == KNOBS["typical_p"].help
     args = build_parser().parse_args(["generate", "--model", "m", "--typical-p", "0.5"])
-    assert args.typical_p == 0.5 and args.top_k == KNOBS["top_k"].off
+    assert args.typical_p == 0.5 and args.top_k is None  # not given: filled in below
+    from arlm_tui.cli.base import knobs_with_preset
+
+    strategy, knobs = knobs_with_preset(args)
+    assert strategy == "greedy" and knobs["typical_p"] == 0.5
+    assert knobs["top_k"] == KNOBS["top_k"].off
     assert PANEL_KNOBS == tuple(KNOBS)
     assert "typical_p" in SWITCHABLE and "temperature" not in SWITCHABLE
     assert knob_title("typical_p") == "typical-p" and knob_title("typical_p", 8) == "typical"

@@ -274,6 +274,31 @@ def test_switching_into_beam_and_forcing_in_beam_mode(model):
     assert s.generated_ids[:5] == committed and len(s.generated_ids) == 6
 
 
+def test_a_beam_begun_mid_text_numbers_its_steps_as_the_text_does(model):
+    """After two sampled steps the first beam step is the text's step 3 (index 2), not the
+    search's step 1; so is the next one after a forced token, and the live preview's."""
+    from arlm_tui.decoding.snapshot import preview_beam
+
+    s = Session(model, [], strategy="sample", seed=3, max_tokens=9, min_tokens=9)
+    s.step()
+    s.step()
+    s.configure(strategy="beam", beam_width=3)
+    preview, _ = preview_beam(s)
+    assert preview.step == 2
+    trace = s.step()
+    assert trace.step == trace.beam.step == 2
+    assert preview_beam(s)[0].step == 3
+    s.force("w5")  # index 3; the beam restarts after it
+    assert preview_beam(s)[0].step == 4
+    trace = s.step()
+    assert trace.step == trace.beam.step == 4
+    s.undo()
+    s.undo()
+    trace = s.step()  # rebuilt from the text after the undo
+    assert trace.step == trace.beam.step == 3
+    assert [t.beam.step for t in s.traces if t.beam is not None] == [2, 3]
+
+
 # ------------------------------------------------------------------------------ save and replay
 def busy_session(model) -> Session:
     s = Session(model, "w3 w4", strategy="sample", seed=8, max_tokens=12, temperature=1.3)

@@ -264,7 +264,7 @@ def test_progress_bar_redraws_one_line_on_a_terminal():
 
 # ----------------------------------------------------------------------------- command line
 def test_register_adds_the_five_subcommands():
-    from arlm_tui.train import cli_neural
+    from arlm_tui.cli import train_neural as cli_neural
 
     parser = argparse.ArgumentParser()
     cli_neural.register(parser.add_subparsers(dest="kind"))

@@ -16,12 +16,19 @@ from tui_helpers import settle
 from arlm_tui.games import beat_greedy, name_that_strategy, progression, score_text
 from arlm_tui.games import tune_the_knobs as ttk
 from arlm_tui.learn.store import Store
+from arlm_tui.tui.app import ArlmApp
 from arlm_tui.tui.screens.game_be_the_model import BeTheModelScreen
 from arlm_tui.tui.screens.game_beat_greedy import BeatGreedyScreen, ChoiceBars
 from arlm_tui.tui.screens.game_name_that_strategy import NameThatStrategyScreen
 from arlm_tui.tui.screens.game_tune_the_knobs import TuneTheKnobsScreen, parse_setting
-from arlm_tui.tui.screens.games import GamesApp, GamesScreen, ScoresScreen
+from arlm_tui.tui.screens.games import GamesScreen, ScoresScreen
 from arlm_tui.tui.screens.help import HelpScreen
+from arlm_tui.tui.settings import Settings
+
+
+def games_app(game: str | None = None, **options: Any) -> ArlmApp:
+    """The app in games mode (what ``arlm games [NAME]`` runs), with default settings."""
+    return ArlmApp("games", game=game, settings=Settings(), save_settings=False, **options)
 
 
 class OneScreenApp(App):
@@ -302,7 +309,7 @@ async def test_tune_the_knobs_give_up_and_missing_model(store):
 # --------------------------------------------------------------------------- menu and scores
 async def test_games_app_menu_scores_and_direct_open(store):
     store.mark_lesson_completed("01-generative-models")
-    app = GamesApp("beat-greedy", seed=2, store=store)
+    app = games_app("beat-greedy", seed=2, store=store)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, BeatGreedyScreen) and app.screen.seed == 2
@@ -327,12 +334,12 @@ async def test_games_app_menu_scores_and_direct_open(store):
         await pilot.press("2")
         await settle(pilot)
         assert isinstance(app.screen, NameThatStrategyScreen)
-        await pilot.press("escape", "escape")
-    assert not app.is_running
+        await pilot.press("escape", "escape")  # the game, then the menu: arlm games quits
+    assert not app.is_running and app.return_value == 0
 
 
 async def test_games_menu_highlights_what_each_game_teaches(store):
-    app = GamesApp(store=store)
+    app = games_app(store=store)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         menu = app.screen.query_one("#games-menu")
@@ -346,7 +353,7 @@ async def test_games_menu_highlights_what_each_game_teaches(store):
         assert isinstance(app.screen, HelpScreen)
 
 
-def test_games_app_rejects_unknown_games():
-    with pytest.raises(ValueError, match="initial"):
-        GamesApp("chess")
+def test_games_mode_rejects_unknown_games():
+    with pytest.raises(ValueError, match="game"):
+        games_app("chess")
 

@@ -12,10 +12,11 @@ import pytest
 from rich.console import Console
 from tui_helpers import settle
 
+from arlm_tui.cli.play import cmd_play, knobs_from_args
+from arlm_tui.cli.play import register as register_play_command
 from arlm_tui.errors import ArlmError
 from arlm_tui.lm.registry import DEFAULT_MODEL
 from arlm_tui.tui.app import ArlmApp
-from arlm_tui.tui.cli_play import cmd_play, knobs_from_args, register_play_command
 from arlm_tui.tui.screens.help import HelpScreen
 from arlm_tui.tui.screens.home import HomeScreen
 from arlm_tui.tui.screens.play import PlayScreen
@@ -177,8 +178,8 @@ def test_starting_on_the_play_screen():
 
 
 def test_play_command_module_does_not_import_textual():
-    code = ("import sys, argparse; from arlm_tui.tui.cli_play import register_play_command; "
-            "register_play_command(argparse.ArgumentParser().add_subparsers()); "
+    code = ("import sys, argparse; from arlm_tui.cli.play import register; "
+            "register(argparse.ArgumentParser().add_subparsers()); "
             "print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)

@@ -417,9 +417,10 @@ async def test_a_lesson_formula_wraps_in_a_narrow_reader():
 @pytest.mark.parametrize("game", ["be-the-model", "tune-the-knobs", "beat-greedy",
                                   "name-that-strategy"])
 async def test_every_game_shows_help_quit_and_back_at_80x24(game):
-    from arlm_tui.tui.screens.games import GamesApp
+    from arlm_tui.tui.app import ArlmApp
+    from arlm_tui.tui.settings import Settings
 
-    app = GamesApp(game, seed=1)
+    app = ArlmApp("games", game=game, seed=1, settings=Settings(), save_settings=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         shown = visible_footer_keys(app)

@@ -19,13 +19,16 @@ from tui_helpers import settle
 from arlm_tui.learn.cards import Deck, Flashcard
 from arlm_tui.learn.lessons import format_number, load_lessons
 from arlm_tui.learn.store import Store
+from arlm_tui.tui.app import ArlmApp
+from arlm_tui.tui.screens.home import HomeScreen
 from arlm_tui.tui.screens.lab import LabScreen, TextPrompt
 from arlm_tui.tui.screens.lessons import LessonListScreen
 from arlm_tui.tui.screens.reader import LessonReaderScreen
 from arlm_tui.tui.screens.review import ReviewScreen
 from arlm_tui.tui.screens.selfcheck import SelfCheckScreen
 from arlm_tui.tui.screens.stats import StatsScreen
-from arlm_tui.tui.widgets.lab_views import LAB_VIEWS, LabView
+from arlm_tui.tui.settings import Settings
+from arlm_tui.tui.widgets.labs import LAB_VIEWS, LabView
 
 LESSONS = load_lessons()
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -454,7 +457,7 @@ async def test_chain_rule_bpe_and_playground_controls():
 
     async with open_lab("06-decoding", "lab1") as (pilot, view):
         assert view.result.kept == 4
-        from arlm_tui.tui.widgets.lab_views import PLAYGROUND_KNOBS
+        from arlm_tui.tui.widgets.labs import PLAYGROUND_KNOBS
 
         rows = [name for name, *_ in PLAYGROUND_KNOBS]
         await pilot.press(*["down"] * rows.index("top_p"), *["left"] * 4)  # top-p 1 → 0.8
@@ -555,8 +558,10 @@ def small_deck(store: Store) -> Deck:
 async def test_review_session_commits_every_rating(store):
     deck = small_deck(store)
     clock = Clock()
-    app = LearnApp(lambda: ReviewScreen(deck, clock=clock))
+    app = ArlmApp(settings=Settings(), save_settings=False, store=store)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_review(deck, clock=clock)  # what the home screen's "cards" does, with this deck
         await settle(pilot)
         review = app.screen
         assert review.current.card.id == "test/c0"
@@ -589,22 +594,24 @@ async def test_review_session_commits_every_rating(store):
         assert "Nothing is due" in text_of(review, "#review-front")
         assert store.review_count() == review.done >= 5
         assert {r.card_id for r in store.reviews()} == set(deck.cards)
-        await pilot.press("s")
+        await pilot.press("s")  # through the app: the screens do not import each other
         await settle(pilot)
         stats = app.screen
-        assert isinstance(stats, StatsScreen)
+        assert isinstance(stats, StatsScreen) and stats.deck is deck
         numbers = text_of(stats, "#stats-numbers")
         assert f"{review.done} in total" in numbers and "streak" in numbers
         assert stats.stats.retention == pytest.approx((review.done - 1) / review.done)
         await pilot.press("escape", "escape")
-        assert not isinstance(app.screen, (ReviewScreen, StatsScreen))
+        assert isinstance(app.screen, HomeScreen)
 
 
 async def test_stats_screen_forecast_and_review_shortcut(store):
     deck = small_deck(store)
     deck.answer("test/c0", 3, NOW - timedelta(days=1))  # due 10 min later: overdue today
-    app = LearnApp(lambda: StatsScreen(deck, clock=Clock()))
+    app = ArlmApp(settings=Settings(), save_settings=False, store=store)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_stats(deck, clock=Clock())
         await settle(pilot)
         stats = app.screen.stats
         assert stats.reviews_total == 1 and stats.streak == 1
@@ -612,7 +619,29 @@ async def test_stats_screen_forecast_and_review_shortcut(store):
         assert "1 day in a row" in text_of(app.screen, "#stats-numbers")
         await pilot.press("c")
         await settle(pilot)
-        assert isinstance(app.screen, ReviewScreen)
+        assert isinstance(app.screen, ReviewScreen) and app.screen.deck is deck
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_stats_screen_charts_fit_on_the_screen(store, size):
+    """Both charts are whole on the screen, above the footer, without scrolling (at 80×24 they
+    ran below it); the forecast's table shows where there is room for it too."""
+    from arlm_tui.tui.app import ArlmApp
+
+    class SizedApp(LearnApp):  # the real app's size classes (-tiny … -very-tall)
+        HORIZONTAL_BREAKPOINTS = ArlmApp.HORIZONTAL_BREAKPOINTS
+        VERTICAL_BREAKPOINTS = ArlmApp.VERTICAL_BREAKPOINTS
+
+    deck = small_deck(store)
+    app = SizedApp(lambda: StatsScreen(deck, clock=Clock()))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        footer_top = screen.query_one("ArlmFooter").region.y
+        for chart in ("#stats-forecast-chart", "#stats-history-chart"):
+            region = screen.query_one(chart).region
+            assert region.height >= 10 and region.bottom <= footer_top, (chart, region)
+        assert screen.query_one("#stats-forecast").display == (size[1] >= 44)
 
 
 # --------------------------------------------------------------------------- snapshots

@@ -218,6 +218,5 @@ def test_games_menu(snap_compare, size):
 @pytest.mark.parametrize("game", ["be-the-model", "name-that-strategy", "beat-greedy",
                                   "tune-the-knobs"])
 def test_game(snap_compare, size, game):
-    from arlm_tui.tui.screens.games import GamesApp
-
-    assert snap_compare(GamesApp(game, seed=1), terminal_size=size, run_before=settle)
+    app = ArlmApp("games", game=game, seed=1, settings=Settings(), save_settings=False)
+    assert snap_compare(app, terminal_size=size, run_before=settle)

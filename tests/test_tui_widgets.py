@@ -9,6 +9,7 @@ import pytest
 
 from arlm_tui.decoding.config import KNOBS, DecodingConfig
 from arlm_tui.decoding.session import Session
+from arlm_tui.decoding.snapshot import snapshot, text_pieces
 from arlm_tui.decoding.strategies import decode_step
 from arlm_tui.lm.table import TableModel, greedy_trap_model, random_model
 from arlm_tui.numbers import fmt_prob
@@ -20,7 +21,6 @@ from arlm_tui.tui.analysis import (
     sample_study,
     speculative_demo,
 )
-from arlm_tui.tui.play_state import snapshot, text_pieces
 from arlm_tui.tui.screens.play import parse_knob
 from arlm_tui.tui.widgets.generated_text import shade_of
 from arlm_tui.tui.widgets.knob_panel import allowed_step, format_value, knob_title, step_value

@@ -3,6 +3,8 @@ screen started on the bundled n-gram model."""
 
 from __future__ import annotations
 
+from textual.worker import WorkerCancelled
+
 from arlm_tui.tui.app import ArlmApp
 from arlm_tui.tui.screens.play import PlayScreen
 from arlm_tui.tui.settings import Settings
@@ -11,9 +13,18 @@ PROMPT = "the value of"
 
 
 async def settle(pilot) -> None:
-    """Let workers (model loading, analysis views) finish and the screen redraw."""
+    """Let workers (model loading, analysis views) finish and the screen redraw.
+
+    A worker replaced by a newer one of its group while it is waited for (an analysis view
+    asked again when a step ends) is cancelled, which ``wait_for_complete`` raises: the
+    newer one is then waited for."""
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    for _ in range(100):
+        try:
+            await pilot.app.workers.wait_for_complete()
+            break
+        except WorkerCancelled:
+            await pilot.pause()
     await pilot.pause()
 
 

@@ -97,9 +97,12 @@ def beam_processors(
     model: LanguageModel, prompt_length: int, config: DecodingConfig
 ) -> list[LogitsProcessor]:
     """The processors beam search applies: min_tokens, repetition_penalty, no_repeat_ngram."""
+    from arlm_tui.decoding.strategies import bias_token_id
+
     return build_processors(config.processor_knobs(), eos_id=model.eos_id,
                             prompt_length=prompt_length, sampling=False,
-                            breakers=dry_breaker_ids(model.tokenizer))
+                            breakers=dry_breaker_ids(model.tokenizer),
+                            token_id=bias_token_id(model))
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,9 @@ class BeamSearch:
     ``generated_ids``/``generated_logprob``: tokens already generated after the prompt (they
     count towards the length, min_tokens and max_tokens), e.g. when a session switches to beam
     search mid-text. ``context`` may give the text so far (prompt, then generated ids) as a
-    ``TokenSeq`` instead: the hypotheses then share it rather than copy it.
+    ``TokenSeq`` instead: the hypotheses then share it rather than copy it. ``first_step``: the
+    number (from 0) its first step has in the text, so that a search begun mid-text numbers its
+    ``BeamStep``s as the text's steps are numbered.
 
     Texts are stored once: each hypothesis extends its parent's ``TokenSeq`` by one node.
     """
@@ -135,6 +140,7 @@ class BeamSearch:
         generated_ids: Sequence[int] = (),
         generated_logprob: float = 0.0,
         context: TokenSeq | None = None,
+        first_step: int = 0,
     ):
         self.model = model
         self.prompt_ids = as_prompt_ids(model, prompt_ids)
@@ -146,7 +152,7 @@ class BeamSearch:
         root = self._hypothesis(context, float(generated_logprob), None)
         self._live: list[Hypothesis] = [root]
         self._finished: list[Hypothesis] = []
-        self.step_count = 0
+        self.step_count = first_step
         self._done = False
         self._state = None
         self._logprobs: np.ndarray | None = None

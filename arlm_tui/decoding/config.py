@@ -10,10 +10,18 @@ knobs are declared here, and ``DecodingConfig`` has one field per knob, in ``KNO
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from arlm_tui.decoding.knobs import BEAM, CONTRASTIVE, GROUPS, SAMPLE, STRATEGIES, Knob
+from arlm_tui.decoding.knobs import (
+    BEAM,
+    CONTRASTIVE,
+    GROUPS,
+    SAMPLE,
+    STRATEGIES,
+    Knob,
+    TokenBias,
+)
 from arlm_tui.decoding.processors import (
     PROCESSOR_KNOBS,
     WARPER_KNOBS,
@@ -66,10 +74,20 @@ STRATEGY_KNOBS: tuple[Knob, ...] = (
          "random seed: the same seed gives the same text", strategies=SAMPLE, group="random"),
 )
 
+#: Stop strings: a knob of the token-by-token strategies (not of a processor: they end the
+#: text, the Session checks them after each step).
+STOP_KNOBS: tuple[Knob, ...] = (
+    Knob("stop", tuple, 0, 0, 0, 0, (),
+         "stop when the generated text ends with this string; repeat for more strings "
+         "(none = off)", strategies=("greedy", "sample", "contrastive"), group="length",
+         switchable=True),
+)
+
 #: Every knob, in the order controls should show them (by group, then processor order).
 KNOBS: dict[str, Knob] = {
     k.name: k
-    for k in sorted((STRATEGY_KNOBS[0], *PROCESSOR_KNOBS.values(), *STRATEGY_KNOBS[1:]),
+    for k in sorted((STRATEGY_KNOBS[0], *PROCESSOR_KNOBS.values(), *STRATEGY_KNOBS[1:],
+                     *STOP_KNOBS),
                     key=lambda k: GROUPS.index(k.group))
 }
 
@@ -87,7 +105,9 @@ class KnobError(ArlmError, ValueError):
 def _knob_fields(cls: type) -> type:
     """``cls`` as a frozen dataclass with one field per knob of ``KNOBS`` (default: its off
     value), so that a new processor's knob becomes a config field by itself."""
-    cls.__annotations__ = {name: knob.type.__name__ for name, knob in KNOBS.items()}
+    cls.__annotations__ = {
+        name: "TokenBias" if knob.type is dict else "tuple[str, ...]" if knob.type is tuple
+        else knob.type.__name__ for name, knob in KNOBS.items()}
     for name, knob in KNOBS.items():
         setattr(cls, name, knob.off)
     return dataclasses.dataclass(frozen=True)(cls)
@@ -115,6 +135,10 @@ class DecodingConfig:
         eta: float
         xtc_probability: float
         xtc_threshold: float
+        mirostat_tau: float
+        mirostat_eta: float
+        logit_bias: TokenBias
+        stop: tuple[str, ...]
         repetition_penalty: float
         frequency_penalty: float
         presence_penalty: float
@@ -162,13 +186,15 @@ class DecodingConfig:
         return self.strategy == "sample" and self.temperature > 0
 
     def processors(
-        self, eos_id: int, prompt_length: int, breakers: frozenset[int] = frozenset()
+        self, eos_id: int, prompt_length: int, breakers: frozenset[int] = frozenset(),
+        token_id: Callable[[str], int] | None = None,
     ) -> list[LogitsProcessor]:
         """The active processors for this strategy, in the fixed order (see ``processors``);
-        ``breakers``: DRY's sequence breakers (``processors.dry_breaker_ids``)."""
+        ``breakers``: DRY's sequence breakers (``processors.dry_breaker_ids``); ``token_id``:
+        how the logit bias finds a token's id (``strategies.model_token_id``)."""
         return build_processors(self.processor_knobs(), eos_id=eos_id,
                                 prompt_length=prompt_length, sampling=self.sampling,
-                                breakers=breakers, seed=self.seed)
+                                breakers=breakers, seed=self.seed, token_id=token_id)
 
     def processor_knobs(self) -> dict[str, Any]:
         """The value of every processor knob (``processors.PROCESSOR_KNOBS``), by name."""
@@ -181,8 +207,10 @@ class DecodingConfig:
         return {name: getattr(self, name) for name in WARPER_KNOBS}
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-safe dict of every knob."""
-        return dataclasses.asdict(self)
+        """Plain JSON-safe dict of every knob (a logit bias as a dict with "-inf" for a ban,
+        stop strings as a list: ``Knob.to_json``)."""
+        return {f.name: KNOBS[f.name].to_json(getattr(self, f.name))
+                for f in dataclasses.fields(self)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DecodingConfig:
@@ -195,8 +223,8 @@ class DecodingConfig:
         of another strategy (``temperature`` with greedy, ``beam_width`` with sampling), or a
         sampling knob (seed included) at temperature 0, which is greedy."""
         out = []
-        for name, value in self.to_dict().items():
-            knob = KNOBS[name]
+        for name, knob in KNOBS.items():
+            value = getattr(self, name)
             if name == "strategy" or value == knob.off:
                 continue
             if self.strategy not in knob.strategies or (
@@ -229,8 +257,8 @@ class DecodingConfig:
     def active_knobs(self) -> dict[str, Any]:
         """The knobs that differ from their "off" value and matter for this strategy."""
         out: dict[str, Any] = {}
-        for name, value in self.to_dict().items():
-            knob = KNOBS[name]
+        for name, knob in KNOBS.items():
+            value = getattr(self, name)
             if name == "strategy" or self.strategy in knob.strategies and value != knob.off:
                 out[name] = value
         return out

@@ -38,8 +38,41 @@ def explain(trace: Trace, vocab_text: VocabText = None) -> str:
     ``tokenizer.token_text``, or None for the trace's own)."""
     line = _explain(trace, vocab_text)
     if trace.beam is None:
-        line += _dry_note(trace, _text_function(trace, vocab_text))
+        show = _text_function(trace, vocab_text)
+        line += _bias_note(trace, show)
+        line += _dry_note(trace, show)
+        line += _mirostat_note(trace)
+        if trace.stop is not None:
+            line += f"; the text now ends with the stop string {_quoted(trace.stop)}: it stops"
     return line
+
+
+def _bias_note(trace: Trace, show: Callable[[int], str]) -> str:
+    """"; banned by logit bias: 'x', 'y'" and "; logit bias +2 on the chosen 'z'"."""
+    for stage in trace.stages:
+        if stage.name == "logit_bias" and stage.note:
+            bans = {i for i, b in stage.note if b == -np.inf}
+            banned = [i for i in stage.removed if i in bans]  # those the model allowed
+            out = ""
+            if banned:
+                out += "; banned by logit bias: " + ", ".join(_quoted(show(i)) for i in banned)
+            bias = dict(stage.note).get(trace.chosen_id)
+            if bias is not None and bias != -np.inf:
+                out += f"; logit bias {bias:+g} on the chosen {_quoted(show(trace.chosen_id))}"
+            return out
+    return ""
+
+
+def _mirostat_note(trace: Trace) -> str:
+    """"; mirostat μ 6.00 → 5.71 bits (the choice's surprise 3.29 bits, target τ = 3)"."""
+    step = trace.mirostat
+    if step is None:
+        return ""
+    if step.surprise is None:
+        return (f"; mirostat μ stays {step.mu_before:.2f} bits (the choice was outside what "
+                "mirostat kept)")
+    return (f"; mirostat μ {step.mu_before:.2f} → {step.mu_after:.2f} bits (the choice's "
+            f"surprise {step.surprise:.2f} bits, target τ = {step.tau:g})")
 
 
 def _dry_note(trace: Trace, show: Callable[[int], str]) -> str:
@@ -66,6 +99,8 @@ def _explain(trace: Trace, vocab_text: VocabText) -> str:
         why = f"you forced {token} (p = {_p(raw_p)}, rank {trace.chosen_rank})"
         if raw_p == 0:
             why += ": the model gives it probability 0, so the whole text now has probability 0"
+        elif trace.removed_by.get(trace.chosen_id) == "logit_bias":
+            why += ", which the logit bias had banned"
         elif trace.chosen_id in trace.removed_by:
             why += f", which {trace.removed_by[trace.chosen_id].replace('_', '-')} had removed"
         return why + end

@@ -11,9 +11,10 @@ config, the command line, the knob panel, the labs and the explanations are buil
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, NoReturn
 
 STRATEGIES: tuple[str, ...] = ("greedy", "sample", "beam", "contrastive")
 SAMPLE: tuple[str, ...] = ("sample",)
@@ -69,8 +70,9 @@ class Knob:
     shorter titles for narrow panels, longest first. ``playground``: (step, min, max) when the
     labs' decoding playground offers the knob. ``group``: one of ``GROUPS``.
 
-    Values are numbers, booleans or one of ``choices``; a knob whose value is a list or a
-    mapping (a logit bias, stop strings) would add its own ``check`` here.
+    Values are numbers, booleans or one of ``choices``; or, for ``type`` dict, a ``TokenBias``
+    (token -> bias, the logit bias) and, for ``type`` tuple, a tuple of strings (the stop
+    strings). ``check``, ``to_json``, ``parse`` and ``format`` handle all of them.
     """
 
     name: str
@@ -98,8 +100,18 @@ class Knob:
             raise ValueError(f"knob {self.name}: group must be one of {', '.join(GROUPS)}")
 
     @property
+    def collection(self) -> bool:
+        """True for a knob whose value is a mapping or a list (the logit bias, stop strings):
+        its flag is repeated, and the arrow keys do not step it."""
+        return self.type in (dict, tuple)
+
+    @property
     def range_text(self) -> str:
         """The allowed values, e.g. ``(0, 1]``."""
+        if self.type is dict:
+            return f"TOKEN=VALUE, VALUE in [{self.min:g}, {self.max:g}] or ban (-inf)"
+        if self.type is tuple:
+            return f"up to {MAX_STOP_STRINGS} strings of 1 to {MAX_STOP_LENGTH} characters"
         if self.choices:
             return " | ".join(self.choices)
         left = "(" if self.min_open else "["
@@ -112,8 +124,22 @@ class Knob:
         """The command-line flag, ``--top-p``."""
         return "--" + self.name.replace("_", "-")
 
+    def to_json(self, value: Any) -> Any:
+        """``value`` as plain JSON: a logit bias as a dict ({"the": -5, "cat": "-inf"}: JSON
+        has no infinity), stop strings as a list; other values as they are. ``check`` reads
+        it back."""
+        if self.type is dict:
+            return {token: "-inf" if bias == -math.inf else bias for token, bias in value.items()}
+        if self.type is tuple:
+            return list(value)
+        return value
+
     def check(self, value: Any) -> Any:
         """``value`` converted to the knob's type, or ValueError naming the knob and its range."""
+        if self.type is dict:
+            return check_bias(self.name, value, self.min, self.max)
+        if self.type is tuple:
+            return check_strings(self.name, value)
         if self.choices:
             if value not in self.choices:
                 raise ValueError(
@@ -133,3 +159,154 @@ class Knob:
             hi_open=self.max_open,
             integer=self.type is int,
         )
+
+
+# ------------------------------------------------------------------ knobs holding a mapping or a list
+#: At most this many stop strings, each at most this long (a stop string is compared with the
+#: end of the text after every step).
+MAX_STOP_STRINGS = 16
+MAX_STOP_LENGTH = 200
+#: At most this many tokens in a logit bias.
+MAX_BIAS_TOKENS = 300
+
+
+class TokenBias(dict):  # type: ignore[type-arg]  # dict[str, float]
+    """The logit bias: {token as typed: bias}, read-only and hashable (a ``DecodingConfig``
+    is frozen and compared). A bias is a number in the knob's range or -inf (a ban). The
+    tokens are those of a model's vocabulary, looked up when a model uses the config."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a logit bias is read-only: make a new one")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only
+    __ior__ = _read_only  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"TokenBias({dict.__repr__(self)})"
+
+    def __str__(self) -> str:
+        """As typed: ``the=-5 cat=ban``."""
+        return " ".join(f"{token}={bias_text(bias)}" for token, bias in self.items())
+
+
+def _bias_value(name: str, token: str, value: Any, lo: float, hi: float) -> float:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("ban", "-inf", "-infinity"):
+            return -math.inf
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{name}: the bias of {token!r} must be a number in [{lo:g}, "
+                             f"{hi:g}] or ban, got {value!r}") from None
+    if isinstance(value, Real) and not isinstance(value, bool) and value == -math.inf:
+        return -math.inf
+    return float(check_number(f"{name} of {token!r}", value, lo, hi))
+
+
+def _bias_pairs(name: str, value: Any) -> Iterable[tuple[Any, Any]]:
+    if isinstance(value, Mapping):
+        return value.items()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, Iterable):
+        raise ValueError(f"{name} must be TOKEN=VALUE entries or a mapping, got {value!r}")
+    pairs = []
+    for entry in value:
+        if isinstance(entry, str):
+            token, sep, bias = entry.rpartition("=")
+            if not sep or not token:
+                raise ValueError(f"{name}: {entry!r} is not TOKEN=VALUE (e.g. the=-5, "
+                                 "the=ban)")
+            pairs.append((token, bias))
+        elif isinstance(entry, (tuple, list)) and len(entry) == 2:
+            pairs.append((entry[0], entry[1]))
+        else:
+            raise ValueError(f"{name}: {entry!r} is not TOKEN=VALUE")
+    return pairs
+
+
+def check_bias(name: str, value: Any, lo: float, hi: float) -> TokenBias:
+    """A logit bias as a ``TokenBias``: from a mapping {token: bias}, "TOKEN=VALUE" strings
+    (VALUE a number or ban) or (token, bias) pairs; a later entry for a token wins, a bias of
+    0 drops the token. ValueError (one line, naming the token) for anything else."""
+    if value is None:
+        return TokenBias()
+    out: dict[str, float] = {}
+    for token, bias in _bias_pairs(name, value):
+        if not isinstance(token, str) or not token:
+            raise ValueError(f"{name}: a token must be a non-empty string, got {token!r}")
+        number = _bias_value(name, token, bias, lo, hi)
+        out.pop(token, None)
+        if number != 0:
+            out[token] = number
+    if len(out) > MAX_BIAS_TOKENS:
+        raise ValueError(f"{name}: at most {MAX_BIAS_TOKENS} tokens, got {len(out)}")
+    return TokenBias(out)
+
+
+def check_strings(name: str, value: Any) -> tuple[str, ...]:
+    """Stop strings as a tuple: from one string or a list of them; duplicates dropped, order
+    kept. ValueError for an empty or too long string, or too many."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Iterable) or isinstance(items, Mapping):
+        raise ValueError(f"{name} must be a string or a list of strings, got {value!r}")
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise ValueError(f"{name}: each must be a non-empty string, got {item!r}")
+        if len(item) > MAX_STOP_LENGTH:
+            raise ValueError(f"{name}: {item[:20]!r}… is longer than {MAX_STOP_LENGTH} "
+                             "characters")
+        if item not in out:
+            out.append(item)
+    if len(out) > MAX_STOP_STRINGS:
+        raise ValueError(f"{name}: at most {MAX_STOP_STRINGS} strings, got {len(out)}")
+    return tuple(out)
+
+
+def bias_text(value: float) -> str:
+    """A bias as typed: ``ban`` for -inf, else the number (``-5``, ``+2.5``)."""
+    return "ban" if value == -math.inf else f"{value:+g}"
+
+
+def format_collection(knob: Knob, value: Any) -> str:
+    """A logit bias or stop strings as one line to type back: ``the=-5 cat=ban`` or
+    ``"." "\n"`` (each stop string as a JSON string)."""
+    if knob.type is dict:
+        return " ".join(f"{token}={bias_text(bias)}" for token, bias in value.items())
+    import json
+
+    return " ".join(json.dumps(item, ensure_ascii=False) for item in value)
+
+
+def parse_collection(knob: Knob, text: str) -> Any:
+    """What a learner typed for a logit bias (``the=-5 cat=ban``: entries split at spaces) or
+    stop strings (``"." "the end"`` as JSON strings, or plain words split at spaces);
+    ``off`` or nothing: none. ValueError (one line) when it cannot be read."""
+    text = text.strip()
+    if text.lower() in ("", "off"):
+        return knob.off
+    if knob.type is dict:
+        return check_bias(knob.name, text.split(), knob.min, knob.max)
+    if text.startswith('"'):
+        import json
+
+        decoder = json.JSONDecoder()
+        items, i = [], 0
+        while i < len(text):
+            try:
+                item, i = decoder.raw_decode(text, i)
+            except json.JSONDecodeError:
+                raise ValueError(f"{knob.name}: cannot read {text[i:][:20]!r}: write each "
+                                 'string in double quotes, e.g. "." "the end"') from None
+            items.append(item)
+            while i < len(text) and text[i].isspace():
+                i += 1
+        return check_strings(knob.name, items)
+    return check_strings(knob.name, text.split())

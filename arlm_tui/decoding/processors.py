@@ -7,6 +7,7 @@ at least one token always survives. The semantics follow Hugging Face transforme
 
 They run in one fixed order, the order of ``PROCESSORS`` (names: ``PROCESSOR_ORDER``):
 
+0. ``LogitBias``        - add a bias to chosen tokens' logits, -inf bans (first, as llama.cpp);
 1. ``MinLength``         - no ``</s>`` before ``min_tokens`` new tokens exist;
 2. ``RepetitionPenalty`` - tokens already in the context become less likely (scaled once);
 3. ``FrequencyPenalty``  - minus f per time a token was generated (OpenAI);
@@ -21,7 +22,8 @@ They run in one fixed order, the order of ``PROCESSORS`` (names: ``PROCESSOR_ORD
 12. ``TypicalP``         - keep the tokens whose surprisal is closest to the entropy;
 13. ``Epsilon``          - drop tokens whose probability is below epsilon;
 14. ``Eta``              - drop tokens below η = min(ε, √ε·exp(-H)), a cut that follows the entropy;
-15. ``XTC``              - at a seeded random share of steps, drop the top choices but one.
+15. ``XTC``              - at a seeded random share of steps, drop the top choices but one;
+16. ``Mirostat``         - drop tokens more surprising than μ, a bound that learns from each choice.
 
 The first six change what the model may say and apply to every strategy; the others
 ("warpers", ``warper = True``) shape the sampling distribution and only apply when sampling.
@@ -46,14 +48,14 @@ changes a result.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from arlm_tui.decoding.draws import XTC_STREAM, step_draw
-from arlm_tui.decoding.knobs import SAMPLE, Knob, check_number
+from arlm_tui.decoding.knobs import SAMPLE, Knob, TokenBias, bias_text, check_number
 from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.lm.information import entropy_nats as entropy  # the step's H(p), unchecked
 
@@ -82,6 +84,9 @@ class BuildContext:
     prompt_length: int = 0
     breakers: frozenset[int] = frozenset()  # DRY's sequence breakers (``dry_breaker_ids``)
     seed: int = 0  # the generation's seed: XTC's draws come from it
+    #: a token as typed -> its id in the model's vocabulary (ValueError naming the token and
+    #: the model if it has none); the logit bias needs it
+    token_id: Callable[[str], int] | None = None
 
 
 class Processor:
@@ -232,6 +237,64 @@ def _fmt(x: float) -> str:
 
 
 # ------------------------------------------------------------------------------ processors
+class LogitBias(Processor):
+    """A bias added to the logits of chosen tokens: z_w <- z_w + b_w (OpenAI's ``logit_bias``,
+    llama.cpp's ``--logit-bias``); b_w = -inf bans w. With log-probs as logits, a bias b
+    multiplies the token's odds by e^b before renormalising. It applies to every strategy and
+    runs first, as in llama.cpp. If it would ban every possible token, the most probable
+    one stays. ``note``: the (id, bias) pairs it applied, for the explanations.
+
+    The knob holds tokens as typed (``the``, or how the tokenizer writes one token); the
+    build looks them up in the model's vocabulary (``BuildContext.token_id``).
+    """
+
+    name = "logit_bias"
+    knobs = (Knob("logit_bias", dict, -100.0, 100.0, 1.0, 5.0, TokenBias(),
+                  "add a bias to a token's logit: TOKEN=VALUE, ban = -inf; repeat for more "
+                  "tokens (none = off)", group="penalty", short=("bias",), switchable=True),)
+
+    @classmethod
+    def build(cls, values: dict[str, Any], context: BuildContext) -> LogitBias | None:
+        bias = values["logit_bias"]
+        if not bias:
+            return None
+        if context.token_id is None:
+            raise ValueError("logit_bias: a model's vocabulary is needed to find its tokens")
+        ids: dict[int, float] = {}
+        names: dict[int, str] = {}
+        for token, value in bias.items():
+            token_id = context.token_id(token)
+            ids[token_id] = value
+            names[token_id] = token
+        return cls(ids, names)
+
+    def __init__(self, bias: Mapping[int, float], names: Mapping[int, str] | None = None):
+        self.bias = {int(i): float(b) for i, b in bias.items()}
+        for token_id, b in self.bias.items():
+            if token_id < 0 or math.isnan(b) or b == math.inf:
+                raise ValueError(f"logit_bias: bad entry {token_id}: {b}")
+        self.names = dict(names or {})
+        self._ids = np.array(list(self.bias), dtype=np.int64)
+        self._values = np.array(list(self.bias.values()), dtype=np.float64)
+        shown = ", ".join(f"{self.names.get(i, str(i))} {bias_text(b)}"
+                          for i, b in self.bias.items())
+        self.label = f"logit bias {shown}" if len(self.bias) <= 2 else (
+            f"logit bias on {len(self.bias)} tokens")
+        self.note: tuple[tuple[int, float], ...] = tuple(self.bias.items())
+
+    def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
+        z = _logits_array(logits)
+        if self._ids.size and self._ids.max() >= z.size:
+            raise ValueError(f"logit_bias: token id {int(self._ids.max())} is outside the "
+                             f"vocabulary of {z.size}")
+        out = z.copy()
+        out[self._ids] += self._values  # -inf stays -inf; a ban makes -inf
+        if not np.isfinite(out).any() and np.isfinite(z).any():
+            best = int(np.argmax(z))  # everything banned: the most probable token stays
+            out[best] = z[best]
+        return out
+
+
 class MinLength(Processor):
     """Forbid ``</s>`` until ``min_tokens`` new tokens follow the prompt.
 
@@ -982,9 +1045,88 @@ class XTC(Processor):
         return _remove_ids(z, ranked[:-1])
 
 
+class Mirostat(Processor):
+    """Mirostat v2 (Basu et al. 2021): a truncation that steers the text's surprise.
+
+    The surprise of a token is s_i = -log2 p_i, in bits. A running bound μ (it starts at 2τ)
+    removes every token with s_i > μ (the most probable token always stays); then a token is
+    drawn from what is left, renormalised, and μ learns from the surprise s of the chosen
+    token: μ <- μ - η·(s - τ). Too surprising a choice lowers the bound, a dull one raises it,
+    so the average surprise of the text approaches the target τ.
+
+    Semantics as llama.cpp's ``llama_sampler_mirostat_v2_apply`` (src/llama-sampling.cpp,
+    checked): p is the softmax of the logits it is given (so renormalised over the tokens the
+    processors before it left), the test is -log2 p > μ on those probabilities, before
+    renormalising; the surprise used for the update is that of the chosen token in the
+    distribution renormalised after the cut (the distribution the draw was made from). It is
+    the last processor, so that distribution is the step's final one.
+
+    μ is the state of a generation: the caller sets ``mu`` before each call (``decode_step``
+    takes it from the step before, kept in the Trace) and ``update`` gives the next μ; the
+    processor itself keeps nothing between steps, so undo, redo and replay restore μ with the
+    steps. ``label`` says the μ of the last call.
+    """
+
+    name = "mirostat"
+    warper = True
+    removes_only = True  # kept tokens keep their logits
+    uses_probs = True
+    knobs = (
+        Knob("mirostat_tau", float, 0.0, 30.0, 0.1, 0.5, 0.0,
+             "mirostat v2: target surprise τ in bits per token; drops tokens more surprising "
+             "than a bound μ that adapts from 2τ (0 = off; llama.cpp's --mirostat 2 uses 5)",
+             strategies=SAMPLE, title="mirostat-τ", short=("miro-τ",), switchable=True,
+             playground=(0.25, 0.0, 10.0)),
+        Knob("mirostat_eta", float, 0.0, 1.0, 0.01, 0.1, 0.1,
+             "mirostat v2: learning rate η, how fast μ follows the surprise of each choice "
+             "(μ ← μ − η·(surprise − τ))", strategies=SAMPLE, title="mirostat-η",
+             short=("miro-η",)),
+    )
+
+    @classmethod
+    def build(cls, values: dict[str, Any], context: BuildContext) -> Mirostat | None:
+        tau = values["mirostat_tau"]
+        return None if tau == 0 else cls(tau, values["mirostat_eta"])
+
+    def __init__(self, tau: float, eta: float = 0.1):
+        self.tau = float(check_number("mirostat_tau", tau, 0, math.inf, lo_open=True,
+                                      hi_open=True))
+        self.eta = float(check_number("mirostat_eta", eta, 0, math.inf, hi_open=True))
+        self.mu = self.initial_mu
+        self.label = self._label()
+
+    @property
+    def initial_mu(self) -> float:
+        """μ at the first step: 2τ."""
+        return 2.0 * self.tau
+
+    def _label(self) -> str:
+        return f"mirostat τ = {_fmt(self.tau)}, μ = {self.mu:.2f} bits"
+
+    def update(self, chosen_prob: float) -> tuple[float | None, float]:
+        """(surprise of the chosen token in bits, the next μ) after a choice whose probability
+        in the truncated, renormalised distribution is ``chosen_prob``. A token of
+        probability 0 there (a forced token the cut removed) has no finite surprise: μ stays."""
+        if not chosen_prob > 0:
+            return None, self.mu
+        surprise = -math.log2(min(chosen_prob, 1.0)) + 0.0  # never -0.0
+        return surprise, self.mu - self.eta * (surprise - self.tau)
+
+    def __call__(
+        self, context_ids: Sequence[int] | None, logits: np.ndarray,
+        probs: np.ndarray | None = None,
+    ) -> np.ndarray:
+        z, probs = _logits_and_probs(logits, probs)
+        self.label = self._label()
+        with np.errstate(divide="ignore"):
+            surprise = -np.log2(probs)  # inf for tokens already removed
+        return _remove(z, surprise > self.mu)  # keeps the arg-max if all would go
+
+
 # ------------------------------------------------------------------------------ building them
 #: Every processor, in the order they are applied.
 PROCESSORS: tuple[type[Processor], ...] = (
+    LogitBias,
     MinLength,
     RepetitionPenalty,
     FrequencyPenalty,
@@ -1000,6 +1142,7 @@ PROCESSORS: tuple[type[Processor], ...] = (
     Epsilon,
     Eta,
     XTC,
+    Mirostat,
 )
 #: Processor names in the order they are applied.
 PROCESSOR_ORDER: tuple[str, ...] = tuple(cls.name for cls in PROCESSORS)
@@ -1031,12 +1174,14 @@ def check_knobs(knobs: dict[str, Any], allowed: dict[str, Knob]) -> dict[str, An
 def build_processors(
     values: dict[str, Any], *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True,
     breakers: frozenset[int] = frozenset(), seed: int = 0,
+    token_id: Callable[[str], int] | None = None,
 ) -> list[LogitsProcessor]:
     """The active processors for knob ``values`` (already checked, every processor knob), in
     ``PROCESSORS`` order. Without sampling (greedy, beam, or temperature 0) the warpers are
     left out. ``breakers``: DRY's sequence breakers (``dry_breaker_ids(tokenizer)``);
-    ``seed``: the generation's seed (XTC draws from it)."""
-    context = BuildContext(eos_id, prompt_length, frozenset(breakers), int(seed))
+    ``seed``: the generation's seed (XTC draws from it); ``token_id``: a token as typed -> its
+    id (``model_token_id``), for the logit bias."""
+    context = BuildContext(eos_id, prompt_length, frozenset(breakers), int(seed), token_id)
     sampling = sampling and values["temperature"] != 0
     processors: list[LogitsProcessor] = []
     for cls in PROCESSORS:
@@ -1050,7 +1195,8 @@ def build_processors(
 
 def make_processors(
     *, eos_id: int = 2, prompt_length: int = 0, sampling: bool = True,
-    breakers: frozenset[int] = frozenset(), seed: int = 0, **knobs: Any
+    breakers: frozenset[int] = frozenset(), seed: int = 0,
+    token_id: Callable[[str], int] | None = None, **knobs: Any
 ) -> list[LogitsProcessor]:
     """The active processors in ``PROCESSOR_ORDER``; a knob at its "off" value makes none.
 
@@ -1061,7 +1207,7 @@ def make_processors(
     """
     values = check_knobs(knobs, PROCESSOR_KNOBS)
     return build_processors(values, eos_id=eos_id, prompt_length=prompt_length,
-                            sampling=sampling, breakers=breakers, seed=seed)
+                            sampling=sampling, breakers=breakers, seed=seed, token_id=token_id)
 
 
 def apply_processors(

@@ -40,12 +40,18 @@ import numpy as np
 from arlm_tui.decoding import draws as _draws
 from arlm_tui.decoding.beam import BeamSearch, BeamSnapshot, beam_processors
 from arlm_tui.decoding.config import DecodingConfig
-from arlm_tui.decoding.processors import LogitsProcessor, dry_breaker_ids
-from arlm_tui.decoding.strategies import as_prompt_ids, decode_step
+from arlm_tui.decoding.processors import LogitsProcessor
+from arlm_tui.decoding.strategies import (
+    as_prompt_ids,
+    bias_token_id,
+    decode_step,
+    model_token_id,
+    processors_for,
+)
 from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.decoding.trace import RunningScores, Trace, json_float
 from arlm_tui.errors import ArlmError
-from arlm_tui.lm.base import BOS, LanguageModel
+from arlm_tui.lm.base import LanguageModel
 
 FORMAT = "arlm-session"
 #: 2: the draws of ``draws.VERSION`` 2, unless the file says ``"draws": 1``; 1: draws version 1.
@@ -89,8 +95,10 @@ class Session(RunningScores):
         **knobs: Any,
     ):
         config = config if config is not None else DecodingConfig()
-        self.config: DecodingConfig = config.replace(**knobs) if knobs else config
+        config = config.replace(**knobs) if knobs else config
         self.model = model
+        self.check_tokens(config)
+        self.config: DecodingConfig = config
         #: the version of the random draws (``draws.step_draw``); 1 for a format-1 session
         self.draws: int = _draws.VERSION
         self._root = TokenSeq.of(as_prompt_ids(model, prompt))
@@ -177,7 +185,8 @@ class Session(RunningScores):
         processors, config_dict = self._processors(config)
         trace = decode_step(self.model, context, logprobs, config, self.num_generated,
                             len(self._root), cum, num, processors=processors,
-                            config_dict=config_dict)
+                            config_dict=config_dict, draws=self.draws,
+                            mirostat_mu=self._mirostat_mu(config))
         if config.strategy == "contrastive":
             self._contrastive_preview = (context, config, trace)
         return trace
@@ -194,13 +203,24 @@ class Session(RunningScores):
 
     @property
     def done(self) -> bool:
-        """No further step: ``</s>`` was chosen, max_tokens reached, or the beam search ended."""
+        """No further step: ``</s>`` was chosen, max_tokens reached, the text ended with one of
+        the stop strings, or the beam search ended."""
         if not self._records:
             return False
         last = self._records[-1]
         if last.beam is not None:
             return last.beam.done
-        return self.finished or self.num_generated >= self.config.max_tokens
+        return (self.finished or self.num_generated >= self.config.max_tokens
+                or self.stopped_by is not None)
+
+    @property
+    def stopped_by(self) -> str | None:
+        """The stop string that ended the text at the last step (one of the current config's),
+        or None."""
+        if not self._records:
+            return None
+        stop = self._records[-1].trace.stop
+        return stop if stop is not None and stop in self.config.stop else None
 
     @property
     def can_undo(self) -> bool:
@@ -275,8 +295,19 @@ class Session(RunningScores):
         self._beam = None
 
     def configure(self, **knobs: Any) -> None:
-        """Change knobs (validated); they apply from the next step."""
-        self.config = self.config.replace(**knobs)
+        """Change knobs (validated; a logit bias's tokens must be in the model's vocabulary,
+        ArlmError otherwise); they apply from the next step."""
+        config = self.config.replace(**knobs)
+        self.check_tokens(config)
+        self.config = config
+
+    def check_tokens(self, config: DecodingConfig, model: LanguageModel | None = None) -> None:
+        """ArlmError (one line naming the token and the model) if ``config``'s logit bias
+        names a token that ``model`` (default: the session's) does not have."""
+        if config.logit_bias:
+            find = bias_token_id(model if model is not None else self.model)
+            for token in config.logit_bias:
+                find(token)
 
     def set_prompt(self, prompt: str | Sequence[int]) -> None:
         """A new prompt; the step history (model switches included) starts again."""
@@ -287,6 +318,7 @@ class Session(RunningScores):
     def set_model(self, model: LanguageModel) -> None:
         """Continue with another model: the text so far, re-encoded with its tokenizer, becomes
         the prompt. Undo past the switch returns to the earlier model and its steps."""
+        self.check_tokens(self.config, model)
         root = TokenSeq.of(as_prompt_ids(model, self.text))
         self._segments.append(self._enter(_Segment(model, root, [])))
         self._redo.clear()
@@ -306,27 +338,9 @@ class Session(RunningScores):
         return left
 
     def token_id(self, token: int | str) -> int:
-        """The id of ``token``: an id, a vocabulary string, or text that encodes to one token."""
-        vocab = self.model.vocab
-        if isinstance(token, str):
-            lookup = getattr(self.model.tokenizer, "token_to_id", None)
-            if lookup is not None and token in lookup:
-                token_id = lookup[token]
-            else:
-                ids = self.model.tokenizer.encode(token)
-                if len(ids) != 1 or ids[0] == self.model.unk_id:
-                    raise ArlmError(f"{token!r} is not a single token of {self.model.name}'s "
-                                    f"vocabulary")
-                token_id = ids[0]
-        else:
-            token_id = int(token)
-            if not 0 <= token_id < len(vocab):
-                raise ArlmError(f"token id {token_id} is outside the vocabulary "
-                                f"(0 to {len(vocab) - 1})")
-        # GPT-2-style vocabularies use one token for start and end: that one may be forced.
-        if token_id == self.model.bos_id and self.model.bos_id != self.model.eos_id:
-            raise ArlmError(f"{BOS} only marks the start of a text; it cannot be generated")
-        return token_id
+        """The id of ``token``: an id, a vocabulary string, or text that encodes to one token
+        (``strategies.model_token_id``; ArlmError for an unknown token)."""
+        return model_token_id(self.model, token)
 
     # ------------------------------------------------------------------ internals
     def _advance(self, force: int | None) -> Trace | None:
@@ -365,8 +379,7 @@ class Session(RunningScores):
         key = (config, len(self.prompt_ids))
         cache = self._processor_cache
         if cache is None or (cache[0], cache[1]) != key:
-            procs = config.processors(self.model.eos_id, len(self.prompt_ids),
-                                      dry_breaker_ids(self.model.tokenizer))
+            procs = processors_for(self.model, config, len(self.prompt_ids))
             cache = self._processor_cache = (config, len(self.prompt_ids), procs,
                                              config.to_dict())
         return cache[2], cache[3]
@@ -377,19 +390,53 @@ class Session(RunningScores):
         cached = self._contrastive_preview
         if (config.strategy == "contrastive" and force is None and cached is not None
                 and cached[0] is context and cached[1] == config):
-            trace = cached[2]
+            trace = cached[2]  # the preview of this very step
             self._contrastive_preview = None
-            self._records.append(_Record(trace, config, False, context.append(trace.chosen_id)))
-            return trace
-        logprobs = self._next_for(context)
-        cum, num = self._totals()
-        processors, config_dict = self._processors(config)
-        trace = decode_step(self.model, context, logprobs, config, self.num_generated,
-                            len(self._root), cum, num, force,
-                            processors=processors, config_dict=config_dict, draws=self.draws)
-        self._records.append(_Record(trace, config, force is not None,
-                                     context.append(trace.chosen_id)))
+        else:
+            logprobs = self._next_for(context)
+            cum, num = self._totals()
+            processors, config_dict = self._processors(config)
+            trace = decode_step(self.model, context, logprobs, config, self.num_generated,
+                                len(self._root), cum, num, force,
+                                processors=processors, config_dict=config_dict,
+                                draws=self.draws, mirostat_mu=self._mirostat_mu(config))
+        after = context.append(trace.chosen_id)
+        trace.stop = self._stop_string(config, after)
+        self._records.append(_Record(trace, config, force is not None, after))
         return trace
+
+    def _stop_string(self, config: DecodingConfig, text: TokenSeq) -> str | None:
+        """The first of ``config.stop`` that the generated text ``text`` (after the prompt)
+        now ends with, or that ends inside its last token (a token "." + newline still stops
+        at "."), or None. Only the last tokens are decoded (enough for the longest stop
+        string), so the check costs the same at token 10,000 as at token 100."""
+        if not config.stop or config.strategy == "beam":
+            return None
+        generated = len(text) - len(self._root)
+        if generated <= 0 or text.last == self.model.eos_id:
+            return None
+        longest = max(len(stop) for stop in config.stop)
+        tail = text.tail(min(generated, longest + 2))
+        decode = self.model.tokenizer.decode
+        whole = decode(tail)
+        before = decode(tail[:-1]) if len(tail) > 1 else ""
+        new_from = len(before) if whole.startswith(before) else 0
+        for stop in config.stop:
+            if whole.find(stop, max(new_from - len(stop) + 1, 0)) != -1:
+                return stop
+        return None
+
+    def _mirostat_mu(self, config: DecodingConfig) -> float | None:
+        """Mirostat's μ for the next step: the μ after the last step when that step used
+        mirostat with the same target τ, else None (start again from 2τ, as llama.cpp does
+        when its sampler is made anew). It is read from the step records, so undo, redo and
+        replay (which rebuild or restore them) restore μ with them."""
+        if not self._records:
+            return None
+        last = self._records[-1].trace.mirostat
+        if last is None or last.tau != config.mirostat_tau:
+            return None
+        return last.mu_after
 
     def _beam_search(self) -> BeamSearch:
         """The search continuing from the last step (rebuilt after undo/redo or a switch)."""
@@ -401,7 +448,8 @@ class Session(RunningScores):
             else:
                 cum, _ = self._totals()
                 self._beam = BeamSearch(self.model, self.prompt_ids, self.config,
-                                        context=self.context, generated_logprob=cum)
+                                        context=self.context, generated_logprob=cum,
+                                        first_step=len(self._records))
         self._beam.config = self.config
         return self._beam
 
@@ -419,14 +467,16 @@ class Session(RunningScores):
             trace.step = len(self._records)
             after = context.append(force)
             search = BeamSearch(self.model, self.prompt_ids, config, context=after,
-                                generated_logprob=trace.cum_logprob)
+                                generated_logprob=trace.cum_logprob,
+                                first_step=len(self._records) + 1)
             self._beam = search
             self._records.append(_Record(trace, config, True, after, search.snapshot()))
             return trace
         search = self._beam_search()
-        trace = search.step_trace()
-        if trace is None:
+        beam_trace = search.step_trace()
+        if beam_trace is None:
             return None
+        trace = beam_trace
         trace.step = len(self._records)
         best = search.best
         context = best.seq if best is not None else self._root
@@ -501,6 +551,7 @@ class Session(RunningScores):
                               f"{', '.join(map(str, _draws.VERSIONS))}")
         try:
             if model is None:
+                assert model_loader is not None  # checked above: one of them is given
                 model = model_loader(str(data["model"]))
             if int(data["vocab_size"]) != model.vocab_size:
                 raise ReplayError(
@@ -538,8 +589,8 @@ class Session(RunningScores):
         fresh = Session(self.model, self.prompt_ids, self.config)
         fresh.draws = self.draws
         root = len(self._root)
-        steps = [(r.config, r.forced, r.trace.chosen_id, len(r.context) - root, None)
-                 for r in self._records]
+        steps: list[_Step] = [(r.config, r.forced, r.trace.chosen_id, len(r.context) - root,
+                               None) for r in self._records]
         expected = self.context
 
         def run() -> Iterator[Trace]:

@@ -13,7 +13,7 @@ sampling). A step's choice therefore depends only on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +22,17 @@ import numpy as np
 from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.draws import VERSION as DRAWS_VERSION
 from arlm_tui.decoding.draws import step_draw
-from arlm_tui.decoding.processors import LogitsProcessor, dry_breaker_ids, entropy, softmax
+from arlm_tui.decoding.processors import (
+    LogitsProcessor,
+    Mirostat,
+    dry_breaker_ids,
+    entropy,
+    softmax,
+)
 from arlm_tui.decoding.tokens import TokenSeq
-from arlm_tui.decoding.trace import Stage, Trace
-from arlm_tui.lm.base import LanguageModel, log_softmax
+from arlm_tui.decoding.trace import MirostatStep, Stage, Trace
+from arlm_tui.errors import ArlmError
+from arlm_tui.lm.base import BOS, LanguageModel, log_softmax
 
 
 @dataclass
@@ -53,6 +60,52 @@ def as_prompt_ids(model: LanguageModel, prompt: str | Sequence[int]) -> list[int
     if bad:
         raise ValueError(f"prompt_ids: id {bad[0]} is outside the vocabulary [0, {model.vocab_size})")
     return ids
+
+
+def model_token_id(model: LanguageModel, token: int | str) -> int:
+    """The id of ``token`` in ``model``'s vocabulary: an id, a vocabulary string, or text that
+    the tokenizer encodes as one known token. ArlmError (one line naming the token and the
+    model) otherwise, and for ``<s>``, which only starts a text (unless the model uses one
+    token for start and end, as GPT-2 does)."""
+    vocab = model.vocab
+    if isinstance(token, str):
+        lookup = getattr(model.tokenizer, "token_to_id", None)
+        if lookup is not None and token in lookup:
+            token_id = lookup[token]
+        else:
+            ids = model.tokenizer.encode(token)
+            if len(ids) != 1 or ids[0] == model.unk_id:
+                raise ArlmError(f"{token!r} is not a single token of {model.name}'s vocabulary")
+            token_id = ids[0]
+    else:
+        token_id = int(token)
+        if not 0 <= token_id < len(vocab):
+            raise ArlmError(f"token id {token_id} is outside the vocabulary "
+                            f"(0 to {len(vocab) - 1})")
+    if token_id == model.bos_id and model.bos_id != model.eos_id:
+        raise ArlmError(f"{BOS} only marks the start of a text; it cannot be generated")
+    return token_id
+
+
+def bias_token_id(model: LanguageModel) -> Callable[[str], int]:
+    """How the logit bias finds its tokens in ``model``: ``model_token_id``, its error
+    prefixed with the knob's name (``logit_bias: 'zzz' is not a single token of ...``)."""
+
+    def token_id(token: str) -> int:
+        try:
+            return model_token_id(model, token)
+        except ArlmError as exc:
+            raise ArlmError(f"logit_bias: {exc}") from None
+
+    return token_id
+
+
+def processors_for(model: LanguageModel, config: DecodingConfig, prompt_length: int
+                   ) -> list[LogitsProcessor]:
+    """``config``'s processors for ``model``: its ``</s>``, DRY's breakers from its tokenizer,
+    the logit bias's tokens from its vocabulary."""
+    return config.processors(model.eos_id, prompt_length, dry_breaker_ids(model.tokenizer),
+                             bias_token_id(model))
 
 
 def model_logprobs(model: LanguageModel, logprobs: np.ndarray) -> np.ndarray:
@@ -93,6 +146,7 @@ def decode_step(
     processors: Sequence[LogitsProcessor] | None = None,
     config_dict: dict[str, Any] | None = None,
     draws: int = DRAWS_VERSION,
+    mirostat_mu: float | None = None,
 ) -> Trace:
     """Choose the token after ``context_ids`` and explain the choice.
 
@@ -105,7 +159,9 @@ def decode_step(
     search picks it) and ``final_probs`` is the processed distribution the beam scored.
     ``processors`` (default ``config.processors(...)``) and ``config_dict`` may be passed in
     to save work in a loop. ``draws``: which version of the random draws (``draws.step_draw``;
-    1 only to replay a session saved in format 1).
+    1 only to replay a session saved in format 1). ``mirostat_mu``: mirostat's bound μ for this
+    step, the ``mu_after`` of the step before (None: the first step's 2τ); the Trace's
+    ``mirostat`` records it and the next μ.
     """
     vocab_size = model.vocab_size
     raw = model_logprobs(model, raw_logprobs)
@@ -114,8 +170,7 @@ def decode_step(
     if raw.base is not None and raw.base.nbytes > raw.nbytes:
         raw = raw.copy()  # a row of a batch: the Trace keeps the row, not the whole batch
     if processors is None:
-        processors = config.processors(model.eos_id, prompt_length,
-                                       dry_breaker_ids(model.tokenizer))
+        processors = processors_for(model, config, prompt_length)
 
     raw_probs = np.exp(raw)  # raw is normalised: softmax(log p) = p
     stages = [Stage("raw", "model", logprobs=raw)]  # its probs: exp(raw) again on access
@@ -123,7 +178,11 @@ def decode_step(
     z_removed = raw == -np.inf
     top_p_cutoff: int | None = None
     probs = raw_probs
+    mirostat: Mirostat | None = None
     for processor in processors:
+        if isinstance(processor, Mirostat):
+            mirostat = processor
+            processor.mu = processor.initial_mu if mirostat_mu is None else float(mirostat_mu)
         if getattr(processor, "uses_probs", False):  # probs = softmax(z): pass it on
             # such a processor takes probs= (the LogitsProcessor signature lacks it: §1 of
             # issue #14 gives the processors one declared interface)
@@ -182,6 +241,12 @@ def decode_step(
     else:
         chosen = best
 
+    mirostat_step = None
+    if mirostat is not None:  # the last processor: final_probs is what it left, renormalised
+        surprise, mu_after = mirostat.update(float(final_probs[chosen]))
+        mirostat_step = MirostatStep(mirostat.tau, mirostat.eta, mirostat.mu, mu_after,
+                                     surprise)
+
     logprob = float(raw[chosen])
     vocab = model.vocab
     return Trace(
@@ -207,6 +272,7 @@ def decode_step(
         config=config_dict if config_dict is not None else config.to_dict(),
         vocab=vocab,
         token_text=getattr(model.tokenizer, "token_text", None),
+        mirostat=mirostat_step,
         contrastive=contrastive,
     )
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from arlm_tui.decoding.tokens import TokenSeq
+from arlm_tui.lm.information import perplexity
 
 _LN2 = math.log(2.0)
 
@@ -62,6 +63,7 @@ class Stage:
         ids = np.asarray(removed, dtype=np.int64)
         size = self._size()
         self._mask = ids.size * 4 > (size + 7) // 8  # a bit mask is smaller
+        self._removed: np.ndarray  # packed bits (uint8) or ids (int32)
         if self._mask:
             mask = np.zeros(size, dtype=bool)
             mask[ids] = True
@@ -74,6 +76,7 @@ class Stage:
         while stage._previous is not None:
             stage = stage._previous
         vector = stage._probs if stage._probs is not None else stage._logprobs
+        assert vector is not None  # a stage without previous has probs or logprobs
         return int(vector.shape[-1])
 
     def _removed_ids(self) -> np.ndarray:
@@ -87,8 +90,10 @@ class Stage:
             return self._probs
         if self._logprobs is not None:
             return np.exp(self._logprobs)
-        before = self._previous.probs
-        probs = before.copy() if before is self._previous._probs else before
+        previous = self._previous
+        assert previous is not None  # neither probs nor logprobs: built from the stage before
+        before = previous.probs
+        probs = before.copy() if before is previous._probs else before
         probs[self._removed_ids()] = 0.0
         probs /= np.add.reduce(probs)
         return probs
@@ -268,16 +273,42 @@ class BeamStep:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class MirostatStep:
+    """Mirostat's state at one step: the target ``tau`` (bits), the bound ``mu_before`` the
+    step cut with, the ``surprise`` -log2 p of the chosen token in the distribution it was
+    drawn from (None when that probability is 0: a forced token the cut removed), and
+    ``mu_after`` = mu_before - η·(surprise - tau), the next step's bound."""
+
+    tau: float
+    eta: float
+    mu_before: float
+    mu_after: float
+    surprise: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tau": self.tau, "eta": self.eta, "mu_before": json_float(self.mu_before),
+                "mu_after": json_float(self.mu_after),
+                "surprise": None if self.surprise is None else json_float(self.surprise)}
+
+
 class RunningScores:
     """Perplexity and bits per token of the T generated tokens so far, from the class's ``nll``
     (-Σ log p(w_t | w_<t), nats) and ``num_tokens`` (T). Shared by Trace and Session."""
 
     __slots__ = ()
 
+    if TYPE_CHECKING:  # what a subclass provides (Trace: fields, Session: properties)
+        @property
+        def nll(self) -> float: ...
+
+        @property
+        def num_tokens(self) -> int: ...
+
     @property
     def perplexity(self) -> float:
         """exp(NLL / T) over the T generated tokens so far (NaN before the first token)."""
-        return math.exp(self.nll / self.num_tokens) if self.num_tokens else math.nan
+        return perplexity(self.nll, self.num_tokens)
 
     @property
     def bits_per_token(self) -> float:
@@ -323,6 +354,10 @@ class Trace(RunningScores):
     top_p_cutoff: int | None
     config: dict[str, Any]
     beam: BeamStep | None = None
+    #: mirostat's μ before and after this step (None when mirostat is off)
+    mirostat: MirostatStep | None = None
+    #: the stop string the text ended with at this step (None: no stop string ended it)
+    stop: str | None = None
     #: Token strings (index = id), shared with the model, and how one token reads on screen.
     vocab: Sequence[str] = field(default=(), repr=False, compare=False)
     token_text: Callable[[int], str] | None = field(default=None, repr=False, compare=False)
@@ -377,7 +412,7 @@ class Trace(RunningScores):
     @property
     def effective_choices(self) -> float:
         """exp(entropy): how many equally likely tokens would be as uncertain."""
-        return math.exp(self.entropy)
+        return perplexity(self.entropy)
 
     @property
     def kept(self) -> int:
@@ -462,6 +497,8 @@ class Trace(RunningScores):
                 for row in self.top(top_n)
             ],
             "beam": self.beam.to_dict(text) if self.beam is not None else None,
+            "mirostat": self.mirostat.to_dict() if self.mirostat is not None else None,
+            "stop": self.stop,
             "contrastive": (self.contrastive.to_dict() if self.contrastive is not None
                             else None),
         }

@@ -5,7 +5,6 @@
     beat_greedy         build a sentence more probable than greedy's on a tiny model
     tune_the_knobs      set temperature / top-k / top-p to reach a diversity-quality target
     progression         xp, levels, achievements and the daily streak, in the progress store
-    cli_games           ``arlm games [NAME]``
 
 Each game is deterministic for a seed and ends in a ``GameResult`` that
 ``progression.record_game`` commits to the store.

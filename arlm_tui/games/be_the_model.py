@@ -64,6 +64,7 @@ from arlm_tui.games.common import (
     story_trigram,
 )
 from arlm_tui.lm.base import LanguageModel
+from arlm_tui.lm.information import cross_entropy_nats, entropy_nats, perplexity
 
 GAME_ID = "be-the-model"
 TITLE = "Be the model"
@@ -239,13 +240,13 @@ class ScoreRow:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(self.cross_entropy) if math.isfinite(self.cross_entropy) else math.inf
+        return perplexity(self.cross_entropy)
 
     @property
     def expected_perplexity(self) -> float | None:
         if self.expected is None:
             return None
-        return math.exp(self.expected) if math.isfinite(self.expected) else math.inf
+        return perplexity(self.expected)
 
 
 @dataclass
@@ -410,9 +411,7 @@ class BeTheModelRound:
         best_from = self.contenders[0]
         for c in self.contenders:
             if c.role == "oracle":
-                p = np.exp(logprobs[c.name])
-                support = p > 0
-                entropy = float(-np.sum(p[support] * np.log(p[support])))
+                entropy = entropy_nats(np.exp(logprobs[c.name]))
                 best_from = c
                 break
         lp_best = logprobs[best_from.name]
@@ -443,7 +442,7 @@ class BeTheModelRound:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(self.cross_entropy)
+        return perplexity(self.cross_entropy)
 
     def word_distribution(self, position: int) -> np.ndarray | None:
         """p̃_t: the oracle's next-token distribution at ``position`` given that a word comes
@@ -467,9 +466,7 @@ class BeTheModelRound:
     @staticmethod
     def _cross_entropy(p: np.ndarray, q: np.ndarray) -> float:
         """H(p, q) = −Σ p log q (∞ if q misses part of p's support)."""
-        support = p > 0
-        with np.errstate(divide="ignore"):
-            return float(-np.sum(p[support] * np.log(q[support])))
+        return cross_entropy_nats(p, q)
 
     def scores(self) -> list[ScoreRow]:
         """You, every contender and (oracle language) the entropy floor, on the words guessed

@@ -3,12 +3,16 @@ strategy; the learner matches them, and the answer points at the tell-tale signs
 
 Each puzzle draws one strategy from each of three families, so the three texts differ in kind:
 
-* deterministic (greedy, beam search): the most probable tokens. Low NLL per token (bland);
-  greedy tends to loop, beam search favours short, generic texts.
-* tempered sampling (T = 0.7, top-p = 0.9, top-k = 10): random but with the unreliable tail cut
-  or shrunk; fluent and varied.
-* hot sampling (T = 1.5, plain sampling T = 1): every token keeps a chance, so improbable ones
-  slip in: high NLL per token, the text drifts into incoherence.
+* deterministic (greedy, beam search, greedy with DRY or with frequency and presence
+  penalties): the most probable tokens. Low NLL per token (bland); greedy tends to loop, beam
+  search favours short, generic texts, the penalties push the loop away.
+* tempered sampling (T = 0.7, top-p = 0.9, top-k = 10, min-p, eta, top-nσ, mirostat): random
+  but with the unreliable tail cut or shrunk; fluent and varied.
+* hot sampling (T = 1.5, plain sampling T = 1, XTC): every token keeps a chance, or the top
+  choices are taken away, so improbable ones slip in: high NLL per token, the text drifts.
+
+Each strategy is described in one sentence made from the numbers it runs with
+(``describe``), so the answer never says more about a strategy than its settings do.
 
 The answer measures each text: mean NLL per token under the model (−(1/T) Σ log p(w_t | w_<t):
 low = bland, high = incoherent), distinct-1 and distinct-2 (share of different words and word
@@ -19,6 +23,8 @@ attempt's seed, so every puzzle can be solved by looking.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,9 +49,11 @@ TEACHES = (
     "The same model writes very different text depending on how the next token is chosen. "
     "Three continuations of one prompt were made by three hidden strategies: match each text "
     "to its strategy. Look for the tell-tale signs: greedy and beam search pick the most "
-    "probable tokens (bland, and greedy often loops), low temperature or top-p cut the "
-    "unreliable tail (fluent, varied), and a high temperature lets improbable tokens in "
-    "(incoherent). The answer shows the measured numbers behind each sign."
+    "probable tokens (bland, and greedy often loops unless DRY or a frequency penalty pushes "
+    "it away), a low temperature, top-p, min-p, eta, top-nσ or mirostat cut the unreliable tail "
+    "(fluent, varied), and a high temperature or XTC lets improbable tokens in (the text "
+    "drifts). The answer says what each strategy did, with its numbers, and the measured "
+    "numbers behind each sign."
 )
 
 LETTERS = ("A", "B", "C")
@@ -57,45 +65,174 @@ PROMPT_TOKENS = 5
 LOOP_TOKENS = 3
 
 
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def _share(x: float) -> str:
+    """0.9 -> "90%", 0.05 -> "5%", 0.0009 -> "0.09%"."""
+    return f"{x * 100:.4g}%"
+
+
+def _repetition(config: DecodingConfig) -> str:
+    verb = "lowers" if config.repetition_penalty > 1 else "raises"
+    return (f"{verb} every token already in the text by the factor "
+            f"{_num(config.repetition_penalty)} on its logit")
+
+
+def _dry(config: DecodingConfig) -> str:
+    a = config.dry_allowed_length
+    return (f"lowers a token that would extend a repeat of n ≥ {a} tokens by "
+            f"{_num(config.dry_multiplier)}·{_num(config.dry_base)}^(n − {a}) (DRY)")
+
+
+def _temperature(config: DecodingConfig) -> str:
+    t = config.temperature
+    how = "sharpening the distribution" if t < 1 else "flattening the distribution"
+    return f"divides the logits by T = {_num(t)}, {how}"
+
+
+def _top_n_sigma(config: DecodingConfig) -> str:
+    n = config.top_n_sigma
+    return (f"keeps the tokens whose logit is within {_num(n)} standard "
+            f"deviation{'s' if n != 1 else ''} of the top one")
+
+
+def _eta(config: DecodingConfig) -> str:
+    e = config.eta
+    return (f"drops every token below η = min({_num(e)}, √{_num(e)}·e^−H), a cut "
+            "that rises as the model grows sure")
+
+
+#: What an active processor does, in words, by processor name. A processor without a phrase
+#: here is said from its knob's own help (``_in_words``), so a new processor is never left out.
+_PHRASES: dict[str, Callable[[DecodingConfig], str]] = {
+    "repetition_penalty": _repetition,
+    "frequency_penalty": lambda c: (f"subtracts {_num(c.frequency_penalty)} from a token's "
+                                    "logit for every time it was already generated"),
+    "presence_penalty": lambda c: (f"subtracts {_num(c.presence_penalty)} once from every "
+                                   "token generated at least once"),
+    "dry": _dry,
+    "no_repeat_ngram": lambda c: f"forbids any {c.no_repeat_ngram}-gram to come back",
+    "temperature": _temperature,
+    "top_n_sigma": _top_n_sigma,
+    "top_k": lambda c: f"keeps only the {c.top_k} most probable tokens",
+    "top_p": lambda c: (f"keeps the most probable tokens until they cover {_share(c.top_p)} "
+                        "of the probability"),
+    "min_p": lambda c: (f"drops every token below {_share(c.min_p)} of the top token's "
+                        "probability"),
+    "typical_p": lambda c: ("keeps the tokens whose surprise is closest to the entropy, "
+                            f"{_share(c.typical_p)} of the mass"),
+    "epsilon": lambda c: f"drops every token below probability {_num(c.epsilon)}",
+    "eta": _eta,
+    "xtc": lambda c: (f"at {_share(c.xtc_probability)} of the steps removes every token at "
+                      f"least {_share(c.xtc_threshold)} likely except the least likely of "
+                      "them (XTC)"),
+    "mirostat": lambda c: (f"drops every token more surprising than a bound μ (first "
+                           f"{_num(2 * c.mirostat_tau)} bits) that moves by "
+                           f"{_num(c.mirostat_eta)}·(surprise − {_num(c.mirostat_tau)}) after "
+                           "each draw (mirostat)"),
+}
+
+
+def _in_words(processor: Any) -> str:
+    """A processor with no phrase of its own: its label and its first knob's help,
+    ``"applies floor-p = 0.05 (drop tokens whose probability is below floor_p)"``."""
+    what = re.sub(r"\s*\([^()]*= off[^()]*\)$", "", type(processor).knobs[0].help)
+    return f"applies {processor.label} ({what})"
+
+
+def _any_id() -> Callable[[str], int]:
+    """Distinct ids for a logit bias's tokens: the words need no vocabulary."""
+    ids: dict[str, int] = {}
+    return lambda token: ids.setdefault(token, len(ids))
+
+
+def _clauses(config: DecodingConfig, *, warpers: bool) -> list[str]:
+    """What the active processors do, with their numbers, in the order they run: the ones
+    that apply to every strategy (``warpers=False``) or the warpers."""
+    return [
+        phrase(config) if (phrase := _PHRASES.get(p.name)) is not None else _in_words(p)
+        for p in config.processors(eos_id=0, prompt_length=0, token_id=_any_id())
+        if type(p).warper == warpers
+    ]
+
+
+def _penalty_clauses(config: DecodingConfig) -> list[str]:
+    """What the processors that apply to every strategy do, with their numbers."""
+    return _clauses(config, warpers=False)
+
+
+def _sampling_clauses(config: DecodingConfig) -> list[str]:
+    """What the warpers do, with their numbers, in the order they run."""
+    return _clauses(config, warpers=True)
+
+
+def describe(config: DecodingConfig) -> str:
+    """One sentence on what a decoding config does, made from its numbers alone:
+    ``"top-k = 10 keeps only the 10 most probable tokens, then draws one at random"``."""
+    penalties = _penalty_clauses(config)
+    if config.strategy == "beam":
+        base = (f"keeps the {config.beam_width} most probable partial texts at every step and "
+                "returns the best whole one")
+    elif config.strategy == "greedy" or not config.sampling:
+        base = "takes the most probable token at every step"
+    else:
+        warpers = _sampling_clauses(config)
+        base = ", then ".join([*warpers, "draws one token at random"]) if warpers else (
+            "draws every token at random from the model's own distribution")
+    if penalties:
+        return " and ".join(penalties) + ", then " + base
+    return base
+
+
 @dataclass(frozen=True)
 class Strategy:
-    """A hidden strategy: an id, how it is named to the learner, its family, the decoding
-    settings, and what it does (said in the answer)."""
+    """A hidden strategy: an id, how it is named to the learner, its family and its
+    decoding settings; ``description`` says what it does, made from those numbers."""
 
     id: str
     label: str
     family: str  # "deterministic" | "tempered" | "hot"
     knobs: dict[str, Any]
-    explains: str
 
     def config(self, seed: int) -> DecodingConfig:
         return DecodingConfig(max_tokens=MAX_TOKENS, seed=seed, **self.knobs)
 
+    @property
+    def description(self) -> str:
+        return describe(self.config(0))
+
+
+#: What each family tends to give (said as a tendency, next to the measured numbers).
+FAMILY_TENDENCY = {
+    "deterministic": "aiming at the most predictable tokens, which tends to read bland",
+    "tempered": "random, with the unreliable tail cut or shrunk, which tends to stay fluent "
+                "and varied",
+    "hot": "letting improbable tokens in, which tends to make the text drift",
+}
 
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy("greedy", "greedy", "deterministic", {"strategy": "greedy"},
-             "greedy takes the arg-max every step: it aims at the most predictable tokens, "
-             "and once a phrase comes back it tends to repeat forever"),
+    Strategy("greedy", "greedy", "deterministic", {"strategy": "greedy"}),
     Strategy("beam-5", "beam search, width 5", "deterministic",
-             {"strategy": "beam", "beam_width": 5},
-             "beam search looks for the most probable whole text: usually bland, often short "
-             "and generic, since every extra token multiplies in a probability below one"),
+             {"strategy": "beam", "beam_width": 5}),
+    Strategy("greedy-dry", "greedy + DRY ×0.8", "deterministic",
+             {"strategy": "greedy", "dry_multiplier": 0.8}),
+    Strategy("greedy-freq-pres", "greedy + freq/presence 0.5", "deterministic",
+             {"strategy": "greedy", "frequency_penalty": 0.5, "presence_penalty": 0.5}),
     Strategy("t-0.7", "sampling, T = 0.7", "tempered",
-             {"strategy": "sample", "temperature": 0.7},
-             "temperature 0.7 sharpens the distribution before drawing: it favours likely "
-             "tokens and keeps some variety"),
-    Strategy("top-p-0.9", "top-p = 0.9", "tempered", {"strategy": "sample", "top_p": 0.9},
-             "nucleus sampling draws only from the most probable tokens covering 90%: the "
-             "unreliable tail is cut, which keeps the text fluent yet varied"),
-    Strategy("top-k-10", "top-k = 10", "tempered", {"strategy": "sample", "top_k": 10},
-             "top-k draws only among the 10 most probable tokens: it cuts the far tail and "
-             "keeps some variety"),
-    Strategy("t-1.5", "sampling, T = 1.5", "hot", {"strategy": "sample", "temperature": 1.5},
-             "temperature 1.5 flattens the distribution: improbable tokens get real chances "
-             "and the text tends to lose its thread"),
-    Strategy("t-1.0", "plain sampling, T = 1", "hot", {"strategy": "sample"},
-             "plain sampling draws from the model's full distribution: every token, even a "
-             "very unlikely one, keeps its chance, so odd turns slip in"),
+             {"strategy": "sample", "temperature": 0.7}),
+    Strategy("top-p-0.9", "top-p = 0.9", "tempered", {"strategy": "sample", "top_p": 0.9}),
+    Strategy("top-k-10", "top-k = 10", "tempered", {"strategy": "sample", "top_k": 10}),
+    Strategy("min-p-0.1", "min-p = 0.1", "tempered", {"strategy": "sample", "min_p": 0.1}),
+    Strategy("eta-0.01", "eta = 0.01", "tempered", {"strategy": "sample", "eta": 0.01}),
+    Strategy("top-nsigma-1", "top-nσ = 1", "tempered", {"strategy": "sample", "top_n_sigma": 1.0}),
+    Strategy("mirostat-2", "mirostat τ = 2 bits", "tempered",
+             {"strategy": "sample", "mirostat_tau": 2.0}),
+    Strategy("t-1.5", "sampling, T = 1.5", "hot", {"strategy": "sample", "temperature": 1.5}),
+    Strategy("t-1.0", "plain sampling, T = 1", "hot", {"strategy": "sample"}),
+    Strategy("xtc-0.5", "XTC p = 0.5, threshold 0.1", "hot",
+             {"strategy": "sample", "xtc_probability": 0.5, "xtc_threshold": 0.1}),
 )
 STRATEGY_BY_ID = {s.id: s for s in STRATEGIES}
 FAMILIES = ("deterministic", "tempered", "hot")
@@ -248,7 +385,8 @@ class NameThatStrategyPuzzle:
     def explain(self, c: Continuation) -> str:
         """Why text ``c`` reads the way it does, said from its measured numbers only.
 
-        What a strategy usually does (``Strategy.explains``) is stated as a tendency; what this
+        What a strategy does is said from its numbers (``describe``), what its family usually
+        gives (``FAMILY_TENDENCY``) as a tendency; what this
         text did is read off its own numbers next to the other two's (``nll_rank``), and when
         the two disagree the answer says so instead of describing the tendency as a fact."""
         others = [o for o in self.continuations if o is not c]
@@ -274,8 +412,8 @@ class NameThatStrategyPuzzle:
             signs.append(f"no word pair repeats (distinct-2 {c.distinct_2:.2f})")
         if c.ended and len(c.ids) < min(len(o.ids) for o in others):
             signs.append(f"the shortest: the text ended after {len(c.ids)} tokens")
-        return (f"{c.letter} was {c.strategy.label}: {c.strategy.explains}. This text: "
-                + "; ".join(signs) + ".")
+        return (f"{c.letter} was {c.strategy.label}, which {c.strategy.description}: "
+                f"{FAMILY_TENDENCY[c.strategy.family]}. This text: " + "; ".join(signs) + ".")
 
     def result(self, verdict: Verdict) -> GameResult:
         """score = strategies named right (0-3); xp = 5 per right one, +5 for all three."""

@@ -5,9 +5,9 @@ quiz answer; ``compute_fact(fact)`` (in ``arlm_tui.learn.facts``) recomputes a s
 the engine.
 """
 
+from arlm_tui.learn.labs import LAB_KINDS
 from arlm_tui.learn.lessons import (
     FACT_KINDS,
-    LAB_KINDS,
     Card,
     Fact,
     Grade,

@@ -55,6 +55,9 @@ NEW_PER_DAY_SETTING = "cards.new_per_day"
 DEFAULT_NEW_PER_DAY = 20
 FORECAST_DAYS = 7
 HISTORY_DAYS = 30
+#: When nothing is due, cards in their learning steps due within this long are shown early
+#: (the review screen and ``arlm cards review``).
+LEARN_AHEAD = timedelta(minutes=20)
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _ID_TAG = re.compile(r"^\[([^\]]*)\]\s*")
@@ -326,7 +329,7 @@ class Deck:
         """The deck of every shipped lesson's cards (or ``lessons``') and the learner's own
         (``own_cards`` file, default ``$ARLM_HOME/my_cards.txt``)."""
         if lessons is None:
-            from arlm_tui.learn.lessons import load_lessons
+            from arlm_tui.learn.lessons.loader import load_lessons
 
             lessons = load_lessons()
         own = load_own_cards(own_cards)

@@ -18,6 +18,7 @@ import numpy as np
 
 from arlm_tui.learn.lessons import FACT_KINDS, Fact, as_number
 from arlm_tui.lm.base import BOS, EOS, UNK
+from arlm_tui.lm.information import cross_entropy_nats, entropy_nats, perplexity
 
 
 def compute_fact(fact: Fact | Mapping[str, Any]) -> float:
@@ -53,12 +54,6 @@ def _scale(compute: Mapping[str, Any]) -> float:
     return math.log(2) if unit == "bits" else 1.0
 
 
-def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """x · ln y with 0 · ln 0 = 0 (terms with zero weight contribute nothing)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x > 0, x * np.log(np.where(x > 0, y, 1.0)), 0.0)
-
-
 def _pq(compute: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     p, q = _numbers(compute["p"], "p"), _numbers(compute["q"], "q")
     if p.shape != q.shape:
@@ -86,25 +81,25 @@ def _perplexity(c: Mapping[str, Any]) -> float:
     """PP = exp(−(1/N) Σ_t ln p(x_t | x_<t))."""
     probs = _numbers(c["conditionals"], "conditionals")
     with np.errstate(divide="ignore"):
-        return float(np.exp(-np.mean(np.log(probs))))
+        return perplexity(-float(np.sum(np.log(probs))), probs.size)
 
 
 def _entropy(c: Mapping[str, Any]) -> float:
     """H(p) = −Σ_x p(x) ln p(x)."""
     p = _numbers(c["probs"], "probs")
-    return float(-np.sum(_xlogy(p, p))) / _scale(c)
+    return entropy_nats(p) / _scale(c)
 
 
 def _cross_entropy(c: Mapping[str, Any]) -> float:
     """H(p, q) = −Σ_x p(x) ln q(x)."""
     p, q = _pq(c)
-    return float(-np.sum(_xlogy(p, q))) / _scale(c)
+    return cross_entropy_nats(p, q) / _scale(c)
 
 
 def _kl(c: Mapping[str, Any]) -> float:
     """KL(p ‖ q) = Σ_x p(x) ln(p(x) / q(x)) = H(p, q) − H(p)."""
     p, q = _pq(c)
-    return float(np.sum(_xlogy(p, p)) - np.sum(_xlogy(p, q))) / _scale(c)
+    return (cross_entropy_nats(p, q) - entropy_nats(p)) / _scale(c)
 
 
 def _ngram_param_count(c: Mapping[str, Any]) -> float:
@@ -165,6 +160,67 @@ def _repetition_penalty(c: Mapping[str, Any]) -> float:
         raise ValueError(f"index must be in 0..{logits.size - 1}, not {index}")
     penalized = RepetitionPenalty(as_number(c["penalty"]))([int(i) for i in c["seen"]], logits)
     return float(softmax(penalized)[index])
+
+
+#: What a ``sampler`` fact measures (``_sampler``).
+SAMPLER_MEASURES = ("kept", "prob", "logit", "logit_drop", "cutoff", "spread", "surprise",
+                    "mu_after")
+
+
+def _sampler(c: Mapping[str, Any]) -> float:
+    """A number from the engine's processor chain (``processors.make_processors`` with the
+    fact's ``knobs``, sampling, applied in ``PROCESSORS`` order to ``logits`` or ln ``probs``,
+    with ``history`` as the text so far, all of it generated):
+
+    ``kept``: how many tokens survive; ``prob``: the final probability of token ``index``;
+    ``logit``: its logit after the chain; ``logit_drop``: how much the chain lowered it;
+    ``cutoff``: the cut of the first processor that has one (eta's η on the probabilities it
+    sees, top-nσ's max − n·σ on the logits); ``spread``: the top logit (or probability) it
+    sees minus that cut (top-nσ: n·σ); ``surprise``: −log₂ of token ``index``'s final
+    probability, in bits; ``mu_after``: mirostat's next bound μ − η·(surprise − τ) when token
+    ``index`` is drawn at the first step (μ = 2τ)."""
+    from arlm_tui.decoding.processors import make_processors, softmax
+
+    if "probs" in c:
+        with np.errstate(divide="ignore"):
+            logits = np.log(_numbers(c["probs"], "probs"))
+    else:
+        logits = _numbers(c["logits"], "logits")
+    measure = str(c["measure"])
+    if measure not in SAMPLER_MEASURES:
+        raise ValueError(f"measure must be one of {', '.join(SAMPLER_MEASURES)}, not {measure!r}")
+    knobs = dict(c.get("knobs") or {})
+    history = [int(i) for i in c.get("history", [])]
+    if any(not 0 <= i < logits.size for i in history):
+        raise ValueError(f"history must hold token indices in 0..{logits.size - 1}")
+    index = int(c.get("index", 0))
+    if not 0 <= index < logits.size:
+        raise ValueError(f"index must be in 0..{logits.size - 1}, not {index}")
+    z = logits
+    mirostat = None
+    for processor in make_processors(sampling=True, eos_id=0, prompt_length=0, **knobs):
+        if processor.name == "mirostat":
+            mirostat = processor
+        if measure in ("cutoff", "spread") and hasattr(processor, "cutoff"):
+            seen = softmax(z) if getattr(processor, "uses_probs", False) else z
+            cut = float(processor.cutoff(seen))
+            return cut if measure == "cutoff" else float(np.max(seen)) - cut
+        z = processor(history, z)
+    if measure in ("cutoff", "spread"):
+        raise ValueError("measure cutoff needs a processor with a cut (eta, top_n_sigma)")
+    if measure == "kept":
+        return float(np.count_nonzero(np.isfinite(z)))
+    if measure == "prob":
+        return float(softmax(z)[index])
+    if measure == "logit":
+        return float(z[index])
+    if measure == "surprise":
+        return float(-np.log2(softmax(z)[index]))
+    if measure == "mu_after":
+        if mirostat is None:
+            raise ValueError("measure mu_after needs mirostat_tau in the knobs")
+        return float(mirostat.update(float(softmax(z)[index]))[1])
+    return float(logits[index] - z[index])
 
 
 _BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -312,6 +368,7 @@ _COMPUTERS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     "top_p_kept": _top_p_kept,
     "power_temperature": _power_temperature,
     "repetition_penalty": _repetition_penalty,
+    "sampler": _sampler,
     "recurrent_param_count": _recurrent_param_count,
     "transformer_param_count": _transformer_param_count,
     "continuation_prob": _continuation_prob,

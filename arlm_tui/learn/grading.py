@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from arlm_tui.learn.lessons import Question
+    from arlm_tui.learn.lessons.model import Question
 
 
 # ---------------------------------------------------------------------------- numbers

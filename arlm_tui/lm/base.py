@@ -44,6 +44,15 @@ class ListState:
         return len(self.histories)
 
 
+@dataclass
+class Attention:
+    """Where one position looks: ``weights[layer, head, key]`` (each row sums to 1) over the
+    tokens ``key_ids`` (the window the position reads, ``<s>`` included)."""
+
+    weights: np.ndarray  # (layers, heads, keys), float64
+    key_ids: list[int]
+
+
 class LanguageModel(ABC):
     """Base class of every backend. Subclasses set ``name``, ``tokenizer`` and implement
     ``next_logprobs``; they may override ``start``/``extend``/``select`` for speed."""
@@ -128,6 +137,36 @@ class LanguageModel(ABC):
         if not state.histories:
             return np.zeros((0, self.vocab_size))
         return np.stack([self.next_logprobs(h) for h in state.histories])
+
+    # ------------------------------------------------------------------ a whole text (#14 §2)
+    def sequence_logprobs(self, token_ids: Sequence[int]) -> np.ndarray:
+        """log p(token_ids[k] | token_ids[:k]) for every k, shape [T], float64: the terms of
+        the chain rule, log p(w_1 … w_T) = Σ_k log p(w_k | w_<k). Append ``eos_id`` to score the
+        end of a text.
+
+        The default steps through ``start``/``extend``, one token at a time, which is right for
+        every backend; backends that score a whole text in one pass override it."""
+        return chain_rule_logprobs(self, [], token_ids)
+
+    # ------------------------------------------------------------------ attention (#14 §2)
+    def attention(self, context_ids: Sequence[int]) -> Attention | None:
+        """The attention weights of the last position of ``context_ids`` over the tokens it
+        reads, for each layer and head; None for a backend without attention (the default:
+        only the transformer has some)."""
+        return None
+
+
+def chain_rule_logprobs(
+    model: LanguageModel, prefix: Sequence[int], ids: Sequence[int]
+) -> np.ndarray:
+    """log p(ids[k] | prefix, ids[:k]) for each k, one ``extend`` a token (no ``</s>`` added)."""
+    out = np.empty(len(ids))
+    logprobs, state = model.start([list(prefix)])
+    for k, token in enumerate(ids):
+        out[k] = logprobs[0, token]
+        if k + 1 < len(ids):
+            logprobs, state = model.extend(state, [token])
+    return out
 
 
 def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:

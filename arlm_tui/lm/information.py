@@ -70,6 +70,32 @@ def entropy_nats(probs: np.ndarray) -> float:
     return max(0.0, -float(np.add.reduce(np.multiply(p, log_p, out=log_p))))
 
 
+def cross_entropy_nats(p: np.ndarray, q: np.ndarray) -> float:
+    """H(p, q) = -Σ_i p_i ln q_i in nats over p's support (terms with p_i = 0 count 0), inf when
+    q_i = 0 where p_i > 0; unchecked, like ``entropy_nats`` (``cross_entropy`` checks)."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    support = p > 0
+    if np.any(q[support] <= 0):
+        return math.inf
+    return float(-np.sum(p[support] * np.log(q[support])))
+
+
+def perplexity(nll: float, count: float = 1) -> float:
+    """PP = exp(NLL / N): the perplexity of N tokens whose negative log-likelihoods (nats) sum
+    to ``nll``; with the default N = 1, exp of a mean NLL, a cross-entropy or an entropy (the
+    number of equally likely choices that would be as uncertain).
+
+    inf when a token had probability 0 (NLL = inf) or exp overflows; nan when N = 0 or NLL is
+    nan (nothing scored yet)."""
+    if not count > 0 or math.isnan(nll):
+        return math.nan
+    try:
+        return math.exp(nll / count)
+    except OverflowError:
+        return math.inf
+
+
 def entropy(p: Any, *, base: float = math.e) -> float:
     """H(p) = -Σ_w p(w) log p(w), with 0 · log 0 = 0 (nats; ``base=2`` for bits)."""
     return entropy_nats(_probability_vector(p, "p")) / _log_base(base)
@@ -81,10 +107,7 @@ def cross_entropy(p: Any, q: Any, *, base: float = math.e) -> float:
     ``q`` may sum to less than 1 (mass a model puts on tokens outside p's vocabulary, see
     ``align``): that mass is simply lost, which can only raise H(p, q)."""
     p, q = _pair(p, q)
-    support = p > 0
-    if np.any(q[support] == 0):
-        return math.inf
-    return float(-np.sum(p[support] * np.log(q[support])) / _log_base(base))
+    return cross_entropy_nats(p, q) / _log_base(base)
 
 
 def kl_divergence(p: Any, q: Any, *, base: float = math.e) -> float:
@@ -208,7 +231,7 @@ def heldout_perplexity(model: LanguageModel, texts: Iterable[str]) -> float:
     total, count = heldout_nll(model, texts)
     if count == 0:
         raise ValueError("texts must contain at least one text")
-    return math.exp(total / count) if math.isfinite(total) else math.inf
+    return perplexity(total, count)
 
 
 def oracle_floor(oracle: LanguageModel, texts: Iterable[str]) -> float:

@@ -3,7 +3,8 @@
 A model directory holds ``config.json`` whose ``"backend"`` says which loader reads the rest
 (``ngram``, ``oracle``, ``rnn``/``gru``/``lstm``/``ffn``/``transformer``); an ``.arpa`` file is read
 as a back-off n-gram; a Hugging Face GPT-2 folder (``model_type`` gpt2) runs on arlm's own
-transformer (``lm.neural.gpt2``), other ``hf:PATH`` folders through ``transformers``. Names are looked up first among the bundled models (``models/``), then among
+transformer (``lm.neural.gpt2``), other ``hf:PATH`` folders through ``transformers``. Which
+backend reads what is one table, ``lm.backends``; this module only finds the files. Names are looked up first among the bundled models (``models/``), then among
 the user's (``$ARLM_HOME/models``). Loading never unpickles anything.
 """
 
@@ -19,8 +20,6 @@ from arlm_tui.errors import ModelLoadError, UnknownModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     from arlm_tui.lm.base import LanguageModel  # numpy: not needed to list or name models
-
-NEURAL_BACKENDS = ("rnn", "gru", "lstm", "ffn", "transformer")
 
 #: The model used when a command is given no ``--model``.
 DEFAULT_MODEL = "oracle-kn3"
@@ -119,7 +118,9 @@ def resolve(name_or_path: str | Path) -> Path:
 
 
 def load_model(name_or_path: str | Path | LanguageModel | None = None) -> LanguageModel:
-    """Load a model by bundled/user name, directory path, ``.arpa`` file or ``hf:PATH``."""
+    """Load a model by bundled/user name, directory path, ``.arpa`` file or ``hf:PATH``: the
+    backend that reads it comes from the table of backends (``lm.backends``)."""
+    from arlm_tui.lm import backends
     from arlm_tui.lm.base import LanguageModel
 
     if isinstance(name_or_path, LanguageModel):
@@ -127,53 +128,28 @@ def load_model(name_or_path: str | Path | LanguageModel | None = None) -> Langua
     if name_or_path is None:
         name_or_path = DEFAULT_MODEL
     text = str(name_or_path)
-    if text.startswith("hf:"):
-        from arlm_tui.lm.neural.gpt2 import native_gpt2
-
-        if native_gpt2(text[3:]):  # GPT-2's architecture is arlm's transformer: its own step
-            from arlm_tui.lm.neural.gpt2 import load_gpt2
-
-            return load_gpt2(text[3:], name=text)
-        try:
-            from arlm_tui.lm.hf import load_hf
-        except ImportError:
-            raise UnknownModelError(
-                "hf: models need the optional Hugging Face backend, which is not installed"
-            ) from None
-        return load_hf(text[3:])
+    schemed = backends.by_scheme(text)  # "hf:PATH": a GPT-2 folder first, then transformers
+    if schemed is not None:
+        reader, rest = schemed
+        model = reader.load_from(rest)
+        model.name = text
+        return model
     path = resolve(text)
     if path.is_file():
-        if path.suffix.lower() == ".arpa":
-            from arlm_tui.lm.arpa import read_arpa
-
-            arpa = read_arpa(path)
-            arpa.name = path.stem
-            return arpa
-        raise ModelLoadError("not a model directory or an .arpa file", path=path)
-    from arlm_tui.lm.neural.gpt2 import native_gpt2
-
-    if native_gpt2(path):  # a Hugging Face GPT-2 folder given as a plain path
-        from arlm_tui.lm.neural.gpt2 import load_gpt2
-
-        gpt2 = load_gpt2(path)
-        gpt2.name = text if not Path(text).exists() else path.name
-        return gpt2
-    config = read_config(path)
-    backend = config["backend"]
-    model: LanguageModel
-    if backend == "ngram":
-        from arlm_tui.lm.ngram import NGramModel
-
-        model = NGramModel.load(path)
-    elif backend == "oracle":
-        from arlm_tui.lm.oracle import load_oracle
-
-        model = load_oracle(path)
-    elif backend in NEURAL_BACKENDS:
-        from arlm_tui.lm.neural import load_neural
-
-        model = load_neural(path)
-    else:
+        by_suffix = backends.by_suffix(path)  # an .arpa file
+        if by_suffix is None:
+            kinds = " or ".join(f"an {s}" for s in backends.file_suffixes())
+            raise ModelLoadError(f"not a model directory or {kinds} file", path=path)
+        model = by_suffix.load_from(path)
+        model.name = path.stem
+        return model
+    # a folder a backend recognises (a Hugging Face GPT-2 checkpoint), else config.json says
+    row = backends.by_detection(path)
+    if row is None:
+        backend = read_config(path)["backend"]
+        row = backends.by_config(backend)
+    if row is None:
         raise ModelLoadError(f'unknown backend "{backend}"', path=path / "config.json")
+    model = row.load_from(path)
     model.name = text if not Path(text).exists() else path.name
     return model

@@ -39,10 +39,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from arlm_tui.errors import ArlmError, ModelLoadError
+from arlm_tui.lm import backends
+from arlm_tui.lm.information import perplexity
 from arlm_tui.lm.neural.backend import NeuralLanguageModel, parameter_count
 from arlm_tui.lm.neural.config import (
-    NEURAL_BACKENDS,
-    RECURRENT_CELLS,
     ModelConfig,
     config_to_dict,
     make_config,
@@ -55,13 +55,14 @@ BOS_ID, EOS_ID = 1, 2
 IGNORE = -100  # target id that contributes no loss (padding, positions scored elsewhere)
 CHECKPOINT_WEIGHTS = "checkpoint.safetensors"
 CHECKPOINT_STATE = "checkpoint.json"
-#: AdamW learning rates per family: the best of a small sweep (1e-3 … 1e-2) on the oracle
-#: language at the default sizes, 8 epochs (warm-up, then cosine decay to a tenth).
-DEFAULT_LR = {"rnn": 3e-3, "gru": 1e-2, "lstm": 1e-2, "ffn": 3e-3, "transformer": 2e-3}
+#: AdamW learning rates per family (each row of ``lm.backends``): the best of a small sweep
+#: (1e-3 … 1e-2) on the oracle language at the default sizes, 8 epochs (warm-up, then cosine
+#: decay to a tenth).
+DEFAULT_LR = {r.name: r.training.lr for r in backends.neural_backends() if r.training}
 DEFAULT_EPOCHS = 10
 #: Rows per batch: texts (or windows) for the sequence models, but single (window, target)
 #: pairs for the feed-forward model, which therefore gets more of them.
-DEFAULT_BATCH = {"rnn": 32, "gru": 32, "lstm": 32, "ffn": 512, "transformer": 32}
+DEFAULT_BATCH = {r.name: r.training.batch_size for r in backends.neural_backends() if r.training}
 #: Texts longer than this many BPTT chunks are cut into pieces for training (each piece starts
 #: from h_0 = 0), so one huge text does not leave a batch of one row.
 RECURRENT_PIECE_CHUNKS = 16
@@ -235,12 +236,24 @@ class RecurrentData(_PaddedRows):
 
 
 def make_data(kind: str, seqs: list[np.ndarray], config: ModelConfig, *, training: bool):
-    if kind == "ffn":
+    """The batches of ``kind``'s layout (``Training.batches`` of its row in ``lm.backends``)."""
+    batches = _training(kind).batches
+    if batches == "window":
         return FeedForwardData(seqs, config.context)
-    if kind == "transformer":
+    if batches == "positions":
         return TransformerData(seqs, config.context, config.keep)
+    if batches != "recurrent":
+        raise ValueError(f"{kind}: unknown batch layout {batches!r}")
     piece = config.context * RECURRENT_PIECE_CHUNKS if training else None
     return RecurrentData(seqs, config.context, piece)
+
+
+def _training(kind: str) -> backends.Training:
+    """How ``kind`` trains (its row of the table of backends); ValueError for other kinds."""
+    training = backends.neural(kind).training
+    if training is None:
+        raise ValueError(f"{kind} has no training defaults in the table of backends")
+    return training
 
 
 def _steps_in(data: Any, plan: list[np.ndarray]) -> int:
@@ -252,7 +265,7 @@ def _steps_in(data: Any, plan: list[np.ndarray]) -> int:
 # ------------------------------------------------------------------------------ the loop
 def _loss(net: nn.Module, kind: str, x: torch.Tensor, y: torch.Tensor, state: Any):
     """Summed NLL of the targets y and the number of targets; the carried state for RNNs."""
-    if kind in RECURRENT_CELLS:
+    if backends.neural(kind).recurrent:
         logits, state = net(x, state)
     else:
         logits = net(x)
@@ -277,7 +290,7 @@ def evaluate(net: nn.Module, kind: str, data: Any) -> float:
                 total += float(loss)
                 count += n
     net.train(was_training)
-    return math.exp(total / count) if count else math.nan
+    return perplexity(total, count)
 
 
 def _learning_rate(base: float, progress: float, step: int, warmup: int) -> float:
@@ -457,8 +470,7 @@ def check_hyperparameters(
     patience: int | None,
 ) -> None:
     """ValueError naming the first parameter outside its range."""
-    if kind not in NEURAL_BACKENDS:
-        raise ValueError(f"kind must be one of {', '.join(NEURAL_BACKENDS)}, got {kind!r}")
+    _training(kind)  # ValueError naming the kinds
     for name, value in (("epochs", epochs), ("steps", steps)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -512,7 +524,7 @@ def train_neural(
     checkpoint files are removed when training completes.
 
     None for ``lr``, ``batch_size`` or an architecture size picks the family's default
-    (``DEFAULT_LR``, ``DEFAULT_BATCH``, ``config.make_config``).
+    (its row in ``lm.backends``: ``DEFAULT_LR``, ``DEFAULT_BATCH``; ``config.make_config``).
     """
     check_hyperparameters(
         kind,
@@ -525,8 +537,8 @@ def train_neural(
     )
     if epochs is None and steps is None:
         epochs = DEFAULT_EPOCHS
-    lr = DEFAULT_LR[kind] if lr is None else float(lr)
-    batch_size = DEFAULT_BATCH[kind] if batch_size is None else batch_size
+    lr = _training(kind).lr if lr is None else float(lr)
+    batch_size = _training(kind).batch_size if batch_size is None else batch_size
     config = make_config(
         kind,
         len(tokenizer.vocab),
@@ -542,7 +554,7 @@ def train_neural(
     # A window longer than the whole corpus would leave positions (transformer) or window
     # slots (feed-forward) that no training text ever fills. A recurrent net's context is only
     # the BPTT length, so any corpus with a token will do.
-    needed = 1 if kind in RECURRENT_CELLS else config.context + 1
+    needed = 1 if backends.neural(kind).recurrent else config.context + 1
     if train_tokens < needed:
         raise ArlmError(
             f"the training texts have {train_tokens} tokens (with </s>), too few for "
@@ -856,13 +868,7 @@ def _write_model_files(
         "training_seconds": training["seconds"],
     }
     write_config(out, net, tokenizer, training=training, summary=summary)
-    shape = {
-        "rnn": "Elman RNN",
-        "gru": "GRU",
-        "lstm": "LSTM",
-        "ffn": "feed-forward (fixed window)",
-        "transformer": "transformer (decoder-only)",
-    }[kind]
+    shape = _training(kind).title
     facts: dict[str, Any] = {
         "backend": f"{kind} (torch)",
         "architecture": ", ".join(

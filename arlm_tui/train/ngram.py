@@ -10,12 +10,12 @@ perplexity that the card reports, when there is one.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
 
 from arlm_tui.errors import ArlmError
+from arlm_tui.lm.information import perplexity
 
 #: Sentences counted between two redraws of the progress bar, and the size from which it shows.
 PROGRESS_MIN_SENTENCES = 20_000
@@ -112,7 +112,7 @@ def train_ngram(
     heldout_tokens = sum(len(ids) + 1 for ids in valid_ids)
     if valid_ids and model.normalized:
         nll = -sum(float(score_ids(model, ids).sum()) for ids in valid_ids)
-        heldout_ppl = math.exp(nll / heldout_tokens) if math.isfinite(nll) else math.inf
+        heldout_ppl = perplexity(nll, heldout_tokens)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

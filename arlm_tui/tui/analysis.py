@@ -11,6 +11,9 @@
 Diversity numbers (``distinct_n``, ``repetition_rate``, shared with the games in
 ``arlm_tui.games.common``) are plain counts over token ids; every probability comes from the
 engine (``decode_step``/``generate_ids``, ``lm.information``).
+
+The views compute from an ``AnalysisInput``: the session as it was when a view asked, taken on
+the interface's thread, so the computation can run in a worker while the session moves on.
 """
 
 from __future__ import annotations
@@ -18,13 +21,49 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.games.common import distinct_n, repetition_rate
+
+if TYPE_CHECKING:
+    from arlm_tui.decoding.session import Session
+    from arlm_tui.decoding.trace import Trace
+
+
+# --------------------------------------------------------------------------- the input
+@dataclass(frozen=True)
+class AnalysisInput:
+    """What the analysis views compute from: the session at the moment a view asked, and the
+    things the views share (the models loaded for them, the lock on the model in use, and how
+    many rows the views have)."""
+
+    model: Any
+    prompt_ids: tuple[int, ...]
+    context_ids: tuple[int, ...]
+    config: DecodingConfig
+    done: bool
+    #: the step just taken (None before the first)
+    last_trace: Trace | None
+    #: models loaded for the compare and speculative views, by name (shared: filled as they
+    #: load, so a model is loaded once for every view)
+    models: dict[str, Any]
+    #: held while a model's call and what it keeps from that call (attention) are read
+    model_lock: AbstractContextManager[Any]
+    #: the height of the views' area, in rows
+    rows: int = 0
+
+
+def analysis_input(session: Session, models: dict[str, Any],
+                   model_lock: AbstractContextManager[Any], rows: int = 0) -> AnalysisInput:
+    """An ``AnalysisInput`` of ``session`` as it is now."""
+    return AnalysisInput(session.model, tuple(session.prompt_ids), tuple(session.context_ids),
+                         session.config, session.done, session.last_trace, models, model_lock,
+                         rows)
 
 
 # --------------------------------------------------------------------------- compare
@@ -166,15 +205,18 @@ class SampleStudy:
     histogram: list[tuple[str, int, float]]  # (first token, times drawn, p after processors)
     rows: list[StrategyRow]
     total_variation: float  # ½ Σ |empirical − p| over first tokens
+    chain: Any = None  # decoding.chain_stats.ChainStats of the current knobs' continuations
 
 
-def _continue(model: Any, prompt_ids: list[int], config: DecodingConfig, seeds: Sequence[int]
-              ) -> tuple[list[list[int]], list[float], list[Any]]:
+def _continue(model: Any, prompt_ids: list[int], config: DecodingConfig, seeds: Sequence[int],
+              runs: list[Any] | None = None) -> tuple[list[list[int]], list[float], list[Any]]:
     from arlm_tui.decoding.strategies import generate_ids
 
     texts, nlls, first = [], [], []
     for seed in seeds:
         result = generate_ids(model, prompt_ids, config.replace(seed=seed))
+        if runs is not None:  # every step's Trace, for chain_stats
+            runs.append(result.traces)
         texts.append([i for i in result.ids if i != model.eos_id])
         tokens = max(len(result.traces), 1)
         nlls.append(-result.logprob / tokens)
@@ -206,11 +248,14 @@ def sample_study(model: Any, context_ids: Sequence[int], config: DecodingConfig,
     if current.strategy == "beam":
         current = current.replace(strategy="sample")
     seeds = [config.seed + i for i in range(n)]
+    from arlm_tui.decoding.chain_stats import chain_stats
+
+    runs: list[Any] = []
     if current.strategy == "contrastive":  # no randomness: one run stands for all N
-        texts, nlls, first = _continue(model, context, current, seeds[:1])
-        texts, nlls, first = texts * n, nlls * n, first * n
+        texts, nlls, first = _continue(model, context, current, seeds[:1], runs)
+        texts, nlls, first, runs = texts * n, nlls * n, first * n, runs * n
     else:
-        texts, nlls, first = _continue(model, context, current, seeds)
+        texts, nlls, first = _continue(model, context, current, seeds, runs)
     label = "current knobs" if config.strategy != "beam" else "current knobs, sampled"
     rows = [_row(label, model, texts, nlls)]
     greedy = config.replace(strategy="greedy", max_tokens=max_tokens)
@@ -232,7 +277,7 @@ def sample_study(model: Any, context_ids: Sequence[int], config: DecodingConfig,
         empirical[i] = c / max(len(first), 1)
     tv = 0.5 * float(np.abs(empirical - final).sum()) if first else 0.0
     return SampleStudy(n, max_tokens, [model.tokenizer.decode(t) for t in texts], histogram,
-                       rows, tv)
+                       rows, tv, chain=chain_stats(runs))
 
 
 # --------------------------------------------------------------------------- attention

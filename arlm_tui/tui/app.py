@@ -1,9 +1,12 @@
 """The arlm Textual application: the screen stack, the global keys, themes and the entry points.
 
-``run_app()`` opens the home screen; ``run_app("play", model=..., prompt=..., strategy=...,
-knobs=...)`` opens the play screen directly (with the home screen under it, so escape leads
-home). ``arlm play`` is defined in ``arlm_tui.tui.cli_play`` (which does not import Textual
-until the command runs).
+One app with modes (``MODES``): ``run_app()`` opens the home screen; ``run_app("play",
+model=..., prompt=..., strategy=..., knobs=...)`` opens the play screen directly (with the home
+screen under it, so escape leads home); ``run_app("review")`` is ``arlm cards review`` and
+``run_app("games", game=..., seed=...)`` is ``arlm games``: both quit when their first screen
+is left. Screens move to another screen through the app's ``open_*`` methods, never by
+importing each other. The commands live in ``arlm_tui.cli`` (which does not import Textual
+until a command runs).
 """
 
 from __future__ import annotations
@@ -17,11 +20,17 @@ from textual.screen import Screen
 
 from arlm_tui.tui.settings import DARK_THEME, LIGHT_THEME, Settings
 
+#: What the app opens on: the home screen, or the screen a command asked for (play and review
+#: over the home screen, the games menu alone).
+MODES = ("home", "play", "review", "games")
+
 
 class ArlmApp(App[int]):
     """arlm's full-screen interface."""
 
-    CSS_PATH = ["app.tcss", "learn.tcss", "games.tcss"]
+    # learn.tcss and games.tcss come with their screens (each declares its CSS_PATH): the
+    # home screen's first frame does not parse them
+    CSS_PATH = "app.tcss"
     TITLE = "arlm"
     SUB_TITLE = "how language models generate text"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
@@ -48,21 +57,37 @@ class ArlmApp(App[int]):
         prompt: str = "",
         strategy: str | None = None,
         knobs: dict[str, Any] | None = None,
+        game: str | None = None,
+        seed: int | None = None,
+        source: str | None = None,
+        store: Any = None,
         settings: Settings | None = None,
         save_settings: bool = True,
     ) -> None:
+        """``initial``: one of ``MODES``. play: ``model``, ``prompt``, ``strategy``, ``knobs``;
+        games: ``game`` (a game id or "scores", None for the menu), ``seed``, ``model`` and
+        ``source``. ``store``: a progress store to use (and not close) instead of the
+        learner's."""
         from arlm_tui.tui import textual_fixes
 
         textual_fixes.install()
         super().__init__()
-        if initial not in ("home", "play", "review"):
-            raise ValueError(f"initial must be 'home', 'play' or 'review', got {initial!r}")
+        if initial not in MODES:
+            raise ValueError(f"initial must be one of {', '.join(MODES)}, got {initial!r}")
+        if initial == "games":
+            from arlm_tui.games import GAME_BY_ID
+
+            if game is not None and game not in (*GAME_BY_ID, "scores"):
+                raise ValueError(f"game must be a game id or 'scores', got {game!r}")
+            self.title, self.sub_title = "arlm games", "predict before you are shown"
         self.settings = settings if settings is not None else Settings.load()
         self._save_settings = save_settings
         self._initial = initial
         self._play_args = {"model": model, "prompt": prompt, "strategy": strategy,
                            "knobs": dict(knobs or {})}
-        self._progress_store: Any = None
+        self._games_args = {"game": game, "seed": seed, "model": model, "source": source}
+        self._progress_store: Any = store
+        self._owns_store = store is None
         #: the play session left with escape, taken up again by the next plain "Play"
         self.play_resume: Any = None
 
@@ -101,7 +126,7 @@ class ArlmApp(App[int]):
             store.retry_unsaved()
 
     def on_unmount(self) -> None:
-        if self._progress_store is not None:
+        if self._progress_store is not None and self._owns_store:
             self._progress_store.close()
 
     def on_mount(self) -> None:
@@ -112,6 +137,9 @@ class ArlmApp(App[int]):
 
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
+        if self._initial == "games":  # the games menu first: leaving it quits
+            self.open_games(**self._games_args, exit_after=True)
+            return
         self.push_screen(HomeScreen())
         if self._initial == "play":
             self.open_play(**self._play_args)
@@ -134,26 +162,48 @@ class ArlmApp(App[int]):
                        prompt=prompt, strategy=strategy, knobs=knobs)
         )
 
+    def open_settings(self) -> None:
+        from arlm_tui.tui.screens.settings import SettingsScreen
+
+        self.push_screen(SettingsScreen())
+
     def open_lessons(self) -> None:
         from arlm_tui.tui.screens.lessons import LessonListScreen
 
         self.push_screen(LessonListScreen(self.progress_store))
 
-    def open_review(self, *, exit_after: bool = False) -> None:
-        """The flashcard review screen; ``exit_after`` quits when it closes (arlm cards review)."""
+    def open_review(self, deck: Any = None, *, clock: Any = None,
+                    exit_after: bool = False) -> None:
+        """The flashcard review screen (of ``deck``, by default the learner's cards);
+        ``exit_after`` quits when it closes (arlm cards review)."""
         from arlm_tui.learn.cards import Deck
         from arlm_tui.tui.screens.review import ReviewScreen
 
+        deck = deck if deck is not None else Deck.load(self.progress_store)
         self.push_screen(
-            ReviewScreen(Deck.load(self.progress_store)),
+            ReviewScreen(deck, **({} if clock is None else {"clock": clock})),
             (lambda _done: self.exit(0)) if exit_after else None,
         )
 
-    def open_stats(self) -> None:
+    def open_stats(self, deck: Any = None, *, clock: Any = None) -> None:
+        """The flashcard statistics (of ``deck``, by default the learner's cards)."""
         from arlm_tui.learn.cards import Deck
         from arlm_tui.tui.screens.stats import StatsScreen
 
-        self.push_screen(StatsScreen(Deck.load(self.progress_store)))
+        deck = deck if deck is not None else Deck.load(self.progress_store)
+        self.push_screen(StatsScreen(deck, **({} if clock is None else {"clock": clock})))
+
+    def open_games(self, game: str | None = None, *, seed: int | None = None,
+                   model: str | None = None, source: str | None = None,
+                   exit_after: bool = False) -> None:
+        """The games menu, with ``game`` (a game id or "scores") opened over it; ``exit_after``
+        quits when the menu closes (arlm games)."""
+        from arlm_tui.tui.screens.games import GamesScreen
+
+        menu = GamesScreen(model=model, source=source, store=self.progress_store)
+        self.push_screen(menu, (lambda _result: self.exit(0)) if exit_after else None)
+        if game is not None:
+            menu.action_open(game, seed=seed)
 
     def action_help(self) -> None:
         from arlm_tui.tui.screens.help import HelpScreen
@@ -200,8 +250,10 @@ def run_app(
     prompt: str = "",
     strategy: str | None = None,
     knobs: dict[str, Any] | None = None,
+    **mode: Any,
 ) -> int:
-    """Run the interface until the learner quits; returns the exit status (0)."""
-    app = ArlmApp(initial, model=model, prompt=prompt, strategy=strategy, knobs=knobs)
+    """Run the interface until the learner quits; returns the exit status (0). ``mode``: the
+    other options of ``ArlmApp`` (games: ``game``, ``seed``, ``source``)."""
+    app = ArlmApp(initial, model=model, prompt=prompt, strategy=strategy, knobs=knobs, **mode)
     result = app.run()
     return int(result or 0)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from arlm_tui.lm.base import LanguageModel
+from arlm_tui.lm.base import Attention, LanguageModel
 from arlm_tui.lm.neural.batch import log_probs
 
 
@@ -131,8 +131,8 @@ class NeuralLanguageModel(LanguageModel):
         return out
 
     def sequence_logprobs(self, ids: Sequence[int]) -> np.ndarray:
-        """The one-pass scorer ``arlm_tui.api.score_ids`` looks for (``score`` and held-out
-        perplexity); without it they step token by token through ``start``/``extend``."""
+        """One pass over the text (``LanguageModel.sequence_logprobs``, whose default steps
+        token by token): what ``score`` and held-out perplexity use."""
         return self.score_ids(ids)
 
     # ------------------------------------------------------------------ hidden states
@@ -175,18 +175,31 @@ class NeuralLanguageModel(LanguageModel):
             return None
         return state.ids[0, : int(state.lengths[0])].tolist()
 
+    def attention(self, context_ids: Sequence[int]) -> Attention | None:
+        """The transformer's attention from the last position of ``context_ids`` (see
+        ``LanguageModel.attention``); None for the recurrent and feed-forward nets."""
+        self.start([list(context_ids)])
+        weights = self.last_attention
+        if weights is None:
+            return None
+        return Attention(weights, self.attention_keys or [])
+
     def describe(self) -> dict[str, Any]:
+        from arlm_tui.lm import backends
+
         config = self.net.config
+        row = backends.get(self.backend)
+        window = row is not None and not row.recurrent  # else context is the BPTT length
         facts = super().describe()
         facts.update(
             parameters=self.parameters,
             layers=config.layers,
             width=config.d_model,
             heads=getattr(config, "heads", None),
-            context=config.context if self.backend in ("ffn", "transformer") else None,
+            context=config.context if window else None,
             corpus=self.summary.get("corpus"),
             heldout_perplexity=self.summary.get("heldout_perplexity"),
         )
-        if self.backend not in ("ffn", "transformer"):
+        if not window:
             facts["bptt_steps"] = config.context
         return facts

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from arlm_tui.errors import ArlmError
 
-#: Backend names, as written in ``config.json``'s ``"backend"``.
-RECURRENT_CELLS = ("rnn", "gru", "lstm")
-NEURAL_BACKENDS = (*RECURRENT_CELLS, "ffn", "transformer")
+# Backend names, as written in ``config.json``'s ``"backend"``: the table of backends says which
+# are neural and which config class each reads (``lm.backends``); re-exported from here.
+from arlm_tui.lm.backends import NEURAL_BACKENDS as NEURAL_BACKENDS
+from arlm_tui.lm.backends import RECURRENT_CELLS as RECURRENT_CELLS
 
 
 def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
@@ -38,6 +39,18 @@ def _check_dropout(value: Any) -> None:
         raise ValueError(f"dropout must be a number in [0, 1), got {value!r}")
 
 
+@dataclass(frozen=True)
+class Flags:
+    """The sizes ``arlm train`` was given (None: the family's default) and the dropout."""
+
+    sizes: Mapping[str, int | None]
+    dropout: float = 0.0
+
+    def pick(self, name: str, default: Any) -> Any:
+        value = self.sizes.get(name)
+        return default if value is None else value
+
+
 @dataclass
 class RecurrentConfig:
     """Embedding (V × m), ``layers`` stacked cells of width m, output projection (m × V).
@@ -53,6 +66,32 @@ class RecurrentConfig:
     dropout: float = 0.0
     tie_weights: bool = True
     context: int = 64
+
+    @property
+    def kind(self) -> str:
+        """The backend name (config.json's ``"backend"``): the cell."""
+        return self.cell
+
+    @classmethod
+    def from_flags(cls, kind: str, vocab_size: int, flags: Flags) -> RecurrentConfig:
+        """``make_config`` for the recurrent kinds: the cell is the kind."""
+        base = cls(cell=kind)
+        return cls(
+            cell=kind,
+            vocab_size=vocab_size,
+            d_model=flags.pick("d_model", base.d_model),
+            layers=flags.pick("layers", base.layers),
+            dropout=flags.dropout,
+            context=flags.pick("context", base.context),
+        )
+
+    def parameters(self) -> int:
+        """V·m (E) + L·g·(2m² + 2m) (g = 1, 3, 4 gates for rnn, gru, lstm) + V (b_y)
+        + V·m when the output projection is not tied to E."""
+        v, m, gates = self.vocab_size, self.d_model, {"rnn": 1, "gru": 3, "lstm": 4}
+        g = gates.get(self.cell, 4)
+        head = 0 if self.tie_weights else v * m
+        return v * m + self.layers * g * (2 * m * m + 2 * m) + v + head
 
     def validate(self) -> RecurrentConfig:
         if self.cell not in RECURRENT_CELLS:
@@ -79,6 +118,28 @@ class FeedForwardConfig:
     layers: int = 1
     dropout: float = 0.0
 
+    kind: ClassVar[str] = "ffn"
+
+    @classmethod
+    def from_flags(cls, kind: str, vocab_size: int, flags: Flags) -> FeedForwardConfig:
+        """``make_config`` for the feed-forward model: ``layers`` counts tanh hidden layers
+        and the hidden width is 4·d_model."""
+        base = cls()
+        width = flags.pick("d_model", base.d_model)
+        return cls(
+            vocab_size=vocab_size,
+            context=flags.pick("context", base.context),
+            d_model=width,
+            d_hidden=4 * width if isinstance(width, int) else base.d_hidden,
+            layers=flags.pick("layers", base.layers),
+            dropout=flags.dropout,
+        )
+
+    def parameters(self) -> int:
+        """V·d + (C·d·h + h) + (L − 1)(h² + h) + h·V + V."""
+        v, d, h, c = self.vocab_size, self.d_model, self.d_hidden, self.context
+        return v * d + (c * d * h + h) + (self.layers - 1) * (h * h + h) + h * v + v
+
     def validate(self) -> FeedForwardConfig:
         _check_int("vocab_size", self.vocab_size, 3)
         _check_int("context", self.context, 1, 256)
@@ -104,6 +165,26 @@ class TransformerConfig:
     heads: int = 4
     d_model: int = 128
     dropout: float = 0.0
+
+    kind: ClassVar[str] = "transformer"
+
+    @classmethod
+    def from_flags(cls, kind: str, vocab_size: int, flags: Flags) -> TransformerConfig:
+        """``make_config`` for the transformer (the only kind with ``heads``)."""
+        base = cls()
+        return cls(
+            vocab_size=vocab_size,
+            context=flags.pick("context", base.context),
+            layers=flags.pick("layers", base.layers),
+            heads=flags.pick("heads", base.heads),
+            d_model=flags.pick("d_model", base.d_model),
+            dropout=flags.dropout,
+        )
+
+    def parameters(self) -> int:
+        """V·d + C·d + L(12d² + 13d) + 2d   (output tied to E)."""
+        v, d, c = self.vocab_size, self.d_model, self.context
+        return v * d + c * d + self.layers * (12 * d * d + 13 * d) + 2 * d
 
     def validate(self) -> TransformerConfig:
         _check_int("vocab_size", self.vocab_size, 3)
@@ -145,26 +226,17 @@ def parameter_estimate(config: ModelConfig) -> int:
                + V·m when the output projection is not tied to E
     ffn:       V·d + (C·d·h + h) + (L − 1)(h² + h) + h·V + V
     transformer: V·d + C·d + L(12d² + 13d) + 2d   (output tied to E)
+
+    Each config class computes its own (``parameters()``).
     """
-    if isinstance(config, RecurrentConfig):
-        v, m, gates = config.vocab_size, config.d_model, {"rnn": 1, "gru": 3, "lstm": 4}
-        g = gates.get(config.cell, 4)
-        head = 0 if config.tie_weights else v * m
-        return v * m + config.layers * g * (2 * m * m + 2 * m) + v + head
-    if isinstance(config, FeedForwardConfig):
-        v, d, h, c = config.vocab_size, config.d_model, config.d_hidden, config.context
-        return v * d + (c * d * h + h) + (config.layers - 1) * (h * h + h) + h * v + v
-    v, d, c = config.vocab_size, config.d_model, config.context
-    return v * d + c * d + config.layers * (12 * d * d + 13 * d) + 2 * d
+    return config.parameters()
 
 
 def check_size(config: ModelConfig, limit: int = MAX_PARAMETERS) -> ModelConfig:
     """``config`` if its net has at most ``limit`` parameters, else ModelTooLargeError."""
     count = parameter_estimate(config)
     if count > limit:
-        kind = getattr(config, "cell", None) or (
-            "ffn" if isinstance(config, FeedForwardConfig) else "transformer"
-        )
+        kind = config.kind
         shape = ", ".join(
             f"{name} {getattr(config, name):,}"
             for name in ("d_model", "layers", "context", "vocab_size")
@@ -183,14 +255,13 @@ def config_to_dict(config: ModelConfig) -> dict[str, Any]:
 
 def config_from_dict(backend: str, d: Mapping[str, Any]) -> ModelConfig:
     """Rebuild and validate a config; unknown backend, unknown field or bad value -> ValueError."""
-    if backend in RECURRENT_CELLS:
-        cls: type = RecurrentConfig
-    elif backend == "ffn":
-        cls = FeedForwardConfig
-    elif backend == "transformer":
-        cls = TransformerConfig
-    else:
-        raise ValueError(f"backend must be one of {', '.join(NEURAL_BACKENDS)}, got {backend!r}")
+    from arlm_tui.lm import backends
+
+    row = backends.get(backend)
+    if row is None or not row.neural:
+        kinds = ", ".join(r.name for r in backends.neural_backends())
+        raise ValueError(f"backend must be one of {kinds}, got {backend!r}")
+    cls = row.config_class()
     if not isinstance(d, Mapping):
         raise TypeError("the architecture must be a JSON object")
     known = {f.name for f in fields(cls)}
@@ -198,8 +269,8 @@ def config_from_dict(backend: str, d: Mapping[str, Any]) -> ModelConfig:
     if unknown:
         raise ValueError(f"unknown architecture field(s): {', '.join(unknown)}")
     config = cls(**dict(d))
-    if backend in RECURRENT_CELLS and config.cell != backend:
-        raise ValueError(f"cell {config.cell!r} does not match backend {backend!r}")
+    if config.kind != backend:  # a recurrent config names its cell
+        raise ValueError(f"cell {config.kind!r} does not match backend {backend!r}")
     return check_size(config.validate())
 
 
@@ -218,43 +289,13 @@ def make_config(
     ``heads`` only applies to the transformer. For the feed-forward model ``layers`` counts tanh
     hidden layers and the hidden width is 4·d_model.
     """
+    from arlm_tui.lm import backends
 
-    def pick(value: Any, default: Any) -> Any:
-        return default if value is None else value
-
-    if kind in RECURRENT_CELLS:
-        base = RecurrentConfig(cell=kind)
-        config: ModelConfig = RecurrentConfig(
-            cell=kind,
-            vocab_size=vocab_size,
-            d_model=pick(d_model, base.d_model),
-            layers=pick(layers, base.layers),
-            dropout=dropout,
-            context=pick(context, base.context),
-        )
-    elif kind == "ffn":
-        base_f = FeedForwardConfig()
-        width = pick(d_model, base_f.d_model)
-        config = FeedForwardConfig(
-            vocab_size=vocab_size,
-            context=pick(context, base_f.context),
-            d_model=width,
-            d_hidden=4 * width if isinstance(width, int) else base_f.d_hidden,
-            layers=pick(layers, base_f.layers),
-            dropout=dropout,
-        )
-    elif kind == "transformer":
-        base_t = TransformerConfig()
-        config = TransformerConfig(
-            vocab_size=vocab_size,
-            context=pick(context, base_t.context),
-            layers=pick(layers, base_t.layers),
-            heads=pick(heads, base_t.heads),
-            d_model=pick(d_model, base_t.d_model),
-            dropout=dropout,
-        )
-    else:
-        raise ValueError(f"kind must be one of {', '.join(NEURAL_BACKENDS)}, got {kind!r}")
+    cls = backends.neural(kind).config_class()  # ValueError naming the kinds
+    flags = Flags(
+        {"layers": layers, "d_model": d_model, "heads": heads, "context": context}, dropout
+    )
+    config = cls.from_flags(kind, vocab_size, flags)
     return check_size(config.validate())
 
 

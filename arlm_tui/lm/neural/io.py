@@ -22,13 +22,9 @@ import torch
 from torch import nn
 
 from arlm_tui.errors import ModelLoadError
+from arlm_tui.lm import backends
 from arlm_tui.lm.neural.backend import NeuralLanguageModel, set_inference_threads
-from arlm_tui.lm.neural.config import (
-    NEURAL_BACKENDS,
-    ModelConfig,
-    config_from_dict,
-    config_to_dict,
-)
+from arlm_tui.lm.neural.config import ModelConfig, config_from_dict, config_to_dict
 
 FORMAT = 1
 CONFIG_FILE = "config.json"
@@ -37,26 +33,18 @@ TOKENIZER_FILE = "tokenizer.json"
 
 
 def build_net(backend: str, config: ModelConfig) -> nn.Module:
-    """A freshly initialised net of the family ``backend`` (weights random)."""
-    if backend in ("rnn", "gru", "lstm"):
-        from arlm_tui.lm.neural.rnn import RecurrentLM
-
-        return RecurrentLM(config)
-    if backend == "ffn":
-        from arlm_tui.lm.neural.ffn import FeedForwardLM
-
-        return FeedForwardLM(config)
-    if backend == "transformer":
-        from arlm_tui.lm.neural.transformer import TransformerLM
-
-        return TransformerLM(config)
-    raise ValueError(f"backend must be one of {', '.join(NEURAL_BACKENDS)}, got {backend!r}")
+    """A freshly initialised net of the family ``backend`` (weights random): the net class of
+    its row in the table of backends."""
+    row = backends.get(backend)
+    if row is None or not row.neural:
+        kinds = ", ".join(r.name for r in backends.neural_backends())
+        raise ValueError(f"backend must be one of {kinds}, got {backend!r}")
+    return row.build_net(config)
 
 
 def backend_of(net: nn.Module) -> str:
-    """The ``config.json`` backend name of a net."""
-    config = net.config
-    return getattr(config, "cell", None) or ("transformer" if hasattr(config, "heads") else "ffn")
+    """The ``config.json`` backend name of a net (its config knows its kind)."""
+    return net.config.kind
 
 
 def weights_of(net: nn.Module) -> dict[str, torch.Tensor]:
@@ -148,7 +136,8 @@ def read_neural_config(directory: Path) -> tuple[str, ModelConfig, dict[str, Any
     if not isinstance(raw, dict):
         raise ModelLoadError("not a JSON object", path=file)
     backend = raw.get("backend")
-    if backend not in NEURAL_BACKENDS:
+    row = backends.get(backend) if isinstance(backend, str) else None
+    if row is None or not row.neural:
         raise ModelLoadError(f"backend {backend!r} is not a neural backend", path=file)
     if raw.get("format") != FORMAT:
         raise ModelLoadError(
@@ -237,16 +226,15 @@ def store_bfloat16(out: Path, valid: Sequence[str]) -> tuple[float | None, float
     """
     from safetensors.torch import load_file
 
-    from arlm_tui.lm.information import heldout_nll
+    from arlm_tui.lm.information import heldout_nll, perplexity
     from arlm_tui.lm.registry import write_summary
 
-    def perplexity() -> float | None:
+    def heldout_perplexity() -> float | None:
         if not valid:
             return None
-        nll, count = heldout_nll(load_neural(out), valid)
-        return round(math.exp(nll / count), 4)
+        return round(perplexity(*heldout_nll(load_neural(out), valid)), 4)
 
-    before = perplexity()
+    before = heldout_perplexity()
     file = out / WEIGHTS_FILE
     _write_tensors({k: v.to(torch.bfloat16) for k, v in load_file(str(file)).items()}, file)
     after = perplexity()

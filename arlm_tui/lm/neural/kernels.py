@@ -56,6 +56,9 @@ _MATH = {"reassoc", "contract", "nsz", "arcp"}
 #: 32 KB L1 cache while every batch row uses them (2048 measured up to 2× slower for beams;
 #: reading one row at a time in 4 KB tiles was 2–3× slower: the prefetcher stops at pages)
 _TILE = 1024
+#: fewer than four rows go over whole weight rows when their outputs (B·m floats, at most
+#: 24 KB) fit in the L1 cache, else in tiles of ``_TILE`` (``_affine_in_out_few``)
+_WHOLE_ROWS = 6144
 _JIT = {"cache": True, "nogil": True, "fastmath": _MATH, "error_model": "numpy"}
 
 
@@ -123,15 +126,76 @@ def _affine(x, wt, bias, y):
 
 
 @nb.njit(**_JIT)
+def _axpy8(out, x, b, i, w, j0, j1):
+    """out += x[b, i]·w[i, j0:j1] + … + x[b, i+7]·w[i+7, j0:j1]: eight weight rows in one pass
+    over ``out``, summed exactly as two passes of four would sum them."""
+    r0, r1, r2, r3 = w[i, j0:j1], w[i + 1, j0:j1], w[i + 2, j0:j1], w[i + 3, j0:j1]
+    r4, r5, r6, r7 = w[i + 4, j0:j1], w[i + 5, j0:j1], w[i + 6, j0:j1], w[i + 7, j0:j1]
+    x0, x1, x2, x3 = x[b, i], x[b, i + 1], x[b, i + 2], x[b, i + 3]
+    x4, x5, x6, x7 = x[b, i + 4], x[b, i + 5], x[b, i + 6], x[b, i + 7]
+    for j in range(j1 - j0):
+        first = (x0 * weight(r0[j]) + x1 * weight(r1[j])) + (x2 * weight(r2[j]) + x3 * weight(r3[j]))
+        second = (x4 * weight(r4[j]) + x5 * weight(r5[j])) + (x6 * weight(r6[j]) + x7 * weight(r7[j]))
+        out[j] = (out[j] + first) + second
+
+
+@nb.njit(**_JIT)
+def _affine_in_out_few(x, w, bias, y):
+    """``_affine_in_out`` for B < 4 rows, the same sums in the same order: eight weight rows
+    a pass over the outputs (``_axpy8``: one load and store of each output where four rows
+    took two), over whole weight rows when the B rows' outputs fit in L1 (B·m ≤ ``_WHOLE_ROWS``
+    floats), so that the matrix is read front to back as one stream. GPT-2 small's blocks, one
+    row: 20.3 → 17.4 ms a step (16.8 → 19.5 GB/s read; a plain sum reads ~26 GB/s)."""
+    B, n = x.shape
+    m = w.shape[1]
+    span = m if B * m <= _WHOLE_ROWS else _TILE
+    for j0 in range(0, m, span):
+        j1 = min(j0 + span, m)
+        size = j1 - j0
+        tile = bias[j0:j1]
+        for b in range(B):
+            out = y[b, j0:j1]
+            for j in range(size):
+                out[j] = tile[j]
+        i = 0
+        while i + 8 <= n:
+            for b in range(B):
+                _axpy8(y[b, j0:j1], x, b, i, w, j0, j1)
+            i += 8
+        while i + 4 <= n:
+            r0, r1, r2, r3 = w[i, j0:j1], w[i + 1, j0:j1], w[i + 2, j0:j1], w[i + 3, j0:j1]
+            for b in range(B):
+                x0, x1, x2, x3 = x[b, i], x[b, i + 1], x[b, i + 2], x[b, i + 3]
+                out = y[b, j0:j1]
+                for j in range(size):
+                    out[j] += (x0 * weight(r0[j]) + x1 * weight(r1[j])) + (
+                        x2 * weight(r2[j]) + x3 * weight(r3[j])
+                    )
+            i += 4
+        while i < n:
+            r0 = w[i, j0:j1]
+            for b in range(B):
+                x0 = x[b, i]
+                out = y[b, j0:j1]
+                for j in range(size):
+                    out[j] += x0 * weight(r0[j])
+            i += 1
+
+
+@nb.njit(**_JIT)
 def _affine_in_out(x, w, bias, y):
     """y = x W + bias for x (B, n), w (n, m) stored as (in, out), GPT-2's ``Conv1D`` layout:
     inputs i … i+3 add x[b, i]·w[i] + … + x[b, i+3]·w[i+3] (contiguous rows) to y[b], a
     vectorised axpy, so a memory-mapped checkpoint is read in place. Outputs go in tiles of
     ``_TILE``: the four weight rows' tile is read from memory once and stays in the L1 cache
-    while every batch row uses it, four rows at a time. (Loops run over slices from 0: an index the compiler
+    while every batch row uses it, four rows at a time. Fewer than four rows (greedy, sampling)
+    go through ``_affine_in_out_few``. (Loops run over slices from 0: an index the compiler
     cannot prove non-negative blocks vectorisation.)"""
     B, n = x.shape
     m = w.shape[1]
+    if B < 4:
+        _affine_in_out_few(x, w, bias, y)
+        return
     for j0 in range(0, m, _TILE):
         j1 = min(j0 + _TILE, m)
         size = j1 - j0

@@ -3,7 +3,6 @@ the round compare your perplexity with the models' (engine: ``arlm_tui.games.be_
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 from rich.console import Group
@@ -14,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
 from arlm_tui.games import be_the_model as game
-from arlm_tui.numbers import fmt_prob
+from arlm_tui.numbers import fmt_perplexity, fmt_prob
 from arlm_tui.tui.screens.game_base import GameScreen
 
 HELP_TEXT = (
@@ -192,18 +191,15 @@ class BeTheModelScreen(GameScreen):
         table.add_column("PP" if expected else "perplexity", justify="right")
         table.add_column("")
 
-        def ppl(x: float | None) -> str:
-            return "–" if x is None else f"{x:.1f}" if math.isfinite(x) else "∞"
-
         for row in rows:
             style = "bold" if row.kind == "you" else "dim" if row.kind == "floor" else ""
             cells = [Text(row.name, style=style)]
             if expected:
-                cells += [f"{row.expected:.2f}", ppl(row.expected_perplexity)]
+                cells += [f"{row.expected:.2f}", fmt_perplexity(row.expected_perplexity)]
             if row.kind == "floor":
                 cells += ["", ""]
             else:
-                cells += [f"{row.cross_entropy:.2f}", ppl(row.perplexity)]
+                cells += [f"{row.cross_entropy:.2f}", fmt_perplexity(row.perplexity)]
             table.add_row(*cells, Text(row.note, style="dim"))
         if not expected:
             return table

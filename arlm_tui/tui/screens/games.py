@@ -1,4 +1,5 @@
-"""The games menu and the scores screen, plus ``GamesApp``, the small app ``arlm games`` runs.
+"""The games menu and the scores screen (``ArlmApp.open_games``; ``arlm games`` opens the app in
+games mode).
 
 ``GamesScreen`` lists the four games with what each teaches and the learner's level, xp and
 streak; ``ScoresScreen`` shows the level bar, where the xp came from, each game's rounds and best
@@ -12,7 +13,7 @@ from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.css.query import NoMatches
@@ -183,10 +184,8 @@ class GamesScreen(Screen):
                                          source=self.source, store=self.store))
 
     def action_back(self) -> None:
-        if len(self.app.screen_stack) > 1 and not isinstance(self.app, GamesApp):
-            self.app.pop_screen()
-        else:
-            self.app.exit(0)
+        """Leave the games (``arlm games``: the app opened on this menu quits)."""
+        self.dismiss()
 
 
 class ScoresScreen(Screen):
@@ -262,72 +261,5 @@ class ScoresScreen(Screen):
             self._store = None
 
     def action_back(self) -> None:
-        if len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
-        else:
-            self.app.exit(0)
+        self.dismiss()
 
-
-class GamesApp(App[int]):
-    """What ``arlm games [NAME]`` runs: the games menu, with one game opened over it."""
-
-    CSS_PATH = "../app.tcss"  # the help screen's layout
-    TITLE = "arlm games"
-    SUB_TITLE = "predict before you are shown"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark", "help", "Help", key_display="?", id="games_app.help",
-                tooltip="what this screen teaches and every key"),
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="games_app.quit",
-                tooltip="quit"),
-    ]
-
-    def __init__(self, initial: str | None = None, *, seed: int | None = None,
-                 model: str | None = None, source: str | None = None,
-                 store: Any = None) -> None:
-        from arlm_tui.tui import textual_fixes
-
-        textual_fixes.install()
-        super().__init__()
-        if initial is not None and initial not in GAME_BY_ID and initial != SCORES:
-            raise ValueError(f"initial must be a game id or {SCORES!r}, got {initial!r}")
-        self.initial = initial
-        self.seed = seed
-        self.model = model
-        self.source = source
-        self._given_store = store
-        #: the store every screen of this app shares
-        self.progress_store: Any = None
-
-    def on_mount(self) -> None:
-        try:
-            from arlm_tui.tui.settings import Settings
-
-            theme = Settings.load().theme
-            if theme in self.available_themes:
-                self.theme = theme
-        except Exception:  # noqa: BLE001 - a theme is not worth failing for
-            pass
-        if self._given_store is not None:
-            self.progress_store = self._given_store
-        else:
-            from arlm_tui.learn.store import Store
-
-            self.progress_store = Store.open()
-            if self.progress_store.notice:
-                self.notify(self.progress_store.notice, severity="warning", timeout=10)
-        menu = GamesScreen(model=self.model, source=self.source, store=self.progress_store)
-        self.push_screen(menu)
-        if self.initial is not None:
-            menu.action_open(self.initial, seed=self.seed)
-
-    def on_unmount(self) -> None:
-        if self._given_store is None and self.progress_store is not None:
-            self.progress_store.close()
-
-    def action_help(self) -> None:
-        from arlm_tui.tui.screens.help import HelpScreen
-
-        if isinstance(self.screen, HelpScreen):
-            self.screen.dismiss()
-            return
-        self.push_screen(HelpScreen(self.screen))

@@ -102,14 +102,10 @@ class HomeScreen(Screen):
         if section == "play":
             self.app.open_play()
         elif section == "settings":
-            from arlm_tui.tui.screens.settings import SettingsScreen
-
-            self.app.push_screen(SettingsScreen())
+            self.app.open_settings()
         elif section == "lessons":
             self.app.open_lessons()
         elif section == "cards":
             self.app.open_review()
         elif section == "games":
-            from arlm_tui.tui.screens.games import GamesScreen
-
-            self.app.push_screen(GamesScreen())
+            self.app.open_games()

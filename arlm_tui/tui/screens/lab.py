@@ -17,9 +17,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from arlm_tui.learn.lessons import Lab
+from arlm_tui.learn.lessons.model import Lab
 from arlm_tui.tui.screens.learn_base import LearnScreen
-from arlm_tui.tui.widgets.lab_views import LabView, make_lab_view
+from arlm_tui.tui.widgets.labs import LabView, make_lab_view
 
 
 class TextPrompt(ModalScreen[str | None]):

@@ -17,7 +17,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from arlm_tui.learn.lessons import Lesson, LessonError, LessonSet, load_lessons
+from arlm_tui.learn.lessons.loader import load_lessons
+from arlm_tui.learn.lessons.model import Lesson, LessonError, LessonSet
 from arlm_tui.learn.store import Store
 from arlm_tui.tui.screens.learn_base import LearnScreen
 

@@ -1,10 +1,12 @@
 """The play screen: step through generation, turn the knobs, force tokens, switch views.
 
-The screen owns one ``Session`` (the engine's step/undo/redo/force/replay object). Every action
-that changes it is an *engine operation*: it runs inline for the numpy backends (well under a
-millisecond) and in a thread worker for neural ones, so the interface never freezes; one
-operation runs at a time. When it ends, ``play_state.snapshot`` has gathered what to draw and the
-screen hands it down to the widgets (attributes down, messages up).
+The screen owns a ``PlayRunner`` (``arlm_tui.tui.play_runner``), which holds the ``Session``
+(the engine's step/undo/redo/force/replay object) and runs every operation on it, one at a time,
+inline for the numpy backends and in a thread worker for neural ones, so the interface never
+freezes. When one ends, the runner has a snapshot (``arlm_tui.decoding.snapshot``) of what to
+draw and the screen hands it down to the widgets (attributes down, messages up); the lines
+around the views come from ``arlm_tui.tui.play_lines``, the analysis views are given an
+``AnalysisInput`` (the session as it was when they asked).
 
 The bars are live: they show the distribution of the NEXT token under the current model and
 knobs, recomputed after every operation (a knob, the strategy, the model, the prompt, undo,
@@ -14,10 +16,8 @@ past step is shown only on request (its token selected in the text; esc returns 
 
 from __future__ import annotations
 
-import math
 import os
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,20 +25,30 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import events, work
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Header, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
+from arlm_tui.decoding.knobs import format_collection, parse_collection
+from arlm_tui.decoding.snapshot import PlaySnapshot, hypothesis_text, unknown_words
 from arlm_tui.errors import ArlmError
-from arlm_tui.numbers import fmt_nats
-from arlm_tui.tui.play_state import PlaySnapshot, hypothesis_text, snapshot, unknown_words
+from arlm_tui.tui.analysis import analysis_input
+from arlm_tui.tui.play_lines import (
+    VIEW_IDS,
+    VIEW_TITLES,
+    VIEWS,
+    explain_line,
+    stats_line,
+    view_title,
+)
+from arlm_tui.tui.play_runner import PlayRunner, failure_text
+from arlm_tui.tui.session_files import saved_sessions, session_path, sessions_dir
 from arlm_tui.tui.settings import AUTOPLAY_INTERVALS
 from arlm_tui.tui.widgets.analysis_views import (
     AttentionView,
@@ -62,24 +72,6 @@ STRATEGY_HELP = {
                    "(neural models)",
 }
 
-#: Views of the main area: (id, title, key).
-VIEWS: tuple[tuple[str, str, str], ...] = (
-    ("bars", "next-token bars", "1"),
-    ("beam", "beam search", "2"),
-    ("compare", "compare models", "3"),
-    ("samples", "sample N", "4"),
-    ("attention", "attention", "5"),
-    ("speculative", "speculative decoding", "6"),
-)
-VIEW_IDS = tuple(v[0] for v in VIEWS)
-VIEW_TITLES = {v[0]: v[1] for v in VIEWS}
-
-#: Space presses remembered while a (neural) step is computing.
-MAX_QUEUED_STEPS = 8
-
-#: Backends fast enough to run on the interface's thread (numpy, well under a millisecond).
-INLINE_BACKENDS = frozenset({"ngram", "table", "oracle"})
-
 HELP_TEXT = (
     "[b]Play[/b]: the model proposes a distribution over the next token; the decoding knobs "
     "reshape it and a strategy picks one. The bars are live: they show the NEXT token's "
@@ -89,7 +81,10 @@ HELP_TEXT = (
     "a step (the why-line explains it), backspace takes it back; select a token in the text (t, "
     "←/→) to see its past step, esc returns to live. The timeline under the text shows each "
     "token's p and each step's entropy. Knobs change with ←/→ (shift: coarse) when the knob "
-    "panel has the focus, or type a value with ⏎.\n\n"
+    "panel has the focus, or type a value with ⏎. P starts from a preset (llama.cpp, "
+    "OpenAI-style or Hugging Face defaults); the bottom edge of the view reads the chain: the "
+    "processors the knobs switch on, in the order they run (penalties, temperature, then the "
+    "cuts; see the README's \"Processor order\").\n\n"
     "[b]Views[/b] (1–6, v cycles): 1 the next-token bars; 2 beam search (live hypotheses, their "
     "log p and score log p / length^α, pruned candidates, finished ones); 3 the same text under "
     "every installed model (c ticks which, < and > show the other columns), with KL(oracle ‖ "
@@ -101,61 +96,13 @@ HELP_TEXT = (
 )
 
 
-def sessions_dir() -> Path:
-    from arlm_tui import paths
+def chain_line(config: DecodingConfig) -> str:
+    """The processors the knobs switch on, in the order they run (``chain: T = 0.8 → top-k =
+    40 → draw``), for the bottom border of the views; "" when none is on."""
+    from arlm_tui.decoding.presets import chain
 
-    return paths.user_home() / "sessions"
-
-
-def session_path(text: str) -> Path:
-    """Where a typed session file name points: a bare name (no folder) goes into arlm's
-    ``sessions/`` folder, with ``.json`` added when it has no suffix; a path is taken as it is."""
-    text = text.strip()
-    path = Path(text).expanduser()
-    if not text.startswith(("~", ".", "/")) and len(path.parts) == 1:
-        path = sessions_dir() / path
-        if not path.suffix:
-            path = path.with_suffix(".json")
-    return path
-
-
-def saved_sessions(folder: Path) -> list[Path]:
-    """The session files in ``folder``, newest first (none if it cannot be read)."""
-    try:
-        files = [path for path in folder.glob("*.json") if path.is_file()]
-        return sorted(files, key=lambda path: path.stat().st_mtime, reverse=True)
-    except OSError:
-        return []
-
-
-def read_session_file(path: Path) -> str:
-    """The text of a saved session: a regular UTF-8 file within the session size limit
-    (checked before reading), else ArlmError with one line."""
-    from arlm_tui import inputs
-
-    return inputs.read_text(path, limit=inputs.LIMITS["session"], what="session file")
-
-
-def session_model_name(text: str, path: Path) -> str:
-    """The "model" field of a session file (checked before any model is looked up)."""
-    import json
-
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        what = "nested too deeply" if isinstance(exc, RecursionError) else f"not valid JSON: {exc}"
-        raise ArlmError(f"{path}: session file is {what}") from None
-    if not isinstance(data, dict) or data.get("format") != "arlm-session":
-        raise ArlmError(f'{path}: not an arlm session (expected "format": "arlm-session")')
-    named = data.get("model")
-    if not isinstance(named, str) or not named.strip():
-        raise ArlmError(f'{path}: the session\'s "model" field is missing or not a name')
-    return named
-
-
-def failure_text(exc: BaseException) -> str:
-    """One line for an unexpected failure in a worker (shown; the app keeps running)."""
-    return f"unexpected {type(exc).__name__}: {exc}".strip().rstrip(":")
+    steps = chain(config)
+    return "" if len(steps) == 1 else "chain: " + " → ".join(steps)
 
 
 def new_seed() -> int:
@@ -182,6 +129,8 @@ def parse_knob(name: str, text: str) -> Any:
     """A typed knob value converted to the knob's type; ValueError with a one-line reason."""
     knob = KNOBS[name]
     text = text.strip()
+    if knob.collection:  # the logit bias (the=-5 cat=ban) or stop strings ("." "the end")
+        return parse_collection(knob, text)
     if knob.choices:
         return text
     if knob.type is bool:
@@ -225,6 +174,9 @@ class PlayScreen(Screen):
                 tooltip="next view: bars, beam, compare, sample-N, attention, speculative"),
         Binding("a", "autoplay", "Auto", id="play.autoplay",
                 tooltip="start or pause autoplay (one step at a time)"),
+        Binding("P", "pick_preset", "Preset", key_display="P", id="play.preset",
+                tooltip="start from a preset (llama.cpp, OpenAI, Hugging Face defaults) and "
+                "see the processor chain it sets"),
         Binding("q", "app.quit", "Quit", id="play.quit", tooltip="quit arlm"),
         Binding("F", "force_type", "Force typed", show=False, key_display="F",
                 id="play.force_type", tooltip="type the next token yourself"),
@@ -285,31 +237,46 @@ class PlayScreen(Screen):
         if "seed" not in self.initial_knobs:  # a fixed seed only when one is given
             self.initial_knobs["seed"] = new_seed()
         self.resume = resume
-        self.session: Any = None
-        self.snap: PlaySnapshot | None = None
+        #: the session and every operation on it (steps, knobs, models, session files)
+        self.runner = PlayRunner(self)
         self.view = "bars"
-        self.busy = False
         self.force_mode = False
         self.selected: int | None = None
         self.autoplay_timer: Timer | None = None
         self.replay_total: int | None = None
-        self.last_error = ""
-        #: run every engine operation in a thread worker (tests set it to exercise that path)
-        self.always_threaded = False
-        self._analysis_version = 0
-        self._queued_steps = 0
-        #: held by engine operations and the attention view: a transformer's last_attention
-        #: belongs to its most recent call, so that call and the read must not interleave
-        self.model_lock = threading.RLock()
-        self._pending_config = DecodingConfig(strategy="sample")
-        #: knob changes not yet applied (merged while an operation runs or a flush is due)
-        self._pending_knobs: dict[str, Any] = {}
-        self._knob_flush_due = False
         self._drawn_pieces: Any = None
         #: lines last drawn under the views (redrawn only when they change)
         self._drawn_lines: dict[str, Any] = {}
-        #: models loaded for the compare and speculative views, by name
-        self.model_cache: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ the runner's state
+    @property
+    def session(self) -> Any:
+        return self.runner.session
+
+    @property
+    def snap(self) -> PlaySnapshot | None:
+        return self.runner.snap
+
+    @property
+    def busy(self) -> bool:
+        return self.runner.busy
+
+    @property
+    def last_error(self) -> str:
+        return self.runner.last_error
+
+    @property
+    def threaded(self) -> bool:
+        return self.runner.threaded
+
+    @property
+    def always_threaded(self) -> bool:
+        """Run every engine operation in a thread worker (tests set it to exercise that path)."""
+        return self.runner.always_threaded
+
+    @always_threaded.setter
+    def always_threaded(self, value: bool) -> None:
+        self.runner.always_threaded = value
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -353,18 +320,18 @@ class PlayScreen(Screen):
                         severity="error", timeout=8)
             config = DecodingConfig(strategy="sample", seed=new_seed())
         self.query_one(KnobPanel).config = config
-        self._pending_config = config
+        self.runner.start_config = config
         self.load_model(self.model_spec, first=True)
 
     def _resume(self, resume: PlayResume) -> None:
         """Take up a session left earlier: same model, text, knobs, history and view."""
         self.resume = None
         session = resume.session
-        self.session = session
-        self.model_cache = resume.model_cache
+        self.runner.session = session
+        self.runner.model_cache = resume.model_cache
         self.replay_total = resume.replay_total
         self.query_one(KnobPanel).config = session.config
-        self._pending_config = session.config
+        self.runner.start_config = session.config
         prompt = resume.prompt_value
         if prompt is None:
             prompt = session.model.tokenizer.decode(session.prompt_ids)
@@ -377,7 +344,7 @@ class PlayScreen(Screen):
         """What ``PlayResume`` needs to take this session up again (None before a model)."""
         if self.session is None:
             return None
-        return PlayResume(self.session, self.view, self.replay_total, self.model_cache,
+        return PlayResume(self.session, self.view, self.replay_total, self.runner.model_cache,
                           self.query_one("#prompt", Input).value)
 
     def on_resize(self) -> None:
@@ -390,144 +357,55 @@ class PlayScreen(Screen):
         self.call_after_refresh(self._retitle)  # the hint fits the view's new width
 
     # ------------------------------------------------------------------ engine operations
-    @property
-    def threaded(self) -> bool:
-        if self.always_threaded or self.session is None:
-            return True
-        return self.session.model.backend not in INLINE_BACKENDS
-
-    def run_engine(self, operation: Callable[[], Any], *,
-                   after: Callable[[Any], None] | None = None,
-                   queue_as_step: bool = False) -> bool:
+    def run_engine(self, operation: Callable[[], Any], *, queue_as_step: bool = False) -> bool:
         """Run ``operation`` (which changes the session), then redraw from a snapshot.
 
         Returns False when another operation is still running: a step (``queue_as_step``) is
         then queued and taken next, anything else is refused with a message.
         """
-        if self.session is None:
-            if self.busy:
-                self.notify("still loading the model …", timeout=2)
-            else:
-                self.notify("no model is loaded: press m to choose one", severity="warning")
-            return False
-        if self.busy:
-            if queue_as_step and self._queued_steps < MAX_QUEUED_STEPS:
-                self._queued_steps += 1  # taken as soon as the running step is drawn
-            else:
-                self.notify("still computing the previous step …", timeout=2)
-            return False
-        if self._pending_knobs:  # knobs turned just before: they apply to this operation
-            knobs, self._pending_knobs = self._pending_knobs, {}
-            session, then = self.session, operation
+        return self.runner.run(operation, queue_as_step=queue_as_step)
 
-            def operation() -> Any:
-                session.configure(**knobs)
-                return then()
-        self.busy = True
-        if self.threaded:
-            self._engine_worker(operation, after)
-        else:
-            result, snap, error = self._execute(operation)
-            self._finish(result, snap, error, after)
-        return True
+    # what the runner asks of its host (see ``RunnerHost``)
+    @property
+    def alive(self) -> bool:
+        return self in self.app.screen_stack
 
-    def _execute(self, operation: Callable[[], Any]
-                 ) -> tuple[Any, PlaySnapshot | None, str | None]:
-        with self.model_lock:
-            try:
-                result = operation()
-            except (ArlmError, ValueError) as exc:
-                return None, None, str(exc)
-            except Exception as exc:  # noqa: BLE001 - a broken model must not end the app
-                return None, None, failure_text(exc)
-            try:
-                return result, snapshot(self.session, self.snap), None
-            except Exception as exc:  # noqa: BLE001 - the next token could not be previewed
-                error = str(exc) if isinstance(exc, (ArlmError, ValueError)) else (
-                    failure_text(exc))
-            try:  # what the operation did is still drawn, without the live preview
-                return result, snapshot(self.session, self.snap, live=False), error
-            except Exception:  # noqa: BLE001
-                return result, None, error
+    def in_thread(self, job: Callable[[], None], group: str) -> None:
+        self.run_worker(job, group=group, thread=True, exclusive=True, exit_on_error=False)
 
-    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
-    def _engine_worker(self, operation: Callable[[], Any],
-                       after: Callable[[Any], None] | None) -> None:
-        result, snap, error = self._execute(operation)
-        self.app.call_from_thread(self._finish, result, snap, error, after)
+    def cancelled(self) -> bool:
+        return get_current_worker().is_cancelled
 
-    def _finish(self, result: Any, snap: PlaySnapshot | None, error: str | None,
-                after: Callable[[Any], None] | None) -> None:
-        if self not in self.app.screen_stack:  # closed while the worker ran
-            return
-        self.busy = False
-        if error is not None:
-            self.last_error = error
-            self._queued_steps = 0
-            self.notify(error, severity="error", timeout=6)
-            self._stop_autoplay()
-            if snap is not None:  # the operation itself went through: show it
-                self.snap = snap
-                self.refresh_views()
-            return
-        if snap is not None:
-            self.snap = snap
-        if after is not None:
-            after(result)
+    def to_ui(self, callback: Callable[..., None], *args: Any) -> None:
+        self.app.call_from_thread(callback, *args)
+
+    def later(self, callback: Callable[[], None]) -> None:
+        self.call_later(callback)
+
+    def draw(self) -> None:
         self.refresh_views()
-        if self._pending_knobs:
-            self._flush_knobs()
-        elif self._queued_steps:
-            self._queued_steps -= 1
-            self.action_step()
+
+    def take_step(self) -> None:
+        self.action_step()
+
+    def operation_failed(self) -> None:
+        self._stop_autoplay()
 
     # ------------------------------------------------------------------ model loading
     def load_model(self, spec: Any, *, first: bool = False) -> None:
         if self.busy:
             self.notify("still computing …", timeout=2)
             return
-        self.busy = True
         if not first:
             name = getattr(spec, "name", spec)
             self.notify(f"loading {name} … (a transformer's first use also builds its "
                         "compiled step: a few seconds)", timeout=4)
-        self._load_worker(spec, first)
+        prompt = self.initial_prompt if first else self.query_one("#prompt", Input).value
+        self.runner.load(spec, prompt=prompt, first=first)
 
-    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
-    def _load_worker(self, spec: Any, first: bool) -> None:
-        from arlm_tui.decoding.session import Session
-        from arlm_tui.lm.registry import load_model
-
-        try:
-            model = load_model(spec)
-            if first or self.session is None:
-                prompt = self.query_one("#prompt", Input).value if not first else (
-                    self.initial_prompt)
-                unknown = unknown_words(model, prompt)
-                session = Session(model, prompt, self._pending_config)
-            else:
-                session = self.session
-                with self.model_lock:
-                    unknown = unknown_words(model, session.text)
-                    session.set_model(model)
-            snap = snapshot(session)
-        except (ArlmError, ValueError, OSError, NoMatches) as exc:  # NoMatches: screen closed
-            self.app.call_from_thread(self._load_failed, str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - a broken model must not end the app
-            self.app.call_from_thread(self._load_failed, failure_text(exc))
-            return
-        self.app.call_from_thread(self._loaded, session, snap, unknown)
-
-    def _loaded(self, session: Any, snap: PlaySnapshot, unknown: list[str] | None = None
-                ) -> None:
-        if self not in self.app.screen_stack:  # closed while the worker ran
-            return
-        self.busy = False
-        self._queued_steps = 0
-        switched = self.session is not None and self.session is session
-        self.session = session
-        self.snap = snap
+    def model_loaded(self, switched: bool, unknown: list[str]) -> None:
+        snap = self.snap
+        assert snap is not None
         self.selected = None
         if snap.config.strategy == "beam" and self.view == "bars":
             self.action_view("beam")
@@ -535,8 +413,14 @@ class PlayScreen(Screen):
             self.query_one("#prompt", Input).value = snap.prompt_text
             self.notify(f"now continuing with {snap.model_name}: the text so far is the prompt",
                         timeout=4)
-        self.show_unknown(unknown or [], snap.model_name)
+        self.show_unknown(unknown, snap.model_name)
         self.refresh_views()
+
+    def model_failed(self, message: str) -> None:
+        if self.session is None:
+            self.query_one(TokenBars).note = (
+                f"Could not load the model: {message}\nPress m to choose another model.")
+            self.query_one(TokenBars).refresh()
 
     # ------------------------------------------------------------------ the prompt line
     def show_unknown(self, unknown: list[str], model_name: str) -> None:
@@ -577,23 +461,7 @@ class PlayScreen(Screen):
             return
         error = event.worker.error
         message = failure_text(error) if error is not None else "a background task failed"
-        self.last_error = message
-        self.notify(message, severity="error", timeout=8)
-        if event.worker.group == "engine":
-            self.busy = False
-            self._queued_steps = 0
-
-    def _load_failed(self, message: str) -> None:
-        if self not in self.app.screen_stack:  # closed while the worker ran
-            return
-        self.busy = False
-        self._queued_steps = 0
-        self.last_error = message
-        self.notify(message, title="Model", severity="error", timeout=10)
-        if self.session is None:
-            self.query_one(TokenBars).note = (
-                f"Could not load the model: {message}\nPress m to choose another model.")
-            self.query_one(TokenBars).refresh()
+        self.runner.worker_failed(message, engine=event.worker.group == "engine")
 
     # ------------------------------------------------------------------ drawing
     def refresh_views(self) -> None:
@@ -614,8 +482,8 @@ class PlayScreen(Screen):
         self.query_one(Timeline).show([piece.prob for piece in snap.pieces], entropies,
                                       self.selected)
         panel = self.query_one(KnobPanel)
-        config = snap.config.replace(**self._pending_knobs) if self._pending_knobs else (
-            snap.config)
+        pending = self.runner.pending_knobs
+        config = snap.config.replace(**pending) if pending else snap.config
         if panel.config != config:  # a step leaves the panel as it is (no redraw)
             panel.config = config
         bars = self.query_one(TokenBars)
@@ -631,8 +499,10 @@ class PlayScreen(Screen):
             bars.mode = "next"
             bars.trace = snap.preview
             if snap.preview is None:
-                bars.note = ("The text is finished: backspace undoes the last step, R starts "
-                             "again from the prompt.")
+                why = ("The text is finished" if snap.stopped_by is None
+                       else f"Stopped at {snap.stopped_by!r}")
+                bars.note = (f"{why}: backspace undoes the last step, R starts again from the "
+                             "prompt.")
         self._draw_beam(shown)
         self._draw_explain(shown, snap)
         self._draw_stats(snap)
@@ -644,6 +514,9 @@ class PlayScreen(Screen):
         title = self._view_title()
         if views.border_title != title:
             views.border_title = title
+        chain = chain_line(config)
+        if views.border_subtitle != chain:
+            views.border_subtitle = chain
         self._refresh_analysis()
 
     def shown_trace(self) -> Any:
@@ -655,34 +528,12 @@ class PlayScreen(Screen):
         return snap.traces[-1]
 
     def _view_title(self) -> str:
-        title = VIEW_TITLES[self.view]
-        if self.view in ("samples", "speculative"):
-            title = self.query_one(f"#view-{self.view}").title  # type: ignore[attr-defined]
-        snap = self.snap
-        if self.view in ("bars", "beam") and snap is not None:
-            if self.force_mode:
-                title = "force the next token"
-            elif self.selected is not None:
-                k, n = self.selected + 1, len(snap.traces)
-                room = self.query_one("#views").size.width - 4 or self.size.width
-                title = next((text for text in (f"{title}: step {k}, past (of {n}; esc: live)",
-                                                f"step {k}, past (of {n}; esc: live)",
-                                                f"step {k} of {n}, past (esc: live)")
-                              if len(text) <= room), f"step {k}, past")
-            elif snap.done:
-                title = f"{title}: the text is finished"
-            elif self.view == "beam":
-                title = f"{title}: next expansion, live"
-            else:
-                title = f"{title}: token {len(snap.pieces) + 1}, live"
-        number = VIEW_IDS.index(self.view) + 1
-        # the view's own title first; the view number and the v hint only as far as they fit
-        room = self.query_one("#views").size.width - 4 or self.size.width
-        plain = Text.from_markup(title).cell_len
-        for hint in (f"({number}/{len(VIEWS)}, v: next view)", f"({number}/{len(VIEWS)})"):
-            if plain + 1 + len(hint) <= room:
-                return f"{title} [dim]{hint}[/dim]"
-        return title
+        views = self.query_one("#views")
+        own = (self.query_one(f"#view-{self.view}").title  # type: ignore[attr-defined]
+               if self.view in ("samples", "speculative") else None)
+        return view_title(self.view, self.snap, force_mode=self.force_mode,
+                          selected=self.selected, room=views.size.width - 4 or self.size.width,
+                          own_title=own)
 
     def _retitle(self) -> None:
         if self.query("#views"):  # the screen may have closed since the resize
@@ -709,21 +560,8 @@ class PlayScreen(Screen):
         beam_view.show(shown.beam, previous, decode, shown.config)
 
     def _draw_explain(self, shown: Any, snap: PlaySnapshot) -> None:
-        from arlm_tui.decoding.explain import explain
-
-        widget = self.query_one("#explain", Static)
-        if self.force_mode:
-            line = Text("force: ↑/↓ choose a token in the bars, ⏎ takes it, esc cancels (F "
-                        "types one instead)", style="bold")
-        elif shown is not None:
-            line = Text("why: ", style="bold")
-            line.append(explain(shown))
-        elif snap.done:
-            line = Text("")
-        else:
-            line = Text("space takes a step · f forces a token · ←/→ turn the selected knob · "
-                        "? lists every key", style="dim")
-        self._update_line(widget, line)
+        self._update_line(self.query_one("#explain", Static),
+                          explain_line(shown, snap, force_mode=self.force_mode))
 
     def _update_line(self, widget: Static, line: Text) -> None:
         """``widget.update(line)`` unless it shows that already; the screen is laid out again
@@ -741,36 +579,11 @@ class PlayScreen(Screen):
         widget.update(line, layout=height(previous) != height(line))
 
     def _draw_stats(self, snap: PlaySnapshot) -> None:
-        parts = []
-        wide = self.size.width >= 100
-        if snap.num_tokens:
-            parts.append(f"{snap.num_tokens} token" + ("s" if snap.num_tokens != 1 else ""))
-            logprob, nll = fmt_nats(snap.logprob), fmt_nats(snap.nll)
-            parts.append(f"log p = {logprob}" if wide else f"log p {logprob}")
-            parts.append(f"NLL = {nll} nats" if wide else f"NLL {nll}")
-            if math.isfinite(snap.perplexity):
-                parts.append(f"perplexity = {snap.perplexity:.2f}" if wide
-                             else f"ppl {snap.perplexity:.2f}")
-                parts.append(f"{snap.bits_per_token:.2f} bits/token" if wide
-                             else f"{snap.bits_per_token:.2f} bits/tok")
-            else:
-                parts.append("perplexity = ∞")
-        else:
-            parts.append("no token generated yet")
-        if snap.finished:
-            parts.append("ended with </s>")
-        elif snap.done:
-            parts.append("done")
-        if self.replay_total is not None and (snap.can_redo or not snap.traces):
-            parts.append(f"replay {len(snap.traces)}/{self.replay_total}")
-        elif self.replay_total is not None:
-            parts.append("replay finished: space goes on from here")
-            self.replay_total = None
-        elif snap.can_redo:
-            parts.append("r redoes")
-        if self.autoplay_timer is not None:
-            parts.append(f"▶ autoplay {self.app.settings.autoplay_interval:g} s")
-        self._update_line(self.query_one("#stats", Static), Text(" · ".join(parts)))
+        autoplay = (self.app.settings.autoplay_interval  # type: ignore[attr-defined]
+                    if self.autoplay_timer is not None else None)
+        line, self.replay_total = stats_line(snap, wide=self.size.width >= 100,
+                                             replay_total=self.replay_total, autoplay=autoplay)
+        self._update_line(self.query_one("#stats", Static), line)
 
     # ------------------------------------------------------------------ stepping
     def action_step(self) -> None:
@@ -790,7 +603,7 @@ class PlayScreen(Screen):
         self.run_engine(self.session.step, queue_as_step=True)
 
     def action_undo(self) -> None:
-        self._queued_steps = 0
+        self.runner.queued_steps = 0
         if self.session is None:
             return
         self._leave_force_mode()
@@ -894,33 +707,19 @@ class PlayScreen(Screen):
         recomputes once per frame, not once per key)."""
         if self.session is None:
             return False
-        current = self.session.config.replace(**self._pending_knobs)
+        previous = self.runner.config.strategy
         try:
-            wanted = current.replace(**{name: value})
-        except ValueError as exc:
+            wanted = self.runner.turn(name, value)
+        except (ValueError, ArlmError) as exc:
             self.notify(knob_names_as_shown(str(exc)), severity="error", timeout=5)
             return False
-        previous = current.strategy
-        self._pending_knobs[name] = value
         self.query_one(KnobPanel).config = wanted
         if name == "strategy" and value != previous:
             if value == "beam" and self.view == "bars":
                 self.action_view("beam")
             elif previous == "beam" and self.view == "beam":
                 self.action_view("bars")
-        if not self._knob_flush_due:
-            self._knob_flush_due = True
-            self.call_later(self._flush_knobs)
         return True
-
-    def _flush_knobs(self) -> None:
-        """Apply the knob changes waiting (now, or when the running operation ends)."""
-        self._knob_flush_due = False
-        if not self._pending_knobs or self.session is None or self.busy:
-            return
-        knobs, self._pending_knobs = self._pending_knobs, {}
-        session = self.session
-        self.run_engine(lambda: session.configure(**knobs))
 
     def on_knob_panel_edit_requested(self, message: KnobPanel.EditRequested) -> None:
         message.stop()
@@ -934,8 +733,8 @@ class PlayScreen(Screen):
 
         def check(text: str) -> str | None:
             try:
-                session.config.replace(**{name: parse_knob(name, text)})
-            except ValueError as exc:
+                session.check_tokens(session.config.replace(**{name: parse_knob(name, text)}))
+            except (ValueError, ArlmError) as exc:  # ArlmError: a token the model lacks
                 return knob_names_as_shown(str(exc))
             return None
 
@@ -944,11 +743,18 @@ class PlayScreen(Screen):
                 self.apply_knob(name, parse_knob(name, text))
 
         current = getattr(session.config, name)
+        if knob.collection:
+            shown = format_collection(knob, current)
+            example = ("e.g. the=-5 cat=ban (spaces between entries)" if knob.type is dict
+                       else 'e.g. "." "the end" (each in double quotes), or words')
+            off = f"; {example}; empty = off."
+        else:
+            shown = str(current)
+            off = "" if knob.choices else f"; off = {knob.off}."
         self.app.push_screen(
-            ValueDialog(f"{knob_title(name)} =", str(current),
+            ValueDialog(f"{knob_title(name)} =", shown,
                         help_text=knob_names_as_shown(
-                            f"{knob.help}. Allowed: {knob.range_text}"
-                            + ("" if knob.choices else f"; off = {knob.off}.")),
+                            f"{knob.help}. Allowed: {knob.range_text}{off}"),
                         check=check), done)
 
     def action_pick_strategy(self) -> None:
@@ -957,7 +763,7 @@ class PlayScreen(Screen):
             return
         from arlm_tui.tui.screens.dialogs import ChoiceDialog
 
-        current = self.session.config.replace(**self._pending_knobs).strategy
+        current = self.runner.config.strategy
 
         def done(choice: str | None) -> None:
             if choice in STRATEGIES and choice != current and self.apply_knob("strategy",
@@ -969,6 +775,38 @@ class PlayScreen(Screen):
             choices=[(name, f"{name}{' (now)' if name == current else ''} — "
                             f"{STRATEGY_HELP[name]}") for name in STRATEGIES],
             current=current), done)
+
+    def action_pick_preset(self) -> None:
+        """A picker of the presets, each with the chain it sets; choosing one sets its strategy
+        and processor knobs (the others off) and says the resulting chain."""
+        if self.session is None:
+            return
+        from arlm_tui.decoding.presets import PRESETS, apply_preset, chain_text
+        from arlm_tui.tui.screens.dialogs import ChoiceDialog
+
+        current = self.runner.config
+        configs = {name: apply_preset(current, name) for name in PRESETS}
+
+        def done(choice: str | None) -> None:
+            if choice not in configs:
+                return
+            wanted = configs[choice]
+            changes = {name: value for name, value in wanted.to_dict().items()
+                       if getattr(current, name) != value}
+            # the strategy last: apply_knob switches the view for it
+            for name in sorted(changes, key=lambda n: n == "strategy"):
+                if not self.apply_knob(name, changes[name]):
+                    return
+            note = f" ({PRESETS[choice].note})" if PRESETS[choice].note else ""
+            self.notify(f"{PRESETS[choice].title}: {chain_text(wanted)}{note}", timeout=8)
+
+        self.app.push_screen(ChoiceDialog(
+            "Preset: start from a tool's default knobs",
+            help_text="Each sets a strategy and its processors (every other one off), run "
+                      "in the order shown. llama.cpp divides by T after truncating, arlm "
+                      "before.",
+            choices=[(name, f"{preset.title}: {chain_text(configs[name])}")
+                     for name, preset in PRESETS.items()]), done)
 
     def action_focus_knobs(self) -> None:
         self._leave_force_mode()
@@ -1093,33 +931,21 @@ class PlayScreen(Screen):
         """Recompute the visible analysis view (compare, samples, attention, speculative)."""
         if self.view in ("bars", "beam") or self.session is None:
             return
-        widget = self.query_one(f"#view-{self.view}")
-        request = widget.request(self)  # type: ignore[attr-defined]
+        view = self.view
+        widget = self.query_one(f"#view-{view}")
+        given = analysis_input(self.session, self.runner.model_cache, self.runner.model_lock,
+                               rows=self.query_one("#views").size.height)
+        request = widget.request(given)  # type: ignore[attr-defined]
         if request is None:
             return
-        self._analysis_version += 1
         widget.computing()  # type: ignore[attr-defined]
-        self._analysis_worker(self.view, request, self._analysis_version)
 
-    @work(thread=True, exclusive=True, group="analysis", exit_on_error=False)
-    def _analysis_worker(self, view: str, request: Callable[[], Any], version: int) -> None:
-        try:
-            data = request()
-            error = None
-        except (ArlmError, ValueError, OSError, ImportError) as exc:
-            data, error = None, str(exc)
-        except Exception as exc:  # noqa: BLE001 - a broken model must not end the app
-            data, error = None, failure_text(exc)
-        if get_current_worker().is_cancelled:  # a newer request replaced this one
-            return
-        self.app.call_from_thread(self._analysis_done, view, data, error, version)
+        def deliver(data: Any, error: str | None) -> None:
+            widgets = self.query(f"#view-{view}")  # empty when the screen closed meanwhile
+            if widgets:
+                widgets.first().show_result(data, error)  # type: ignore[attr-defined]
 
-    def _analysis_done(self, view: str, data: Any, error: str | None, version: int) -> None:
-        if version != self._analysis_version:
-            return
-        widgets = self.query(f"#view-{view}")  # empty when the screen closed meanwhile
-        if widgets:
-            widgets.first().show_result(data, error)  # type: ignore[attr-defined]
+        self.runner.analyse(request, deliver)
 
     # ------------------------------------------------------------------ autoplay
     def action_autoplay(self) -> None:
@@ -1257,59 +1083,14 @@ class PlayScreen(Screen):
             + "; a name alone is looked for there, or type a path."), done)
 
     def open_session(self, path: Path, *, model_choice: str | None = None) -> None:
-        """Replay a saved session: load it, go back to its prompt, then space replays a step.
+        """Replay a saved session: load it, go back to its prompt, then space replays a step
+        (see ``PlayRunner.open``: a model that is not installed is asked about first)."""
+        self.runner.open(path, model_choice=model_choice)
 
-        The file's "model" field is data, not a command: a model installed here (or the one in
-        use) is loaded as named; anything else (an unknown name, a path, hf:) is only loaded
-        after the learner says so (``model_choice``: "named" loads it, "current" replays with
-        the model in use)."""
-        if self.busy:
-            self.notify("still computing …", timeout=2)
-            return
-        self.busy = True
-        self._open_worker(path, model_choice)
-
-    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
-    def _open_worker(self, path: Path, model_choice: str | None) -> None:
-        from arlm_tui.decoding.session import Session
-        from arlm_tui.lm.registry import list_models, load_model
-
-        current = self.session.model if self.session is not None else None
-        try:
-            text = read_session_file(path)
-            named = session_model_name(text, path)
-            installed = {entry.name for entry in list_models()}
-            if model_choice is None and named not in installed and (
-                    current is None or named != current.name):
-                self.app.call_from_thread(self._ask_about_model, path, named)
-                return
-            if model_choice == "current" and current is not None:
-                session = Session.from_json(text, model=current)
-            else:
-                def loader(name: str) -> Any:
-                    if current is not None and current.name == name:
-                        return current
-                    return load_model(name)
-
-                session = Session.from_json(text, model_loader=loader)
-            total = len(session.traces)
-            while session.undo():
-                pass
-            snap = snapshot(session)
-        except (ArlmError, ValueError, OSError, UnicodeDecodeError, RecursionError) as exc:
-            message = str(exc) if isinstance(exc, ArlmError) else f"{path}: {exc}"
-            self.app.call_from_thread(self._load_failed, message)
-            return
-        except Exception as exc:  # noqa: BLE001 - a broken model or file must not end the app
-            self.app.call_from_thread(self._load_failed, f"{path}: {failure_text(exc)}")
-            return
-        self.app.call_from_thread(self._opened, session, snap, total, path)
-
-    def _ask_about_model(self, path: Path, named: str) -> None:
+    def ask_about_model(self, path: Path, named: str) -> None:
         """The session names a model that is not installed: ask before loading anything."""
         from arlm_tui.tui.screens.dialogs import ChoiceDialog
 
-        self.busy = False
         what = ("a Hugging Face checkpoint" if named.startswith("hf:") else
                 "a path" if ("/" in named or "\\" in named or named.startswith("~")) else
                 "a model that is not installed here")
@@ -1332,13 +1113,9 @@ class PlayScreen(Screen):
             choices=choices,
             current="current" if self.session is not None else "cancel"), done)  # safe default
 
-    def _opened(self, session: Any, snap: PlaySnapshot, total: int, path: Path) -> None:
-        if self not in self.app.screen_stack:  # closed while the worker ran
-            return
-        self.busy = False
-        self._queued_steps = 0
-        self.session = session
-        self.snap = snap
+    def session_opened(self, total: int, path: Path) -> None:
+        snap = self.snap
+        assert snap is not None
         self.selected = None
         self.replay_total = total
         self.query_one("#prompt", Input).value = snap.prompt_text
@@ -1361,7 +1138,7 @@ class PlayScreen(Screen):
             self.refresh_views()
             return
         self._stop_autoplay()
-        self._pending_knobs_into_session()
+        self.runner.settle_knobs()
         self.app.play_resume = self.resume_state()  # type: ignore[attr-defined]
         self.app.pop_screen()
 
@@ -1377,7 +1154,3 @@ class PlayScreen(Screen):
         self.app.pop_screen()
         self.app.open_play(model=model, prompt=prompt)  # type: ignore[attr-defined]
 
-    def _pending_knobs_into_session(self) -> None:
-        if self._pending_knobs and self.session is not None and not self.busy:
-            self.session.configure(**self._pending_knobs)
-            self._pending_knobs = {}

@@ -34,7 +34,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
-from arlm_tui.learn.lessons import Lesson, LessonSet, lesson_links
+from arlm_tui.learn.lessons.loader import lesson_links
+from arlm_tui.learn.lessons.model import Lesson, LessonSet
 from arlm_tui.learn.store import Store
 from arlm_tui.tui.screens.learn_base import LearnScreen
 

@@ -21,8 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Rule, Static
 
-from arlm_tui.learn.cards import Deck, DueCard, format_interval
-from arlm_tui.learn.cli_learn import LEARN_AHEAD
+from arlm_tui.learn.cards import LEARN_AHEAD, Deck, DueCard, format_interval
 from arlm_tui.learn.store import utc_now
 from arlm_tui.tui.screens.learn_base import LearnScreen
 
@@ -177,9 +176,7 @@ class ReviewScreen(LearnScreen[int]):
         self.next_card()
 
     def action_stats(self) -> None:
-        from arlm_tui.tui.screens.stats import StatsScreen
-
-        self.app.push_screen(StatsScreen(self.deck, clock=self.clock))
+        self.app.open_stats(self.deck, clock=self.clock)
 
     def back_result(self) -> int:
         return self.done

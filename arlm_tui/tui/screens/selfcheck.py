@@ -21,8 +21,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from arlm_tui.learn.grading import precision_hint
-from arlm_tui.learn.lessons import Grade, Lesson, Question, grade
+from arlm_tui.learn.grading import Grade, grade, precision_hint
+from arlm_tui.learn.lessons.model import Lesson, Question
 from arlm_tui.learn.store import Store
 from arlm_tui.tui.screens.learn_base import LearnScreen
 

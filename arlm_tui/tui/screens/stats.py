@@ -6,19 +6,20 @@ re-reads them whenever it comes back into view; ``c`` starts a review.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from arlm_tui.learn.cards import CardStats, Deck
 from arlm_tui.learn.store import utc_now
+from arlm_tui.numbers import fmt_percent
 from arlm_tui.tui.screens.learn_base import LearnScreen
 from arlm_tui.tui.widgets.charts import DayChart
 from arlm_tui.tui.widgets.token_bars import bar
@@ -40,7 +41,7 @@ def stats_text(stats: CardStats) -> Table:
                            f"{stats.review} in review)")
     table.add_row("due today", Text.assemble((f"{stats.due_today} reviews", "bold"),
                                              f" + {stats.new_today} new cards"))
-    retention = "–" if stats.retention is None else f"{stats.retention:.0%}"
+    retention = fmt_percent(stats.retention)
     table.add_row("retention", f"{retention} of reviews not rated Again")
     table.add_row("reviews", f"{stats.reviews_total} in total, {stats.reviews_today} today")
     days = "day" if stats.streak == 1 else "days"
@@ -59,6 +60,13 @@ def forecast_text(stats: CardStats) -> Table:
     for day, n in stats.forecast:
         table.add_row(f"{day:%a %d %b}", str(n), _bar(n, largest))
     return table
+
+
+def _title(title: str, days: Sequence[tuple[date, int]], most: str, counts: list[int]) -> Text:
+    """A chart's title and, dim on the line below, its days and its largest count."""
+    span = f"{days[0][0]:%d %b} … {days[-1][0]:%d %b}, " if days else ""
+    return Text.assemble((title, "bold"), "\n", (f"{span}{most}: {max(counts, default=0)}",
+                                                   "dim"))
 
 
 class StatsScreen(LearnScreen[None]):
@@ -80,13 +88,18 @@ class StatsScreen(LearnScreen[None]):
         self.stats: CardStats | None = None
 
     def compose_body(self) -> ComposeResult:
+        # the two charts side by side, so that at 80×24 the screen holds them whole; from 44
+        # rows one above the other with the forecast's table too (learn.tcss)
         with VerticalScroll(id="stats-body"):
             yield Static(id="stats-numbers")
-            yield Static(Text("Due in the coming days", style="bold"), classes="stats-title")
-            yield Static(id="stats-forecast")
-            yield DayChart(id="stats-forecast-chart")
-            yield Static(id="stats-history-title", classes="stats-title")
-            yield DayChart(id="stats-history-chart")
+            with Horizontal(id="stats-charts"):
+                with Vertical(id="stats-forecast-column", classes="stats-column"):
+                    yield Static(id="stats-forecast-title", classes="stats-title")
+                    yield Static(id="stats-forecast")
+                    yield DayChart(id="stats-forecast-chart")
+                with Vertical(id="stats-history-column", classes="stats-column"):
+                    yield Static(id="stats-history-title", classes="stats-title")
+                    yield DayChart(id="stats-history-chart")
 
     def on_mount(self) -> None:
         self.action_reload()
@@ -98,18 +111,16 @@ class StatsScreen(LearnScreen[None]):
         self.stats = stats = self.deck.stats(self.clock())
         self.query_one("#stats-numbers", Static).update(stats_text(stats))
         self.query_one("#stats-forecast", Static).update(forecast_text(stats))
+        due = [n for _, n in stats.forecast]
+        self.query_one("#stats-forecast-title", Static).update(
+            _title("Due in the coming days", stats.forecast, "most on a day", due))
         counts = [n for _, n in stats.reviews_per_day]
-        first, last = stats.reviews_per_day[0][0], stats.reviews_per_day[-1][0]
-        self.query_one("#stats-history-title", Static).update(Text.assemble(
-            ("Reviews per day", "bold"),
-            (f"  {first:%d %b} … {last:%d %b}, most in a day: {max(counts, default=0)}", "dim"),
-        ))
+        self.query_one("#stats-history-title", Static).update(
+            _title("Reviews per day", stats.reviews_per_day, "most in a day", counts))
         self.query_one("#stats-history-chart", DayChart).show(
             [d for d, _ in stats.reviews_per_day], counts, "reviews per day")
         self.query_one("#stats-forecast-chart", DayChart).show(
             [d for d, _ in stats.forecast], [n for _, n in stats.forecast], "cards due per day")
 
     def action_review(self) -> None:
-        from arlm_tui.tui.screens.review import ReviewScreen
-
-        self.app.push_screen(ReviewScreen(self.deck, clock=self.clock))
+        self.app.open_review(self.deck, clock=self.clock)

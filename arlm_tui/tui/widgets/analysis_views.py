@@ -1,8 +1,9 @@
 """The play screen's analysis views: compare models, sample N, attention, speculative decoding.
 
-Each view asks the screen for what it needs (``request(screen)`` returns a function the screen
-runs in a thread worker, built from ``arlm_tui.tui.analysis``), says "computing" meanwhile and
-draws the result it is given (``show_result``) in one ``render``.
+Each view is given what it computes from (``request(given)``, ``given`` an ``AnalysisInput``: the
+session as it was when asked, the models loaded for the views, the model lock, the rows), returns
+a function the screen runs in a thread worker, built from ``arlm_tui.tui.analysis``, says
+"computing" meanwhile and draws the result it is given (``show_result``) in one ``render``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from rich.style import Style
@@ -20,6 +21,9 @@ from textual.widget import Widget
 
 from arlm_tui.numbers import fmt_prob
 from arlm_tui.tui.widgets.token_bars import bar, clip, show_token
+
+if TYPE_CHECKING:
+    from arlm_tui.tui.analysis import AnalysisInput
 
 _SHADES = " ░▒▓█"
 
@@ -45,7 +49,8 @@ class AnalysisView(Widget):
         self.error: str | None = None
         self.busy = False
 
-    def request(self, screen: Any) -> Callable[[], Any] | None:  # pragma: no cover - abstract
+    def request(self, given: AnalysisInput) -> Callable[[], Any] | None:  # pragma: no cover
+        """The computation to run in a worker for ``given`` (None: nothing to compute)."""
         raise NotImplementedError
 
     def computing(self) -> None:
@@ -110,13 +115,6 @@ def wrapped(text: str, width: int, max_lines: int) -> list[str]:
     return lines
 
 
-def _lock(screen: Any) -> Any:
-    """The screen's model lock. Only the attention view needs it: reading ``last_attention``
-    must not interleave with a step of the same model; the other views use the model's
-    stateless calls (states are passed in and out) and may run beside a step."""
-    return screen.model_lock
-
-
 # --------------------------------------------------------------------------- compare
 class CompareView(AnalysisView):
     """The same context under several models, side by side; KL(oracle ‖ model) if possible.
@@ -159,22 +157,20 @@ class CompareView(AnalysisView):
         self.refresh()
         return True
 
-    def request(self, screen: Any) -> Callable[[], Any] | None:
+    def request(self, given: AnalysisInput) -> Callable[[], Any] | None:
         from arlm_tui.tui.analysis import ChosenToken, compare_models
 
-        session = screen.session
-        current = session.model
-        context = session.text
-        cache = screen.model_cache
+        current = given.model
+        decode = current.tokenizer.decode
+        context = decode(list(given.context_ids))
+        cache = given.models
         names = self.model_names(current.name)[1:]
-        # as many tokens as the view has rows for (its own size is 0 until first shown)
-        room = self.parent.size.height if isinstance(self.parent, Widget) else 0
-        top_n = max(8, room - 8)
+        # as many tokens as the views' area has rows for (this view's size is 0 until shown)
+        top_n = max(8, given.rows - 8)
         chosen = None
-        if session.traces:
+        trace = given.last_trace
+        if trace is not None:
             # the step just taken: how probable each model found the token it chose
-            trace = session.traces[-1]
-            decode = current.tokenizer.decode
             ended = trace.chosen_id == current.eos_id
             chosen = ChosenToken(decode(list(trace.context_ids)),
                                  decode([*trace.context_ids, trace.chosen_id]),
@@ -314,13 +310,12 @@ class SampleView(AnalysisView):
         self.query_one(SampleChart).show(data if error is None else None)
         super().show_result(data, error)
 
-    def request(self, screen: Any) -> Callable[[], Any] | None:
+    def request(self, given: AnalysisInput) -> Callable[[], Any] | None:
         from arlm_tui.tui.analysis import sample_study
 
-        session = screen.session
-        model, context, config = session.model, session.context_ids, session.config
-        if session.done:
-            context = session.prompt_ids
+        model, context, config = given.model, given.context_ids, given.config
+        if given.done:
+            context = given.prompt_ids
         n = self.n
 
         def compute() -> Any:
@@ -341,6 +336,10 @@ class SampleView(AnalysisView):
         bar_w = min(max((width - 1 - 12 - count_w - 7) // 2, 4), 40)  # long bars say no more
         tv = f"total variation ½Σ|drawn − p| = {data.total_variation:.2f}"
         reserved = len(intro) + 3 + len(data.rows) + min(2, len(data.continuations))
+        # the chain's statistics before the sample texts: they need 2 histogram rows beside
+        chain_line = getattr(data, "chain", None) is not None and (
+            height - (reserved - min(2, len(data.continuations))) >= 3)
+        reserved += chain_line
         hist_rows = max(min(len(data.histogram), height - reserved - 1), 2)
         out.append("\n")
         out.append(clip("first token".ljust(12) + "drawn".ljust(bar_w + count_w)
@@ -355,6 +354,9 @@ class SampleView(AnalysisView):
         out.append("\n")
         out.append(tv if len(tv) < width else f"total variation {data.total_variation:.2f}",
                    self.st("dim"))
+        if chain_line:  # what the processors did over the N continuations
+            out.append("\n")
+            out.append(clip("knobs did: " + data.chain.summary(), width - 1), self.st("dim"))
         # the numbers' columns as wide as their names (plus a gap): headers never touch
         wide = width >= 64
         names = ("distinct-1", "distinct-2", "repeats", "NLL/tok") if wide else (
@@ -369,7 +371,7 @@ class SampleView(AnalysisView):
             out.append("\n")
             out.append(clip(row.label, label_w - 1).ljust(label_w)
                        + "".join(f"{x:>{col}.2f}" for x in numbers))
-        room = height - (len(intro) + hist_rows + 3 + len(data.rows))
+        room = height - (reserved - min(2, len(data.continuations)) + hist_rows)
         for text in data.continuations[: max(room, 0)]:
             out.append("\n")
             out.append(clip("· " + text.replace("\n", " "), width - 1), self.st("dim"))
@@ -387,12 +389,13 @@ class AttentionView(AnalysisView):
         self.first = 0  # the first layer shown
         self.fit = 1  # how many layers the last drawing had room for
 
-    def request(self, screen: Any) -> Callable[[], Any] | None:
+    def request(self, given: AnalysisInput) -> Callable[[], Any] | None:
         from arlm_tui.tui.analysis import attention_at
 
-        session = screen.session
-        model, context = session.model, session.context_ids
-        lock = _lock(screen)
+        # the lock: reading ``last_attention`` must not interleave with a step of the same
+        # model; the other views use the model's stateless calls (states are passed in and
+        # out) and may run beside a step
+        model, context, lock = given.model, given.context_ids, given.model_lock
 
         def compute() -> Any:
             with lock:
@@ -536,13 +539,12 @@ class SpeculativeView(AnalysisView):
         self.draft = options[(options.index(shown) + 1) % len(options)]
         return "the target made flatter" if self.draft == FLATTER_TARGET else self.draft
 
-    def request(self, screen: Any) -> Callable[[], Any] | None:
+    def request(self, given: AnalysisInput) -> Callable[[], Any] | None:
         from arlm_tui.lm.registry import list_models
         from arlm_tui.tui.analysis import draft_candidates, load_draft, speculative_demo
 
-        session = screen.session
-        target, context, config = session.model, session.context_ids, session.config
-        cache = screen.model_cache
+        target, context, config = given.model, given.context_ids, given.config
+        cache = given.models
         entries = [e for e in list_models() if e.name != target.name]
         k, choice = self.k, self.draft
 

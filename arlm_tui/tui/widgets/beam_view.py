@@ -22,11 +22,13 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from arlm_tui.numbers import fmt_nats
 from arlm_tui.tui.widgets.token_bars import clip
 
 
 def _fmt(x: float) -> str:
-    return f"{x:8.2f}" if x > -1e9 else "    -inf"
+    """A score in nats, right-aligned in 8 columns (``numbers.fmt_nats``)."""
+    return f"{fmt_nats(x):>8}"
 
 
 #: The colours of beam groups' labels, in turn (diverse beam search).

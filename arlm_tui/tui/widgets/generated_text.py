@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from arlm_tui.tui.play_state import TokenPiece
+from arlm_tui.decoding.snapshot import TokenPiece
 
 #: Lower bounds of the probability shades, most probable first.
 SHADE_BOUNDS: tuple[float, ...] = (0.5, 0.2, 0.05, 0.01, 0.0)

@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from arlm_tui.decoding.config import KNOBS, Knob
+from arlm_tui.decoding.knobs import format_collection
 
 #: The knobs the panel shows, in order.
 PANEL_KNOBS: tuple[str, ...] = tuple(KNOBS)
@@ -63,6 +64,12 @@ def format_value(knob: Knob, value: Any) -> str:
     """How a knob's value reads in the panel ("off" at the off value of a switchable knob)."""
     if knob.choices:
         return str(value)
+    if knob.collection:  # a logit bias or stop strings: off, the one entry, or how many
+        if not value:
+            return "off"
+        if len(value) == 1:
+            return clip_name(format_collection(knob, value), 14)
+        return f"{len(value)} {'tokens' if knob.type is dict else 'strings'}"
     if knob.type is bool:
         return "on" if value else "off"
     if knob.name == "temperature":
@@ -82,6 +89,8 @@ def step_value(knob: Knob, value: Any, direction: int, coarse: bool = False) -> 
         return choices[(i + direction) % len(choices)]
     if knob.type is bool:
         return not value
+    if knob.collection:  # typed in a dialog, not stepped
+        return value
     step = knob.coarse_step if coarse else knob.fine_step
     new = float(value) + direction * step
     lo = knob.min + (knob.fine_step if knob.min_open else 0)
@@ -186,6 +195,9 @@ class KnobPanel(Widget, can_focus=True):
         if self.config is None:
             return
         knob = KNOBS[self.selected]
+        if knob.collection:  # a logit bias or stop strings: ←/→ open the dialog to type them
+            self.action_edit()
+            return
         value = allowed_step(self.config, knob, direction, coarse)
         self.post_message(self.Changed(knob.name, value))
         # shown at once, so that keys arriving before the screen answers build on this value

@@ -29,6 +29,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from arlm_tui.decoding.processors import PROCESSORS
 from arlm_tui.numbers import fmt_nats, fmt_prob
 
 _EIGHTHS = " ▏▎▍▌▋▊▉█"
@@ -318,7 +319,7 @@ SHORT_TITLES = {"after truncation": "final p", "after T+penalties": "after T+pen
 
 #: Processors applied before truncation: column 2 is the distribution after the last of them.
 BEFORE_TRUNCATION: frozenset[str] = frozenset(
-    {"raw", "min_length", "repetition_penalty", "no_repeat_ngram", "temperature"})
+    {"raw", "temperature"} | {cls.name for cls in PROCESSORS if not cls.warper})
 
 
 def tempered_stage(trace: Any) -> int:
@@ -348,7 +349,7 @@ def column_titles(trace: Any) -> tuple[str, str, str]:
     """Headings of the three columns (the marker and the why-line name them the same way)."""
     names = {stage.name for stage in trace.stages}
     sampling = trace.strategy == "sample" and trace.config.get("temperature") != 0
-    penalties = bool(names & {"repetition_penalty", "no_repeat_ngram", "min_length"})
+    penalties = bool(names & (BEFORE_TRUNCATION - {"raw", "temperature"}))
     if sampling:
         middle = "after T+penalties" if penalties else "after T"
     else:

@@ -1,4 +1,4 @@
-"""The ``arlm lessons`` and ``arlm cards`` commands (wired into ``arlm_tui.cli`` by ``register``).
+"""The ``arlm lessons`` and ``arlm cards`` commands (``register`` adds them to ``arlm``).
 
     arlm lessons list [--json]        lessons with their questions/cards/labs and your completion
     arlm cards stats [--json]         reviews, due today, 7-day forecast, retention, streak
@@ -8,7 +8,7 @@
     arlm cards settings [--new-per-day N]
 
 Every review is committed the moment it is rated, so quitting (q, Ctrl-D, Ctrl-C, a closed
-terminal) never loses one. A user's mistake raises ``ArlmError``; ``arlm_tui.cli`` prints it as
+terminal) never loses one. A user's mistake raises ``ArlmError``; ``arlm_tui.cli.main`` prints it as
 one line and exits with status 2.
 """
 
@@ -19,14 +19,11 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from arlm_tui.errors import ArlmError
-
-#: When nothing is due, cards in their learning steps due within this long are shown early.
-LEARN_AHEAD = timedelta(minutes=20)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -177,7 +174,7 @@ def review_loop(
 ) -> int:
     """Show due cards one at a time: the front, Enter reveals the back, 1-4 rates it (q quits).
     Each rating is committed before the next card shows. Returns the number of reviews."""
-    from arlm_tui.learn.cards import format_interval, parse_rating
+    from arlm_tui.learn.cards import LEARN_AHEAD, format_interval, parse_rating
     from arlm_tui.learn.store import utc_now
 
     out = out if out is not None else sys.stdout
@@ -289,7 +286,7 @@ def cmd_cards_settings(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run these commands alone (``python -m arlm_tui.learn.cli_learn cards review``), with the
+    """Run these commands alone (``python -m arlm_tui.cli.learn cards review``), with the
     same conventions as ``arlm``: a user's mistake is one line on stderr and exit status 2."""
     parser = argparse.ArgumentParser(prog="arlm")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -1,4 +1,4 @@
-"""The ``arlm games`` command (wired into ``arlm_tui.cli`` by ``register``).
+"""The ``arlm games`` command (``register`` adds it to ``arlm``).
 
     arlm games                          the games menu (level, xp, streak, the four games)
     arlm games NAME [--seed N]          one game directly: be-the-model, name-that-strategy,
@@ -8,7 +8,8 @@
     arlm games --list [--json]          the games, what each teaches, and your record (no TUI)
 
 Checks happen before the interface starts, so a mistake (unknown model, negative seed) is one
-line and exit status 2. Textual is imported only by ``run_games``.
+line and exit status 2. Textual is imported only by ``run_games``, which opens the app in
+games mode.
 """
 
 from __future__ import annotations
@@ -118,9 +119,8 @@ def print_list(*, as_json: bool = False) -> int:
 
 def run_games(name: str | None = None, *, seed: int | None = None, model: str | None = None,
               source: str | None = None) -> int:
-    """Run the games interface: the menu, with game ``name`` (or the scores) opened over it.
+    """Run the app in games mode: the menu, with game ``name`` (or the scores) opened over it.
     Returns the exit status."""
-    from arlm_tui.tui.screens.games import GamesApp
+    from arlm_tui.tui.app import run_app
 
-    app = GamesApp(name, seed=seed, model=model, source=source)
-    return int(app.run() or 0)
+    return run_app("games", game=name, seed=seed, model=model, source=source)

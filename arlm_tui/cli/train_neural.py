@@ -3,9 +3,11 @@
     arlm train lstm --corpus pyref --out models/pyref-lstm --d-model 128 --epochs 5
     arlm train transformer --corpus oracle:5000 --name oracle-tf --context 128 --steps 2000
 
-``register`` adds the five subcommands to ``arlm train``'s subparsers; ``run`` is their handler.
-torch is imported only when a command runs, never when the parser is built. Models trained on
-``--corpus oracle`` use the oracle's own word tokenizer, so their token ids match the oracle's.
+``register`` adds one subcommand per neural row of the table of backends (``lm.backends``: its
+help, what ``--context`` means, its extra options) to ``arlm train``'s subparsers; ``run`` is
+their handler. torch is imported only when a command runs, never when the parser is built.
+Models trained on ``--corpus oracle`` use the oracle's own word tokenizer, so their token ids
+match the oracle's.
 """
 
 from __future__ import annotations
@@ -17,25 +19,20 @@ from typing import Any
 
 from arlm_tui import flags
 from arlm_tui.errors import ArlmError
-
-KINDS = {
-    "rnn": "train an Elman recurrent network (torch)",
-    "gru": "train a GRU recurrent network (torch)",
-    "lstm": "train an LSTM recurrent network (torch)",
-    "ffn": "train a feed-forward fixed-window network, Bengio et al. 2003 (torch)",
-    "transformer": "train a small decoder-only transformer (torch)",
-}
+from arlm_tui.lm import backends
 
 
 def register(train_subparsers: Any) -> None:
-    """Add ``rnn``, ``gru``, ``lstm``, ``ffn`` and ``transformer`` to ``arlm train``."""
-    for kind, help_text in KINDS.items():
-        parser = train_subparsers.add_parser(kind, help=help_text, description=help_text)
-        _arguments(parser, kind)
-        parser.set_defaults(func=run, kind=kind)
+    """Add ``rnn``, ``gru``, ``lstm``, ``ffn``, ``transformer`` (every neural backend) to
+    ``arlm train``."""
+    for row in backends.neural_backends():
+        help_text = row.training.help if row.training else f"train a {row.name} model (torch)"
+        parser = train_subparsers.add_parser(row.name, help=help_text, description=help_text)
+        _arguments(parser, row)
+        parser.set_defaults(func=run, kind=row.name)
 
 
-def _arguments(p: argparse.ArgumentParser, kind: str) -> None:
+def _arguments(p: argparse.ArgumentParser, row: backends.Backend) -> None:
     data = p.add_argument_group("data")
     data.add_argument(
         "--corpus", required=True, help="a UTF-8 text file, or toy | pyref | oracle[:N]"
@@ -62,12 +59,11 @@ def _arguments(p: argparse.ArgumentParser, kind: str) -> None:
     model = p.add_argument_group("model")
     model.add_argument("--layers", type=int, help="stacked layers (ffn: tanh hidden layers)")
     model.add_argument("--d-model", type=int, help="width: embedding and hidden size")
-    if kind == "transformer":
-        model.add_argument("--heads", type=int, help="attention heads (divides --d-model)")
-    context_help = {
-        "ffn": "window n−1: tokens the model sees (default 4)",
-        "transformer": "learned positions: the longest window attended over (default 256)",
-    }.get(kind, "time steps unrolled by truncated BPTT (default 64)")
+    groups = {"data": data, "model": model}
+    for option in row.options:  # the row's own flags, in their sections (e.g. --heads)
+        if option.group in groups:
+            option.add_to(groups[option.group])
+    context_help = row.training.context_help if row.training else "tokens the model reads"
     model.add_argument("--context", type=int, help=context_help)
     model.add_argument("--dropout", type=float, default=0.0, help="in [0, 1)")
 
@@ -95,13 +91,10 @@ def _arguments(p: argparse.ArgumentParser, kind: str) -> None:
     where = p.add_argument_group("output")
     where.add_argument("--out", help="directory to save the model in")
     where.add_argument("--name", help="save under this name in arlm's user models directory")
-    if kind == "transformer":
-        where.add_argument(
-            "--bf16",
-            action="store_true",
-            help="round the trained weights to bfloat16: half the file and faster generation "
-            "(the card records the held-out perplexity before and after)",
-        )
+    groups.update(training=train, output=where)
+    for option in row.options:
+        if option.group in ("training", "output"):
+            option.add_to(groups[option.group])
 
 
 def _as_flag_error(exc: ValueError) -> ArlmError:

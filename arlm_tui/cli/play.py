@@ -1,8 +1,8 @@
 """``arlm play [--model M] [--prompt TEXT] [--strategy S] [knobs...]``: the play screen from the
 command line.
 
-Kept apart from ``app`` so that building the ``arlm`` parser does not import Textual; the app is
-imported when the command runs. The CLI wires it with ``register_play_command(subparsers)``.
+Building the ``arlm`` parser does not import Textual; the app is imported when the command
+runs. ``register(subparsers)`` adds the command.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from arlm_tui.cli import KNOB_NAMES, add_knob_flags, strategy_choices
+from arlm_tui.cli.base import add_knob_flags, knobs_with_preset, strategy_choices
 
 
-def register_play_command(subparsers: Any) -> argparse.ArgumentParser:
+def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``arlm play [--model M] [--prompt TEXT] [--strategy S] [knobs...]``.
 
     Knobs not given keep the play screen's defaults; the command's function is ``cmd_play``.
@@ -30,9 +30,13 @@ def register_play_command(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def knobs_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The knobs given on the command line (None = not given), validated by the play screen."""
-    values = {name: getattr(args, name, None) for name in KNOB_NAMES}
-    return {name: value for name, value in values.items() if value is not None}
+    """The knobs given on the command line (None = not given; a ``--preset``'s knobs first),
+    validated by the play screen."""
+    return _strategy_and_knobs(args)[1]
+
+
+def _strategy_and_knobs(args: argparse.Namespace) -> tuple[str | None, dict[str, Any]]:
+    return knobs_with_preset(args, {}, None)
 
 
 def cmd_play(args: argparse.Namespace) -> int:
@@ -42,12 +46,12 @@ def cmd_play(args: argparse.Namespace) -> int:
     from arlm_tui.lm.registry import resolve
     from arlm_tui.tui.app import run_app
 
-    knobs = knobs_from_args(args)
+    strategy, knobs = _strategy_and_knobs(args)
     try:
-        DecodingConfig(strategy=args.strategy or "sample", **knobs)
+        DecodingConfig(strategy=strategy or "sample", **knobs)
     except ValueError as exc:
         raise ArlmError(str(exc)) from None
     if args.model is not None and not str(args.model).startswith("hf:"):
         resolve(args.model)
-    return run_app("play", model=args.model, prompt=args.prompt, strategy=args.strategy,
+    return run_app("play", model=args.model, prompt=args.prompt, strategy=strategy,
                    knobs=knobs)

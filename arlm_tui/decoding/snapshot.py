@@ -1,4 +1,5 @@
-"""What the play screen shows, gathered from a Session in one call (no Textual here).
+"""A Session as something to show, gathered in one call: the play screen's snapshot, and the
+text pieces with their probabilities that the HTML page of a session shows too.
 
 ``snapshot(session)`` runs on whichever thread did the engine work, so the screen only copies
 finished values into its widgets: the text pieces with their probabilities, the traces, the
@@ -8,14 +9,16 @@ and knobs; in beam mode also the next expansion of the beams), and the running n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from arlm_tui.decoding.beam import BeamSearch, BeamSnapshot
+from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.session import Session
 from arlm_tui.decoding.strategies import decode_step
 from arlm_tui.decoding.trace import BeamStep, Hypothesis, Trace
+from arlm_tui.lm.base import LanguageModel
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class PlaySnapshot:
     perplexity: float
     bits_per_token: float
     num_tokens: int
-    config: Any
+    config: DecodingConfig
     model_name: str
     backend: str
     extra: dict[str, Any] = field(default_factory=dict)
@@ -91,6 +94,8 @@ class PlaySnapshot:
     beam_parents: tuple[Hypothesis, ...] = ()
     #: what the pieces were computed from (a later snapshot of the same text reuses them)
     piece_key: tuple = ()
+    #: the stop string that ended the text (None: none did)
+    stopped_by: str | None = None
 
 
 def preview_trace(session: Session) -> Trace | None:
@@ -133,7 +138,7 @@ def preview_beam(session: Session) -> tuple[BeamStep | None, tuple[Hypothesis, .
     else:
         search = BeamSearch(session.model, session.prompt_ids, session.config,
                             generated_ids=session.generated_ids,
-                            generated_logprob=session.logprob)
+                            generated_logprob=session.logprob, first_step=len(traces))
     parents = tuple(search.hypotheses)
     return search.step(), parents
 
@@ -151,7 +156,7 @@ def generated_probs(session: Session) -> list[float]:
         return [t.chosen_raw_prob for t in traces]
     import numpy as np
 
-    from arlm_tui.api import score_ids_from
+    from arlm_tui.lm.scoring import score_ids_from
 
     if not generated:
         return []
@@ -207,6 +212,7 @@ def snapshot(session: Session, previous: PlaySnapshot | None = None, *,
         preview=preview,
         done=session.done,
         finished=session.finished,
+        stopped_by=session.stopped_by,
         can_redo=session.can_redo,
         logprob=session.logprob,
         nll=session.nll,
@@ -222,7 +228,7 @@ def snapshot(session: Session, previous: PlaySnapshot | None = None, *,
     )
 
 
-def unknown_words(model: Any, text: str) -> list[str]:
+def unknown_words(model: LanguageModel, text: str) -> list[str]:
     """The pieces of ``text`` that ``model``'s vocabulary does not have (each would be read as
     ``<unk>``), in order and without repeats; [] for a tokenizer that knows every text."""
     tokenizer = model.tokenizer
@@ -244,7 +250,7 @@ def unknown_words(model: Any, text: str) -> list[str]:
     return found
 
 
-def hypothesis_text(tokenizer: Any, eos_id: int) -> Any:
+def hypothesis_text(tokenizer: Any, eos_id: int) -> Callable[[Sequence[int]], str]:
     """decode(ids) for beam hypotheses: the text of the ids, with " </s>" when it ended."""
     def decode(ids: Sequence[int]) -> str:
         ids = list(ids)

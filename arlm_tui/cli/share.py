@@ -1,4 +1,4 @@
-"""Commands for sharing arlm with a class: ``arlm export-session`` and ``arlm serve``.
+"""Sharing arlm with a class: ``arlm export-session`` and ``arlm serve``.
 
     arlm export-session SESSION.json --html out.html   a saved session as one HTML page
     arlm serve [--host 127.0.0.1] [--port 8000] [--data DIR]   the app in the browser
@@ -34,35 +34,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from arlm_tui.serve import serve
 
     return serve(host=args.host, port=args.port, data=args.data, max_visitors=args.max_visitors)
-
-
-#: A card or chart larger than this is not printed (a model page is a few kilobytes).
-_MAX_PAGE_BYTES = 1 << 20
-
-
-def _read_small(path: Path) -> str | None:
-    if not path.is_file() or path.stat().st_size > _MAX_PAGE_BYTES:
-        return None
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def cmd_models_show(args: argparse.Namespace) -> int:
-    """A model's page: its card.md, then its training curve when it has one."""
-    from arlm_tui.charts import LOSS_CHART_FILE
-    from arlm_tui.lm.registry import resolve
-
-    where = resolve(args.name)
-    folder = where if where.is_dir() else where.parent
-    card = _read_small(folder / "card.md") if where.is_dir() else None
-    print(card.rstrip() if card else f"{args.name}: {where} (no card.md)")
-    chart = _read_small(folder / LOSS_CHART_FILE) if where.is_dir() else None
-    if chart:
-        print()
-        print(chart.rstrip())
-    return 0
 
 
 def register(sub: Any) -> None:

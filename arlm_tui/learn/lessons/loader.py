@@ -1,36 +1,16 @@
-"""Lessons: load and validate ``lessons/NN-slug/`` folders, and grade quiz answers.
+"""Loading lessons: read ``lessons/NN-slug/`` folders into ``Lesson`` data, reporting every
+problem as ``file:line: what is wrong``.
 
-A lesson is a folder ``NN-slug`` holding ``lesson.md`` (the text; ``##`` headings form its table
-of contents; links to other lessons are written ``[text](lesson:03-maximum-likelihood)``) and
-``lesson.yaml`` (metadata, questions, flashcards, labs and facts)::
-
-    id: 05-ngrams                  # must equal the folder name
-    title: n-gram models
-    order: 5
-    summary: one sentence
-    prerequisites: [04-tokenization]
-    questions:                     # kind: choice | numeric | text
-      - {id: q1, kind: choice, prompt: ..., choices: [a, b], answer: 1, explanation: ...}
-      - {id: q2, kind: numeric, prompt: ..., answer: 0.06, tolerance: 0.001, explanation: ...,
-         fact: f1}                 # optional: the fact whose value is the answer
-      - {id: q3, kind: text, prompt: ..., answer: [greedy, "greedy {search|decoding}"],
-         explanation: ...}         # first answer shown as is; [optional] and {a|b} in the others
-    cards: [{id: c1, front: ..., back: ...}]
-    labs: [{id: lab1, kind: trigram_table, title: ..., intro: ..., preset: {...}}]
-    facts:                         # numbers the lesson states that the engine can recompute
-      - {id: f1, value: 0.06, shown: "0.06", compute: {kind: chain_product, conditionals: [...]}}
-
-The YAML is read with ``yaml.SafeLoader`` as a node tree, so that every problem is reported as
-``file:line: what is wrong``. A broken lesson is listed in ``LessonSet.broken`` and never stops
-the other lessons from loading. The lab kinds and the fact kinds, with the preset / compute keys
-each one needs, are kept below as data (``LAB_KINDS``, ``FACT_KINDS``).
+The YAML is read with ``yaml.SafeLoader`` as a node tree, so that each value keeps its line; the
+rules a value must follow are in ``validation.py``. A broken lesson is listed in
+``LessonSet.broken`` and never stops the other lessons from loading.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,21 +19,26 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from arlm_tui import paths
-from arlm_tui.decoding.config import PLAYGROUND_KNOBS, Knob
 from arlm_tui.errors import ArlmError
-from arlm_tui.learn.grading import (  # noqa: F401  (re-exported: the grading API lived here)
-    PATTERN_CHARACTERS,
-    Grade,
-    accepted_forms,
-    expand_answer,
-    format_number,
-    grade,
-    is_number_text,
-    normalize_text,
-    parse_number,
-    precision_hint,
-)
+from arlm_tui.learn.grading import PATTERN_CHARACTERS
 from arlm_tui.learn.grading import close as _close
+from arlm_tui.learn.lessons.model import (
+    Card,
+    Fact,
+    Lab,
+    Lesson,
+    LessonError,
+    LessonLoadError,
+    LessonSet,
+    Question,
+)
+from arlm_tui.learn.lessons.validation import (
+    FACT_KINDS,
+    QUESTION_KINDS,
+    KindSpec,
+    as_number,
+    check_value,
+)
 
 #: libyaml's safe loader when PyYAML has it (the same node tree with line marks, ~10× faster
 #: than the pure-Python one, which took ~0.5 s for the shipped lessons)
@@ -65,314 +50,6 @@ META_FILE = "lesson.yaml"
 FOLDER_PATTERN = re.compile(r"^\d{2}-[a-z0-9]+(?:-[a-z0-9]+)*$")
 #: ``[text](lesson:05-ngrams)`` or ``[text](lesson:05-ngrams#counting)``.
 LINK_PATTERN = re.compile(r"\]\(lesson:([^)#\s]*)(#[^)\s]*)?\)")
-QUESTION_KINDS = ("choice", "numeric", "text")
-SMOOTHINGS = ("mle", "addk", "interp", "stupid", "kn")
-CELLS = ("rnn", "lstm", "gru")
-UNITS = ("nats", "bits")
-
-
-# ---------------------------------------------------------------------------- the registries
-@dataclass(frozen=True)
-class KindSpec:
-    """The keys a lab preset or a fact's ``compute`` mapping must / may have.
-
-    ``one_of`` lists alternative key groups: the mapping must hold every key of at least one.
-    """
-
-    required: tuple[str, ...]
-    optional: tuple[str, ...] = ()
-    one_of: tuple[tuple[str, ...], ...] = ()
-    description: str = ""
-
-    @property
-    def allowed(self) -> tuple[str, ...]:
-        group_keys = tuple(k for group in self.one_of for k in group)
-        return self.required + group_keys + self.optional
-
-
-# A `model` in a preset is a model name as ``arlm_tui.load_model`` accepts it (a bundled model),
-# "greedy_trap" (``arlm_tui.lm.table.greedy_trap_model``), or "toy": the n-gram model of
-# ``corpus`` (default "toy" = TOY_CORPUS) with the preset's ``order`` and ``smoothing``.
-_MODEL_KEYS = ("corpus", "order", "smoothing", "k")
-_WARP_KEYS = (*PLAYGROUND_KNOBS, "seed")  # the playground's knobs (decoding.config)
-
-LAB_KINDS: dict[str, KindSpec] = {
-    "trigram_table": KindSpec(
-        ("corpus", "order", "smoothing"),
-        ("k", "context", "sentence"),
-        description="count table of an n-gram model fitted on `corpus` ('toy' or a list of "
-        "sentences); the rows of `context` highlighted, `sentence` scored factor by factor",
-    ),
-    "chain_rule": KindSpec(
-        ("conditionals",),
-        ("sentence",),
-        description="`conditionals`: a list of {token, prob} read left to right; the lab "
-        "multiplies them and shows the running joint probability and NLL",
-    ),
-    "bpe_steps": KindSpec(
-        ("words", "merges"),
-        ("encode",),
-        description="`words`: {word: count}; learn `merges` BPE merges step by step, then "
-        "segment the words in `encode` with them",
-    ),
-    "decoding_playground": KindSpec(
-        (),
-        ("tokens", "prompt") + _WARP_KEYS + _MODEL_KEYS,
-        one_of=(("logits",), ("model", "context")),
-        description="a next-token distribution (explicit `logits` named by `tokens`, or a "
-        "`model` and `context`) reshaped live by temperature, top-k, top-p and min-p",
-    ),
-    "greedy_vs_beam": KindSpec(
-        ("model", "width"),
-        ("max_tokens", "length_penalty", "prompt") + _MODEL_KEYS,
-        description="greedy decoding next to beam search of `width` beams on `model`",
-    ),
-    "gradient_norms": KindSpec(
-        ("cells", "steps"),
-        ("hidden_size", "recurrent_scale", "forget_bias", "clip", "seed"),
-        description="norm of ∂L/∂h_t (or ∂L/∂c_t) against the distance back in time, for "
-        "each cell type in `cells` unrolled for `steps` steps",
-    ),
-    "causal_mask": KindSpec(
-        ("length",),
-        ("tokens", "show_leak"),
-        description="the attention pattern of a sequence of `length` positions with and "
-        "without the causal mask",
-    ),
-    "kv_cache": KindSpec(
-        ("prompt",),
-        ("model", "max_tokens"),
-        description="generation from `prompt` with and without a key/value cache: work per "
-        "step and identical outputs",
-    ),
-    "attention_heads": KindSpec(
-        ("prompt",),
-        ("model",),
-        description="the attention weights of the last position of `prompt` in every head of "
-        "every layer of a bundled transformer (default: the first one installed)",
-    ),
-    "softmax_gradient": KindSpec(
-        ("logits", "target"),
-        ("tokens", "learning_rate", "prompt"),
-        description="the cross-entropy loss −ln p_target of softmax(`logits`), its gradient "
-        "p − y with respect to the logits, and gradient steps z ← z − η (p − y)",
-    ),
-    "entropy_kl": KindSpec(
-        ("p", "q"),
-        ("labels", "unit"),
-        description="two distributions `p` and `q` with H(p), H(p, q) and KL(p ‖ q) updated "
-        "as the learner moves the bars",
-    ),
-    "sampling_histogram": KindSpec(
-        ("model", "context", "n"),
-        _WARP_KEYS + _MODEL_KEYS,
-        description="draw `n` next tokens after `context` and compare the histogram with the "
-        "model's probabilities",
-    ),
-}
-
-_NGRAM_KEYS = ("corpus", "order", "smoothing")
-FACT_KINDS: dict[str, KindSpec] = {
-    "ngram_prob": KindSpec(
-        _NGRAM_KEYS + ("context", "token"),
-        ("k",),
-        description="p(token | context) under the n-gram model of `corpus`",
-    ),
-    "sentence_prob": KindSpec(
-        _NGRAM_KEYS + ("sentence",),
-        ("k",),
-        description="probability of `sentence` followed by </s> under the n-gram model",
-    ),
-    "sentence_nll": KindSpec(
-        _NGRAM_KEYS + ("sentence",),
-        ("k",),
-        description="−ln of sentence_prob",
-    ),
-    "chain_product": KindSpec(("conditionals",), description="∏ conditionals"),
-    "nll": KindSpec(
-        ("conditionals",),
-        ("unit", "per_token"),
-        description="−Σ ln conditionals (bits with unit: bits; divided by N with per_token)",
-    ),
-    "perplexity": KindSpec(("conditionals",), description="exp(−(1/N) Σ ln conditionals)"),
-    "entropy": KindSpec(("probs",), ("unit",), description="H(p) = −Σ p ln p"),
-    "kl": KindSpec(("p", "q"), ("unit",), description="KL(p ‖ q) = Σ p ln(p / q)"),
-    "cross_entropy": KindSpec(("p", "q"), ("unit",), description="H(p, q) = −Σ p ln q"),
-    "softmax_temperature": KindSpec(
-        ("logits", "temperature", "index"),
-        description="softmax(logits / temperature)[index]",
-    ),
-    "top_p_kept": KindSpec(("probs", "p"), description="how many tokens top-p keeps"),
-    "power_temperature": KindSpec(
-        ("probs", "temperature", "index"),
-        description="p_index^(1/T) / Σ_j p_j^(1/T): temperature applied to probabilities",
-    ),
-    "repetition_penalty": KindSpec(
-        ("logits", "seen", "penalty", "index"),
-        description="softmax after the CTRL repetition penalty on the `seen` token indices",
-    ),
-    "length_normalized": KindSpec(
-        ("conditionals", "alpha"),
-        description="beam score ln p / L^α of a finished hypothesis whose L tokens have the "
-        "probabilities `conditionals` (decoding.beam.length_normalized)",
-    ),
-    "continuation_prob": KindSpec(
-        ("corpus", "token"),
-        description="Kneser–Ney's p_cont(token) = |{v : c(v, token) > 0}| / distinct bigrams, "
-        "from the count table of the bigram model of `corpus`",
-    ),
-    "transformer_param_count": KindSpec(
-        ("V", "d", "layers", "positions"),
-        ("part",),
-        description="parameters of the engine's transformer (lm.neural.transformer), counted on "
-        "a freshly built net: part 'total' (default, tied output), 'blocks' or 'block'",
-    ),
-    "kv_step_macs": KindSpec(
-        ("layers", "d", "t"),
-        description="multiply-adds of one cached decoding step at position t: "
-        "layers · (12d² + 2td)",
-    ),
-    "kv_cache_floats": KindSpec(
-        ("layers", "d", "T"),
-        description="numbers the KV cache holds for T positions, measured on the engine's "
-        "KVPool: 2 · layers · T · d",
-    ),
-    "recurrent_param_count": KindSpec(
-        ("cell", "d", "m"),
-        ("biases",),
-        description="parameters of one rnn/gru/lstm layer, input size d, m units; biases: "
-        "'one' per block (the lecture's count) or 'torch' (two per block, as nn.RNN/GRU/LSTM)",
-    ),
-    "ngram_param_count": KindSpec(("V", "n"), description="V^(n−1) · (V − 1)"),
-    "ffn_param_count": KindSpec(
-        ("V", "d", "n", "h"),
-        description="V·d + h·(n−1)·d + h + V·h + V (embeddings, hidden layer, output layer)",
-    ),
-}
-
-
-# ---------------------------------------------------------------------------- the data
-@dataclass(frozen=True)
-class Question:
-    """A quiz question. ``answer``: an index (choice), a number (numeric) or accepted strings."""
-
-    id: str
-    kind: str
-    prompt: str
-    answer: int | float | tuple[str, ...]
-    explanation: str
-    choices: tuple[str, ...] = ()
-    tolerance: float | None = None
-    rel_tolerance: float | None = None
-    fact: str | None = None
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class Card:
-    """A flashcard."""
-
-    id: str
-    front: str
-    back: str
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class Lab:
-    """An interactive lab: a registered ``kind`` and the parameters it starts with."""
-
-    id: str
-    kind: str
-    title: str
-    intro: str
-    preset: Mapping[str, Any]
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class Fact:
-    """A number the lesson states, with the recipe (``compute``) the engine recomputes it by."""
-
-    id: str
-    value: float
-    compute: Mapping[str, Any]
-    tolerance: float | None = None
-    rel_tolerance: float | None = None
-    shown: str | None = None
-    line: int = 0
-
-    @property
-    def kind(self) -> str:
-        return str(self.compute["kind"])
-
-
-@dataclass(frozen=True)
-class Lesson:
-    id: str
-    title: str
-    order: int
-    summary: str
-    prerequisites: tuple[str, ...]
-    body_markdown: str
-    toc: tuple[str, ...]
-    questions: tuple[Question, ...]
-    cards: tuple[Card, ...]
-    labs: tuple[Lab, ...]
-    facts: tuple[Fact, ...]
-    folder: Path
-
-    def question(self, question_id: str) -> Question:
-        return _by_id(self.questions, question_id, "question")
-
-    def fact(self, fact_id: str) -> Fact:
-        return _by_id(self.facts, fact_id, "fact")
-
-
-@dataclass(frozen=True)
-class LessonError:
-    """Why one lesson folder could not be loaded: ``file:line: message``."""
-
-    folder: Path
-    file: Path
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else f"{self.file}"
-        return f"{where}: {self.message}"
-
-
-@dataclass
-class LessonSet:
-    """Every lesson that loaded (ordered by ``order``) and every folder that did not."""
-
-    lessons: list[Lesson] = field(default_factory=list)
-    broken: list[LessonError] = field(default_factory=list)
-
-    def get(self, lesson_id: str) -> Lesson | None:
-        return next((lesson for lesson in self.lessons if lesson.id == lesson_id), None)
-
-    def __iter__(self) -> Iterator[Lesson]:
-        return iter(self.lessons)
-
-    def __len__(self) -> int:
-        return len(self.lessons)
-
-
-class LessonLoadError(ArlmError):
-    """A lesson folder that cannot be used; ``.error`` holds the structured LessonError."""
-
-    def __init__(self, error: LessonError):
-        super().__init__(error.message, path=error.file, line=error.line)
-        self.error = error
-
-
-def _by_id(items: Iterable[Any], item_id: str, what: str) -> Any:
-    for item in items:
-        if item.id == item_id:
-            return item
-    raise KeyError(f"no {what} with id {item_id!r}")
 
 
 # ---------------------------------------------------------------------------- loading
@@ -408,7 +85,6 @@ def load_lesson(folder: str | Path, *, known_ids: Iterable[str] | None = None) -
     if not meta_path.is_file():
         raise fail(None, f"missing {META_FILE}")
     from arlm_tui import inputs
-    from arlm_tui.errors import ArlmError
 
     try:  # a regular file within the size limit
         meta_text = inputs.read_text(meta_path, limit=inputs.LIMITS["lesson"], what="lesson file")
@@ -770,6 +446,8 @@ def _read_card(node: Node, seen: dict[str, int]) -> Card:
 def _read_lab(node: Node, seen: dict[str, int]) -> Lab:
     f = _fields(node, f"the lab on line {_line(node)}", ("id", "kind", "title", "intro", "preset"))
     lab_id = _unique_id(f["id"], "a lab", seen)
+    from arlm_tui.learn.labs import LAB_KINDS  # each lab kind registers itself there
+
     kind = _text(f["kind"], f"the kind of lab '{lab_id}'")
     if kind not in LAB_KINDS:
         raise _Problem(
@@ -835,196 +513,19 @@ def _read_fact(node: Node, seen: dict[str, int]) -> Fact:
 
 
 def _read_spec(node: Node, spec: KindSpec, what: str, line: int, extra: Sequence[str] = ()) -> dict:
-    """Check a preset / compute mapping against its KindSpec and the value rules below."""
+    """Check a preset / compute mapping against its KindSpec and the value rules
+    (``validation.check_value``)."""
     optional = spec.allowed[len(spec.required) :] + tuple(extra)
     fields = _fields(node, what, spec.required, optional, line=line)
     if spec.one_of and not any(all(k in fields for k in group) for group in spec.one_of):
         options = " or ".join("+".join(group) for group in spec.one_of)
         raise _Problem(line, f"{what} needs {options}")
     values: dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for key, value_node in fields.items():
         value = _construct(value_node)
-        check = _VALUE_CHECKS.get(key)
-        if check is not None:
-            problem = check(value)
-            if problem:
-                raise _Problem(_line(value_node), f"'{key}' in {what} {problem}")
+        problem = check_value(key, value)
+        if problem:
+            raise _Problem(_line(value_node), f"'{key}' in {what} {problem}")
         values[key] = value
     return values
-
-
-# ---------------------------------------------------------------------------- value rules
-def _positive_int(value: Any) -> str | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-    return None if ok else f"must be a whole number ≥ 1, not {value!r}"
-
-
-def _non_negative_int(value: Any) -> str | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-    return None if ok else f"must be a whole number ≥ 0, not {value!r}"
-
-
-def _positive_number(value: Any) -> str | None:
-    number = as_number(value)
-    return None if number is not None and number > 0 else f"must be a number > 0, not {value!r}"
-
-
-def _unit_interval(value: Any) -> str | None:
-    number = as_number(value)
-    ok = number is not None and 0 <= number <= 1
-    return None if ok else f"must be a number from 0 to 1, not {value!r}"
-
-
-def _numbers(value: Any) -> str | None:
-    ok = isinstance(value, list) and value and all(as_number(v) is not None for v in value)
-    return None if ok else f"must be a non-empty list of numbers, not {value!r}"
-
-
-def _probabilities(value: Any) -> str | None:
-    if _numbers(value):
-        return _numbers(value)
-    numbers = [as_number(v) for v in value]
-    if any(p < 0 or p > 1 for p in numbers):
-        return "must hold probabilities between 0 and 1"
-    return None
-
-
-def _distribution(value: Any) -> str | None:
-    problem = _probabilities(value)
-    if problem:
-        return problem
-    total = sum(as_number(v) for v in value)
-    return None if abs(total - 1) <= 1e-6 else f"must sum to 1 (it sums to {total:.6g})"
-
-
-def _one_of(options: Sequence[str]) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return None if value in options else f"must be one of {', '.join(options)}, not {value!r}"
-
-    return check
-
-
-def _corpus(value: Any) -> str | None:
-    if value == "toy":
-        return None
-    ok = isinstance(value, list) and value and all(isinstance(s, str) and s for s in value)
-    return None if ok else "must be 'toy' or a list of sentences"
-
-
-def _cells(value: Any) -> str | None:
-    ok = isinstance(value, list) and value and all(c in CELLS for c in value)
-    return None if ok else f"must be a list of cell types from {', '.join(CELLS)}"
-
-
-def _string(value: Any) -> str | None:
-    return None if isinstance(value, str) else f"must be text, not {value!r}"
-
-
-def _conditionals(value: Any) -> str | None:
-    """A list of probabilities, or (for the chain_rule lab) of {token, prob} mappings."""
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        for item in value:
-            if set(item) - {"token", "prob", "context"} or "prob" not in item:
-                return "items must be {token, prob} mappings"
-            if _probabilities([item["prob"]]):
-                return "must hold probabilities between 0 and 1"
-        return None
-    return _probabilities(value)
-
-
-def _words(value: Any) -> str | None:
-    ok = (
-        isinstance(value, dict)
-        and value
-        and all(
-            isinstance(w, str) and isinstance(c, int) and not isinstance(c, bool) and c >= 1
-            for w, c in value.items()
-        )
-    )
-    return None if ok else "must map words to counts ≥ 1"
-
-
-def _text_list(value: Any) -> str | None:
-    # YAML reads bare yes/no/on/off as booleans and 1 as a number: a token must be quoted then.
-    ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-    bad = next((v for v in value if not isinstance(v, str)), None) if isinstance(value, list) else value
-    return None if ok else f"must be a list of texts; quote {bad!r} (YAML read it as {type(bad).__name__})"
-
-
-_VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "tokens": _text_list,
-    "order": _positive_int,
-    "width": _positive_int,
-    "steps": _positive_int,
-    "length": _positive_int,
-    "n": _positive_int,
-    "merges": _non_negative_int,
-    "max_tokens": _positive_int,
-    "hidden_size": _positive_int,
-    "index": _non_negative_int,
-    "target": _non_negative_int,
-    "learning_rate": _positive_number,
-    "V": _positive_int,
-    "d": _positive_int,
-    "h": _positive_int,
-    "m": _positive_int,
-    "layers": _positive_int,
-    "alpha": lambda v: None if as_number(v) is not None else f"must be a number, not {v!r}",
-    "t": _positive_int,
-    "T": _positive_int,
-    "positions": _positive_int,
-    "part": _one_of(("total", "blocks", "block")),
-    "cell": _one_of(CELLS),
-    "biases": _one_of(("one", "torch")),
-    "penalty": _positive_number,
-    "seen": lambda v: None
-    if isinstance(v, list) and all(_non_negative_int(x) is None for x in v)
-    else f"must be a list of token indices, not {v!r}",
-    "temperature": _positive_number,
-    "k": _positive_number,
-    "p": lambda v: _unit_interval(v) if not isinstance(v, list) else _distribution(v),
-    "q": _distribution,
-    "probs": _distribution,
-    "logits": _numbers,
-    "conditionals": _conditionals,
-    "smoothing": _one_of(SMOOTHINGS),
-    "unit": _one_of(UNITS),
-    "cells": _cells,
-    "corpus": _corpus,
-    "context": _string,
-    "token": _string,
-    "sentence": _string,
-    "prompt": _string,
-    "words": _words,
-}
-
-
-def _knob_check(knob: Knob) -> Callable[[Any], str | None]:
-    """A value rule from a decoding knob's own range (``Knob.check``)."""
-
-    def check(value: Any) -> str | None:
-        try:
-            knob.check(value)
-        except ValueError as exc:
-            return str(exc).removeprefix(f"{knob.name} ")
-        return None
-
-    return check
-
-
-# the playground's knobs are checked by their own range (temperature keeps its rule: the facts
-# divide by it, so 0 is refused there)
-for _name, _knob in PLAYGROUND_KNOBS.items():
-    _VALUE_CHECKS.setdefault(_name, _knob_check(_knob))
-
-
-# ---------------------------------------------------------------------------- numbers
-def as_number(value: Any) -> float | None:
-    """A YAML value as a number: int, float, or a whole string like "2/3" (None otherwise)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and is_number_text(value):
-        return parse_number(value)
-    return None

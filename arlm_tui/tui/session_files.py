@@ -1,0 +1,64 @@
+"""Saved play sessions on disk: where a typed name points, the saved ones, reading one.
+
+A session file is JSON written by ``Session.to_json``; reading one only checks what can be
+checked before a model is chosen (size, encoding, format, the "model" field), so that a file
+naming an unknown model can be asked about before anything is loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from arlm_tui.errors import ArlmError
+
+
+def sessions_dir() -> Path:
+    from arlm_tui import paths
+
+    return paths.user_home() / "sessions"
+
+
+def session_path(text: str) -> Path:
+    """Where a typed session file name points: a bare name (no folder) goes into arlm's
+    ``sessions/`` folder, with ``.json`` added when it has no suffix; a path is taken as it is."""
+    text = text.strip()
+    path = Path(text).expanduser()
+    if not text.startswith(("~", ".", "/")) and len(path.parts) == 1:
+        path = sessions_dir() / path
+        if not path.suffix:
+            path = path.with_suffix(".json")
+    return path
+
+
+def saved_sessions(folder: Path) -> list[Path]:
+    """The session files in ``folder``, newest first (none if it cannot be read)."""
+    try:
+        files = [path for path in folder.glob("*.json") if path.is_file()]
+        return sorted(files, key=lambda path: path.stat().st_mtime, reverse=True)
+    except OSError:
+        return []
+
+
+def read_session_file(path: Path) -> str:
+    """The text of a saved session: a regular UTF-8 file within the session size limit
+    (checked before reading), else ArlmError with one line."""
+    from arlm_tui import inputs
+
+    return inputs.read_text(path, limit=inputs.LIMITS["session"], what="session file")
+
+
+def session_model_name(text: str, path: Path) -> str:
+    """The "model" field of a session file (checked before any model is looked up)."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        what = "nested too deeply" if isinstance(exc, RecursionError) else f"not valid JSON: {exc}"
+        raise ArlmError(f"{path}: session file is {what}") from None
+    if not isinstance(data, dict) or data.get("format") != "arlm-session":
+        raise ArlmError(f'{path}: not an arlm session (expected "format": "arlm-session")')
+    named = data.get("model")
+    if not isinstance(named, str) or not named.strip():
+        raise ArlmError(f'{path}: the session\'s "model" field is missing or not a name')
+    return named
