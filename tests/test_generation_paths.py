@@ -22,6 +22,8 @@ from arlm_tui.decoding import (
 from arlm_tui.lm.registry import load_model
 
 MODEL = "oracle-kn3"
+#: contrastive search needs hidden states: a neural model
+NEURAL = "oracle-ffn"
 PROMPT = "the"
 MAX_TOKENS = 8
 #: A value away from "off" for the knobs (strategy aside), chosen by hand; a knob not here (a new
@@ -40,7 +42,7 @@ CHOSEN: dict[str, object] = {
     "mirostat_tau": 3.0,
     "mirostat_eta": 0.3,
     "logit_bias": {"old": -5.0, ".": "-inf"},
-    "stop": ["cake", "light"],
+    "stop": ["cake", "light", "tired"],  # "tired": where oracle-ffn stops (contrastive)
     "repetition_penalty": 1.8,
     "frequency_penalty": 1.5,
     "presence_penalty": 0.8,
@@ -53,6 +55,10 @@ CHOSEN: dict[str, object] = {
     "beam_width": 2,
     "length_penalty": 0.3,
     "early_stopping": False,
+    "num_beam_groups": 2,
+    "diversity_penalty": 0.5,
+    "penalty_alpha": 0.6,
+    "contrastive_top_k": 3,
     "seed": 3,
 }
 
@@ -81,6 +87,11 @@ def model():
     return load_model(MODEL)
 
 
+@pytest.fixture(scope="module")
+def neural():
+    return load_model(NEURAL)
+
+
 def _flag(name: str, value: object) -> list[str]:
     flag = "--" + name.replace("_", "-")
     if isinstance(value, dict):  # a repeated TOKEN=VALUE flag
@@ -105,10 +116,12 @@ CASES = [(knob, strategy) for knob in SET for strategy in STRATEGIES]
 
 
 @pytest.mark.parametrize(("knob", "strategy"), CASES)
-def test_api_cli_and_session_agree_or_refuse(capsys, model, knob, strategy):
+def test_api_cli_and_session_agree_or_refuse(capsys, model, neural, knob, strategy):
+    model_name = NEURAL if strategy == "contrastive" else MODEL
+    model = neural if strategy == "contrastive" else model
     knobs = {"max_tokens": MAX_TOKENS, knob: SET[knob]}
     config = DecodingConfig(strategy=strategy, **knobs)
-    argv = ["generate", "--model", MODEL, "--prompt", PROMPT, "--strategy", strategy, "--json"]
+    argv = ["generate", "--model", model_name, "--prompt", PROMPT, "--strategy", strategy, "--json"]
     for name, value in knobs.items():
         argv += _flag(name, value)
     code, out, err = _cli(capsys, argv)
@@ -155,7 +168,8 @@ def test_api_cli_and_session_agree_or_refuse(capsys, model, knob, strategy):
     if strategy == "beam" and knob != "logit_bias":  # the one-call beam search agrees
         beam_knobs = {k: v for k, v in config.to_dict().items()
                       if k in ("length_penalty", "early_stopping", "min_tokens",
-                               "repetition_penalty", "no_repeat_ngram")}
+                               "repetition_penalty", "no_repeat_ngram",
+                               "num_beam_groups", "diversity_penalty")}
         best = beam_search(model, model.tokenizer.encode(PROMPT), config.beam_width,
                            config.max_tokens, **beam_knobs)[0][0]
         assert best == api["token_ids"]
@@ -205,7 +219,8 @@ def test_demo_refuses_a_knob_its_strategy_ignores_and_keeps_its_sampling_default
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_step_summaries_do_not_repeat_the_text(model, strategy):
+def test_step_summaries_do_not_repeat_the_text(model, neural, strategy):
+    model = neural if strategy == "contrastive" else model
     knobs = {"beam_width": 3} if strategy == "beam" else {}
     result = arlm_tui.generate(model, PROMPT, strategy=strategy, max_tokens=120,
                                min_tokens=120, **knobs)

@@ -23,7 +23,7 @@ from arlm_tui.tui.analysis import (
 )
 from arlm_tui.tui.screens.play import parse_knob
 from arlm_tui.tui.widgets.generated_text import shade_of
-from arlm_tui.tui.widgets.knob_panel import format_value, knob_title, step_value
+from arlm_tui.tui.widgets.knob_panel import allowed_step, format_value, knob_title, step_value
 from arlm_tui.tui.widgets.token_bars import (
     bar,
     chosen_row,
@@ -48,18 +48,27 @@ def test_step_value_fine_coarse_and_limits():
     assert step_value(k, 0, 1) == 1 and isinstance(step_value(k, 0, 1), int)
     assert step_value(k, 0, -1) == 0
     strategy = KNOBS["strategy"]
-    assert step_value(strategy, "beam", 1) == "greedy"
-    assert step_value(strategy, "greedy", -1) == "beam"
+    assert step_value(strategy, "beam", 1) == "contrastive"
+    assert step_value(strategy, "contrastive", 1) == "greedy"
+    assert step_value(strategy, "greedy", -1) == "contrastive"
     assert step_value(KNOBS["early_stopping"], True, 1) is False
-    # every step a panel can produce is accepted by the config
-    config = DecodingConfig()
+    # every step a panel can produce is accepted by the config (a step the other knobs rule
+    # out is skipped: beam groups must divide the beam width)
     for name, knob in KNOBS.items():
-        value = getattr(config, name)
         for direction in (-1, 1):
             for coarse in (False, True):
+                config = DecodingConfig()
                 for _ in range(40):
-                    value = step_value(knob, value, direction, coarse)
-                    config.replace(**{name: value})
+                    value = allowed_step(config, knob, direction, coarse)
+                    try:
+                        config = config.replace(**{name: value})
+                    except ValueError:  # no group count above the beam width divides it
+                        assert name == "num_beam_groups" and value > config.beam_width
+                        break
+    groups = KNOBS["num_beam_groups"]
+    assert allowed_step(DecodingConfig(beam_width=6, num_beam_groups=3), groups, 1) == 6
+    assert allowed_step(DecodingConfig(beam_width=6, num_beam_groups=3), groups, -1) == 2
+    assert allowed_step(DecodingConfig(beam_width=4, num_beam_groups=2), groups, 1) == 4
 
 
 def test_format_value_and_titles():

@@ -44,6 +44,13 @@ def knob_table() -> tuple[tuple[tuple[str, Any, str], ...], tuple[str, ...], dic
     return knob_flags, names, defaults
 
 
+def strategy_choices() -> tuple[str, ...]:
+    """The strategies ``--strategy`` takes (``decoding.STRATEGIES``)."""
+    from arlm_tui.decoding.config import KNOBS
+
+    return KNOBS["strategy"].choices
+
+
 def knob_names() -> tuple[str, ...]:
     """The names of the knobs that have a flag."""
     return knob_table()[1]

@@ -14,6 +14,7 @@ from arlm_tui.cli.base import (
     knobs_with_preset,
     model_arg,
     print_json,
+    strategy_choices,
 )
 from arlm_tui.errors import ArlmError
 
@@ -39,7 +40,7 @@ def register(sub: Any) -> None:
     gen = sub.add_parser("generate", help="generate a continuation of a prompt")
     model_arg(gen)
     gen.add_argument("--prompt", default="")
-    gen.add_argument("--strategy", choices=("greedy", "sample", "beam"), default=None,
+    gen.add_argument("--strategy", choices=strategy_choices(), default=None,
                      help="default: greedy (or the --preset's)")
     g = gen.add_argument_group("decoding knobs (0 or 1.0 mean off, as in Hugging Face)")
     add_knob_flags(g)  # None = not given: knobs_with_preset fills in the defaults and --preset

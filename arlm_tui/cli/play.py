@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from arlm_tui.cli.base import add_knob_flags, knobs_with_preset
+from arlm_tui.cli.base import add_knob_flags, knobs_with_preset, strategy_choices
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -21,7 +21,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     play = subparsers.add_parser("play", help="open the interactive play screen")
     play.add_argument("--model", default=None, help="model name or path")
     play.add_argument("--prompt", default="", help="the text to continue")
-    play.add_argument("--strategy", choices=("greedy", "sample", "beam"), default=None,
+    play.add_argument("--strategy", choices=strategy_choices(), default=None,
                       help="how the next token is chosen (default sample)")
     knobs = play.add_argument_group("decoding knobs (not given: the play screen's defaults)")
     add_knob_flags(knobs)

@@ -25,6 +25,19 @@ The model state is batched over beams: ``model.select`` reorders it by parent be
 Processors: beam search applies ``min_tokens``, ``repetition_penalty`` and ``no_repeat_ngram``
 (the sampling knobs do not apply); the scores are the processed log-probabilities.
 
+Diverse beam search (Vijayakumar et al. 2016, as Hugging Face's group beam search, now the
+``transformers-community/group-beam-search`` generate): ``num_beam_groups`` G splits the beam
+into G groups of width B/G. Within a step the groups are expanded in order, each exactly as
+above with its own width, its own finished list and its own stopping test; before group g
+ranks its candidates, each candidate's processed log-probability loses λ · c(w), where c(w)
+counts the live beams of groups 0..g−1 that chose token w at this step (Hamming diversity, λ
+= ``diversity_penalty``). The penalty stays in the hypothesis's running score, as in Hugging
+Face. All groups start from the prompt; the search ends when every group is done, and the
+finished hypotheses of all groups are ranked together. With G = 1 this is beam search; with λ
+= 0 every group is the ordinary beam search of width B/G. A group that is done contributes no
+tokens to the later groups' counts (Hugging Face counts its padding tokens). If G changes
+mid-search, every group starts again from the best live hypothesis.
+
 ``exact_search`` enumerates every sequence (ending with ``</s>`` or of ``max_tokens`` tokens)
 and scores it the same way: with a width that keeps every hypothesis, beam search returns the
 same list.
@@ -100,6 +113,7 @@ class BeamSnapshot:
     finished: tuple[Hypothesis, ...]
     step_count: int
     done: bool
+    num_groups: int = 1  # the beam groups the live hypotheses were made in
 
 
 class BeamSearch:
@@ -144,12 +158,14 @@ class BeamSearch:
         self._logprobs: np.ndarray | None = None
         self._pending: tuple[list[int], list[int]] | None = None
         self._config_cache: tuple | None = None
+        self._groups = self.config.num_beam_groups  # the groups the live beams belong to
         if root.length and root.seq.last == model.eos_id or root.length >= self.config.max_tokens:
             self._live, self._finished, self._done = [], [dataclasses.replace(root, finished=True)], True
 
     # ------------------------------------------------------------------ snapshots
     def snapshot(self) -> BeamSnapshot:
-        return BeamSnapshot(tuple(self._live), tuple(self._finished), self.step_count, self._done)
+        return BeamSnapshot(tuple(self._live), tuple(self._finished), self.step_count, self._done,
+                            self._groups)
 
     @classmethod
     def from_snapshot(
@@ -165,6 +181,7 @@ class BeamSearch:
         search._finished = list(snapshot.finished)
         search.step_count = snapshot.step_count
         search._done = snapshot.done
+        search._groups = snapshot.num_groups
         return search
 
     # ------------------------------------------------------------------ state
@@ -174,7 +191,7 @@ class BeamSearch:
 
     @property
     def hypotheses(self) -> list[Hypothesis]:
-        """The live beams, most probable first."""
+        """The live beams, most probable first (with beam groups: group by group)."""
         return list(self._live)
 
     @property
@@ -184,19 +201,23 @@ class BeamSearch:
 
     @property
     def best(self) -> Hypothesis | None:
-        """The best finished hypothesis once done, else the most probable live beam."""
+        """The best finished hypothesis once done, else the most probable live beam (the first
+        of equals; with beam groups, over every group)."""
         if self._done or not self._live:
             if self._finished:
                 return self._finished[0]
             return self._live[0] if self._live else None
-        return self._live[0]
+        live = self._live
+        if self.config.num_beam_groups == 1:
+            return live[0]  # the ranking put it first
+        return max(live, key=lambda h: h.logprob)
 
     def _hypothesis(self, seq: TokenSeq, logprob: float, parent: int | None,
-                    finished: bool = False) -> Hypothesis:
+                    finished: bool = False, group: int = 0) -> Hypothesis:
         """The hypothesis whose whole context (prompt included) is ``seq``."""
         start = len(self.prompt_ids)
         score = length_normalized(logprob, len(seq) - start, self.config.length_penalty)
-        return Hypothesis(seq, start, logprob, score, finished, parent, self.model.vocab)
+        return Hypothesis(seq, start, logprob, score, finished, parent, self.model.vocab, group)
 
     def _processors(self) -> list[LogitsProcessor]:
         return self._for_config()[0]
@@ -225,14 +246,36 @@ class BeamSearch:
             self._pending = None
         return self._logprobs
 
+    def _regroup(self, groups: int) -> None:
+        """The number of beam groups changed mid-search: every group starts again from the
+        best live hypothesis (as all groups start from the prompt); finished hypotheses stay,
+        each in group (its group mod G)."""
+        best = self.best
+        if best is not None and self._live:
+            self._live = [dataclasses.replace(best, parent=None, group=0)]
+            self._state = self._logprobs = self._pending = None
+        self._finished = [h if h.group < groups else dataclasses.replace(h, group=h.group % groups)
+                          for h in self._finished]
+        self._groups = groups
+
     # ------------------------------------------------------------------ one step
     def step(self) -> BeamStep | None:
-        """Extend every live beam by one token; None if the search is already done."""
+        """Extend every live beam by one token; None if the search is already done.
+
+        With G = ``num_beam_groups`` > 1 the groups are expanded in order, each as an ordinary
+        beam search of width B/G over its own beams (its own finished list and stopping test);
+        group g's candidate scores first lose λ · (how many beams of groups 0..g−1 chose the
+        same token at this step). All groups start from the same text."""
         if self._done:
             return None
         model, config = self.model, self.config
-        width, alpha, eos = config.beam_width, config.length_penalty, model.eos_id
+        alpha, eos = config.length_penalty, model.eos_id
+        groups = config.num_beam_groups
+        width = config.beam_width // groups  # one group's width (the whole beam when G = 1)
+        penalty = config.diversity_penalty
         vocab = model.vocab
+        if groups != self._groups:
+            self._regroup(groups)
         logprobs = self._ensure_logprobs()
         live = self._live
         processors = self._processors()
@@ -243,81 +286,129 @@ class BeamSearch:
                 lp = apply_processors(processors, hyp.seq, lp)
             rows.append(lp)
         scores = np.stack(rows) + np.array([h.logprob for h in live])[:, None]  # (B, V)
-        vocab_size = scores.shape[1]
-        flat = scores.ravel()
-        num_candidates = int(np.count_nonzero(np.isfinite(flat)))
-        ranked = top_indices(flat, min(2 * width, num_candidates))
+        num_beams, vocab_size = scores.shape
+        num_candidates = int(np.count_nonzero(np.isfinite(scores)))
+        shared_root = num_beams == 1 and live[0].parent is None  # every group starts from it
+        chosen = np.zeros(vocab_size) if groups > 1 else None  # earlier groups' tokens, counted
 
-        new_live: list[Hypothesis] = []
-        new_finished: list[Hypothesis] = []
-        selected: set[int] = set()
-        for rank, index in enumerate(ranked.tolist()):
-            b, w = divmod(index, vocab_size)
-            if w == eos:
-                if rank >= width:
-                    continue
-                new_finished.append(self._hypothesis(live[b].seq.append(w), float(flat[index]),
-                                                     b, True))
-                selected.add(index)
-            else:
-                new_live.append(self._hypothesis(live[b].seq.append(w), float(flat[index]), b))
-                selected.add(index)
+        kept: list[list[Hypothesis]] = []
+        finished: list[Hypothesis] = []
+        group_done: list[bool] = []
+        columns: list[list] = [[], [], [], [], [], []]  # parent, token, group, lp, cut, length
+        # (parents, tokens, log-probs and cuts are numpy parts, one per group)
+        selected: set[int] = set()  # (g · B + b) · V + w of every candidate kept
+        for g in range(groups):
+            members = [0] if shared_root else [b for b, h in enumerate(live) if h.group == g]
+            old_finished = [h for h in self._finished if h.group == g]
+            if not members:  # this group is done
+                kept.append([])
+                finished += old_finished
+                group_done.append(True)
+                continue
+            group_scores = scores[members]
+            cut = None
+            if chosen is not None and penalty and chosen.any():  # Hamming diversity
+                cut = penalty * chosen
+                group_scores = group_scores - cut
+            flat = group_scores.ravel()
+            ranked = top_indices(flat, min(2 * width, int(np.count_nonzero(np.isfinite(flat)))))
+            new_live: list[Hypothesis] = []
+            new_finished: list[Hypothesis] = []
+            for rank, index in enumerate(ranked.tolist()):
+                i, w = divmod(index, vocab_size)
+                b = members[i]
+                if w == eos:
+                    if rank >= width:
+                        continue
+                    new_finished.append(self._hypothesis(live[b].seq.append(w),
+                                                         float(flat[index]), b, True, g))
+                else:
+                    new_live.append(self._hypothesis(live[b].seq.append(w), float(flat[index]),
+                                                     b, group=g))
+                selected.add((g * num_beams + b) * vocab_size + w)
                 if len(new_live) == width:
                     break
-        if new_live and new_live[0].length >= config.max_tokens:
-            new_finished += [dataclasses.replace(h, finished=True) for h in new_live]
-            new_live = []
+            if chosen is not None:  # (beams that reach max_tokens count too)
+                np.add.at(chosen, [h.seq.last for h in new_live], 1.0)
+            if new_live and new_live[0].length >= config.max_tokens:
+                new_finished += [dataclasses.replace(h, finished=True) for h in new_live]
+                new_live = []
 
-        # What the step shows: each beam's best few continuations (every survivor is among
-        # its beam's best `width`), plus its </s> candidate; kept as columns.
-        parents: list[int] = []
-        tokens: list[int] = []
-        lengths: list[int] = []
-        for b in range(len(live)):
-            row = scores[b]
-            finite = int(np.count_nonzero(np.isfinite(row)))
-            shown = top_indices(row, min(width + 1, finite)).tolist()
-            if np.isfinite(row[eos]) and eos not in shown:
-                shown.append(eos)
-            parents += [b] * len(shown)
-            tokens += shown
-            lengths += [live[b].length + 1] * len(shown)
-        cand_parents = np.array(parents, dtype=np.int32)
-        cand_tokens = np.array(tokens, dtype=np.int32)
-        cand_logprobs = scores[cand_parents, cand_tokens] if tokens else np.zeros(0)
-        order = np.lexsort((cand_tokens, cand_parents, -cand_logprobs))
-        cand_parents, cand_tokens = cand_parents[order], cand_tokens[order]
-        cand_logprobs = cand_logprobs[order]
-        cand_scores = np.array([length_normalized(float(lp), lengths[i], alpha)
-                                for lp, i in zip(cand_logprobs.tolist(), order.tolist())])
-        pruned = ~np.isin(cand_parents.astype(np.int64) * vocab_size + cand_tokens,
-                          np.fromiter(selected, dtype=np.int64, count=len(selected)))
-        table = CandidateTable(cand_parents, cand_tokens, cand_logprobs, cand_scores, pruned,
-                               vocab)
+            # What the step shows: each beam's best few continuations (every survivor is among
+            # its beam's best `width`), plus its </s> candidate; kept as columns.
+            rows_of: list[int] = []
+            tokens: list[int] = []
+            for i, b in enumerate(members):
+                row = group_scores[i]
+                finite = int(np.count_nonzero(np.isfinite(row)))
+                shown = top_indices(row, min(width + 1, finite)).tolist()
+                if np.isfinite(row[eos]) and eos not in shown:
+                    shown.append(eos)
+                rows_of += [i] * len(shown)
+                tokens += shown
+                columns[5] += [live[b].length + 1] * len(shown)
+            rows_index = np.array(rows_of, dtype=np.intp)
+            token_index = np.array(tokens, dtype=np.intp)
+            columns[0].append(np.array(members, dtype=np.int32)[rows_index])
+            columns[1].append(token_index)
+            columns[2].append(np.full(len(tokens), g, dtype=np.int32))
+            columns[3].append(group_scores[rows_index, token_index])
+            columns[4].append(np.zeros(len(tokens)) if cut is None else cut[token_index])
 
-        self._finished = _best_first(self._finished + new_finished)[:width]
-        self._live = new_live
-        self.step_count += 1
-        if not new_live:
-            self._done = True
-        elif len(self._finished) >= width:
-            if config.early_stopping:
-                self._done = True
+            group_finished = _best_first(old_finished + new_finished)[:width]
+            finished += group_finished
+            kept.append(new_live)
+            if not new_live:
+                group_done.append(True)
+            elif len(group_finished) >= width:
+                if config.early_stopping:
+                    group_done.append(True)
+                else:
+                    best = new_live[0]
+                    attainable = length_normalized(best.logprob, best.length, alpha)
+                    group_done.append(group_finished[-1].score >= attainable)
             else:
-                best = new_live[0]
-                attainable = length_normalized(best.logprob, best.length, alpha)
-                self._done = self._finished[-1].score >= attainable
+                group_done.append(False)
+
+        def joined(parts: list, dtype: Any) -> np.ndarray:
+            return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(
+                0, dtype=dtype)
+
+        cand_parents = joined(columns[0], np.int32)
+        cand_tokens = joined(columns[1], np.int32)
+        cand_groups = joined(columns[2], np.int32)
+        cand_logprobs = joined(columns[3], np.float64)
+        cand_cuts = joined(columns[4], np.float64)
+        order = np.lexsort((cand_tokens, cand_parents, cand_groups, -cand_logprobs))
+        cand_parents, cand_tokens = cand_parents[order], cand_tokens[order]
+        cand_groups, cand_logprobs, cand_cuts = cand_groups[order], cand_logprobs[order], \
+            cand_cuts[order]
+        cand_scores = np.array([length_normalized(float(lp), columns[5][i], alpha)
+                                for lp, i in zip(cand_logprobs.tolist(), order.tolist())])
+        keys = (cand_groups.astype(np.int64) * num_beams + cand_parents) * vocab_size + cand_tokens
+        pruned = ~np.isin(keys, np.fromiter(selected, dtype=np.int64, count=len(selected)))
+        table = CandidateTable(cand_parents, cand_tokens, cand_logprobs, cand_scores, pruned,
+                               vocab, cand_groups if groups > 1 else None,
+                               cand_cuts if groups > 1 else None)
+
+        self._finished = _best_first(finished)
+        self.step_count += 1
+        self._done = all(group_done)
+        # a done group's beams stop; when the whole search is done they stay on show
+        self._live = [h for g, hyps in enumerate(kept) for h in hyps
+                      if self._done or not group_done[g]]
         if not self._done:
             # every live hypothesis after a step has a parent beam
-            self._pending = ([h.parent for h in new_live if h.parent is not None],
-                             [h.seq.last for h in new_live])
+            self._pending = ([h.parent for h in self._live if h.parent is not None],
+                             [h.seq.last for h in self._live])
         return BeamStep(
             table=table,
-            survivors=list(new_live),
+            survivors=list(self._live),
             finished=list(self._finished),
             num_candidates=num_candidates,
             step=self.step_count - 1,
             done=self._done,
+            num_groups=groups,
         )
 
     def step_trace(self) -> Trace | None:
@@ -325,6 +416,8 @@ class BeamSearch:
         as the choice, its parent's distribution as the raw one, the BeamStep in ``beam``."""
         if self._done:
             return None
+        if self.config.num_beam_groups != self._groups:
+            self._regroup(self.config.num_beam_groups)
         before = self._live
         raw_rows = self._ensure_logprobs()
         beam_step = self.step()
@@ -376,6 +469,8 @@ def beam_search(
     no_repeat_ngram: int = 0,
     n_best: int | None = None,
     return_steps: bool = False,
+    num_beam_groups: int = 1,
+    diversity_penalty: float = 0.0,
 ) -> list[tuple[list[int], float]] | tuple[list[tuple[list[int], float]], list[BeamStep]]:
     """The ``n_best`` (default ``width``) best finished hypotheses as (ids, score), best first.
 
@@ -383,7 +478,8 @@ def beam_search(
     stopped at ``max_tokens``); score = Σ log p / len(ids)^length_penalty, log p as processed
     (min_tokens, repetition_penalty, no_repeat_ngram). With ``return_steps=True`` also returns
     the list of BeamSteps. The best hypothesis is what ``generate_ids`` (and so a stepped
-    ``Session``) gives with the same knobs.
+    ``Session``) gives with the same knobs. ``num_beam_groups`` G and ``diversity_penalty`` λ:
+    diverse beam search (see the module docstring); the scores then include the penalties.
     """
     beam_knob = KNOBS["beam_width"]
     width = int(check_number("width", width, beam_knob.min, beam_knob.max, integer=True))
@@ -398,6 +494,8 @@ def beam_search(
         min_tokens=min_tokens,
         repetition_penalty=repetition_penalty,
         no_repeat_ngram=no_repeat_ngram,
+        num_beam_groups=num_beam_groups,
+        diversity_penalty=diversity_penalty,
     )
     search = BeamSearch(model, prompt_ids, config)
     steps = search.run()

@@ -13,7 +13,15 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from arlm_tui.decoding.knobs import BEAM, GROUPS, SAMPLE, STRATEGIES, Knob, TokenBias
+from arlm_tui.decoding.knobs import (
+    BEAM,
+    CONTRASTIVE,
+    GROUPS,
+    SAMPLE,
+    STRATEGIES,
+    Knob,
+    TokenBias,
+)
 from arlm_tui.decoding.processors import (
     PROCESSOR_KNOBS,
     WARPER_KNOBS,
@@ -29,7 +37,8 @@ _SAMPLE = SAMPLE
 #: The knobs of the strategies themselves (not of a processor).
 STRATEGY_KNOBS: tuple[Knob, ...] = (
     Knob("strategy", str, 0, 0, 0, 0, "greedy",
-         "how the next token is chosen: the arg-max, a random draw, or a beam of hypotheses",
+         "how the next token is chosen: the arg-max, a random draw, a beam of hypotheses, or "
+         "the likeliest token least like the text so far (contrastive)",
          choices=STRATEGIES, group="strategy"),
     Knob("max_tokens", int, 1, 10_000, 1, 10, 50,
          "stop after this many new tokens (</s> included)", group="length",
@@ -43,6 +52,24 @@ STRATEGY_KNOBS: tuple[Knob, ...] = (
     Knob("early_stopping", bool, 0, 1, 1, 1, True,
          "stop the beam as soon as beam_width hypotheses have ended", strategies=BEAM,
          group="beam", short=("early-stop", "early")),
+    # diverse beam search (Vijayakumar et al. 2016), as Hugging Face's group beam search
+    Knob("num_beam_groups", int, 1, 1024, 1, 1, 1,
+         "diverse beam search: split the beam into this many groups (must divide beam_width); "
+         "1 = ordinary beam search", strategies=BEAM, group="beam",
+         title="beam-groups", short=("groups",)),
+    Knob("diversity_penalty", float, 0.0, 100.0, 0.1, 0.5, 0.0,
+         "diverse beam search: a group's score for a token drops by λ for every earlier group "
+         "that chose it at this step (Hamming diversity)", strategies=BEAM, group="beam",
+         title="diversity", short=("div-pen", "div")),
+    # contrastive search (Su et al. 2022), as Hugging Face's penalty_alpha and top_k
+    Knob("penalty_alpha", float, 0.0, 1.0, 0.05, 0.2, 0.0,
+         "contrastive search: score = (1 − α)·p − α·(max cosine similarity of the candidate's "
+         "hidden state to the earlier ones); 0 = greedy", strategies=CONTRASTIVE,
+         group="contrastive", title="penalty-α", short=("α",)),
+    Knob("contrastive_top_k", int, 1, 100, 1, 4, 4,
+         "contrastive search: how many of the most probable tokens are candidates",
+         strategies=CONTRASTIVE, group="contrastive", title="contrastive-k",
+         short=("c-top-k", "c-k")),
     Knob("seed", int, 0, 2**63 - 1, 1, 100, 0,
          "random seed: the same seed gives the same text", strategies=SAMPLE, group="random"),
 )
@@ -52,7 +79,8 @@ STRATEGY_KNOBS: tuple[Knob, ...] = (
 STOP_KNOBS: tuple[Knob, ...] = (
     Knob("stop", tuple, 0, 0, 0, 0, (),
          "stop when the generated text ends with this string; repeat for more strings "
-         "(none = off)", strategies=("greedy", "sample"), group="length", switchable=True),
+         "(none = off)", strategies=("greedy", "sample", "contrastive"), group="length",
+         switchable=True),
 )
 
 #: Every knob, in the order controls should show them (by group, then processor order).
@@ -123,6 +151,10 @@ class DecodingConfig:
         beam_width: int
         length_penalty: float
         early_stopping: bool
+        num_beam_groups: int
+        diversity_penalty: float
+        penalty_alpha: float
+        contrastive_top_k: int
         seed: int
 
         __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
@@ -134,11 +166,13 @@ class DecodingConfig:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             object.__setattr__(self, f.name, KNOBS[f.name].check(getattr(self, f.name)))
+        _check_beam_groups(self.beam_width, self.num_beam_groups)
 
     def validate(self) -> DecodingConfig:
         """Check every knob again (creation already does); returns self."""
         for f in dataclasses.fields(self):
             KNOBS[f.name].check(getattr(self, f.name))
+        _check_beam_groups(self.beam_width, self.num_beam_groups)
         return self
 
     def replace(self, **changes: Any) -> DecodingConfig:
@@ -228,6 +262,13 @@ class DecodingConfig:
             if name == "strategy" or self.strategy in knob.strategies and value != knob.off:
                 out[name] = value
         return out
+
+
+def _check_beam_groups(beam_width: int, num_beam_groups: int) -> None:
+    """Diverse beam search splits the beam into groups of equal size: G must divide B."""
+    if beam_width % num_beam_groups:
+        raise ValueError(f"num_beam_groups must divide beam_width ({beam_width}), "
+                         f"got {num_beam_groups}")
 
 
 def _check_names(names: Mapping[str, Any]) -> None:

@@ -109,6 +109,10 @@ def _explain(trace: Trace, vocab_text: VocabText) -> str:
         beam = trace.beam
         kept = len(beam.survivors)
         line = f"beam kept {kept} of {beam.num_candidates} candidates"
+        if beam.num_groups > 1:  # diverse beam search
+            penalty = trace.config.get("diversity_penalty", 0.0)
+            line += (f" in {beam.num_groups} groups (diversity penalty {penalty:g} per earlier "
+                     "group that chose the same token)")
         if beam.done:
             best = beam.finished[0] if beam.finished else None
             if best is not None:
@@ -120,6 +124,9 @@ def _explain(trace: Trace, vocab_text: VocabText) -> str:
         line += f" ({finished} finished)" if finished else ""
         return (f"{line}; best hypothesis now ends with {token} "
                 f"(log p = {fmt_nats(trace.cum_logprob)}, p of the token = {_p(raw_p)}){end}")
+
+    if trace.contrastive is not None:
+        return _explain_contrastive(trace, show) + end
 
     if trace.draw is None:  # greedy (or temperature 0)
         changed = [s.label for s in trace.stages[1:] if s.removed or s.name in _RESHAPERS]
@@ -153,3 +160,37 @@ def _explain(trace: Trace, vocab_text: VocabText) -> str:
         reason = "sampling draws in proportion to p, so the top token is not always chosen"
     return (f"{prefix}sampled {token} (p = {_p(p)}{model_p}, rank {trace.chosen_rank}){at}: "
             f"{reason}{end}")
+
+
+def _explain_contrastive(trace: Trace, show: Callable[[int], str]) -> str:
+    """Which candidate contrastive search took and why: its score (1 − α)·p − α·cos against
+    the most probable candidate's (or the runner-up's), and what that one resembled."""
+    step = trace.contrastive
+    alpha = step.alpha
+    winner = step.winner
+    k = len(step.candidates)
+
+    def earlier(position: int) -> str:
+        context = trace.context
+        if position == 0 or position - 1 >= len(context):
+            return "the start"
+        return _quoted(show(int(context[position - 1])))
+
+    def score(c) -> str:
+        return f"{fmt_nats(c.score)}"
+
+    name = _quoted(show(winner.token_id))
+    formula = f"score = (1 − {alpha:g})·p − {alpha:g}·cos"
+    if k == 1:
+        return f"contrastive search had one candidate, {name} (p = {_p(winner.prob)})"
+    if step.chosen == 0:
+        runner = max(step.candidates[1:], key=lambda c: c.score)
+        return (f"contrastive search kept the most probable of {k} candidates, {name} "
+                f"(p = {_p(winner.prob)}, cos {winner.similarity:.2f} with "
+                f"{earlier(winner.similar_to)}): {formula} = {score(winner)} beats "
+                f"{_quoted(show(runner.token_id))}'s {score(runner)}")
+    top = step.candidates[0]
+    return (f"contrastive search took {name} (p = {_p(winner.prob)}, {step.chosen + 1} of {k} "
+            f"by p) over {_quoted(show(top.token_id))} (p = {_p(top.prob)}), whose hidden state "
+            f"is too like {earlier(top.similar_to)}'s (cos {top.similarity:.2f} against "
+            f"{winner.similarity:.2f}): {formula} = {score(winner)} > {score(top)}")

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, NoReturn
 
-STRATEGIES: tuple[str, ...] = ("greedy", "sample", "beam")
+STRATEGIES: tuple[str, ...] = ("greedy", "sample", "beam", "contrastive")
 SAMPLE: tuple[str, ...] = ("sample",)
 BEAM: tuple[str, ...] = ("beam",)
+CONTRASTIVE: tuple[str, ...] = ("contrastive",)  # contrastive search (Su et al. 2022)
 
 #: Knob groups in the order controls show them (``KNOBS`` is sorted by group, stably).
-GROUPS: tuple[str, ...] = ("strategy", "sampling", "penalty", "length", "beam", "random")
+GROUPS: tuple[str, ...] = ("strategy", "sampling", "penalty", "length", "beam", "contrastive",
+                           "random")
 
 
 def check_number(

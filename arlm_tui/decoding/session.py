@@ -114,6 +114,9 @@ class Session(RunningScores):
         self._state_seq: TokenSeq | None = None
         self._next_logprobs: np.ndarray | None = None
         self._processor_cache: tuple[DecodingConfig, int, list[LogitsProcessor], dict] | None = None
+        # contrastive search: the last preview (context, config, trace), which the step after
+        # it takes as it is rather than run the model k + 1 more times
+        self._contrastive_preview: tuple[TokenSeq, DecodingConfig, Trace] | None = None
 
     # ------------------------------------------------------------------ what the text is
     @property
@@ -173,13 +176,20 @@ class Session(RunningScores):
         if config.strategy == "beam":
             config = config.replace(strategy="greedy")
         context = self.context
+        cached = self._contrastive_preview
+        if (config.strategy == "contrastive" and cached is not None and cached[0] is context
+                and cached[1] == config):
+            return cached[2]
         logprobs = self._next_for(context)
         cum, num = self._totals()
         processors, config_dict = self._processors(config)
-        return decode_step(self.model, context, logprobs, config, self.num_generated,
-                           len(self._root), cum, num, processors=processors,
-                           config_dict=config_dict, draws=self.draws,
-                           mirostat_mu=self._mirostat_mu(config))
+        trace = decode_step(self.model, context, logprobs, config, self.num_generated,
+                            len(self._root), cum, num, processors=processors,
+                            config_dict=config_dict, draws=self.draws,
+                            mirostat_mu=self._mirostat_mu(config))
+        if config.strategy == "contrastive":
+            self._contrastive_preview = (context, config, trace)
+        return trace
 
     @property
     def text(self) -> str:
@@ -377,13 +387,19 @@ class Session(RunningScores):
     def _token_step(self, force: int | None) -> Trace:
         config = self.config
         context = self.context
-        logprobs = self._next_for(context)
-        cum, num = self._totals()
-        processors, config_dict = self._processors(config)
-        trace = decode_step(self.model, context, logprobs, config, self.num_generated,
-                            len(self._root), cum, num, force,
-                            processors=processors, config_dict=config_dict, draws=self.draws,
-                            mirostat_mu=self._mirostat_mu(config))
+        cached = self._contrastive_preview
+        if (config.strategy == "contrastive" and force is None and cached is not None
+                and cached[0] is context and cached[1] == config):
+            trace = cached[2]  # the preview of this very step
+            self._contrastive_preview = None
+        else:
+            logprobs = self._next_for(context)
+            cum, num = self._totals()
+            processors, config_dict = self._processors(config)
+            trace = decode_step(self.model, context, logprobs, config, self.num_generated,
+                                len(self._root), cum, num, force,
+                                processors=processors, config_dict=config_dict,
+                                draws=self.draws, mirostat_mu=self._mirostat_mu(config))
         after = context.append(trace.chosen_id)
         trace.stop = self._stop_string(config, after)
         self._records.append(_Record(trace, config, force is not None, after))

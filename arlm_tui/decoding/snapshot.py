@@ -120,7 +120,8 @@ def preview_beam(session: Session) -> tuple[BeamStep | None, tuple[Hypothesis, .
         beam = last.beam
         search = BeamSearch.from_snapshot(
             session.model, session.prompt_ids, session.config,
-            BeamSnapshot(tuple(beam.survivors), tuple(beam.finished), beam.step + 1, beam.done))
+            BeamSnapshot(tuple(beam.survivors), tuple(beam.finished), beam.step + 1, beam.done,
+                         beam.num_groups))
     else:
         search = BeamSearch(session.model, session.prompt_ids, session.config,
                             generated_ids=session.generated_ids,

@@ -1,7 +1,8 @@
 """Choosing the next token: one decoding step (``decode_step``) and whole generations.
 
 Greedy takes w* = argmax_w p(w | context) after the processors; sampling draws w* ~ p' where p'
-is the processed distribution. Every step returns a ``Trace``.
+is the processed distribution; contrastive search re-ranks the processed top-k by
+(1 − α)·p − α·(degeneration penalty) (``contrastive``). Every step returns a ``Trace``.
 
 Randomness: step i of a generation with seed s uses number i of ``np.random.default_rng(s)`` as
 its uniform draw u in [0, 1) (``draws.step_draw`` reads it with random access), and picks
@@ -207,10 +208,19 @@ def decode_step(
     final_entropy: float | None = None
     best = -1
     final: int | None = None  # the Trace's: None = the last stage's probs, an id = one-hot
+    contrastive = None
     if config.strategy == "beam":
         if force is None:
             raise ValueError("force: a beam step's token is chosen by BeamSearch, pass it")
         final_probs = probs
+    elif config.strategy == "contrastive":  # the choice re-ranks the processed top-k
+        final_probs = probs
+        if force is None:
+            from arlm_tui.decoding.contrastive import contrastive_step
+
+            contrastive = contrastive_step(model, context_ids, probs, config.penalty_alpha,
+                                           config.contrastive_top_k)
+            best = contrastive.winner.token_id
     elif config.sampling:
         final_probs = probs
     else:  # greedy, or temperature 0
@@ -262,6 +272,7 @@ def decode_step(
         vocab=vocab,
         token_text=getattr(model.tokenizer, "token_text", None),
         mirostat=mirostat_step,
+        contrastive=contrastive,
     )
 
 

@@ -132,15 +132,24 @@ class BeamCandidate:
     token: str
     logprob: float
     score: float
+    #: diverse beam search: the parent's group, and λ · (earlier groups' picks of the token)
+    #: already taken off ``logprob``
+    group: int = 0
+    diversity_penalty: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, groups: bool = False) -> dict[str, Any]:
+        """``groups``: add the group and the diversity penalty (diverse beam search)."""
+        out: dict[str, Any] = {
             "parent": self.parent,
             "token_id": self.token_id,
             "token": self.token,
             "logprob": json_float(self.logprob),
             "score": json_float(self.score),
         }
+        if groups:
+            out["group"] = self.group
+            out["diversity_penalty"] = json_float(self.diversity_penalty)
+        return out
 
 
 @dataclass(slots=True)
@@ -158,6 +167,7 @@ class Hypothesis:
     finished: bool
     parent: int | None = None  # index of the beam it extends, at the step that made it
     vocab: Sequence[str] = field(default=(), repr=False, compare=False)
+    group: int = 0  # its beam group (diverse beam search), 0 otherwise
 
     @property
     def ids(self) -> list[int]:
@@ -173,10 +183,10 @@ class Hypothesis:
         """len(ids), without building them."""
         return len(self.seq) - self.start
 
-    def to_dict(self, text: bool = True) -> dict[str, Any]:
+    def to_dict(self, text: bool = True, groups: bool = False) -> dict[str, Any]:
         """``text=False``: the length and the last token instead of the whole continuation
         (it is the ``parent``'s at the step before plus that token), so that a record of many
-        steps does not repeat every text."""
+        steps does not repeat every text. ``groups``: add its beam group."""
         if text:
             head: dict[str, Any] = {"ids": self.ids, "tokens": self.tokens}
         else:
@@ -190,6 +200,7 @@ class Hypothesis:
             "score": json_float(self.score),
             "finished": self.finished,
             "parent": self.parent,
+            **({"group": self.group} if groups else {}),
         }
 
 
@@ -204,14 +215,19 @@ class CandidateTable:
     scores: np.ndarray  # float
     pruned: np.ndarray  # bool: not among the survivors nor the finished
     vocab: Sequence[str] = field(default=(), repr=False)
+    groups: np.ndarray | None = None  # int: the parent's beam group (diverse beam search)
+    penalties: np.ndarray | None = None  # float: the diversity penalty taken off logprobs
 
     def rows(self, mask: np.ndarray | None = None) -> list[BeamCandidate]:
         vocab = self.vocab
         index = range(len(self.parents)) if mask is None else np.flatnonzero(mask).tolist()
         parents, ids = self.parents.tolist(), self.token_ids.tolist()
         logprobs, scores = self.logprobs.tolist(), self.scores.tolist()
+        groups = self.groups.tolist() if self.groups is not None else None
+        cuts = self.penalties.tolist() if self.penalties is not None else None
         return [BeamCandidate(parents[i], ids[i], vocab[ids[i]] if vocab else str(ids[i]),
-                              logprobs[i], scores[i]) for i in index]
+                              logprobs[i], scores[i], groups[i] if groups is not None else 0,
+                              cuts[i] if cuts is not None else 0.0) for i in index]
 
 
 @dataclass(eq=False)
@@ -230,6 +246,7 @@ class BeamStep:
     num_candidates: int = 0
     step: int = 0
     done: bool = False
+    num_groups: int = 1  # diverse beam search: how many beam groups
 
     @property
     def candidates(self) -> list[BeamCandidate]:
@@ -240,14 +257,18 @@ class BeamStep:
         return self.table.rows(self.table.pruned)
 
     def to_dict(self, text: bool = True) -> dict[str, Any]:
-        """``text=False``: hypotheses without their whole texts (see ``Hypothesis.to_dict``)."""
+        """``text=False``: hypotheses without their whole texts (see ``Hypothesis.to_dict``).
+        With beam groups, every hypothesis and candidate also names its group and each
+        candidate its diversity penalty."""
+        groups = self.num_groups > 1
         return {
             "step": self.step,
             "num_candidates": self.num_candidates,
-            "candidates": [c.to_dict() for c in self.candidates],
-            "survivors": [h.to_dict(text) for h in self.survivors],
-            "pruned": [c.to_dict() for c in self.pruned],
-            "finished": [h.to_dict(text) for h in self.finished],
+            **({"num_groups": self.num_groups} if groups else {}),
+            "candidates": [c.to_dict(groups) for c in self.candidates],
+            "survivors": [h.to_dict(text, groups) for h in self.survivors],
+            "pruned": [c.to_dict(groups) for c in self.pruned],
+            "finished": [h.to_dict(text, groups) for h in self.finished],
             "done": self.done,
         }
 
@@ -340,6 +361,9 @@ class Trace(RunningScores):
     #: Token strings (index = id), shared with the model, and how one token reads on screen.
     vocab: Sequence[str] = field(default=(), repr=False, compare=False)
     token_text: Callable[[int], str] | None = field(default=None, repr=False, compare=False)
+    #: contrastive search: the candidates with their degeneration penalties and scores
+    #: (a ``contrastive.ContrastiveStep``), None for the other strategies
+    contrastive: Any = None
 
     # ------------------------------------------------------------------ derived numbers
     @property
@@ -475,4 +499,6 @@ class Trace(RunningScores):
             "beam": self.beam.to_dict(text) if self.beam is not None else None,
             "mirostat": self.mirostat.to_dict() if self.mirostat is not None else None,
             "stop": self.stop,
+            "contrastive": (self.contrastive.to_dict() if self.contrastive is not None
+                            else None),
         }

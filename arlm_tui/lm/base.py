@@ -119,6 +119,20 @@ class LanguageModel(ABC):
         """Keep sequences ``indices`` (in that order, repeats allowed): beam reordering."""
         return ListState([list(state.histories[int(i)]) for i in indices])
 
+    # ------------------------------------------------------------------ hidden states
+    # (optional: contrastive search compares them; a model without them refuses it)
+    @property
+    def has_hidden_states(self) -> bool:
+        """True when ``hidden_states`` gives the network's last hidden states."""
+        return False
+
+    def hidden_states(self, context_ids: Sequence[int]) -> np.ndarray | None:
+        """The last hidden state (the vector the output layer reads) at every position the
+        model reads for ``context_ids``, its start included: (positions, d) float64, the last
+        row being the state that predicts the next token. None for a model without hidden
+        states (an n-gram's counts, a table)."""
+        return None
+
     def _logprobs_of(self, state: ListState) -> np.ndarray:
         if not state.histories:
             return np.zeros((0, self.vocab_size))

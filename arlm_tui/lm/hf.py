@@ -285,6 +285,22 @@ class HFModel(LanguageModel):
             [list(state.histories[i]) for i in index.tolist()],
         )
 
+    # ------------------------------------------------------------------ hidden states
+    @property
+    def has_hidden_states(self) -> bool:
+        return True
+
+    def hidden_states(self, context_ids: Sequence[int]) -> np.ndarray | None:
+        """The net's last hidden states (``output_hidden_states=True``, ``hidden_states[-1]``)
+        at ``<s>`` and at every token of the context the window holds: (positions, d)."""
+        import torch
+
+        row = self._visible(self._ids(context_ids, "context_ids"))
+        with torch.inference_mode():
+            out = self.net(input_ids=torch.tensor([row], dtype=torch.long), use_cache=False,
+                           output_hidden_states=True)
+        return out.hidden_states[-1][0].double().numpy()
+
     def sequence_logprobs(self, ids: Sequence[int]) -> np.ndarray:
         """log p(ids[k] | <s> ids[:k]) for every k: one forward pass when the text fits the
         window, otherwise token by token (each context cut to the window)."""

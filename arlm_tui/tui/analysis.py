@@ -251,7 +251,11 @@ def sample_study(model: Any, context_ids: Sequence[int], config: DecodingConfig,
     from arlm_tui.decoding.chain_stats import chain_stats
 
     runs: list[Any] = []
-    texts, nlls, first = _continue(model, context, current, seeds, runs)
+    if current.strategy == "contrastive":  # no randomness: one run stands for all N
+        texts, nlls, first = _continue(model, context, current, seeds[:1], runs)
+        texts, nlls, first, runs = texts * n, nlls * n, first * n, runs * n
+    else:
+        texts, nlls, first = _continue(model, context, current, seeds, runs)
     label = "current knobs" if config.strategy != "beam" else "current knobs, sampled"
     rows = [_row(label, model, texts, nlls)]
     greedy = config.replace(strategy="greedy", max_tokens=max_tokens)

@@ -135,6 +135,20 @@ class NeuralLanguageModel(LanguageModel):
         token by token): what ``score`` and held-out perplexity use."""
         return self.score_ids(ids)
 
+    # ------------------------------------------------------------------ hidden states
+    @property
+    def has_hidden_states(self) -> bool:
+        return hasattr(self.net, "sequence_hidden")
+
+    def hidden_states(self, context_ids: Sequence[int]) -> np.ndarray | None:
+        """The net's last hidden state at ``<s>`` and at every token of the context
+        (``sequence_hidden``): (len(context) + 1, d), float64."""
+        if not self.has_hidden_states:
+            return None
+        ids = [self.bos_id] + self._ids(context_ids, "context_ids")
+        with torch.inference_mode():
+            return self.net.sequence_hidden(ids).double().numpy()
+
     # ------------------------------------------------------------------ facts
     @property
     def parameters(self) -> int:

@@ -93,3 +93,14 @@ class FeedForwardLM(nn.Module):
     def sequence_logits(self, ids: Sequence[int]) -> torch.Tensor:
         """Logits after each prefix of ``ids`` (which starts with ``<s>``): (T, V)."""
         return torch.cat([logits for _, logits in self.chunked_logits(ids)])
+
+    def sequence_hidden(self, ids: Sequence[int]) -> torch.Tensor:
+        """The last tanh layer's activations for the window before each prediction of
+        ``ids`` (which starts with ``<s>``), the vector the output layer reads: (T, h).
+        Contrastive search compares these."""
+        n1 = self.config.context
+        padded = torch.tensor([BOS_ID] * (n1 - 1) + list(ids), dtype=torch.long)
+        x = self.wte(padded.unfold(0, n1, 1)).flatten(-2)  # (T, (n−1)·d)
+        for layer in self.hidden:
+            x = torch.tanh(layer(x))
+        return x

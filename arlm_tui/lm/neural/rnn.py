@@ -194,3 +194,10 @@ class RecurrentLM(nn.Module):
     def sequence_logits(self, ids: Sequence[int]) -> torch.Tensor:
         """Logits after each prefix of ``ids`` (which starts with ``<s>``): (T, V)."""
         return torch.cat([logits for _, logits in self.chunked_logits(ids)])
+
+    def sequence_hidden(self, ids: Sequence[int]) -> torch.Tensor:
+        """The last layer's h_t at each position of ``ids`` (which starts with ``<s>``), the
+        vector the output projection reads: (T, m). Contrastive search compares these."""
+        idx = torch.tensor([list(ids)], dtype=torch.long)
+        out, _ = self.cell(self.wte(idx), self.zero_state(1).as_torch())  # (1, T, m)
+        return out[0]

@@ -584,3 +584,18 @@ class TransformerLM(nn.Module):
     def sequence_logits(self, ids: Sequence[int]) -> torch.Tensor:
         """Logits after each prefix of ``ids`` (which starts with ``<s>``): (T, V)."""
         return torch.cat([logits for _, logits in self.chunked_logits(ids)])
+
+    # ---------------------------------------------------------------- hidden states
+    def sequence_hidden(self, ids: Sequence[int]) -> torch.Tensor:
+        """The last hidden state at each position of ``ids`` (which starts with ``<s>``):
+        LN_f(x_t), the vector the output projection reads, (T, d) (as Hugging Face's GPT-2
+        reports ``hidden_states[-1]``), through the same windows as ``chunked_logits``.
+        Contrastive search compares these."""
+        rows = []
+        for a, b, first in window_spans(len(ids), self.config.context, self.config.keep):
+            idx = torch.tensor([list(ids[a:b])], dtype=torch.long)
+            x = self.wte(idx) + self.wpe.weight[: b - a]  # (1, T, d)
+            for block in self.blocks:
+                x = block(x)
+            rows.append(self.ln_f(x)[0, first:])
+        return torch.cat(rows)

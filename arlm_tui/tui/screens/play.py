@@ -68,6 +68,8 @@ STRATEGY_HELP = {
     "greedy": "always the most probable token (after the penalties)",
     "sample": "a random draw from the distribution the knobs shaped",
     "beam": "keep the best few hypotheses, extend them all, keep the best again",
+    "contrastive": "of the top-k, the token whose hidden state is least like the text's so far "
+                   "(neural models)",
 }
 
 HELP_TEXT = (

@@ -6,6 +6,9 @@ the finished hypotheses (ended with ``</s>``), best first. Live (``live=True``) 
 NEXT expansion under the current knobs, not yet taken: what space would keep and prune; else it
 is a past step of the session. Rows elide the beginning the hypotheses share
 (``differing_ends``), so the endings that tell them apart stay visible at any width.
+
+Diverse beam search (beam groups): every row starts with its group's label (``g1``, ``g2``,
+...) in the group's colour, and the heading gives G and the diversity penalty λ.
 """
 
 from __future__ import annotations
@@ -26,6 +29,17 @@ from arlm_tui.tui.widgets.token_bars import clip
 def _fmt(x: float) -> str:
     """A score in nats, right-aligned in 8 columns (``numbers.fmt_nats``)."""
     return f"{fmt_nats(x):>8}"
+
+
+#: The colours of beam groups' labels, in turn (diverse beam search).
+GROUP_COLOURS: tuple[str, ...] = ("cyan", "magenta", "yellow", "green", "bright_blue",
+                                  "bright_red")
+
+
+def group_label(group: int) -> Text:
+    """``g1``, ``g2``, ... in the group's colour (groups are numbered from 1 on screen)."""
+    return Text(f"g{group + 1}", Style(color=GROUP_COLOURS[group % len(GROUP_COLOURS)],
+                                       bold=True))
 
 
 class BeamView(Widget):
@@ -75,34 +89,47 @@ class BeamView(Widget):
                         style=st["header"])
         width = max(self.size.width, 30)
         height = max(self.size.height, 6)
-        text_w = max(width - 2 - 3 - 2 * 9 - 2, 10)
+        groups = getattr(beam, "num_groups", 1)
+        tag_w = 3 if groups > 1 else 0  # "g1 " before each row
+        text_w = max(width - 2 - 3 - tag_w - 2 * 9 - 2, 10)
         alpha = self.config.get("length_penalty", 1.0)
 
         # every row's text first, so the prefix they all share can be elided
-        entries: list[tuple[str, str, float, float, Style]] = []
-        for i, h in enumerate(beam.survivors):
+        entries: list[tuple[str, str, float, float, Style, int]] = []
+        survivors = beam.survivors
+        best = (0 if groups == 1 or not survivors
+                else max(range(len(survivors)), key=lambda i: survivors[i].logprob))
+        for i, h in enumerate(survivors):
             entries.append((f"{i + 1:>2} ", self.decode(h.ids), h.logprob, h.score,
-                            st["best"] if i == 0 else st["live"]))
+                            st["best"] if i == best else st["live"], h.group))
         pruned_at = len(entries)
         for cand in beam.pruned:
             parent = self.previous[cand.parent] if cand.parent < len(self.previous) else None
             ids = list(parent.ids) if parent is not None else []
             entries.append((" ✗ ", self.decode(ids + [cand.token_id]), cand.logprob, cand.score,
-                            st["pruned"]))
+                            st["pruned"], cand.group))
         finished_at = len(entries)
         for h in beam.finished:
-            entries.append((" ✓ ", self.decode(h.ids), h.logprob, h.score, st["finished"]))
+            entries.append((" ✓ ", self.decode(h.ids), h.logprob, h.score, st["finished"],
+                            h.group))
         # the layout first (a header is a Text, a hypothesis its index in entries), so that
         # only the rows that fit decide which shared beginning is elided
         layout: list[Text | int] = []
         width_knob = self.config.get("beam_width", len(beam.survivors))
         head = beam_heading(beam, live=self.live, width=width - 1)
-        formula = f"width {width_knob} · score = log p / length^α, α = {alpha:g}"
-        if len(head) + 3 + len(formula) <= width - 1:
-            layout.append(Text(head + " · " + formula, st["header"]))
-        else:
-            layout.append(Text(clip(head, width - 1), st["header"]))
-            layout.append(Text(clip(formula, width - 1), st["header"]))
+        parts = [head, f"width {width_knob} · score = log p / length^α, α = {alpha:g}"]
+        if groups > 1:
+            penalty = self.config.get("diversity_penalty", 0.0)
+            parts.append(f"{groups} groups of {max(width_knob // groups, 1)}, diversity "
+                         f"λ = {penalty:g}")
+        line = parts[0]
+        for part in parts[1:]:  # as few heading lines as fit
+            if len(line) + 3 + len(part) <= width - 1:
+                line += " · " + part
+            else:
+                layout.append(Text(clip(line, width - 1), st["header"]))
+                line = part
+        layout.append(Text(clip(line, width - 1), st["header"]))
         columns_at = len(layout)  # the "log p  score" header, placed once the rows are known
         layout.append(Text(""))
         layout.append(Text("hypotheses space would keep" if self.live else "live hypotheses",
@@ -121,11 +148,14 @@ class BeamView(Widget):
                          strict=True))
         # the numbers right after the longest row, not across a wide terminal from it
         text_w = min(text_w, max([24, *(len(row) + 2 for row in shown.values())]))
-        layout[columns_at] = Text(" " * (3 + text_w) + "   log p    score", st["header"])
+        layout[columns_at] = Text(" " * (3 + tag_w + text_w) + "   log p    score", st["header"])
 
         def row(index: int) -> Text:
-            mark, _text, logprob, score, style = entries[index]
+            mark, _text, logprob, score, style, group = entries[index]
             line = Text(no_wrap=True, overflow="ellipsis")
+            if groups > 1:
+                line.append_text(group_label(group))
+                line.append(" ")
             line.append(mark, style)
             line.append(shown[index].ljust(text_w), style)
             line.append(_fmt(logprob) + " " + _fmt(score), style)

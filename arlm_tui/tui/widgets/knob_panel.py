@@ -102,6 +102,25 @@ def step_value(knob: Knob, value: Any, direction: int, coarse: bool = False) -> 
     return round(new, digits)
 
 
+def allowed_step(config: Any, knob: Knob, direction: int, coarse: bool = False) -> Any:
+    """The knob's value one step on from ``config``'s, skipping values the other knobs rule
+    out (beam groups must divide the beam width: from 2 groups of a beam of 4, → gives 4); the
+    plain step if no value within 64 steps is allowed (the screen then says why)."""
+    current = getattr(config, knob.name)
+    candidate = current
+    for _ in range(64):
+        following = step_value(knob, candidate, direction, coarse)
+        if following == candidate:
+            break
+        candidate = following
+        try:
+            config.replace(**{knob.name: candidate})
+        except ValueError:
+            continue
+        return candidate
+    return step_value(knob, current, direction, coarse)
+
+
 class KnobPanel(Widget, can_focus=True):
     """The decoding knobs; ↑↓ choose, ←→ adjust (shift: coarse), enter types a value."""
 
@@ -179,7 +198,7 @@ class KnobPanel(Widget, can_focus=True):
         if knob.collection:  # a logit bias or stop strings: ←/→ open the dialog to type them
             self.action_edit()
             return
-        value = step_value(knob, getattr(self.config, knob.name), direction, coarse)
+        value = allowed_step(self.config, knob, direction, coarse)
         self.post_message(self.Changed(knob.name, value))
         # shown at once, so that keys arriving before the screen answers build on this value
         # (the screen gives the panel its config again, and a refused value is undone then)

@@ -318,7 +318,8 @@ class TokenBars(Widget, can_focus=True):
 
 #: Column titles for narrow bars.
 SHORT_TITLES = {"after truncation": "final p", "after T+penalties": "after T+pen",
-                "after penalties": "after pen.", "greedy takes": "greedy"}
+                "after penalties": "after pen.", "greedy takes": "greedy",
+                "contrastive candidates": "candidates"}
 
 #: Processors applied before truncation: column 2 is the distribution after the last of them.
 BEFORE_TRUNCATION: frozenset[str] = frozenset(
@@ -337,8 +338,15 @@ def tempered_stage(trace: Any) -> int:
 
 def columns(trace: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The three distributions the bars draw: model p, after temperature and penalties, final
-    (the sampling distribution after truncation; one-hot on the choice for greedy)."""
-    return trace.raw_probs, trace.stages[tempered_stage(trace)].probs, trace.final_probs
+    (the sampling distribution after truncation; one-hot on the choice for greedy; for
+    contrastive search the processed p of its top-k candidates only)."""
+    final = trace.final_probs
+    contrastive = getattr(trace, "contrastive", None)
+    if contrastive is not None:
+        ids = [c.token_id for c in contrastive.candidates]
+        final = np.zeros_like(final)
+        final[ids] = trace.final_probs[ids]
+    return trace.raw_probs, trace.stages[tempered_stage(trace)].probs, final
 
 
 def column_titles(trace: Any) -> tuple[str, str, str]:
@@ -350,7 +358,9 @@ def column_titles(trace: Any) -> tuple[str, str, str]:
         middle = "after T+penalties" if penalties else "after T"
     else:
         middle = "after penalties"
-    if not sampling and trace.strategy != "beam":
+    if trace.strategy == "contrastive":
+        last = "contrastive candidates"
+    elif not sampling and trace.strategy != "beam":
         last = "greedy takes"
     elif trace.strategy == "beam":
         last = "beam scores"
