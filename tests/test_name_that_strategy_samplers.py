@@ -11,7 +11,7 @@ from arlm_tui.games import name_that_strategy as nts
 from arlm_tui.games.common import story_trigram
 
 NEW_SAMPLERS = {"eta", "top_n_sigma", "xtc_probability", "dry_multiplier", "frequency_penalty",
-                "presence_penalty", "min_p", "mirostat_tau"}
+                "presence_penalty", "min_p", "mirostat_tau", "diversity_penalty"}
 
 
 def test_the_pool_holds_the_new_samplers_in_their_families():
@@ -21,6 +21,7 @@ def test_the_pool_holds_the_new_samplers_in_their_families():
     assert family["greedy-dry"] == family["greedy-freq-pres"] == "deterministic"
     assert family["eta-0.01"] == family["top-nsigma-1"] == family["min-p-0.1"] == "tempered"
     assert family["xtc-0.5"] == "hot"
+    assert family["diverse-beam"] == "deterministic"
     for s in nts.STRATEGIES:  # every pool entry is a valid config that uses all its knobs
         assert s.config(0).ignored_knobs() == []
 
@@ -68,3 +69,18 @@ def test_puzzles_draw_the_new_samplers_and_the_answer_describes_them():
                if NEW_SAMPLERS & set(s.knobs)}
     assert len(drawn & new_ids) >= 4, drawn
     assert set(KNOBS) >= NEW_SAMPLERS
+
+
+def test_diverse_beam_and_contrastive_are_described_from_their_numbers():
+    diverse = DecodingConfig(strategy="beam", beam_width=4, num_beam_groups=2,
+                             diversity_penalty=1.5)
+    words = nts.describe(diverse)
+    assert "keeps 4 partial texts in 2 groups" in words and "losing 1.5" in words
+    contrastive = DecodingConfig(strategy="contrastive", penalty_alpha=0.6,
+                                 contrastive_top_k=5)
+    words = nts.describe(contrastive)
+    assert "among the 5 most probable tokens" in words and "0.4·p − 0.6·" in words
+    from arlm_tui.decoding.presets import chain
+
+    assert chain(diverse)[-1] == "beam of 4 in 2 groups, diversity 1.5"
+    assert chain(contrastive)[-1] == "contrastive search, α = 0.6, k = 5"

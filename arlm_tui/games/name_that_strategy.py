@@ -3,9 +3,9 @@ strategy; the learner matches them, and the answer points at the tell-tale signs
 
 Each puzzle draws one strategy from each of three families, so the three texts differ in kind:
 
-* deterministic (greedy, beam search, greedy with DRY or with frequency and presence
-  penalties): the most probable tokens. Low NLL per token (bland); greedy tends to loop, beam
-  search favours short, generic texts, the penalties push the loop away.
+* deterministic (greedy, beam search, diverse beam search, greedy with DRY or with frequency
+  and presence penalties): the most probable tokens. Low NLL per token (bland); greedy tends
+  to loop, beam search favours short, generic texts, the penalties push the loop away.
 * tempered sampling (T = 0.7, top-p = 0.9, top-k = 10, min-p, eta, top-nσ, mirostat): random
   but with the unreliable tail cut or shrunk; fluent and varied.
 * hot sampling (T = 1.5, plain sampling T = 1, XTC): every token keeps a chance, or the top
@@ -227,6 +227,9 @@ STRATEGIES: tuple[Strategy, ...] = (
     Strategy("greedy", "greedy", "deterministic", {"strategy": "greedy"}),
     Strategy("beam-5", "beam search, width 5", "deterministic",
              {"strategy": "beam", "beam_width": 5}),
+    Strategy("diverse-beam", "diverse beam, 2 groups of 2", "deterministic",
+             {"strategy": "beam", "beam_width": 4, "num_beam_groups": 2,
+              "diversity_penalty": 1.0}),
     Strategy("greedy-dry", "greedy + DRY ×0.8", "deterministic",
              {"strategy": "greedy", "dry_multiplier": 0.8}),
     Strategy("greedy-freq-pres", "greedy + freq/presence 0.5", "deterministic",
