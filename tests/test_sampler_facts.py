@@ -156,3 +156,14 @@ def test_lesson_06_names_the_cuts_in_the_order_arlm_runs_them():
     names = {"top-nσ": "top_n_sigma", "typical": "typical_p", "XTC": "xtc"}
     order = [names.get(n.strip(), n.strip().replace("-", "_")) for n in listed.split(",")]
     assert tuple(order) == TRUNCATOR_NAMES
+
+
+def test_contrastive_score_by_hand_and_alpha_zero_is_the_probability():
+    spec = {"kind": "contrastive_score", "candidates": [0.5, 0.3], "similarities": [0.9, 0.2]}
+    for alpha in (0.0, 0.3, 0.6, 1.0):
+        for index, (p, s) in enumerate([(0.5, 0.9), (0.3, 0.2)]):
+            got = compute_fact({**spec, "alpha": alpha, "index": index})
+            assert got == pytest.approx((1 - alpha) * p - alpha * s)
+    assert compute_fact({**spec, "alpha": 0, "index": 0}) == 0.5
+    with pytest.raises(ValueError, match="same length"):
+        compute_fact({**spec, "similarities": [0.9], "alpha": 0.5, "index": 0})

@@ -223,6 +223,23 @@ def _sampler(c: Mapping[str, Any]) -> float:
     return float(logits[index] - z[index])
 
 
+def _contrastive_score(c: Mapping[str, Any]) -> float:
+    """(1 − α)·p_v − α·s_v for candidate ``index``, via ``decoding.contrastive``'s
+    ``contrastive_scores`` (each candidate's largest similarity given as a one-column row)."""
+    from arlm_tui.decoding.contrastive import contrastive_scores
+
+    probs = _numbers(c["candidates"], "candidates")
+    similarities = _numbers(c["similarities"], "similarities")
+    if probs.shape != similarities.shape:
+        raise ValueError(f"candidates and similarities must have the same length "
+                         f"({probs.size} vs {similarities.size})")
+    index = int(c["index"])
+    if not 0 <= index < probs.size:
+        raise ValueError(f"index must be in 0..{probs.size - 1}, not {index}")
+    scores = contrastive_scores(probs, similarities[:, None], float(as_number(c["alpha"])))
+    return float(scores[index])
+
+
 _BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
@@ -369,6 +386,7 @@ _COMPUTERS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     "power_temperature": _power_temperature,
     "repetition_penalty": _repetition_penalty,
     "sampler": _sampler,
+    "contrastive_score": _contrastive_score,
     "recurrent_param_count": _recurrent_param_count,
     "transformer_param_count": _transformer_param_count,
     "continuation_prob": _continuation_prob,

@@ -89,6 +89,12 @@ FACT_KINDS: dict[str, KindSpec] = {
         "logit_drop | surprise | mu_after (of token `index`) | cutoff | spread (eta's η, "
         "top-nσ's max − n·σ)",
     ),
+    "contrastive_score": KindSpec(
+        ("candidates", "similarities", "alpha", "index"),
+        description="contrastive search's score (1 − α)·p − α·s of candidate `index`, with p "
+        "from `candidates` and s its largest cosine similarity from `similarities` "
+        "(decoding.contrastive.contrastive_scores)",
+    ),
     "length_normalized": KindSpec(
         ("conditionals", "alpha"),
         description="beam score ln p / L^α of a finished hypothesis whose L tokens have the "
@@ -302,6 +308,10 @@ VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "prompt": _string,
     "words": _words,
     "knobs": _processor_knobs,
+    "candidates": _probabilities,
+    "similarities": lambda v: _numbers(v) or (
+        None if all(-1 <= as_number(x) <= 1 for x in v)
+        else "must hold cosine similarities between −1 and 1"),
     "history": lambda v: None
     if isinstance(v, list) and all(_non_negative_int(x) is None for x in v)
     else f"must be a list of token indices, not {v!r}",
