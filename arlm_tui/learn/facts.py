@@ -12,13 +12,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from arlm_tui.learn.lessons import FACT_KINDS, Fact, as_number
 from arlm_tui.lm.base import BOS, EOS, UNK
 from arlm_tui.lm.information import cross_entropy_nats, entropy_nats, perplexity
+
+if TYPE_CHECKING:
+    from arlm_tui.lm.neural.config import TransformerConfig
+    from arlm_tui.lm.ngram import NGramModel
 
 
 def compute_fact(fact: Fact | Mapping[str, Any]) -> float:
@@ -239,7 +243,7 @@ def _recurrent_param_count(c: Mapping[str, Any]) -> float:
     return float(_BLOCKS[cell] * m * (d + m + 1))
 
 
-def _transformer_config(c: Mapping[str, Any], d: int, layers: int) -> Any:
+def _transformer_config(c: Mapping[str, Any], d: int, layers: int) -> TransformerConfig:
     from arlm_tui.lm.neural.config import TransformerConfig
 
     return TransformerConfig(vocab_size=int(c.get("V", 3)), context=int(c.get("positions", 2)),
@@ -276,7 +280,7 @@ def _kv_cache_floats(c: Mapping[str, Any]) -> float:
 
 # ---------------------------------------------------------------------------- n-gram engine
 @lru_cache(maxsize=32)
-def _ngram_model(corpus: tuple[str, ...], order: int, smoothing: str, k: float) -> Any:
+def _ngram_model(corpus: tuple[str, ...], order: int, smoothing: str, k: float) -> NGramModel:
     from arlm_tui.lm.ngram import NGramModel
     from arlm_tui.text.tokenizers import WordTokenizer
 
@@ -285,7 +289,7 @@ def _ngram_model(corpus: tuple[str, ...], order: int, smoothing: str, k: float) 
     return NGramModel.fit(sentences, tokenizer, order=order, smoothing=smoothing, k=k)
 
 
-def _model_of(c: Mapping[str, Any]) -> Any:
+def _model_of(c: Mapping[str, Any]) -> NGramModel:
     corpus = c["corpus"]
     if corpus == "toy":
         from arlm_tui.text.corpora import TOY_CORPUS
@@ -294,7 +298,7 @@ def _model_of(c: Mapping[str, Any]) -> Any:
     return _ngram_model(tuple(corpus), int(c["order"]), str(c["smoothing"]), float(c.get("k", 1)))
 
 
-def _token_id(model: Any, token: str) -> int:
+def _token_id(model: NGramModel, token: str) -> int:
     special = {EOS: model.eos_id, UNK: model.unk_id, BOS: model.bos_id}
     if token in special:
         return special[token]
@@ -304,7 +308,7 @@ def _token_id(model: Any, token: str) -> int:
     return ids[0]
 
 
-def _context_ids(model: Any, context: str) -> list[int]:
+def _context_ids(model: NGramModel, context: str) -> list[int]:
     """Ids of the text since the sentence start; written ``<s>`` padding is dropped because the
     model pads the context itself."""
     words = str(context).split()
