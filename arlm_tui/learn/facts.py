@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -162,7 +162,7 @@ def _repetition_penalty(c: Mapping[str, Any]) -> float:
     index = int(c["index"])
     if not 0 <= index < logits.size:
         raise ValueError(f"index must be in 0..{logits.size - 1}, not {index}")
-    penalized = RepetitionPenalty(as_number(c["penalty"]))([int(i) for i in c["seen"]], logits)
+    penalized = RepetitionPenalty(cast(float, as_number(c["penalty"])))([int(i) for i in c["seen"]], logits)
     return float(softmax(penalized)[index])
 
 
@@ -183,7 +183,7 @@ def _sampler(c: Mapping[str, Any]) -> float:
     sees minus that cut (top-nσ: n·σ); ``surprise``: −log₂ of token ``index``'s final
     probability, in bits; ``mu_after``: mirostat's next bound μ − η·(surprise − τ) when token
     ``index`` is drawn at the first step (μ = 2τ)."""
-    from arlm_tui.decoding.processors import make_processors, softmax
+    from arlm_tui.decoding.processors import Mirostat, make_processors, softmax
 
     if "probs" in c:
         with np.errstate(divide="ignore"):
@@ -201,10 +201,10 @@ def _sampler(c: Mapping[str, Any]) -> float:
     if not 0 <= index < logits.size:
         raise ValueError(f"index must be in 0..{logits.size - 1}, not {index}")
     z = logits
-    mirostat = None
+    mirostat: Mirostat | None = None
     for processor in make_processors(sampling=True, eos_id=0, prompt_length=0, **knobs):
         if processor.name == "mirostat":
-            mirostat = processor
+            mirostat = cast(Mirostat, processor)
         if measure in ("cutoff", "spread") and hasattr(processor, "cutoff"):
             seen = softmax(z) if getattr(processor, "uses_probs", False) else z
             cut = float(processor.cutoff(seen))
@@ -339,7 +339,7 @@ def _length_normalized(c: Mapping[str, Any]) -> float:
 
     probs = _numbers(c["conditionals"], "conditionals")
     return float(length_normalized(float(np.sum(np.log(probs))), int(probs.size),
-                                   float(as_number(c["alpha"]))))
+                                   float(cast(float, as_number(c["alpha"])))))
 
 
 def _continuation_prob(c: Mapping[str, Any]) -> float:
