@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
     from arlm_tui.lm.base import LanguageModel
     from arlm_tui.lm.neural.config import ModelConfig
 
@@ -142,7 +144,7 @@ class Backend:
             raise ValueError(f"{self.name} is not a neural backend")
         return resolve(self.config)
 
-    def build_net(self, config: Any) -> Any:
+    def build_net(self, config: ModelConfig) -> nn.Module:
         """A freshly initialised net (random weights) of this kind for ``config``."""
         if self.net is None:
             raise ValueError(f"{self.name} is not a neural backend")
