@@ -10,8 +10,13 @@ sentence-final punctuation, paragraphs split at blank lines; ``--unit line`` for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from arlm_tui.errors import ArlmError
+
+if TYPE_CHECKING:
+    from arlm_tui.text.corpora import SentenceReading
+    from arlm_tui.text.tokenizers import Tokenizer
 
 ORACLE_DEFAULT_STORIES = 20_000
 
@@ -21,8 +26,8 @@ class CorpusTexts:
     texts: list[str]
     description: str
     name: str
-    tokenizer: object | None = None  # a fixed tokenizer the corpus requires (the oracle's)
-    reading: object | None = None  # how a file was cut into sentences (corpora.SentenceReading)
+    tokenizer: Tokenizer | None = None  # a fixed tokenizer the corpus requires (the oracle's)
+    reading: SentenceReading | None = None  # how a file was cut into sentences (corpora.SentenceReading)
 
 
 def check_corpus_spec(spec: str) -> None:

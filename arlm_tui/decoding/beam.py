@@ -49,7 +49,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -454,6 +454,44 @@ class BeamSearch:
         self.run()
         n = self.config.beam_width if n_best is None else n_best
         return [(h.ids, h.score) for h in self._finished[:n]]
+
+
+@overload
+def beam_search(
+    model: LanguageModel,
+    prompt_ids: str | Sequence[int],
+    width: int,
+    max_tokens: int,
+    length_penalty: float = 1.0,
+    *,
+    early_stopping: bool = True,
+    min_tokens: int = 0,
+    repetition_penalty: float = 1.0,
+    no_repeat_ngram: int = 0,
+    n_best: int | None = None,
+    return_steps: Literal[False] = False,
+    num_beam_groups: int = 1,
+    diversity_penalty: float = 0.0,
+) -> list[tuple[list[int], float]]: ...
+
+
+@overload
+def beam_search(
+    model: LanguageModel,
+    prompt_ids: str | Sequence[int],
+    width: int,
+    max_tokens: int,
+    length_penalty: float = 1.0,
+    *,
+    early_stopping: bool = True,
+    min_tokens: int = 0,
+    repetition_penalty: float = 1.0,
+    no_repeat_ngram: int = 0,
+    n_best: int | None = None,
+    return_steps: Literal[True],
+    num_beam_groups: int = 1,
+    diversity_penalty: float = 0.0,
+) -> tuple[list[tuple[list[int], float]], list[BeamStep]]: ...
 
 
 def beam_search(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -10,6 +11,9 @@ from arlm_tui.decoding.processors import PROCESSORS, TRUNCATOR_NAMES
 from arlm_tui.decoding.trace import Trace
 from arlm_tui.numbers import fmt_nats
 from arlm_tui.numbers import fmt_prob as _p
+
+if TYPE_CHECKING:
+    from arlm_tui.decoding.contrastive import ContrastiveStep
 
 #: Processors that cut tokens from the sampling distribution.
 _TRUNCATORS = TRUNCATOR_NAMES
@@ -126,7 +130,7 @@ def _explain(trace: Trace, vocab_text: VocabText) -> str:
                 f"(log p = {fmt_nats(trace.cum_logprob)}, p of the token = {_p(raw_p)}){end}")
 
     if trace.contrastive is not None:
-        return _explain_contrastive(trace, show) + end
+        return _explain_contrastive(trace, trace.contrastive, show) + end
 
     if trace.draw is None:  # greedy (or temperature 0)
         changed = [s.label for s in trace.stages[1:] if s.removed or s.name in _RESHAPERS]
@@ -162,10 +166,9 @@ def _explain(trace: Trace, vocab_text: VocabText) -> str:
             f"{reason}{end}")
 
 
-def _explain_contrastive(trace: Trace, show: Callable[[int], str]) -> str:
+def _explain_contrastive(trace: Trace, step: ContrastiveStep, show: Callable[[int], str]) -> str:
     """Which candidate contrastive search took and why: its score (1 − α)·p − α·cos against
     the most probable candidate's (or the runner-up's), and what that one resembled."""
-    step = trace.contrastive
     alpha = step.alpha
     winner = step.winner
     k = len(step.candidates)

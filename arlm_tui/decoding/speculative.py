@@ -22,11 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from arlm_tui.decoding.strategies import sample_index
+
+if TYPE_CHECKING:
+    from arlm_tui.lm.base import LanguageModel
 
 #: context ids -> a probability vector over the shared vocabulary.
 Distribution = Callable[[Sequence[int]], np.ndarray]
@@ -189,7 +192,7 @@ def speculative_generate(
     return SpeculativeResult(ids, rounds, finished)
 
 
-def model_distribution(model: Any, **warp_knobs: Any) -> Distribution:
+def model_distribution(model: LanguageModel, **warp_knobs: Any) -> Distribution:
     """The final sampling distribution of a LanguageModel as a function of the context.
 
     p = warp(log p_model(· | context), **warp_knobs) (temperature, top_k, top_p, min_p, ...);
@@ -209,6 +212,6 @@ def model_distribution(model: Any, **warp_knobs: Any) -> Distribution:
     return distribution
 
 
-def same_vocabulary(a: Any, b: Any) -> bool:
+def same_vocabulary(a: LanguageModel, b: LanguageModel) -> bool:
     """True when two models give the same id to every token (required to draft for each other)."""
     return list(a.vocab) == list(b.vocab)

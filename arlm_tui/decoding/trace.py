@@ -20,6 +20,9 @@ import numpy as np
 from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.lm.information import perplexity
 
+if TYPE_CHECKING:
+    from arlm_tui.decoding.contrastive import ContrastiveStep
+
 _LN2 = math.log(2.0)
 
 
@@ -363,7 +366,7 @@ class Trace(RunningScores):
     token_text: Callable[[int], str] | None = field(default=None, repr=False, compare=False)
     #: contrastive search: the candidates with their degeneration penalties and scores
     #: (a ``contrastive.ContrastiveStep``), None for the other strategies
-    contrastive: Any = None
+    contrastive: ContrastiveStep | None = None
 
     # ------------------------------------------------------------------ derived numbers
     @property

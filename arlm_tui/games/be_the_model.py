@@ -185,11 +185,11 @@ def parse_bet(text: str, tokenizer: Any, eligible: set[int]) -> Bet:
             word = item.split(":")[0].split("=")[0] or "word"
             raise BetError(f"{item!r}: give each word its points, like {word}:3 "
                            f"({POINTS} points in all)")
-        word, value = match.group(1), int(match.group(2))
+        word, amount = match.group(1), int(match.group(2))
         token = _word_id(word, tokenizer, eligible)
         if token in points:
             raise BetError(f"{word!r} appears twice")
-        points[token] = value
+        points[token] = amount
     spent = sum(points.values())
     if spent > POINTS:
         raise BetError(f"the points add up to {spent}; you have {POINTS}")
@@ -477,8 +477,9 @@ class BeTheModelRound:
         n = len(self.reveals)
         if n == 0:
             return []
-        truths = [self.word_distribution(t) for t in range(n)]
-        known = all(p is not None for p in truths)
+        maybe_truths = [self.word_distribution(t) for t in range(n)]
+        truths = [p for p in maybe_truths if p is not None]
+        known = len(truths) == len(maybe_truths)
 
         def expected(q_of: Any) -> float | None:
             if not known:
@@ -495,7 +496,7 @@ class BeTheModelRound:
                 c.name, c.role, nll / n, note,
                 expected=expected(lambda t, c=c: np.exp(self._logprobs(self.positions[t])[c.name]))))
         if known:
-            floor = sum(self._cross_entropy(p, p) for p in truths) / n  # type: ignore[arg-type]
+            floor = sum(self._cross_entropy(p, p) for p in truths) / n
             rows.append(ScoreRow("entropy floor", "floor", floor,
                                  "nobody beats it on average",
                                  expected=floor))

@@ -75,7 +75,7 @@ def puzzle_model(seed: int, attempt: int = 0) -> TableModel:
     rng = np.random.default_rng([seed, attempt, 17])
     pool = np.array(WORD_POOL)
     words = [str(w) for w in pool[rng.choice(len(pool), WORDS, replace=False)]]
-    table = {}
+    table: dict[tuple[str, ...], dict[str, float]] = {}
     for context in (BOS, *words):
         draw = rng.dirichlet(np.full(WORDS, CONCENTRATION))
         draw = np.maximum(draw, 1e-6)  # no exact zeros: every sentence stays possible

@@ -155,7 +155,7 @@ def _clauses(config: DecodingConfig, *, warpers: bool) -> list[str]:
     return [
         phrase(config) if (phrase := _PHRASES.get(p.name)) is not None else _in_words(p)
         for p in config.processors(eos_id=0, prompt_length=0, token_id=_any_id())
-        if type(p).warper == warpers
+        if getattr(type(p), "warper", False) == warpers  # every Processor says; False if not
     ]
 
 

@@ -26,10 +26,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arlm_tui.games import GAME_BY_ID, GAMES
 from arlm_tui.games.common import GameResult
+
+if TYPE_CHECKING:
+    from arlm_tui.learn.store import Store
 
 XP_PER_REVIEW = 2
 XP_PER_ANSWER = 1
@@ -161,7 +164,7 @@ def streaks(days: Iterable[date], today: date) -> tuple[int, int]:
     return current, best
 
 
-def activity(store: Any, *, now: datetime | None = None,
+def activity(store: Store, *, now: datetime | None = None,
              lesson_ids: Sequence[str] | None = None) -> Activity:
     """Gather everything the learner has done from ``store`` (an open ``Store``)."""
     now = now or datetime.now(UTC)
@@ -261,7 +264,7 @@ def _best(game: str, payloads: list[dict[str, Any]]) -> float | None:
     return min(scores) if better == "lower" else max(scores)
 
 
-def progress(store: Any, *, now: datetime | None = None,
+def progress(store: Store, *, now: datetime | None = None,
              lesson_ids: Sequence[str] | None = None) -> Progress:
     """The learner's xp, level, streak, per-game stats and achievements, from ``store``."""
     now = now or datetime.now(UTC)
@@ -291,7 +294,7 @@ def progress(store: Any, *, now: datetime | None = None,
     )
 
 
-def unlock_achievements(store: Any, *, now: datetime | None = None,
+def unlock_achievements(store: Store, *, now: datetime | None = None,
                         lesson_ids: Sequence[str] | None = None) -> list[Achievement]:
     """Record every achievement newly earned (one committed ``achievement`` event each, worth
     ``ACHIEVEMENT_XP``); returns them. Safe to call any time, e.g. after a review or a lesson."""
@@ -304,7 +307,7 @@ def unlock_achievements(store: Any, *, now: datetime | None = None,
     return new
 
 
-def record_game(store: Any, result: GameResult, *, now: datetime | None = None,
+def record_game(store: Store, result: GameResult, *, now: datetime | None = None,
                 lesson_ids: Sequence[str] | None = None) -> list[Achievement]:
     """Commit a finished round (event ``game.<id>`` with its xp), then unlock achievements;
     returns the newly unlocked ones."""
@@ -312,7 +315,7 @@ def record_game(store: Any, result: GameResult, *, now: datetime | None = None,
     return unlock_achievements(store, now=now, lesson_ids=lesson_ids)
 
 
-def summary_line(store: Any, *, now: datetime | None = None) -> str:
+def summary_line(store: Store, *, now: datetime | None = None) -> str:
     """One line for the home screen: level, xp, streak, rounds played."""
     p = progress(store, now=now)
     rounds = sum(g.played for g in p.games)

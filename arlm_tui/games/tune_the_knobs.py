@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -51,9 +52,9 @@ MAX_TOKENS = 20
 PROMPT_TOKENS = 4
 #: The knobs the learner sets, with their off values.
 KNOB_NAMES = ("temperature", "top_k", "top_p")
-DEFAULT_SETTING = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
+DEFAULT_SETTING: dict[str, Any] = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
 #: Where hidden reference settings are drawn from.
-REFERENCE_GRID = {
+REFERENCE_GRID: dict[str, tuple[Any, ...]] = {
     "temperature": (0.6, 0.8, 1.2, 1.4, 1.7),
     "top_k": (0, 0, 10, 40),
     "top_p": (1.0, 0.9, 0.8, 0.7),

@@ -12,13 +12,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from arlm_tui.learn.lessons import FACT_KINDS, Fact, as_number
 from arlm_tui.lm.base import BOS, EOS, UNK
 from arlm_tui.lm.information import cross_entropy_nats, entropy_nats, perplexity
+
+if TYPE_CHECKING:
+    from arlm_tui.lm.neural.config import TransformerConfig
+    from arlm_tui.lm.ngram import NGramModel
 
 
 def compute_fact(fact: Fact | Mapping[str, Any]) -> float:
@@ -158,7 +162,7 @@ def _repetition_penalty(c: Mapping[str, Any]) -> float:
     index = int(c["index"])
     if not 0 <= index < logits.size:
         raise ValueError(f"index must be in 0..{logits.size - 1}, not {index}")
-    penalized = RepetitionPenalty(as_number(c["penalty"]))([int(i) for i in c["seen"]], logits)
+    penalized = RepetitionPenalty(cast(float, as_number(c["penalty"])))([int(i) for i in c["seen"]], logits)
     return float(softmax(penalized)[index])
 
 
@@ -179,7 +183,7 @@ def _sampler(c: Mapping[str, Any]) -> float:
     sees minus that cut (top-nσ: n·σ); ``surprise``: −log₂ of token ``index``'s final
     probability, in bits; ``mu_after``: mirostat's next bound μ − η·(surprise − τ) when token
     ``index`` is drawn at the first step (μ = 2τ)."""
-    from arlm_tui.decoding.processors import make_processors, softmax
+    from arlm_tui.decoding.processors import Mirostat, make_processors, softmax
 
     if "probs" in c:
         with np.errstate(divide="ignore"):
@@ -197,10 +201,10 @@ def _sampler(c: Mapping[str, Any]) -> float:
     if not 0 <= index < logits.size:
         raise ValueError(f"index must be in 0..{logits.size - 1}, not {index}")
     z = logits
-    mirostat = None
+    mirostat: Mirostat | None = None
     for processor in make_processors(sampling=True, eos_id=0, prompt_length=0, **knobs):
         if processor.name == "mirostat":
-            mirostat = processor
+            mirostat = cast(Mirostat, processor)
         if measure in ("cutoff", "spread") and hasattr(processor, "cutoff"):
             seen = softmax(z) if getattr(processor, "uses_probs", False) else z
             cut = float(processor.cutoff(seen))
@@ -256,7 +260,7 @@ def _recurrent_param_count(c: Mapping[str, Any]) -> float:
     return float(_BLOCKS[cell] * m * (d + m + 1))
 
 
-def _transformer_config(c: Mapping[str, Any], d: int, layers: int) -> Any:
+def _transformer_config(c: Mapping[str, Any], d: int, layers: int) -> TransformerConfig:
     from arlm_tui.lm.neural.config import TransformerConfig
 
     return TransformerConfig(vocab_size=int(c.get("V", 3)), context=int(c.get("positions", 2)),
@@ -293,7 +297,7 @@ def _kv_cache_floats(c: Mapping[str, Any]) -> float:
 
 # ---------------------------------------------------------------------------- n-gram engine
 @lru_cache(maxsize=32)
-def _ngram_model(corpus: tuple[str, ...], order: int, smoothing: str, k: float) -> Any:
+def _ngram_model(corpus: tuple[str, ...], order: int, smoothing: str, k: float) -> NGramModel:
     from arlm_tui.lm.ngram import NGramModel
     from arlm_tui.text.tokenizers import WordTokenizer
 
@@ -302,7 +306,7 @@ def _ngram_model(corpus: tuple[str, ...], order: int, smoothing: str, k: float) 
     return NGramModel.fit(sentences, tokenizer, order=order, smoothing=smoothing, k=k)
 
 
-def _model_of(c: Mapping[str, Any]) -> Any:
+def _model_of(c: Mapping[str, Any]) -> NGramModel:
     corpus = c["corpus"]
     if corpus == "toy":
         from arlm_tui.text.corpora import TOY_CORPUS
@@ -311,7 +315,7 @@ def _model_of(c: Mapping[str, Any]) -> Any:
     return _ngram_model(tuple(corpus), int(c["order"]), str(c["smoothing"]), float(c.get("k", 1)))
 
 
-def _token_id(model: Any, token: str) -> int:
+def _token_id(model: NGramModel, token: str) -> int:
     special = {EOS: model.eos_id, UNK: model.unk_id, BOS: model.bos_id}
     if token in special:
         return special[token]
@@ -321,7 +325,7 @@ def _token_id(model: Any, token: str) -> int:
     return ids[0]
 
 
-def _context_ids(model: Any, context: str) -> list[int]:
+def _context_ids(model: NGramModel, context: str) -> list[int]:
     """Ids of the text since the sentence start; written ``<s>`` padding is dropped because the
     model pads the context itself."""
     words = str(context).split()
@@ -352,7 +356,7 @@ def _length_normalized(c: Mapping[str, Any]) -> float:
 
     probs = _numbers(c["conditionals"], "conditionals")
     return float(length_normalized(float(np.sum(np.log(probs))), int(probs.size),
-                                   float(as_number(c["alpha"]))))
+                                   float(cast(float, as_number(c["alpha"])))))
 
 
 def _continuation_prob(c: Mapping[str, Any]) -> float:

@@ -25,7 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
     from arlm_tui.lm.base import LanguageModel
+    from arlm_tui.lm.neural.config import ModelConfig
 
 #: Code named by import path ("package.module:attribute.attribute") or the object itself.
 Ref = str | Callable[..., Any]
@@ -136,12 +139,12 @@ class Backend:
     def detects(self, path: str | Path) -> bool:
         return self.detect is not None and bool(resolve(self.detect)(path))
 
-    def config_class(self) -> type:
+    def config_class(self) -> type[ModelConfig]:
         if self.config is None:
             raise ValueError(f"{self.name} is not a neural backend")
         return resolve(self.config)
 
-    def build_net(self, config: Any) -> Any:
+    def build_net(self, config: ModelConfig) -> nn.Module:
         """A freshly initialised net (random weights) of this kind for ``config``."""
         if self.net is None:
             raise ValueError(f"{self.name} is not a neural backend")

@@ -21,12 +21,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from arlm_tui.errors import ArlmError
 from arlm_tui.lm.base import LanguageModel, log_softmax
+
+if TYPE_CHECKING:
+    from arlm_tui.text.tokenizers import Tokenizer
 
 #: How far from 1 a probability vector's sum may be.
 SUM_TOLERANCE = 1e-6
@@ -120,12 +123,16 @@ def kl_divergence(p: Any, q: Any, *, base: float = math.e) -> float:
     return float(np.sum(ps * (np.log(ps) - np.log(qs))) / _log_base(base))
 
 
-def _vocab_of(model_or_vocab: Any) -> Sequence[str]:
-    vocab = getattr(model_or_vocab, "vocab", model_or_vocab)
+def _vocab_of(model_or_vocab: LanguageModel | Tokenizer | Sequence[str]) -> Sequence[str]:
+    vocab = cast("Iterable[str]", getattr(model_or_vocab, "vocab", model_or_vocab))
     return list(vocab)
 
 
-def align(p_model: Any, q_model: Any, logprobs_q: Any) -> np.ndarray:
+def align(
+    p_model: LanguageModel | Tokenizer | Sequence[str],
+    q_model: LanguageModel | Tokenizer | Sequence[str],
+    logprobs_q: Any,
+) -> np.ndarray:
     """Re-index q's log-probs onto p's vocabulary by token string.
 
     ``p_model`` and ``q_model`` are models, tokenizers or token lists (anything with ``vocab``).

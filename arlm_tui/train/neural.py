@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import numpy as np
 import torch
@@ -44,6 +44,7 @@ from arlm_tui.lm.information import perplexity
 from arlm_tui.lm.neural.backend import NeuralLanguageModel, parameter_count
 from arlm_tui.lm.neural.config import (
     ModelConfig,
+    TransformerConfig,
     config_to_dict,
     make_config,
     window_spans,
@@ -241,7 +242,7 @@ def make_data(kind: str, seqs: list[np.ndarray], config: ModelConfig, *, trainin
     if batches == "window":
         return FeedForwardData(seqs, config.context)
     if batches == "positions":
-        return TransformerData(seqs, config.context, config.keep)
+        return TransformerData(seqs, config.context, cast(TransformerConfig, config).keep)
     if batches != "recurrent":
         raise ValueError(f"{kind}: unknown batch layout {batches!r}")
     piece = config.context * RECURRENT_PIECE_CHUNKS if training else None

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from arlm_tui.decoding.config import PLAYGROUND_KNOBS
 from arlm_tui.errors import ArlmError
 from arlm_tui.learn.lessons.validation import KindSpec
 from arlm_tui.lm.base import BOS, EOS, UNK, LanguageModel
+
+if TYPE_CHECKING:
+    from arlm_tui.lm.ngram import NGramModel
 
 
 class LabUnavailable(ArlmError):
@@ -129,7 +132,7 @@ def corpus_sentences(corpus: str | Sequence[str]) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=32)
-def _fit_ngram(corpus: tuple[str, ...], order: int, smoothing: str, k: float) -> Any:
+def _fit_ngram(corpus: tuple[str, ...], order: int, smoothing: str, k: float) -> NGramModel:
     from arlm_tui.lm.ngram import NGramModel
     from arlm_tui.text.tokenizers import WordTokenizer
 
@@ -142,7 +145,7 @@ def _fit_ngram(corpus: tuple[str, ...], order: int, smoothing: str, k: float) ->
 
 def ngram_of(
     corpus: str | Sequence[str] = "toy", order: int = 3, smoothing: str = "mle", k: float = 1.0
-) -> Any:
+) -> NGramModel:
     """The ``NGramModel`` of ``corpus`` ("toy" = ``TOY_CORPUS``) with a word tokenizer."""
     return _fit_ngram(corpus_sentences(corpus), int(order), str(smoothing), float(k))
 

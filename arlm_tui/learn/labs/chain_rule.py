@@ -70,6 +70,7 @@ def chain_rule(conditionals: Sequence[Mapping[str, Any] | float]) -> ChainRule:
     for token, p in zip(tokens, probs):
         joint *= p
         nll += _surprisal(p)
+        share: float | None
         if math.isinf(total):
             share = 1.0 if p <= 0 else 0.0
         else:

@@ -77,12 +77,12 @@ def playground(
         for i in range(z.size):
             if i != best and np.isfinite(z[i]):
                 removed_by[i] = "greedy (T = 0)"
-        labels = ("greedy (T = 0)",)
+        labels: tuple[str, ...] = ("greedy (T = 0)",)
     else:
         for processor in processors:
             new = processor((), current)
-            for i in np.flatnonzero(np.isneginf(new) & ~np.isneginf(current)):
-                removed_by[int(i)] = processor.label
+            for index in np.flatnonzero(np.isneginf(new) & ~np.isneginf(current)):
+                removed_by[int(index)] = processor.label
             current = new
         final = softmax(current)
         labels = tuple(p.label for p in processors)

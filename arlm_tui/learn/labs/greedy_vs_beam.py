@@ -99,7 +99,7 @@ def greedy_vs_beam(
         model, prompt_ids, width, max_tokens, length_penalty, return_steps=True
     )
     beams = tuple(_decoded(model, prompt_ids, ids, length_penalty) for ids, _ in results)
-    rows = []
+    rows: list[BeamRow] = []
     for step in beam_steps:
         survivors = tuple(
             _decoded(model, prompt_ids, h.ids, length_penalty) for h in step.survivors

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from arlm_tui.learn.labs.base import LabUnavailable, import_torch, register_lab
+
+if TYPE_CHECKING:
+    from arlm_tui.lm.neural.backend import NeuralLanguageModel
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def _transformer_for(model: str | None, prompt: str, seed: int) -> tuple[Any, An
         net, tokenizer, note = _demo_transformer(prompt, seed)
         return net, tokenizer, "untrained demo transformer", note
     import_torch()
-    loaded = load_model(name)
+    loaded = cast("NeuralLanguageModel", load_model(name))  # a transformer, checked below
     if getattr(loaded, "backend", "") != "transformer":
         raise LabUnavailable(f"model {name!r} is a {loaded.backend} model, not a transformer")
     return loaded.net, loaded.tokenizer, loaded.name, f"the trained model {loaded.name}"

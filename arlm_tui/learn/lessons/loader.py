@@ -521,7 +521,6 @@ def _read_spec(node: Node, spec: KindSpec, what: str, line: int, extra: Sequence
         options = " or ".join("+".join(group) for group in spec.one_of)
         raise _Problem(line, f"{what} needs {options}")
     values: dict[str, Any] = {}
-    values: dict[str, Any] = {}
     for key, value_node in fields.items():
         value = _construct(value_node)
         problem = check_value(key, value, spec)

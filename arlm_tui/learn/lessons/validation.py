@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from arlm_tui.decoding.config import PLAYGROUND_KNOBS, Knob
 from arlm_tui.learn.grading import is_number_text, parse_number
@@ -178,7 +178,7 @@ def _numbers(value: Any) -> str | None:
 def _probabilities(value: Any) -> str | None:
     if _numbers(value):
         return _numbers(value)
-    numbers = [as_number(v) for v in value]
+    numbers = [cast(float, as_number(v)) for v in value]  # _numbers checked each one
     if any(p < 0 or p > 1 for p in numbers):
         return "must hold probabilities between 0 and 1"
     return None
@@ -188,7 +188,7 @@ def _distribution(value: Any) -> str | None:
     problem = _probabilities(value)
     if problem:
         return problem
-    total = sum(as_number(v) for v in value)
+    total = sum(cast(float, as_number(v)) for v in value)  # _probabilities checked each one
     return None if abs(total - 1) <= 1e-6 else f"must sum to 1 (it sums to {total:.6g})"
 
 

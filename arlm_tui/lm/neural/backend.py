@@ -13,8 +13,8 @@ is 0 to float64 precision); ``<s>`` always has log-probability −∞.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -22,6 +22,28 @@ from torch import nn
 
 from arlm_tui.lm.base import Attention, LanguageModel
 from arlm_tui.lm.neural.batch import log_probs
+
+if TYPE_CHECKING:
+    from arlm_tui.lm.neural.config import ModelConfig
+
+
+class NeuralNet(Protocol):
+    """What ``NeuralLanguageModel`` calls on its net (``RecurrentLM``, ``FeedForwardLM``,
+    ``TransformerLM``): each keeps its config and passes its own state through."""
+
+    config: ModelConfig
+
+    def start(self, contexts: Sequence[Sequence[int]]) -> tuple[Any, Any]: ...
+
+    def extend(self, state: Any, idx: Any) -> tuple[Any, Any]: ...
+
+    def select(self, state: Any, index: Any) -> Any: ...
+
+    def chunked_logits(self, ids: Sequence[int]) -> Iterator[tuple[int, torch.Tensor]]: ...
+
+    def sequence_hidden(self, ids: Sequence[int]) -> torch.Tensor: ...
+
+    def attention(self, state: Any) -> list[torch.Tensor]: ...
 
 
 def parameter_count(net: nn.Module) -> int:
@@ -49,7 +71,7 @@ class NeuralLanguageModel(LanguageModel):
         name: str = "neural",
         summary: dict[str, Any] | None = None,
     ):
-        vocab_size = net.config.vocab_size
+        vocab_size = cast(NeuralNet, net).config.vocab_size
         if len(tokenizer.vocab) != vocab_size:
             raise ValueError(
                 f"tokenizer: {len(tokenizer.vocab)} tokens, but the net predicts {vocab_size}"
@@ -63,10 +85,15 @@ class NeuralLanguageModel(LanguageModel):
         #: the net steps on numpy ids without torch (the transformer's compiled step)
         self._numpy_steps = bool(getattr(net, "numpy_steps", False))
 
+    @property
+    def _net(self) -> NeuralNet:
+        """``net`` as the steps see it (an ``nn.Module`` that is also a ``NeuralNet``)."""
+        return cast(NeuralNet, self.net)
+
     # ------------------------------------------------------------------ conversions
     def _ids(self, ids: Sequence[int], what: str) -> list[int]:
         ids = [int(i) for i in ids]
-        V = self.net.config.vocab_size
+        V = self._net.config.vocab_size
         if ids and (min(ids) < 0 or max(ids) >= V):
             bad = next(i for i in ids if not 0 <= i < V)
             raise ValueError(f"{what}: token ids must be in [0, {V}), got {bad}")
@@ -85,7 +112,7 @@ class NeuralLanguageModel(LanguageModel):
     def next_logprobs(self, context_ids: Sequence[int]) -> np.ndarray:
         context = [self.bos_id] + self._ids(context_ids, "context_ids")
         with torch.inference_mode():
-            logits, _ = self.net.start([context])
+            logits, _ = self._net.start([context])
         return self._logprobs(logits[0])
 
     def start(self, contexts: Sequence[Sequence[int]]) -> tuple[np.ndarray, Any]:
@@ -93,7 +120,7 @@ class NeuralLanguageModel(LanguageModel):
         if not rows:
             raise ValueError("contexts: need at least one context")
         with torch.inference_mode():
-            logits, state = self.net.start(rows)
+            logits, state = self._net.start(rows)
         self._last_state = state
         return self._logprobs(logits), state
 
@@ -102,10 +129,10 @@ class NeuralLanguageModel(LanguageModel):
             raise ValueError(f"token_ids: {len(token_ids)} tokens for {len(state)} sequences")
         idx = np.array(self._ids(token_ids, "token_ids"), dtype=np.int64)
         if self._numpy_steps:
-            logits, new = self.net.extend(state, idx)
+            logits, new = self._net.extend(state, idx)
         else:
             with torch.inference_mode():
-                logits, new = self.net.extend(state, torch.from_numpy(idx))
+                logits, new = self._net.extend(state, torch.from_numpy(idx))
         self._last_state = new
         return self._logprobs(logits), new
 
@@ -114,9 +141,9 @@ class NeuralLanguageModel(LanguageModel):
         if len(index) and (int(index.min()) < 0 or int(index.max()) >= len(state)):
             raise ValueError(f"indices: must be in [0, {len(state)}), got {list(indices)}")
         if self._numpy_steps:
-            return self.net.select(state, index)
+            return self._net.select(state, index)
         with torch.inference_mode():
-            return self.net.select(state, torch.from_numpy(index))
+            return self._net.select(state, torch.from_numpy(index))
 
     def score_ids(self, ids: Sequence[int]) -> np.ndarray:
         """log p(ids[k] | <s> ids[:k]) for every k, in one pass over the text."""
@@ -124,7 +151,7 @@ class NeuralLanguageModel(LanguageModel):
         out = np.zeros(len(ids))
         targets = torch.tensor(ids, dtype=torch.long)
         with torch.inference_mode():
-            for start, logits in self.net.chunked_logits([self.bos_id] + ids[:-1]):
+            for start, logits in self._net.chunked_logits([self.bos_id] + ids[:-1]):
                 chunk = torch.log_softmax(logits.double(), dim=-1)
                 wanted = targets[start : start + len(chunk)].unsqueeze(1)
                 out[start : start + len(chunk)] = chunk.gather(1, wanted)[:, 0].numpy()
@@ -147,7 +174,7 @@ class NeuralLanguageModel(LanguageModel):
             return None
         ids = [self.bos_id] + self._ids(context_ids, "context_ids")
         with torch.inference_mode():
-            return self.net.sequence_hidden(ids).double().numpy()
+            return self._net.sequence_hidden(ids).double().numpy()
 
     # ------------------------------------------------------------------ facts
     @property
@@ -164,7 +191,7 @@ class NeuralLanguageModel(LanguageModel):
             return None
         length = int(state.lengths[0])
         with torch.inference_mode():
-            weights = self.net.attention(state)
+            weights = self._net.attention(state)
         return np.stack([w[0, :, :length].double().numpy() for w in weights])
 
     @property
@@ -187,7 +214,7 @@ class NeuralLanguageModel(LanguageModel):
     def describe(self) -> dict[str, Any]:
         from arlm_tui.lm import backends
 
-        config = self.net.config
+        config = self._net.config
         row = backends.get(self.backend)
         window = row is not None and not row.recurrent  # else context is the BPTT length
         facts = super().describe()

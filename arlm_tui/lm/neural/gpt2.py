@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -177,7 +177,7 @@ def gpt2_weights(file: Path, config) -> tuple[dict[str, np.ndarray], Any]:
         matrices.append(row)
     mapped = all(floats is not None and np.shares_memory(w, floats) for r in matrices for w in r)
     if mapped:  # offsets into the mapped file
-        base = floats.__array_interface__["data"][0]
+        base = cast(np.ndarray, floats).__array_interface__["data"][0]  # mapped: not None
         offsets = np.array([[(w.__array_interface__["data"][0] - base) // 4 for w in r]
                             for r in matrices], dtype=np.int64)  # fmt: skip
         mats = floats
@@ -285,8 +285,9 @@ def load_gpt2(path: str | Path, *, name: str | None = None):
     if bos is None or eos is None:
         raise ModelLoadError("the tokenizer has no end-of-text token (eos_token)", path=directory)
     try:
+        # unk None (no unk token) reaches int(None) in HFTokenizer: a TypeError, not caught here
         tokenizer = HFTokenizer(hf_tokenizer, config.vocab_size, bos_id=bos, eos_id=eos,
-                                unk_id=unk)
+                                unk_id=unk)  # type: ignore[arg-type]
     except ValueError as exc:
         raise ModelLoadError(str(exc), path=directory) from None
     if max(bos, eos) >= tokenizer.known:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -44,7 +44,12 @@ def build_net(backend: str, config: ModelConfig) -> nn.Module:
 
 def backend_of(net: nn.Module) -> str:
     """The ``config.json`` backend name of a net (its config knows its kind)."""
-    return net.config.kind
+    return config_of(net).kind
+
+
+def config_of(net: nn.Module) -> ModelConfig:
+    """The config a net was built from (every arlm net keeps it as ``.config``)."""
+    return cast(ModelConfig, net.config)
 
 
 def weights_of(net: nn.Module) -> dict[str, torch.Tensor]:
@@ -72,12 +77,13 @@ def write_config(
     summary: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``config.json`` for ``net``; returns what was written."""
+    net_config = config_of(net)
     config = {
         "backend": backend_of(net),
         "format": FORMAT,
-        "architecture": config_to_dict(net.config),
-        "vocab_size": net.config.vocab_size,
-        "context": net.config.context,
+        "architecture": config_to_dict(net_config),
+        "vocab_size": net_config.vocab_size,
+        "context": net_config.context,
         "tokenizer": getattr(tokenizer, "kind", "unknown"),
         "training": _finite(dict(training or {})),
         "summary": _finite(dict(summary or {})),
@@ -137,14 +143,15 @@ def read_neural_config(directory: Path) -> tuple[str, ModelConfig, dict[str, Any
         raise ModelLoadError("not a JSON object", path=file)
     backend = raw.get("backend")
     row = backends.get(backend) if isinstance(backend, str) else None
-    if row is None or not row.neural:
+    if not isinstance(backend, str) or row is None or not row.neural:
         raise ModelLoadError(f"backend {backend!r} is not a neural backend", path=file)
     if raw.get("format") != FORMAT:
         raise ModelLoadError(
             f"format {raw.get('format')!r} is not supported (expected {FORMAT})", path=file
         )
     try:
-        config = config_from_dict(backend, raw.get("architecture"))
+        # config_from_dict checks that the architecture is a mapping (TypeError if not)
+        config = config_from_dict(backend, cast(Mapping[str, Any], raw.get("architecture")))
     except (TypeError, ValueError) as exc:
         raise ModelLoadError(f"architecture: {exc}", path=file) from None
     if raw.get("vocab_size", config.vocab_size) != config.vocab_size:

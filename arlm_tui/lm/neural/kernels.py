@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -59,7 +60,7 @@ _TILE = 1024
 #: fewer than four rows go over whole weight rows when their outputs (B·m floats, at most
 #: 24 KB) fit in the L1 cache, else in tiles of ``_TILE`` (``_affine_in_out_few``)
 _WHOLE_ROWS = 6144
-_JIT = {"cache": True, "nogil": True, "fastmath": _MATH, "error_model": "numpy"}
+_JIT: dict[str, Any] = {"cache": True, "nogil": True, "fastmath": _MATH, "error_model": "numpy"}
 
 
 @intrinsic

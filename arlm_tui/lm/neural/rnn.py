@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -162,8 +163,8 @@ class RecurrentLM(nn.Module):
             index = torch.tensor(rows)
             logits[index] = self._logits(out[:, -1])  # only the last position's logits
             h[:, index] = last.h
-            if c is not None:
-                c[:, index] = last.c
+            if c is not None:  # an lstm: its state has c too
+                c[:, index] = cast(torch.Tensor, last.c)
         return logits, RecurrentState(h, c)
 
     def extend(

@@ -30,6 +30,7 @@ import math
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -229,7 +230,7 @@ class TransformerLM(nn.Module):
                 nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Embedding):
                 nn.init.normal_(module.weight, std=0.02)
-        for block in self.blocks:
+        for block in cast("list[Block]", self.blocks):  # an nn.ModuleList of Blocks
             for proj in (block.attn.c_proj, block.mlp.c_proj):
                 nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * self.config.layers))
 
@@ -291,9 +292,10 @@ class TransformerLM(nn.Module):
         logprobs = np.empty((1, self.config.vocab_size))
         queries = self._no_queries(1)
         zero = np.zeros(1, dtype=np.int64)
-        kernel.decode_step(*self._fast.arrays(), ids[0], zero, slots, pool.k, pool.v, logprobs,
+        fast = cast(fastpath.StepWeights, self._fast)  # set by _weights_for_steps before this
+        kernel.decode_step(*fast.arrays(), ids[0], zero, slots, pool.k, pool.v, logprobs,
                            queries)  # fmt: skip
-        kernel.extend_step(*self._fast.arrays(), ids[0], np.ones(1, dtype=np.int64), slots, ids,
+        kernel.extend_step(*fast.arrays(), ids[0], np.ones(1, dtype=np.int64), slots, ids,
                            1, np.empty((1, 2), np.int64), np.empty((1, 2), np.int64), pool.k,
                            pool.v, logprobs, queries)  # fmt: skip
 
@@ -347,7 +349,7 @@ class TransformerLM(nn.Module):
             return logprobs, queries
         if self._fast is None:
             self._weights_for_steps()
-        fast = self._fast
+        fast = cast(fastpath.StepWeights, self._fast)  # _weights_for_steps sets it
         logprobs = np.empty((len(idx), self.config.vocab_size))
         queries = self._no_queries(len(idx))
         kernel.decode_step(*fast.arrays(), idx, positions, slots, pool.k, pool.v, logprobs,
@@ -375,7 +377,7 @@ class TransformerLM(nn.Module):
             # bottom-right causal mask: query i (position past+i) sees keys 0 … past+i
             mask = torch.ones(T, end, dtype=torch.bool).tril(diagonal=past)
         queries = []
-        for layer, block in enumerate(self.blocks):
+        for layer, block in enumerate(cast("list[Block]", self.blocks)):
             attn = block.attn
             qkv = attn.c_attn(block.ln_1(x))  # (B, T, 3d)
             q = qkv[..., :d].view(B, T, H, dh).transpose(1, 2)  # (B, H, T, dh)
@@ -447,7 +449,7 @@ class TransformerLM(nn.Module):
         group_windows = [list(w) for w in unique]
         for group in rows_by_length(group_windows).values():
             T = len(group_windows[group[0]])
-            first = pool.allocate(len(group) * T)
+            first = cast(int, pool.allocate(len(group) * T))  # the pool was sized for them
             new = np.arange(first, first + len(group) * T).reshape(len(group), T)
             group_logprobs, group_queries = self._read([group_windows[g] for g in group], pool, new)
             for i, g in enumerate(group):
@@ -492,7 +494,7 @@ class TransformerLM(nn.Module):
         if state.pool.used + need > state.pool.capacity:
             state = self._moved(state, max(need, self._room(B)))
         pool = state.pool
-        first = pool.allocate(need)
+        first = cast(int, pool.allocate(need))  # room was made above
         if restarting:
             return self._extend_restarting(state, tokens, first)
         lengths = state.lengths
@@ -503,7 +505,7 @@ class TransformerLM(nn.Module):
         queries = self._no_queries(B)
         kernel = _kernels()
         if kernel is not None:  # the usual case: bookkeeping and step in one compiled call
-            fast = self._fast
+            fast = cast(fastpath.StepWeights, self._fast)  # built by start's _weights_for_steps
             kernel.extend_step(*fast.arrays(), tokens, lengths, state.slots, state.ids, first,
                                slots, ids, pool.k, pool.v, logprobs, queries)  # fmt: skip
         else:
