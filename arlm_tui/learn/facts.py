@@ -240,7 +240,10 @@ def _contrastive_score(c: Mapping[str, Any]) -> float:
     index = int(c["index"])
     if not 0 <= index < probs.size:
         raise ValueError(f"index must be in 0..{probs.size - 1}, not {index}")
-    scores = contrastive_scores(probs, similarities[:, None], float(as_number(c["alpha"])))
+    alpha = as_number(c["alpha"])
+    if alpha is None:
+        raise ValueError(f"alpha must be a number, not {c['alpha']!r}")
+    scores = contrastive_scores(probs, similarities[:, None], alpha)
     return float(scores[index])
 
 

@@ -310,7 +310,7 @@ VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "knobs": _processor_knobs,
     "candidates": _probabilities,
     "similarities": lambda v: _numbers(v) or (
-        None if all(-1 <= as_number(x) <= 1 for x in v)
+        None if all((n := as_number(x)) is not None and -1 <= n <= 1 for x in v)
         else "must hold cosine similarities between −1 and 1"),
     "history": lambda v: None
     if isinstance(v, list) and all(_non_negative_int(x) is None for x in v)

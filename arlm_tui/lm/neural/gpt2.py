@@ -282,12 +282,11 @@ def load_gpt2(path: str | Path, *, name: str | None = None):
         raise ModelLoadError(f"cannot load the tokenizer ({first})",
                              path=directory / TOKENIZER_FILE) from None  # fmt: skip
     bos, eos, unk = _special_tokens(directory, hf_tokenizer, raw)
-    if bos is None or eos is None:
+    if bos is None or eos is None or unk is None:  # unk is eos when the files name none
         raise ModelLoadError("the tokenizer has no end-of-text token (eos_token)", path=directory)
     try:
-        # unk None (no unk token) reaches int(None) in HFTokenizer: a TypeError, not caught here
         tokenizer = HFTokenizer(hf_tokenizer, config.vocab_size, bos_id=bos, eos_id=eos,
-                                unk_id=unk)  # type: ignore[arg-type]
+                                unk_id=unk)
     except ValueError as exc:
         raise ModelLoadError(str(exc), path=directory) from None
     if max(bos, eos) >= tokenizer.known:
