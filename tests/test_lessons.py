@@ -557,3 +557,21 @@ def test_the_transformer_lesson_describes_the_bundled_model():
     stated = lesson.fact("f_total_params").value
     assert sum(p.numel() for p in model.net.parameters()) == stated
     assert "weight tying" in " ".join(lesson.body_markdown.split())
+
+
+@pytest.mark.parametrize("loader", ["libyaml", "python"])
+def test_deeply_nested_yaml_is_one_line_and_others_still_load(tmp_path, monkeypatch, loader):
+    import yaml
+
+    import arlm_tui.learn.lessons.loader as lesson_loader
+
+    if loader == "python":  # PyYAML without libyaml has no nesting limit of its own
+        monkeypatch.setattr(lesson_loader, "_SAFE_LOADER", yaml.SafeLoader)
+    root = _lessons_root(tmp_path)
+    text = GOOD_YAML.format(folder="50-test") + "deep: " + "[" * 20000 + "]" * 20000 + "\n"
+    folder = _write(root, "50-test", text)
+    result = load_lessons(root)
+    assert [lesson.id for lesson in result.lessons] == EXPECTED_IDS
+    assert len(result.broken) == 1 and result.broken[0].folder == folder
+    message = str(result.broken[0])
+    assert "nest" in message and "\n" not in message

@@ -99,12 +99,16 @@ def load_lesson(folder: str | Path, *, known_ids: Iterable[str] | None = None) -
         raise fail(line, f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
         raise fail(None, f"YAML error: {exc}") from None
+    except RecursionError:  # the pure-Python loader (no libyaml) has no depth limit of its own
+        raise fail(None, "YAML nested too deeply") from None
     if root_node is None:
         raise fail(1, "the file is empty")
     try:
         lesson, link_lines = _read_meta(root_node, folder)
     except _Problem as problem:
         raise fail(problem.line, problem.message) from None
+    except RecursionError:
+        raise fail(None, "YAML nested too deeply") from None
 
     current = body_path
     if not body_path.is_file():
