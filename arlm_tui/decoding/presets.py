@@ -126,13 +126,18 @@ def merge_knobs(preset: str | None, given: Mapping[str, Any], defaults: Mapping[
     return strategy or default_strategy, knobs
 
 
+def chain_processors(config: DecodingConfig) -> list[Any]:
+    """The processors ``config`` switches on, in order, built to be named or described rather
+    than run: without a model (a logit bias's tokens get any distinct ids)."""
+    ids: dict[str, int] = {}
+    return config.processors(eos_id=0, prompt_length=0,
+                             token_id=lambda token: ids.setdefault(token, len(ids)))
+
+
 def chain(config: DecodingConfig) -> list[str]:
     """The processors ``config`` runs, in the order they run (their labels), then how the
     token is chosen: ``["top-k = 40", "T = 0.8", ..., "draw"]``."""
-    ids: dict[str, int] = {}  # the chain's labels need no vocabulary: any distinct ids do
-    processors = config.processors(eos_id=0, prompt_length=0,
-                                   token_id=lambda token: ids.setdefault(token, len(ids)))
-    labels = [getattr(p, "label", p.name) for p in processors]
+    labels = [getattr(p, "label", p.name) for p in chain_processors(config)]
     groups = getattr(config, "num_beam_groups", 1)
     if config.strategy == "beam" and groups > 1:
         labels.append(f"beam of {config.beam_width} in {groups} groups, diversity "
@@ -162,5 +167,5 @@ def describe(name: str) -> str:
     return f"{preset.title}: {chain_text(config)} ({preset.source}{note})"
 
 
-__all__ = ["LLAMA_CPP_ORDER", "PRESETS", "Preset", "apply_preset", "chain",
+__all__ = ["LLAMA_CPP_ORDER", "PRESETS", "Preset", "apply_preset", "chain", "chain_processors",
            "chain_text", "describe", "find_preset", "merge_knobs", "preset_knobs"]

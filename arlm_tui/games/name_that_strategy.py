@@ -32,6 +32,7 @@ import numpy as np
 
 from arlm_tui import game_catalog
 from arlm_tui.decoding import DecodingConfig, generate_ids
+from arlm_tui.decoding.presets import chain_processors
 from arlm_tui.errors import ArlmError
 from arlm_tui.games.common import (
     GameResult,
@@ -143,18 +144,12 @@ def _in_words(processor: Any) -> str:
     return f"applies {processor.label} ({what})"
 
 
-def _any_id() -> Callable[[str], int]:
-    """Distinct ids for a logit bias's tokens: the words need no vocabulary."""
-    ids: dict[str, int] = {}
-    return lambda token: ids.setdefault(token, len(ids))
-
-
 def _clauses(config: DecodingConfig, *, warpers: bool) -> list[str]:
     """What the active processors do, with their numbers, in the order they run: the ones
     that apply to every strategy (``warpers=False``) or the warpers."""
     return [
         phrase(config) if (phrase := _PHRASES.get(p.name)) is not None else _in_words(p)
-        for p in config.processors(eos_id=0, prompt_length=0, token_id=_any_id())
+        for p in chain_processors(config)
         if getattr(type(p), "warper", False) == warpers  # every Processor says; False if not
     ]
 
