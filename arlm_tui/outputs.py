@@ -121,14 +121,7 @@ def check_output_file(path: str | Path, *, option: str = "--out", example: str =
     if text.endswith(os.sep) or path.is_dir():
         hint = f" such as {path / example}" if example else ""
         raise ArlmError(f"{label}: {path} is a folder; give a file name{hint}")
-    try:
-        mode = path.lstat().st_mode
-    except FileNotFoundError:
-        mode = None
-    except NotADirectoryError:
-        raise ArlmError(f"{label}: {_first_file(path.parent)} is a file, not a folder") from None
-    except OSError as exc:
-        raise ArlmError(f"{label}: cannot use {path} ({_explain(exc)})") from None
+    mode = _mode_of(path, label, follow_links=False)
     if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
         raise ArlmError(f"{label}: {path} exists and is not a regular file")
     if mode is not None and stat.S_ISLNK(mode) and not path.is_file():
@@ -136,6 +129,19 @@ def check_output_file(path: str | Path, *, option: str = "--out", example: str =
     parent = _existing_parent(path, label)
     _probe_writable(parent, label)
     return path
+
+
+def _mode_of(path: Path, label: str, *, follow_links: bool) -> int | None:
+    """``path``'s mode (of the link itself unless ``follow_links``), None if nothing is there;
+    a parent that is a file or an unreadable path is one ArlmError line."""
+    try:
+        return (path.stat() if follow_links else path.lstat()).st_mode
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        raise ArlmError(f"{label}: {_first_file(path.parent)} is a file, not a folder") from None
+    except OSError as exc:
+        raise ArlmError(f"{label}: cannot use {path} ({_explain(exc)})") from None
 
 
 def _checkpoint_backend(file: Path) -> str | None:
@@ -183,14 +189,7 @@ def check_model_dir(
     text = str(path) if typed is None else typed
     path = Path(path).expanduser()
     label = f"{option} {text}"
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        mode = None
-    except NotADirectoryError:
-        raise ArlmError(f"{label}: {_first_file(path.parent)} is a file, not a folder") from None
-    except OSError as exc:
-        raise ArlmError(f"{label}: cannot use {path} ({_explain(exc)})") from None
+    mode = _mode_of(path, label, follow_links=True)
     if mode is None:
         if path.is_symlink():
             raise ArlmError(f"{label}: {path} is a broken link")
