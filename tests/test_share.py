@@ -7,7 +7,7 @@ import json
 import re
 
 from browser import browser_page
-from tui_helpers import make_play_app, settle, start_play
+from tui_helpers import make_play_app, settle, start_play, wait_until
 
 from arlm_tui.cli import main
 from arlm_tui.decoding.config import DecodingConfig
@@ -164,5 +164,6 @@ async def test_the_palette_screenshot_goes_to_the_data_directory(_arlm_home):
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
         assert "data directory" in commands["Screenshot"].help
         commands["Screenshot"].callback()
-        await pilot.pause(0.3)
-        assert len(list((_arlm_home / "screenshots").glob("arlm-home-*.svg"))) == 1
+        shots = _arlm_home / "screenshots"
+        await wait_until(pilot, lambda: any(shots.glob("arlm-home-*.svg")))
+        assert len(list(shots.glob("arlm-home-*.svg"))) == 1

@@ -391,7 +391,7 @@ async def test_games_menu_text_scrolls_at_80x24_instead_of_running_off():
         assert box.max_scroll_y > 0  # more text than room: it scrolls
         box.focus()
         await pilot.press("end")
-        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()  # the scroll is animated
         assert box.scroll_y == box.max_scroll_y
 
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from textual.app import App
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Markdown, OptionList, Static
-from tui_helpers import settle
+from tui_helpers import settle, wait_until
 
 from arlm_tui.learn.cards import Deck, Flashcard
 from arlm_tui.learn.lessons import format_number, load_lessons
@@ -102,7 +102,7 @@ class ReadingClock:
         return self.now
 
     async def wait(self, pilot, reader: LessonReaderScreen, seconds: float) -> None:
-        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()  # a scroll has come to rest
         reader.look()  # the scroll position reached so far counts from now
         while seconds > 0:  # one look per second at most, as the reader's own timer does
             step = min(seconds, 1.0)
@@ -229,7 +229,7 @@ async def test_jumping_reads_only_what_was_shown_and_contents_jump(store):
         assert str(toc.get_option_at_index(0).prompt).startswith("✓")  # read before
         assert str(toc.get_option_at_index(1).prompt).startswith("○")
         await pilot.press("end")  # the animated scroll flies past the middle of the lesson
-        await pilot.pause(0.6)
+        await pilot.wait_for_scheduled_animations()
         await clock.wait(pilot, reader, 120)  # then rests at the end long enough to read it
         read = set(store.lesson_progress(lesson.id).steps_read)
         assert lesson.toc[-1] in read
@@ -517,8 +517,7 @@ async def test_gradient_lab_steps_lower_the_loss_and_the_target_can_change():
 
 async def test_attention_heads_lab_steps_through_layers_and_takes_a_prompt():
     async with open_lab("10-causal-transformers", "lab3") as (pilot, view):
-        await settle(pilot)
-        await pilot.pause(0.5)
+        await wait_until(pilot, lambda: view.result is not None)
         await settle(pilot)
         assert view.result is not None and "layer 1 of 4" in drawn(view)
         assert " <s> " in drawn(view)  # a key written like a tag keeps its brackets
@@ -527,8 +526,7 @@ async def test_attention_heads_lab_steps_through_layers_and_takes_a_prompt():
         key, weight = view.result.focus(2, 1)
         assert f"Head 2 of layer 3 gives {weight:.0%} of its attention to '{key}'" in drawn(view)
         view.set_text("prompt", "the cat found a")
-        await settle(pilot)
-        await pilot.pause(0.5)
+        await wait_until(pilot, lambda: len(view.result.keys) == 5)
         await settle(pilot)
         assert view.result.keys == ("<s>", "the", "cat", "found", "a")
         assert view.shown_layer == 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tui_helpers import PROMPT, make_play_app, rendered, settle, start_play
+from tui_helpers import PROMPT, make_play_app, rendered, settle, start_play, wait_until
 
 from arlm_tui.decoding.processors import warp
 from arlm_tui.numbers import fmt_prob
@@ -398,7 +398,7 @@ async def test_autoplay_steps_and_pauses():
         await pilot.press("a")
         assert screen.autoplay_timer is not None
         assert "autoplay" in rendered(screen.query_one("#stats"))
-        await pilot.pause(0.4)
+        await wait_until(pilot, lambda: len(screen.session.traces) >= 2 or screen.session.done)
         await pilot.press("a")
         assert screen.autoplay_timer is None
         steps = len(screen.session.traces)

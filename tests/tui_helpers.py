@@ -28,6 +28,21 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
+async def wait_until(pilot, done, timeout: float = 20.0) -> None:
+    """Pause until ``done()`` is true: for what a timer or a background thread finishes, which
+    takes longer on a loaded machine than on an idle one. Fails after ``timeout`` seconds."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < end, "the screen never reached the state waited for"
+        await pilot.pause(0.05)
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass
+
+
 def rendered(widget) -> str:
     return widget.render().plain
 
