@@ -120,3 +120,27 @@ def test_served_model_loader_refuses_an_outside_folder(visitor):
     assert load_model(paths.user_model("pyref-word-kn3")).name == "pyref-word-kn3"
     with pytest.raises(PathRefused):
         load_model(paths.user_model(str(paths.models_dir() / "pyref-word-kn3")))
+
+
+def test_arlm_serve_confines_each_visitor_to_its_folder(tmp_path, monkeypatch):
+    """The command textual-serve runs for a visitor sets the folder as home and as the
+    confinement (the app itself is not started here)."""
+    import os
+
+    from arlm_tui import serve
+    from arlm_tui.tui import app
+
+    seen = {}
+
+    def fake_run_app() -> int:
+        seen.update(home=os.environ["ARLM_HOME"], served=paths.served_root(), cwd=Path.cwd(),
+                    typed=paths.user_path("x.json"))
+        return 0
+
+    monkeypatch.setattr(app, "run_app", fake_run_app)
+    monkeypatch.setenv(paths.SERVED_ENV, "")  # restored after the test, as are home and cwd
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "served" / "visitor-ab"
+    assert serve.run_visitor(folder) == 0
+    assert seen == {"home": str(folder), "served": folder.resolve(), "cwd": folder.resolve(),
+                    "typed": folder.resolve() / "x.json"}
