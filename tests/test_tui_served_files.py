@@ -163,3 +163,20 @@ async def test_local_app_saves_anywhere_it_is_told(tmp_path, monkeypatch):
         await type_into(pilot, dialog, str(tmp_path / "elsewhere" / "s.json"))
         assert app.screen is screen
         assert (tmp_path / "elsewhere" / "s.json").is_file()
+
+
+async def test_any_browser_server_confines_paths_too(_arlm_home, monkeypatch):
+    """Served by something else than ``arlm serve`` (``textual serve "arlm"``): the app sees it
+    runs in a browser and keeps typed paths in its data folder all the same."""
+    from arlm_tui.tui.app import ArlmApp
+    from arlm_tui.tui.settings import Settings
+
+    monkeypatch.setenv(paths.SERVED_ENV, "")  # so that the test's change is undone after it
+    monkeypatch.delenv(paths.SERVED_ENV)
+    monkeypatch.setattr(ArlmApp, "is_web", property(lambda self: True))
+    app = ArlmApp(settings=Settings(), save_settings=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert paths.served_root() == _arlm_home.resolve()
+        with pytest.raises(paths.PathRefused):
+            paths.user_path("/etc/passwd")
