@@ -79,7 +79,10 @@ def user_path(text: str | Path) -> Path:
     but never where a link leads)."""
     root = served_root()
     if root is None:
-        return Path(text).expanduser()
+        try:
+            return Path(text).expanduser()
+        except RuntimeError:  # ~name of no user here
+            raise ArlmError(f"{text}: no such user's home folder") from None
     typed = str(text).strip()
     if typed.startswith("~"):
         raise PathRefused(f"{typed}: served arlm: files stay in your own folder (no ~)")

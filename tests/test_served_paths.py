@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from arlm_tui import paths
+from arlm_tui.errors import ArlmError
 from arlm_tui.paths import PathRefused
 from arlm_tui.tui.session_files import session_path, sessions_dir
 
@@ -45,6 +46,8 @@ def test_local_paths_are_taken_as_typed(tmp_path, monkeypatch):
     assert paths.user_model("hf:~/gpt2") == "hf:~/gpt2"
     assert session_path("/tmp/x/y.json") == Path("/tmp/x/y.json")
     assert session_path("mine") == sessions_dir() / "mine.json"
+    with pytest.raises(ArlmError, match="no such user"):  # one line, not a RuntimeError
+        paths.user_path("~nosuchuser-arlm/x.json")
 
 
 # ---------------------------------------------------------------- served: the visitor's folder

@@ -160,6 +160,9 @@ async def test_local_app_saves_anywhere_it_is_told(tmp_path, monkeypatch):
         await pilot.press("space", "ctrl+s")
         dialog = app.screen
         assert SERVED_NOTE not in rendered(dialog.query_one(".dialog-help"))
+        await type_into(pilot, dialog, "~nosuchuser-arlm/s.json")  # a line, not a crash
+        assert app.screen is dialog
+        assert "no such user" in rendered(dialog.query_one("#dialog-error"))
         await type_into(pilot, dialog, str(tmp_path / "elsewhere" / "s.json"))
         assert app.screen is screen
         assert (tmp_path / "elsewhere" / "s.json").is_file()
