@@ -183,3 +183,23 @@ async def test_any_browser_server_confines_paths_too(_arlm_home, monkeypatch):
         assert paths.served_root() == _arlm_home.resolve()
         with pytest.raises(paths.PathRefused):
             paths.user_path("/etc/passwd")
+
+
+async def test_local_model_picker_takes_paths_and_says_what_is_wrong(monkeypatch):
+    monkeypatch.delenv(paths.SERVED_ENV, raising=False)
+    app = make_play_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await start_play(pilot)
+        await pilot.press("m")
+        picker = app.screen
+        path_input = picker.query_one("#picker-path")
+        path_input.focus()
+        for text, needle in (("~nosuchuser-arlm/m", "no such user"),
+                             ("/nonexistent-arlm/m", "no such file or directory")):
+            path_input.value = text
+            await pilot.press("enter")
+            assert app.screen is picker and needle in rendered(picker.query_one("#dialog-error"))
+        path_input.value = str(paths.models_dir() / "oracle-kn3")  # any folder, locally
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen and screen.session.model.name == "oracle-kn3"

@@ -118,10 +118,11 @@ class ModelPicker(ModalScreen[str | None]):
             return
         try:  # served: a name, or a path inside the visitor's folder (paths.user_model)
             spec = str(paths.user_model(text))
+            found = spec.startswith("hf:") or paths.user_path(spec).exists()
         except ArlmError as exc:
             self.query_one("#dialog-error", Static).update(Text(str(exc)))
             return
-        if not spec.startswith("hf:") and not Path(spec).expanduser().exists():
+        if not found:
             from arlm_tui.lm.registry import list_models
 
             if spec not in {entry.name for entry in list_models()}:
