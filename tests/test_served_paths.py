@@ -147,3 +147,28 @@ def test_arlm_serve_confines_each_visitor_to_its_folder(tmp_path, monkeypatch):
     assert serve.run_visitor(folder) == 0
     assert seen == {"home": str(folder), "served": folder.resolve(), "cwd": folder.resolve(),
                     "typed": folder.resolve() / "x.json"}
+
+
+def test_served_app_writes_nothing_outside_the_folder(visitor, tmp_path):
+    """The writer checks the policy again: a path that reached it without a dialog (a bug, a
+    link swapped in after the dialog's check) is refused and nothing is written."""
+    from arlm_tui import outputs
+
+    outside = tmp_path / "outside"
+    (visitor / "sessions").mkdir()
+    (visitor / "sessions" / "out").symlink_to(outside)
+    for target in (outside / "x.json", visitor / "sessions" / "out" / "x.json",
+                   visitor / ".." / "x.json"):
+        with pytest.raises(PathRefused):
+            outputs.write_text(target, "{}")
+    assert list(outside.iterdir()) == [] and not (visitor.parent / "x.json").exists()
+    outputs.write_text(visitor / "sessions" / "in.json", "{}")
+    assert (visitor / "sessions" / "in.json").read_text() == "{}"
+
+
+def test_local_app_writes_where_it_is_told(tmp_path, monkeypatch):
+    from arlm_tui import outputs
+
+    monkeypatch.delenv(paths.SERVED_ENV, raising=False)
+    outputs.write_text(tmp_path / "anywhere.json", "{}")
+    assert (tmp_path / "anywhere.json").read_text() == "{}"
