@@ -95,6 +95,18 @@ def user_path(text: str | Path) -> Path:
     return resolved
 
 
+def shown(path: str | Path) -> str:
+    """A path as the app shows it: as it is in the local app; in a served app relative to the
+    visitor's folder (a visitor needs no name of the server's folders)."""
+    root = served_root()
+    if root is None:
+        return str(path)
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except (OSError, RuntimeError, ValueError):
+        return Path(path).name
+
+
 def user_model(spec: object) -> object:
     """A model as typed (a name, a folder, an ``.arpa`` file, ``hf:PATH``), made safe to hand
     to the model loader. Local app, or anything but text: unchanged. Served app: the name of a

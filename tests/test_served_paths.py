@@ -172,3 +172,10 @@ def test_local_app_writes_where_it_is_told(tmp_path, monkeypatch):
     monkeypatch.delenv(paths.SERVED_ENV, raising=False)
     outputs.write_text(tmp_path / "anywhere.json", "{}")
     assert (tmp_path / "anywhere.json").read_text() == "{}"
+
+
+def test_shown_paths_name_no_server_folder_when_served(visitor, tmp_path, monkeypatch):
+    assert paths.shown(visitor / "screenshots" / "a.svg") == "screenshots/a.svg"
+    assert paths.shown(tmp_path / "elsewhere" / "b.svg") == "b.svg"
+    monkeypatch.delenv(paths.SERVED_ENV)
+    assert paths.shown(tmp_path / "c.svg") == str(tmp_path / "c.svg")

@@ -203,3 +203,20 @@ async def test_local_model_picker_takes_paths_and_says_what_is_wrong(monkeypatch
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is screen and screen.session.model.name == "oracle-kn3"
+
+
+async def test_served_screenshot_folder_linked_out_is_a_line_not_a_crash(served, tmp_path):
+    outside = tmp_path / "outside"
+    (served / "screenshots").symlink_to(outside)
+    app = make_play_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start_play(pilot)
+        await pilot.press("ctrl+e")
+        await settle(pilot)
+        assert app.is_running and list(outside.iterdir()) == []
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert any("could not save the screenshot in screenshots" in m and NOTICE in m
+                   for m in errors), errors
+        await pilot.press("e")  # the page goes to sessions/, a real folder: saved
+        await wait_until(pilot, lambda: any((served / "sessions").glob("*.html")))
+        assert any(n.message.startswith("page saved: sessions/") for n in app._notifications)
