@@ -132,6 +132,12 @@ def test_the_transformers_cache_is_read_once_and_repeated(hf, monkeypatch):
     monkeypatch.setattr(hf.net, "forward", counting)
     hf.candidate_hidden_states([41, 42, 43], [50, 61, 72])
     assert [tuple(s) for s in calls] == [(1, 4), (3, 1)]
+    # a cache that cannot be repeated (transformers 4.x tuples): the default's passes
+    calls.clear()
+    monkeypatch.setattr("arlm_tui.lm.hf._repeatable", lambda cache: False)
+    assert_same_states(hf, [41, 42, 43], [50, 61, 72])
+    assert [tuple(s) for s in calls] == [(1, 4), (1, 4), (1, 5), (1, 5), (1, 5)] + [
+        (1, 4), (1, 5), (1, 5), (1, 5)]  # the shortcut's first pass, then two defaults
 
 
 # ------------------------------------------------------------------------------ same choices

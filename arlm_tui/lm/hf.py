@@ -312,7 +312,8 @@ class HFModel(LanguageModel):
         ``output_hidden_states=True``), its cache repeated to k rows
         (``Cache.batch_repeat_interleave``), then the k candidates as one batch of one-token
         steps. When the text with a candidate would not fit the window (its first tokens cut,
-        every position moved) it is the default: a pass over each cut text."""
+        every position moved), or the cache cannot be repeated (``_repeatable``), it is the
+        default: a pass over each text."""
         import torch
 
         context = self._ids(context_ids, "context_ids")
@@ -324,7 +325,9 @@ class HFModel(LanguageModel):
         with torch.inference_mode():
             out = self.net(input_ids=torch.tensor([row], dtype=torch.long), use_cache=True,
                            output_hidden_states=True)
-            cache = getattr(out, self._cache_name)
+            cache: Any = getattr(out, self._cache_name, None)
+            if not _repeatable(cache):  # a legacy tuple cache, a layer kind that cannot
+                return super().candidate_hidden_states(context, candidates)
             cache.batch_repeat_interleave(k)  # the k rows of one text: no copy kept
             extra = {self._cache_name: cache}
             if self._takes_positions:
@@ -397,6 +400,15 @@ def _copy_cache(cache: Any) -> Any:
         for layer in layers
     ]
     return new
+
+
+def _repeatable(cache: Any) -> bool:
+    """Whether ``cache`` is a ``transformers`` Cache whose every layer can be repeated along
+    the batch (``batch_repeat_interleave``: the dynamic layers; not a static or linear-attention
+    layer, nor the tuples of transformers 4.x)."""
+    layers = getattr(cache, "layers", None)
+    return (hasattr(cache, "batch_repeat_interleave") and layers is not None
+            and all(hasattr(layer, "batch_repeat_interleave") for layer in layers))
 
 
 # ---------------------------------------------------------------------------------- loading
