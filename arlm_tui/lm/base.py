@@ -137,7 +137,8 @@ class LanguageModel(ABC):
         self, context_ids: Sequence[int], candidate_ids: Sequence[int]
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """What contrastive search compares: ``(context, candidates)`` where ``context`` is
-        ``hidden_states(context_ids)`` (T, d), the start and every token of the context, and
+        ``hidden_states(context_ids)`` (T, d), the start and every token of the context (those
+        a window holds, for a model that cuts a long text to its window), and
         row i of ``candidates`` (k, d) is the last hidden state after reading
         ``candidate_ids[i]`` right after the context, that is
         ``hidden_states([*context_ids, candidate_ids[i]])[-1]``. None for a model without
