@@ -181,6 +181,8 @@ class HFModel(LanguageModel):
         #: the cache's keyword and output field: ``cache`` since transformers 5.x renamed
         #: ``past_key_values`` (still accepted there, with a deprecation warning)
         self._cache_name = "cache" if "cache" in parameters else "past_key_values"
+        #: the net can skip the output layer but at the last position (``logits_to_keep``)
+        self._keeps_logits = "logits_to_keep" in parameters
         never = list(range(tokenizer.known, len(tokenizer.vocab)))
         if tokenizer.bos_id != tokenizer.eos_id:
             never.append(tokenizer.bos_id)
@@ -322,9 +324,10 @@ class HFModel(LanguageModel):
             return super().candidate_hidden_states(context, candidates)
         row = [self.bos_id] + context
         k = len(candidates)
+        skip = {"logits_to_keep": 1} if self._keeps_logits else {}  # the states are wanted
         with torch.inference_mode():
             out = self.net(input_ids=torch.tensor([row], dtype=torch.long), use_cache=True,
-                           output_hidden_states=True)
+                           output_hidden_states=True, **skip)
             cache: Any = getattr(out, self._cache_name, None)
             if not _repeatable(cache):  # a legacy tuple cache, a layer kind that cannot
                 return super().candidate_hidden_states(context, candidates)
