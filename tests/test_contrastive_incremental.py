@@ -168,6 +168,17 @@ def test_generation_on_the_bundled_transformer_is_unchanged():
         assert ours["token_ids"] == theirs["token_ids"]
 
 
+def test_generation_on_a_transformers_model_is_unchanged(hf, hf_dir):  # noqa: F811
+    reference = with_default(arlm_tui.load_model(f"hf:{hf_dir}"))
+    options = {"strategy": "contrastive", "max_tokens": 20, "penalty_alpha": 0.5,
+               "contrastive_top_k": 6}
+    # the second (12 tokens) outgrows the 24 positions as it goes
+    for prompt in ("the cat", "the bird sang a song, then flew. the cat sat"):
+        ours = arlm_tui.generate(hf, prompt, **options)
+        theirs = arlm_tui.generate(reference, prompt, **options)
+        assert ours["token_ids"] == theirs["token_ids"]
+
+
 def test_the_default_loop_serves_a_model_without_the_shortcut():
     """A backend without an override is served by the base class (k + 1 passes)."""
     model = make_model("gru")
