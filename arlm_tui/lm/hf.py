@@ -240,7 +240,7 @@ class HFModel(LanguageModel):
         extra = {"position_ids": positions} if self._takes_positions else {}
         with torch.inference_mode():
             out = self.net(input_ids=input_ids, attention_mask=mask, use_cache=True, **extra)
-        state = HFState(out.past_key_values, mask, mask.sum(-1), histories)
+        state = HFState(getattr(out, self._cache_name), mask, mask.sum(-1), histories)
         return self._logprobs(out.logits[:, -1]), state
 
     def extend(self, state: HFState, token_ids: Sequence[int]) -> tuple[np.ndarray, HFState]:
@@ -265,11 +265,11 @@ class HFModel(LanguageModel):
             out = self.net(
                 input_ids=torch.tensor(ids, dtype=torch.long)[:, None],
                 attention_mask=mask,
-                past_key_values=cache,
                 use_cache=True,
+                **{self._cache_name: cache},
                 **extra,
             )
-        new = HFState(out.past_key_values, mask, state.positions + 1, histories)
+        new = HFState(getattr(out, self._cache_name), mask, state.positions + 1, histories)
         return self._logprobs(out.logits[:, -1]), new
 
     def select(self, state: HFState, indices: Sequence[int]) -> HFState:
