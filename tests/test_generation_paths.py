@@ -131,7 +131,7 @@ def test_api_cli_and_session_agree_or_refuse(capsys, model, neural, knob, strate
         with pytest.raises(KnobError, match=knob):
             arlm_tui.generate(model, PROMPT, strategy=strategy, max_tokens=max_tokens, **api_knobs)
         lines = [line for line in err.splitlines() if line.strip()]
-        assert code == 2 and out == "" and len(lines) == 1 and knob in lines[0], err
+        assert code == 2 and out == "" and len(lines) == 1 and KNOBS[knob].flag in lines[0], err
         assert "Traceback" not in err
         return
     api = arlm_tui.generate(model, PROMPT, strategy=strategy, max_tokens=max_tokens, **api_knobs)

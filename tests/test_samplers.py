@@ -216,6 +216,38 @@ def test_an_unknown_token_is_refused_naming_it_and_the_model(halves, capsys):
     assert "'zebra'" in err and "oracle-kn3" in err
 
 
+@pytest.mark.parametrize(("flags", "start"), [
+    (["--logit-bias", "zebra=1"], "--logit-bias: 'zebra' is not a single token of oracle-kn3"),
+    (["--logit-bias", "the"], "--logit-bias: 'the' is not TOKEN=VALUE"),
+    (["--logit-bias", "the=500"], "--logit-bias: the bias of 'the' must be a number in [-100"),
+    (["--stop="], "--stop: each must be a non-empty string"),
+    (["--strategy", "sample", "--top-p", "1.5"], "--top-p must be a number in (0, 1]"),
+    (["--dry-allowed-length", "0"], "--dry-allowed-length must be an integer in [1"),
+    (["--strategy", "beam", "--stop", "x"], "--stop=['x'] has no effect with strategy beam"),
+    (["--top-k", "5", "--min-p", "0.1"], "--top-k=5, --min-p=0.1 have no effect"),
+])
+def test_the_command_line_names_a_refused_knob_by_its_flag(capsys, flags, start):
+    from arlm_tui.cli import main
+
+    code = main(["generate", "--model", "oracle-kn3", "--prompt", "the", *flags])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0
+    assert err.startswith(f"arlm: error: {start}")
+    assert "_" not in err.split(" got ")[0].replace("oracle-kn3", "")  # no top_p, logit_bias
+
+
+def test_the_python_api_names_a_refused_knob_by_its_python_name(halves):
+    from arlm_tui.api import generate
+    from arlm_tui.decoding import KnobError
+
+    with pytest.raises(ValueError, match=r"^logit_bias: 'the' is not TOKEN=VALUE"):
+        DecodingConfig(logit_bias=["the"])
+    with pytest.raises(ValueError, match=r"^stop: each must be a non-empty string"):
+        DecodingConfig(stop=[""])
+    with pytest.raises(KnobError, match=r"^top_k=5 has no effect with strategy greedy"):
+        generate(halves, "a", strategy="greedy", top_k=5)
+
+
 def test_logit_bias_saves_and_replays(halves):
     s = Session(halves, "a", strategy="sample", seed=9, logit_bias={"a": "ban", "e": 3})
     for _ in range(8):

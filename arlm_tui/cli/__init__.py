@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from arlm_tui.cli.base import EXIT_USAGE, Parser, add_knob_flags, knob_table
-from arlm_tui.errors import ArlmError
+from arlm_tui.errors import ArlmError, flag_name
 
 __all__ = ["EXIT_USAGE", "add_knob_flags", "build_parser", "main"]
 
@@ -75,8 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_app()
         return int(args.func(args) or 0)
-    except ArlmError as exc:
-        print(f"arlm: error: {exc}", file=sys.stderr)
+    except ArlmError as exc:  # a knob named as typed: --top-p, not top_p
+        print(f"arlm: error: {exc.spelled(flag_name)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("arlm: interrupted", file=sys.stderr)

@@ -88,8 +88,8 @@ def decoding_config(strategy: str, knobs: dict[str, Any]) -> Any:
     try:
         config = DecodingConfig(strategy=strategy, **knobs)
         config.validate()
-    except ValueError as exc:
-        raise ArlmError(str(exc)) from None
+    except ValueError as exc:  # named by its flag (--top-p) when printed: ``cli.main``
+        raise ArlmError(str(exc), knob=getattr(exc, "knob", None)) from None
     return config
 
 

@@ -50,7 +50,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     try:
         DecodingConfig(strategy=strategy or "sample", **knobs)
     except ValueError as exc:
-        raise ArlmError(str(exc)) from None
+        raise ArlmError(str(exc), knob=getattr(exc, "knob", None)) from None
     if args.model is not None and not str(args.model).startswith("hf:"):
         resolve(args.model)
     return run_app("play", model=args.model, prompt=args.prompt, strategy=strategy,

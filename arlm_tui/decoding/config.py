@@ -10,6 +10,7 @@ knobs are declared here, and ``DecodingConfig`` has one field per knob, in ``KNO
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,6 +21,7 @@ from arlm_tui.decoding.knobs import (
     SAMPLE,
     STRATEGIES,
     Knob,
+    KnobValueError,
     TokenBias,
 )
 from arlm_tui.decoding.processors import (
@@ -98,8 +100,26 @@ PLAYGROUND_KNOBS: dict[str, Knob] = {
 }
 
 
+_KNOB_NAME = re.compile(r"\b(" + "|".join(sorted(map(re.escape, KNOBS), key=len, reverse=True))
+                        + r")\b")
+
+
+def knob_names_as_shown(message: str) -> str:
+    """``message`` with every knob named as the knob panel shows it: "top_p must be …" →
+    "top-p must be …" (only whole names: "top_pie" stays)."""
+    return _KNOB_NAME.sub(lambda match: KNOBS[match.group(1)].title, message)
+
+
 class KnobError(ArlmError, ValueError):
-    """A knob set to a value the chosen strategy cannot use (it would be ignored)."""
+    """A knob set to a value the chosen strategy cannot use (it would be ignored).
+    ``message(spell)``: the message with each knob's name spelled by ``spell``."""
+
+    def __init__(self, message: Callable[[Callable[[str], str]], str]) -> None:
+        super().__init__(message(str))
+        self._message = message
+
+    def spelled(self, spell: Callable[[str], str]) -> str:
+        return " ".join(self._message(spell).split())
 
 
 def _knob_fields(cls: type) -> type:
@@ -241,7 +261,7 @@ class DecodingConfig:
         ignored = self.ignored_knobs()
         if not ignored:
             return self
-        values = ", ".join(f"{n}={KNOBS[n].to_json(getattr(self, n))!r}" for n in ignored)
+        values = {n: KNOBS[n].to_json(getattr(self, n)) for n in ignored}
         verb = "has" if len(ignored) == 1 else "have"
         if self.strategy == "sample" and self.temperature == 0:
             why = "at temperature 0, which always takes the most probable token"
@@ -252,7 +272,8 @@ class DecodingConfig:
             why = (f"with strategy {self.strategy} (only with strategy "
                    f"{' or '.join(users)})")
         them = "it" if len(ignored) == 1 else "them"
-        raise KnobError(f"{values} {verb} no effect {why}: leave {them} out or {fix}")
+        raise KnobError(lambda spell: f"{', '.join(f'{spell(n)}={v!r}' for n, v in values.items())} "
+                        f"{verb} no effect {why}: leave {them} out or {fix}")
 
     def active_knobs(self) -> dict[str, Any]:
         """The knobs that differ from their "off" value and matter for this strategy."""
@@ -267,8 +288,8 @@ class DecodingConfig:
 def _check_beam_groups(beam_width: int, num_beam_groups: int) -> None:
     """Diverse beam search splits the beam into groups of equal size: G must divide B."""
     if beam_width % num_beam_groups:
-        raise ValueError(f"num_beam_groups must divide beam_width ({beam_width}), "
-                         f"got {num_beam_groups}")
+        raise KnobValueError("num_beam_groups", f"num_beam_groups must divide the beam width "
+                             f"({beam_width}), got {num_beam_groups}")
 
 
 def _check_names(names: Mapping[str, Any]) -> None:

@@ -57,7 +57,14 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from arlm_tui.decoding.draws import XTC_STREAM, step_draw
-from arlm_tui.decoding.knobs import SAMPLE, Knob, TokenBias, bias_text, check_number
+from arlm_tui.decoding.knobs import (
+    SAMPLE,
+    Knob,
+    KnobValueError,
+    TokenBias,
+    bias_text,
+    check_number,
+)
 from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.lm.information import entropy_nats as entropy  # the step's H(p), unchecked
 
@@ -272,7 +279,7 @@ class LogitBias(Processor):
         if not bias:
             return None
         if context.token_id is None:
-            raise ValueError("logit_bias: a model's vocabulary is needed to find its tokens")
+            raise KnobValueError("logit_bias", "logit_bias: a model's vocabulary is needed to find its tokens")
         ids: dict[int, float] = {}
         names: dict[int, str] = {}
         for token, value in bias.items():
@@ -285,7 +292,7 @@ class LogitBias(Processor):
         self.bias = {int(i): float(b) for i, b in bias.items()}
         for token_id, b in self.bias.items():
             if token_id < 0 or math.isnan(b) or b == math.inf:
-                raise ValueError(f"logit_bias: bad entry {token_id}: {b}")
+                raise KnobValueError("logit_bias", f"logit_bias: bad entry {token_id}: {b}")
         self.names = dict(names or {})
         self._ids = np.array(list(self.bias), dtype=np.int64)
         self._values = np.array(list(self.bias.values()), dtype=np.float64)
@@ -298,7 +305,7 @@ class LogitBias(Processor):
     def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
         z = _logits_array(logits)
         if self._ids.size and self._ids.max() >= z.size:
-            raise ValueError(f"logit_bias: token id {int(self._ids.max())} is outside the "
+            raise KnobValueError("logit_bias", f"logit_bias: token id {int(self._ids.max())} is outside the "
                              f"vocabulary of {z.size}")
         out = z.copy()
         out[self._ids] += self._values  # -inf stays -inf; a ban makes -inf

@@ -96,7 +96,7 @@ def bias_token_id(model: LanguageModel) -> Callable[[str], int]:
         try:
             return model_token_id(model, token)
         except ArlmError as exc:
-            raise ArlmError(f"logit_bias: {exc}") from None
+            raise ArlmError(f"logit_bias: {exc}", knob="logit_bias") from None
 
     return token_id
 

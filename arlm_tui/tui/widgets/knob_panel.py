@@ -9,7 +9,6 @@ strategy are dimmed, knobs at their "off" value read "off".
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, ClassVar
 
 from rich.style import Style
@@ -20,7 +19,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from arlm_tui.decoding.config import KNOBS, Knob
+from arlm_tui.decoding.config import KNOBS, Knob, knob_names_as_shown
 from arlm_tui.decoding.knobs import format_collection
 
 #: The knobs the panel shows, in order.
@@ -49,15 +48,6 @@ def knob_title(name: str, width: int | None = None) -> str:
 def clip_name(title: str, width: int) -> str:
     """A knob title cut to ``width`` with "…" when even its shortest form is too long."""
     return title if len(title) <= width else title[: max(width - 1, 0)] + "…"
-
-
-_KNOB_NAME = re.compile(r"\b(" + "|".join(sorted(map(re.escape, KNOBS), key=len, reverse=True))
-                        + r")\b")
-
-
-def knob_names_as_shown(message: str) -> str:
-    """``message`` with every knob named as on screen: "top_p must be …" → "top-p must be …"."""
-    return _KNOB_NAME.sub(lambda match: knob_title(match.group(1)), message)
 
 
 def format_value(knob: Knob, value: Any) -> str:
