@@ -18,8 +18,9 @@ one-line-error parser, the knob flags, JSON output).
 
 A user's mistake (bad flag value, missing file, unknown model) prints one line and exits with
 status 2; nothing here prints a traceback for it. Heavy modules are imported inside the commands
-so ``arlm --help`` is quick (numpy and the decoding knobs only) and torch is loaded only by
-commands that use a neural model; plain ``arlm`` opens the app without building the parser.
+so ``arlm --help`` is quick (no numpy: a command's knob flags are built when that command is
+used, ``base.Parser.later``) and torch is loaded only by commands that use a neural model;
+plain ``arlm`` opens the app without building the parser.
 """
 
 from __future__ import annotations
