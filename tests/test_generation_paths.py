@@ -119,7 +119,8 @@ CASES = [(knob, strategy) for knob in SET for strategy in STRATEGIES]
 def test_api_cli_and_session_agree_or_refuse(capsys, model, neural, knob, strategy):
     model_name = NEURAL if strategy == "contrastive" else MODEL
     model = neural if strategy == "contrastive" else model
-    knobs = {"max_tokens": MAX_TOKENS, knob: SET[knob]}
+    needs = KNOBS[knob].needs  # a knob that needs another one on (xtc_threshold): both set
+    knobs = {"max_tokens": MAX_TOKENS, **({needs: SET[needs]} if needs else {}), knob: SET[knob]}
     config = DecodingConfig(strategy=strategy, **knobs)
     argv = ["generate", "--model", model_name, "--prompt", PROMPT, "--strategy", strategy, "--json"]
     for name, value in knobs.items():

@@ -499,3 +499,76 @@ def test_a_refused_stop_string_reads_as_typed():
     with pytest.raises(KnobError) as info:
         DecodingConfig(strategy="beam", stop=["the end"]).check_knobs_apply()
     assert str(info.value).startswith("stop=['the end'] has no effect with strategy beam")
+
+
+# ------------------------------------------------------------------ knobs that need a switch on
+NEEDS = {"xtc_threshold": ("xtc_probability", 0.5, 0.3), "mirostat_eta": ("mirostat_tau", 3.0, 0.3),
+         "dry_base": ("dry_multiplier", 0.8, 2.0), "dry_allowed_length": ("dry_multiplier", 0.8, 4),
+         "diversity_penalty": ("num_beam_groups", 2, 1.0)}
+
+
+def test_a_knob_that_needs_a_switch_is_unused_while_the_switch_is_off():
+    from arlm_tui.decoding.config import KNOBS
+
+    assert {name: knob.needs for name, knob in KNOBS.items() if knob.needs} == {
+        name: switch for name, (switch, _, _) in NEEDS.items()}
+    for name, (switch, on, value) in NEEDS.items():
+        strategy = next(iter(KNOBS[name].strategies))
+        config = DecodingConfig(strategy=strategy, beam_width=4, **{name: value})
+        assert config.unused_because(name) == switch and config.ignored_knobs() == [name]
+        on_config = config.replace(**{switch: on})
+        assert on_config.unused_because(name) is None and name not in on_config.ignored_knobs()
+        assert on_config.check_knobs_apply() is on_config
+
+
+def test_the_command_line_refuses_a_knob_whose_switch_is_off_in_one_line(capsys):
+    from arlm_tui.cli import main
+    from arlm_tui.decoding import KnobError
+
+    argv = ["generate", "--model", "oracle-kn3", "--prompt", "the", "--strategy", "sample",
+            "--xtc-threshold", "0.2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("arlm: error: --xtc-threshold=0.2 has no effect while --xtc-probability is "
+                   "0 (off): leave it out or set --xtc-probability")
+    assert main([*argv, "--xtc-probability", "0.5"]) == 0
+    capsys.readouterr()
+    assert main(["generate", "--model", "oracle-kn3", "--prompt", "the", "--dry-base", "2",
+                 "--dry-allowed-length", "3", "--top-k", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("arlm: error: --top-k=5 has no effect with "
+                                                   "strategy greedy")
+    assert ("; --dry-base=2.0, --dry-allowed-length=3 have no effect while --dry-multiplier is 0 "
+            "(off): leave them out or set --dry-multiplier") in err
+    with pytest.raises(KnobError, match=r"^mirostat_eta=0.3 has no effect while mirostat_tau"):
+        DecodingConfig(strategy="sample", mirostat_eta=0.3).check_knobs_apply()
+
+
+async def test_the_knob_panel_dims_a_knob_whose_switch_is_off_and_says_why():
+    from tui_helpers import make_play_app, rendered, start_play
+
+    from arlm_tui.tui.widgets.knob_panel import KnobPanel
+
+    app = make_play_app(strategy="sample")
+    async with app.run_test(size=(100, 50)) as pilot:
+        screen = await start_play(pilot)
+        panel = screen.query_one(KnobPanel)
+        inactive = panel.get_component_rich_style("knob-panel--inactive")
+
+        def dimmed(title: str) -> bool:
+            text = panel.render()
+            style = text.get_style_at_offset(app.console, text.plain.index(f"{title} "))
+            return style.color == inactive.color
+
+        assert not dimmed("xtc-probability") and not dimmed("dry-multiplier")
+        assert dimmed("xtc-threshold") and dimmed("dry-base") and dimmed("mirostat-η")
+        panel.select("xtc_threshold")
+        await pilot.pause()
+        assert "(no effect while xtc-probability is off)" in " ".join(rendered(panel).split())
+        panel.select("strategy")  # the cursor's row has the cursor's colours
+        panel.config = screen.session.config.replace(xtc_probability=0.5)
+        await pilot.pause()
+        assert not dimmed("xtc-threshold") and dimmed("dry-base")
+        panel.select("xtc_threshold")
+        await pilot.pause()
+        assert "no effect while" not in rendered(panel)

@@ -84,7 +84,10 @@ class Knob:
     also the ``DecodingConfig`` default. ``switchable``: the off value switches a processor off
     (the panel reads "off" there). ``title``: the name shown on screen (``top-p``), ``short``:
     shorter titles for narrow panels, longest first. ``playground``: (step, min, max) when the
-    labs' decoding playground offers the knob. ``group``: one of ``GROUPS``.
+    labs' decoding playground offers the knob. ``group``: one of ``GROUPS``. ``needs``: the
+    knob that switches this one's processor on (``xtc_probability`` for ``xtc_threshold``):
+    while that one is at its off value, this one has no effect (the command line refuses it,
+    the knob panel dims it).
 
     Values are numbers, booleans or one of ``choices``; or, for ``type`` dict, a ``TokenBias``
     (token -> bias, the logit bias) and, for ``type`` tuple, a tuple of strings (the stop
@@ -108,6 +111,7 @@ class Knob:
     short: tuple[str, ...] = ()
     switchable: bool = False
     playground: tuple[float, float, float] | None = field(default=None)
+    needs: str = ""
 
     def __post_init__(self) -> None:
         if not self.title:

@@ -532,10 +532,10 @@ class Dry(Processor):
              "allowed) (0 = off)", group="penalty", short=("dry-mult",), switchable=True),
         Knob("dry_base", float, 1.0, 10.0, 0.05, 0.25, 1.75,
              "DRY: how much harder each extra repeated token is punished", min_open=True,
-             group="penalty"),
+             group="penalty", needs="dry_multiplier"),
         Knob("dry_allowed_length", int, 1, 50, 1, 2, 2,
              "DRY: repeats shorter than this are not punished", group="penalty",
-             short=("dry-allowed", "dry-len")),
+             short=("dry-allowed", "dry-len"), needs="dry_multiplier"),
     )
 
     @classmethod
@@ -1019,7 +1019,7 @@ class XTC(Processor):
              switchable=True, playground=(0.05, 0.0, 1.0)),
         Knob("xtc_threshold", float, 0.0, 1.0, 0.01, 0.05, 0.1,
              "XTC: tokens at least this probable count as top choices", min_open=True,
-             strategies=SAMPLE, short=("xtc-thresh", "xtc-th")),
+             strategies=SAMPLE, short=("xtc-thresh", "xtc-th"), needs="xtc_probability"),
     )
 
     @classmethod
@@ -1100,7 +1100,7 @@ class Mirostat(Processor):
         Knob("mirostat_eta", float, 0.0, 1.0, 0.01, 0.1, 0.1,
              "mirostat v2: learning rate η, how fast μ follows the surprise of each choice "
              "(μ ← μ − η·(surprise − τ))", strategies=SAMPLE, title="mirostat-η",
-             short=("miro-η",)),
+             short=("miro-η",), needs="mirostat_tau"),
     )
 
     @classmethod
