@@ -49,6 +49,7 @@ changes a result.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -471,8 +472,21 @@ DRY_MAX_MATCH = 50
 
 
 def dry_breaker_ids(tokenizer: Any, breakers: Sequence[str] = DRY_BREAKERS) -> frozenset[int]:
-    """The token ids of DRY's sequence breakers for ``tokenizer``: each breaker string the
-    tokenizer encodes as one known token (a word-level tokenizer may know none of them)."""
+    """The token ids of DRY's sequence breakers for ``tokenizer``: every token that is a
+    breaker (what the tokenizer encodes a breaker string as, when that is one known token) or
+    whose text contains one (a BPE model's ``' "'`` or ``'.\\n\\n'``, a word model's token
+    ``'a:b'``), so that a repeat never runs across a line break or a quote however the
+    tokenizer cut it. A word-level tokenizer has no token for a line break (it is
+    whitespace); its ``"``, ``:`` and ``*`` are tokens of their own. Computed once per
+    tokenizer (a BPE vocabulary is read token by token)."""
+    try:
+        return _breaker_ids(tokenizer, tuple(breakers))
+    except TypeError:  # a tokenizer that cannot be a cache key: no cache
+        return _breaker_ids.__wrapped__(tokenizer, tuple(breakers))
+
+
+@functools.lru_cache(maxsize=8)
+def _breaker_ids(tokenizer: Any, breakers: tuple[str, ...]) -> frozenset[int]:
     ids: set[int] = set()
     unknown = getattr(tokenizer, "unk_id", None)
     for text in breakers:
@@ -482,6 +496,17 @@ def dry_breaker_ids(tokenizer: Any, breakers: Sequence[str] = DRY_BREAKERS) -> f
             continue
         if len(encoded) == 1 and encoded[0] != unknown:
             ids.add(int(encoded[0]))
+    vocab = getattr(tokenizer, "vocab", None)
+    if vocab is None:
+        return frozenset(ids)
+    if getattr(tokenizer, "kind", "") in ("word", "char"):
+        texts: Sequence[str] = vocab  # the pieces as they are
+    else:  # byte-level or other token strings: as each token reads on its own
+        texts = [tokenizer.token_text(i) for i in range(len(vocab))]
+    specials = {getattr(tokenizer, name, None) for name in ("unk_id", "bos_id", "eos_id")}
+    for token_id, text in enumerate(texts):
+        if token_id not in specials and any(b in text for b in breakers):
+            ids.add(token_id)
     return frozenset(ids)
 
 

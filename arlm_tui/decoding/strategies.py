@@ -105,8 +105,8 @@ def processors_for(model: LanguageModel, config: DecodingConfig, prompt_length: 
                    ) -> list[LogitsProcessor]:
     """``config``'s processors for ``model``: its ``</s>``, DRY's breakers from its tokenizer,
     the logit bias's tokens from its vocabulary."""
-    return config.processors(model.eos_id, prompt_length, dry_breaker_ids(model.tokenizer),
-                             bias_token_id(model))
+    breakers = dry_breaker_ids(model.tokenizer) if config.dry_multiplier else frozenset()
+    return config.processors(model.eos_id, prompt_length, breakers, bias_token_id(model))
 
 
 def model_logprobs(model: LanguageModel, logprobs: np.ndarray) -> np.ndarray:
