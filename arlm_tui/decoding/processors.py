@@ -120,7 +120,9 @@ class Processor:
     context memo of ``RepetitionPenalty`` does), since a session undoes and replays steps. (A
     processor that must learn from the chosen token, as mirostat does, or that needs the
     step's random draw, will need a hook the strategies call; ``BuildContext`` is where what
-    it is given at build time goes.)
+    it is given at build time goes.) ``carries_state``: its result depends on the steps before
+    (mirostat's μ, which the Session carries from one step to the next), so one step shows
+    only its first state.
     """
 
     name: str
@@ -128,6 +130,7 @@ class Processor:
     warper: ClassVar[bool] = False
     removes_only: ClassVar[bool] = False
     uses_probs: ClassVar[bool] = False
+    carries_state: ClassVar[bool] = False
     label: str
 
     @classmethod
@@ -1113,6 +1116,7 @@ class Mirostat(Processor):
     """
 
     name = "mirostat"
+    carries_state = True  # μ: set by the strategies before each step, updated after it
     warper = True
     removes_only = True  # kept tokens keep their logits
     uses_probs = True
