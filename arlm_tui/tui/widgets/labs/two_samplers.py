@@ -62,6 +62,7 @@ class TwoSamplersView(LabView):
         self.sides = self._initial()
         self._distribution: tuple[Any, list[str]] | None = None
         self._seen_context: str | None = None
+        self._model: Any = None  # the preset's model, loaded once
 
     def _initial(self) -> list[list[Any]]:
         return [list(sampler_setting(self.lab.preset[key], key))
@@ -76,12 +77,14 @@ class TwoSamplersView(LabView):
             return two_samplers(p["logits"], tokens, a, b, prompt=p.get("prompt", ""),
                                 top=self.MAX_ROWS)
         context = str(p.get("context", ""))
+        if self._model is None:
+            self._model = lab_model(p)
         if self._distribution is None or self._seen_context != context:
-            self._distribution = next_token_distribution(lab_model(p), context)
+            self._distribution = next_token_distribution(self._model, context)
             self._seen_context = context
         logprobs, names = self._distribution
         t = two_samplers(logprobs, names, a, b, prompt=context, top=self.MAX_ROWS)
-        return with_steps(t, lab_model(p), context)  # a sampler with a state: a few steps
+        return with_steps(t, self._model, context)  # a sampler with a state: a few steps
 
     # ------------------------------------------------------------------ controls
     def action_control(self, delta: int) -> None:
