@@ -156,9 +156,9 @@ def test_models_list_shows_bundled_and_user_models(capsys):
     [
         (["generate", "--model", "no-such-model"], ["no-such-model"]),
         (["generate", "--temperature", "-1"], ["temperature"]),
-        (["generate", "--top-p", "1.5"], ["top_p"]),
-        (["generate", "--top-k", "-3"], ["top_k"]),
-        (["generate", "--strategy", "beam", "--beam-width", "0"], ["beam_width"]),
+        (["generate", "--top-p", "1.5"], ["--top-p"]),
+        (["generate", "--top-k", "-3"], ["--top-k"]),
+        (["generate", "--strategy", "beam", "--beam-width", "0"], ["--beam-width"]),
         (["generate", "--top-k", "many"], ["--top-k"]),
         (["score", "--model", BUNDLED, "--file", "/nonexistent/file.txt"], ["/nonexistent/file.txt"]),
         (["score", "--model", BUNDLED], ["nothing to score"]),

@@ -114,7 +114,7 @@ def test_penalty_counts_every_earlier_group():
 
 
 def test_groups_must_divide_the_beam_and_only_apply_to_beam_search():
-    with pytest.raises(ValueError, match=r"num_beam_groups must divide beam_width \(4\), got 3"):
+    with pytest.raises(ValueError, match=r"num_beam_groups must divide the beam width \(4\), got 3"):
         DecodingConfig(strategy="beam", beam_width=4, num_beam_groups=3)
     with pytest.raises(KnobError, match="diversity_penalty"):
         DecodingConfig(strategy="greedy", diversity_penalty=1.0).check_knobs_apply()
@@ -177,7 +177,7 @@ def test_cli_flags_and_json(capsys):
     code = main(["generate", "--model", "pyref-word-kn3", "--prompt", "the value",
                  "--strategy", "beam", "--beam-width", "4", "--num-beam-groups", "3"])
     err = capsys.readouterr().err
-    assert code == 2 and "num_beam_groups must divide beam_width (4), got 3" in err
+    assert code == 2 and "--num-beam-groups must divide the beam width (4), got 3" in err
     assert len([line for line in err.splitlines() if line.strip()]) == 1
 
 

@@ -101,3 +101,30 @@ def test_help_lists_the_games_without_importing_the_games_package():
     assert "games" in result["shown"]["--help"]
     for name in ("be-the-model", "name-that-strategy", "beat-greedy", "tune-the-knobs"):
         assert name in result["shown"]["games --help"]
+
+
+def test_help_imports_no_numpy_until_a_command_with_knob_flags_is_asked_about():
+    """``arlm --help`` and the help of the commands without decoding knobs build no knob flags
+    (the knobs come from the processors, which import numpy); ``generate --help`` still lists
+    every knob flag."""
+    code = (
+        "import contextlib, io, json, sys; from arlm_tui.cli import main\n"
+        "shown, numpy = {}, {}\n"
+        "for argv in (['--help'], ['score', '--help'], ['train', 'ngram', '--help'],\n"
+        "             ['models', '--help'], ['lessons', '--help'], ['generate', '--help']):\n"
+        "    out = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "        main(argv)\n"
+        "    shown[' '.join(argv)] = out.getvalue()\n"
+        "    numpy[' '.join(argv)] = 'numpy' in sys.modules\n"
+        "print(json.dumps({'shown': shown, 'numpy': numpy}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["numpy"] == {"--help": False, "score --help": False,
+                               "train ngram --help": False, "models --help": False,
+                               "lessons --help": False, "generate --help": True}
+    assert "generate" in result["shown"]["--help"] and "--file" in result["shown"]["score --help"]
+    for flag in ("--logit-bias", "--top-p", "--xtc-threshold", "--stop", "--preset"):
+        assert flag in result["shown"]["generate --help"]

@@ -119,7 +119,8 @@ CASES = [(knob, strategy) for knob in SET for strategy in STRATEGIES]
 def test_api_cli_and_session_agree_or_refuse(capsys, model, neural, knob, strategy):
     model_name = NEURAL if strategy == "contrastive" else MODEL
     model = neural if strategy == "contrastive" else model
-    knobs = {"max_tokens": MAX_TOKENS, knob: SET[knob]}
+    needs = KNOBS[knob].needs  # a knob that needs another one on (xtc_threshold): both set
+    knobs = {"max_tokens": MAX_TOKENS, **({needs: SET[needs]} if needs else {}), knob: SET[knob]}
     config = DecodingConfig(strategy=strategy, **knobs)
     argv = ["generate", "--model", model_name, "--prompt", PROMPT, "--strategy", strategy, "--json"]
     for name, value in knobs.items():
@@ -131,7 +132,7 @@ def test_api_cli_and_session_agree_or_refuse(capsys, model, neural, knob, strate
         with pytest.raises(KnobError, match=knob):
             arlm_tui.generate(model, PROMPT, strategy=strategy, max_tokens=max_tokens, **api_knobs)
         lines = [line for line in err.splitlines() if line.strip()]
-        assert code == 2 and out == "" and len(lines) == 1 and knob in lines[0], err
+        assert code == 2 and out == "" and len(lines) == 1 and KNOBS[knob].flag in lines[0], err
         assert "Traceback" not in err
         return
     api = arlm_tui.generate(model, PROMPT, strategy=strategy, max_tokens=max_tokens, **api_knobs)

@@ -133,3 +133,65 @@ async def test_the_view_changes_samplers_values_and_context():
         assert "After \"you can\"" in drawn and "top-p  0.9" in drawn and "min-p  0.1" in drawn
         assert f"keeps {t.a.kept} of {t.size} tokens" in drawn
         assert f"keeps {t.b.kept} of {t.size} tokens" in drawn and "of p's mass" in drawn
+
+
+# ------------------------------------------------------------------ a sampler with a state
+def test_mirostat_is_run_for_several_steps_with_mu_from_the_session():
+    """Mirostat's μ moves after every token: the lab runs such a side from the context with a
+    Session and shows each step's μ before and after and the size of its cut, as the Traces
+    give them; its first step is the one distribution the table shows."""
+    from arlm_tui.decoding import DecodingConfig, Session
+    from arlm_tui.learn.labs.base import lab_model
+    from arlm_tui.learn.labs.two_samplers import STATE_STEPS, stateful_knobs
+
+    assert stateful_knobs() == {"mirostat_tau"}
+    preset = {**LAB.preset, "sampler_a": {"mirostat_tau": 3.0}, "sampler_b": {"top_p": 0.9}}
+    t = preset_result(LAB.kind, preset)
+    assert t.a.stateful and not t.b.stateful and t.b.steps == ()
+    steps = t.a.steps
+    assert len(steps) == STATE_STEPS
+    assert steps[0].mu_before == 6.0 and steps[0].kept == t.a.kept  # μ starts at 2τ
+    for before, after in zip(steps, steps[1:]):
+        assert after.mu_before == before.mu_after  # the state carried from step to step
+    eta = 0.1  # mirostat-η's default
+    for step in steps:
+        assert step.mu_after == pytest.approx(step.mu_before - eta * (step.surprise - 3.0))
+    assert len({step.kept for step in steps}) > 1  # the cut changes as μ moves
+    # the same numbers as a Session of the engine gives
+    session = Session(lab_model(preset), preset["context"],
+                      DecodingConfig(strategy="sample", seed=0, mirostat_tau=3.0))
+    traces = [session.step() for _ in range(STATE_STEPS)]
+    assert [s.kept for s in steps] == [tr.kept for tr in traces]
+    assert [s.mu_after for s in steps] == [tr.mirostat.mu_after for tr in traces]
+    assert [s.token for s in steps] == [tr.text_of(tr.chosen_id) for tr in traces]
+
+
+def test_with_given_logits_a_stateful_side_says_it_shows_one_step():
+    t = two_samplers(np.log(PROBS), TOKENS, {"mirostat_tau": 2.0}, {"top_p": 0.9}, top=None)
+    assert t.a.stateful and t.a.steps == ()
+    from arlm_tui.tui.widgets.labs.two_samplers import TwoSamplersView
+
+    view = TwoSamplersView(LAB)
+    console = Console(width=100, file=io.StringIO(), record=True)
+    console.print(view.draw(t))
+    drawn = " ".join(console.export_text().split())
+    assert "μ starts at 2τ and moves after every token: above is its first step only" in drawn
+
+
+async def test_the_view_shows_mirostat_steps_at_80x24():
+    app = LabApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        view = app.screen.query_one(LabView)
+        view.sides[0] = ["mirostat_tau", 3.0]
+        view.recompute()
+        await settle(pilot)
+        t = view.result
+        assert t.a.steps and view.error is None
+        console = Console(width=78, file=io.StringIO(), record=True)
+        console.print(view.render())
+        drawn = console.export_text()
+        assert "run from the context" in drawn
+        first = t.a.steps[0]
+        assert f"μ {first.mu_before:.2f} → {first.mu_after:.2f}" in drawn
+        assert f"keeps {first.kept}" in drawn

@@ -291,3 +291,28 @@ def test_an_analysis_overtaken_by_a_newer_one_is_not_delivered():
     runner.analyse(broken, deliver)
     host.run_jobs()
     assert delivered[-1] == (None, "unexpected KeyError: 'layer'")
+
+
+def test_a_knob_refused_in_the_engine_is_named_as_the_knob_panel_shows_it():
+    runner, host = make_runner()
+    runner.run(lambda: runner.session.configure(logit_bias={"zebra-xyz": 1}))
+    host.run_jobs()
+    message = host.messages[-1][0]
+    assert message.startswith("logit-bias: 'zebra-xyz' is not a single token")
+    assert "logit_bias" not in message
+    runner.run(lambda: runner.session.configure(dry_allowed_length=0))
+    host.run_jobs()
+    assert host.messages[-1][0].startswith("dry-allowed-length must be an integer")
+
+
+def test_a_logit_bias_the_new_model_lacks_is_left_out_with_a_message_naming_it_as_shown():
+    host = Host()
+    runner = PlayRunner(host)
+    runner.start_config = DecodingConfig(logit_bias={"zebra-xyz": 1})
+    assert runner.load("oracle-kn3", prompt="the", first=True)
+    host.run_jobs()
+    assert runner.session is not None and not runner.session.config.logit_bias
+    message, severity = host.messages[-1]
+    assert severity == "error" and "logit_bias" not in message
+    assert message.startswith("logit-bias: 'zebra-xyz' is not a single token of oracle-kn3")
+    assert message.endswith("logit-bias is left out")

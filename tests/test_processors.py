@@ -398,6 +398,53 @@ def test_dry_breakers_come_from_the_tokenizer():
     assert dry_breaker_ids(words) == frozenset()
 
 
+def test_dry_on_a_word_model_a_breaker_token_ends_a_repeat():
+    """A word-level model: its ``"``, ``:`` and ``*`` are tokens of their own (a line break is
+    whitespace, no token); a repeat followed back stops at one, and one never extends it."""
+    from arlm_tui.decoding.processors import dry_breaker_ids
+    from arlm_tui.lm.registry import load_model
+
+    model = load_model("pyref-word-kn3")
+    tok = model.tokenizer
+    breakers = dry_breaker_ids(tok)
+    assert {tok.vocab[i] for i in breakers} == {'"', ":", "*"}
+    ids = tok.encode("is : the value of it : the value")
+    assert tok.unk_id not in ids
+    of, colon = tok.encode("of")[0], tok.encode(":")[0]
+    assert Dry(1.0, 2.0, 1).repeat_lengths(ids) == {of: 3}  # "is"/"it" differ: ": the value"
+    dry = Dry(1.0, 2.0, 1, breakers)
+    assert dry.repeat_lengths(ids) == {of: 2}  # the ":" ends the match: "the value"
+    z = np.zeros(model.vocab_size)
+    out = dry(ids, z)
+    assert out[of] == pytest.approx(-1.0 * 2.0 ** (2 - 1)) and dry.note == (2, of)
+    # a breaker is never the token a repeat would continue with
+    again = tok.encode("value : the value")
+    assert Dry(1.0, 2.0, 1).repeat_lengths(again) == {colon: 1}
+    assert dry.repeat_lengths(again) == {}
+    # the processors a generation builds for the model give its Dry these breakers
+    from arlm_tui.decoding.strategies import processors_for
+
+    built = processors_for(model, DecodingConfig(dry_multiplier=0.8), len(ids))
+    assert [p.breakers for p in built if isinstance(p, Dry)] == [breakers]
+
+
+def test_dry_a_token_containing_a_breaker_is_a_breaker():
+    """As llama.cpp: a token whose text holds a breaker breaks a repeat too (a BPE model's
+    ' "' and '."', a word model's token 'a:b'), not only the token that is the breaker."""
+    from arlm_tui.decoding.processors import dry_breaker_ids
+    from arlm_tui.text.tokenizers import BPETokenizer, WordTokenizer
+
+    words = WordTokenizer.from_vocab(["he", "said:", "it", ":", "**", "no"])
+    assert {words.vocab[i] for i in dry_breaker_ids(words)} == {"said:", ":", "**"}
+    texts = ['He said: "stop it." She said: "no."\n\nThen *nothing* happened.\n'] * 100
+    bpe = BPETokenizer.train(texts, vocab_size=400)
+    pieces = {bpe.token_text(i) for i in bpe.encode('He said: "stop it."\n\nThen')}
+    assert {' "', '."', "\n"} <= pieces  # the quote comes with a space, or after a stop
+    breaking = {bpe.token_text(i) for i in dry_breaker_ids(bpe)}
+    assert {' "', '."', ":", "\n"} <= breaking
+    assert not any(t.strip() in ("said", "stop", "it", "Then") for t in breaking)
+
+
 def test_no_repeat_ngram_bans_completions_of_seen_ngrams():
     z = np.zeros(10)
     ctx = [5, 6, 7, 5, 6]

@@ -216,6 +216,38 @@ def test_an_unknown_token_is_refused_naming_it_and_the_model(halves, capsys):
     assert "'zebra'" in err and "oracle-kn3" in err
 
 
+@pytest.mark.parametrize(("flags", "start"), [
+    (["--logit-bias", "zebra=1"], "--logit-bias: 'zebra' is not a single token of oracle-kn3"),
+    (["--logit-bias", "the"], "--logit-bias: 'the' is not TOKEN=VALUE"),
+    (["--logit-bias", "the=500"], "--logit-bias: the bias of 'the' must be a number in [-100"),
+    (["--stop="], "--stop: each must be a non-empty string"),
+    (["--strategy", "sample", "--top-p", "1.5"], "--top-p must be a number in (0, 1]"),
+    (["--dry-allowed-length", "0"], "--dry-allowed-length must be an integer in [1"),
+    (["--strategy", "beam", "--stop", "x"], "--stop=['x'] has no effect with strategy beam"),
+    (["--top-k", "5", "--min-p", "0.1"], "--top-k=5, --min-p=0.1 have no effect"),
+])
+def test_the_command_line_names_a_refused_knob_by_its_flag(capsys, flags, start):
+    from arlm_tui.cli import main
+
+    code = main(["generate", "--model", "oracle-kn3", "--prompt", "the", *flags])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0
+    assert err.startswith(f"arlm: error: {start}")
+    assert "_" not in err.split(" got ")[0].replace("oracle-kn3", "")  # no top_p, logit_bias
+
+
+def test_the_python_api_names_a_refused_knob_by_its_python_name(halves):
+    from arlm_tui.api import generate
+    from arlm_tui.decoding import KnobError
+
+    with pytest.raises(ValueError, match=r"^logit_bias: 'the' is not TOKEN=VALUE"):
+        DecodingConfig(logit_bias=["the"])
+    with pytest.raises(ValueError, match=r"^stop: each must be a non-empty string"):
+        DecodingConfig(stop=[""])
+    with pytest.raises(KnobError, match=r"^top_k=5 has no effect with strategy greedy"):
+        generate(halves, "a", strategy="greedy", top_k=5)
+
+
 def test_logit_bias_saves_and_replays(halves):
     s = Session(halves, "a", strategy="sample", seed=9, logit_bias={"a": "ban", "e": 3})
     for _ in range(8):
@@ -467,3 +499,76 @@ def test_a_refused_stop_string_reads_as_typed():
     with pytest.raises(KnobError) as info:
         DecodingConfig(strategy="beam", stop=["the end"]).check_knobs_apply()
     assert str(info.value).startswith("stop=['the end'] has no effect with strategy beam")
+
+
+# ------------------------------------------------------------------ knobs that need a switch on
+NEEDS = {"xtc_threshold": ("xtc_probability", 0.5, 0.3), "mirostat_eta": ("mirostat_tau", 3.0, 0.3),
+         "dry_base": ("dry_multiplier", 0.8, 2.0), "dry_allowed_length": ("dry_multiplier", 0.8, 4),
+         "diversity_penalty": ("num_beam_groups", 2, 1.0)}
+
+
+def test_a_knob_that_needs_a_switch_is_unused_while_the_switch_is_off():
+    from arlm_tui.decoding.config import KNOBS
+
+    assert {name: knob.needs for name, knob in KNOBS.items() if knob.needs} == {
+        name: switch for name, (switch, _, _) in NEEDS.items()}
+    for name, (switch, on, value) in NEEDS.items():
+        strategy = next(iter(KNOBS[name].strategies))
+        config = DecodingConfig(strategy=strategy, beam_width=4, **{name: value})
+        assert config.unused_because(name) == switch and config.ignored_knobs() == [name]
+        on_config = config.replace(**{switch: on})
+        assert on_config.unused_because(name) is None and name not in on_config.ignored_knobs()
+        assert on_config.check_knobs_apply() is on_config
+
+
+def test_the_command_line_refuses_a_knob_whose_switch_is_off_in_one_line(capsys):
+    from arlm_tui.cli import main
+    from arlm_tui.decoding import KnobError
+
+    argv = ["generate", "--model", "oracle-kn3", "--prompt", "the", "--strategy", "sample",
+            "--xtc-threshold", "0.2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("arlm: error: --xtc-threshold=0.2 has no effect while --xtc-probability is "
+                   "0 (off): leave it out or set --xtc-probability")
+    assert main([*argv, "--xtc-probability", "0.5"]) == 0
+    capsys.readouterr()
+    assert main(["generate", "--model", "oracle-kn3", "--prompt", "the", "--dry-base", "2",
+                 "--dry-allowed-length", "3", "--top-k", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("arlm: error: --top-k=5 has no effect with "
+                                                   "strategy greedy")
+    assert ("; --dry-base=2.0, --dry-allowed-length=3 have no effect while --dry-multiplier is 0 "
+            "(off): leave them out or set --dry-multiplier") in err
+    with pytest.raises(KnobError, match=r"^mirostat_eta=0.3 has no effect while mirostat_tau"):
+        DecodingConfig(strategy="sample", mirostat_eta=0.3).check_knobs_apply()
+
+
+async def test_the_knob_panel_dims_a_knob_whose_switch_is_off_and_says_why():
+    from tui_helpers import make_play_app, rendered, start_play
+
+    from arlm_tui.tui.widgets.knob_panel import KnobPanel
+
+    app = make_play_app(strategy="sample")
+    async with app.run_test(size=(100, 50)) as pilot:
+        screen = await start_play(pilot)
+        panel = screen.query_one(KnobPanel)
+        inactive = panel.get_component_rich_style("knob-panel--inactive")
+
+        def dimmed(title: str) -> bool:
+            text = panel.render()
+            style = text.get_style_at_offset(app.console, text.plain.index(f"{title} "))
+            return style.color == inactive.color
+
+        assert not dimmed("xtc-probability") and not dimmed("dry-multiplier")
+        assert dimmed("xtc-threshold") and dimmed("dry-base") and dimmed("mirostat-η")
+        panel.select("xtc_threshold")
+        await pilot.pause()
+        assert "(no effect while xtc-probability is off)" in " ".join(rendered(panel).split())
+        panel.select("strategy")  # the cursor's row has the cursor's colours
+        panel.config = screen.session.config.replace(xtc_probability=0.5)
+        await pilot.pause()
+        assert not dimmed("xtc-threshold") and dimmed("dry-base")
+        panel.select("xtc_threshold")
+        await pilot.pause()
+        assert "no effect while" not in rendered(panel)

@@ -18,8 +18,9 @@ one-line-error parser, the knob flags, JSON output).
 
 A user's mistake (bad flag value, missing file, unknown model) prints one line and exits with
 status 2; nothing here prints a traceback for it. Heavy modules are imported inside the commands
-so ``arlm --help`` is quick (numpy and the decoding knobs only) and torch is loaded only by
-commands that use a neural model; plain ``arlm`` opens the app without building the parser.
+so ``arlm --help`` is quick (no numpy: a command's knob flags are built when that command is
+used, ``base.Parser.later``) and torch is loaded only by commands that use a neural model;
+plain ``arlm`` opens the app without building the parser.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from arlm_tui.cli.base import EXIT_USAGE, Parser, add_knob_flags, knob_table
-from arlm_tui.errors import ArlmError
+from arlm_tui.errors import ArlmError, flag_name
 
 __all__ = ["EXIT_USAGE", "add_knob_flags", "build_parser", "main"]
 
@@ -75,8 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_app()
         return int(args.func(args) or 0)
-    except ArlmError as exc:
-        print(f"arlm: error: {exc}", file=sys.stderr)
+    except ArlmError as exc:  # a knob named as typed: --top-p, not top_p
+        print(f"arlm: error: {exc.spelled(flag_name)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("arlm: interrupted", file=sys.stderr)

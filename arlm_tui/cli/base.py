@@ -2,7 +2,8 @@
 status of a user's mistake, JSON output, and the decoding knobs as flags.
 
 The knob flags come from the processors (``decoding``, which imports numpy); they are built on
-first use, so plain ``arlm`` opens the app without them.
+first use (``Parser.later``), so plain ``arlm``, ``arlm --help`` and the subcommands without
+knobs do without them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import functools
 import json
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from arlm_tui.cli import flags
@@ -21,10 +23,46 @@ EXIT_USAGE = 2
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line (and exit status 2)."""
+    """argparse that reports a usage error as one line (and exit status 2), and adds the
+    arguments given to ``later`` only when it parses or prints its help: a subcommand whose
+    flags need the engine (the knob flags import numpy) costs nothing to ``arlm --help`` or
+    to another subcommand."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._later: list[Callable[[], None]] = []
+
+    def later(self, add: Callable[[], None]) -> None:
+        """Call ``add`` (which adds this parser's arguments) when the parser is first used."""
+        self._later.append(add)
+
+    def _complete(self) -> None:
+        while self._later:
+            self._later.pop(0)()
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._complete()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self._complete()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self._complete()
+        return super().format_help()
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def add_later(parser: argparse.ArgumentParser, add: Callable[[], None]) -> None:
+    """Have ``add`` add ``parser``'s arguments when it is first used (a ``Parser``), or now
+    (any other argparse parser)."""
+    if isinstance(parser, Parser):
+        parser.later(add)
+    else:
+        add()
 
 
 @functools.cache
@@ -88,8 +126,8 @@ def decoding_config(strategy: str, knobs: dict[str, Any]) -> Any:
     try:
         config = DecodingConfig(strategy=strategy, **knobs)
         config.validate()
-    except ValueError as exc:
-        raise ArlmError(str(exc)) from None
+    except ValueError as exc:  # named by its flag (--top-p) when printed: ``cli.main``
+        raise ArlmError(str(exc), knob=getattr(exc, "knob", None)) from None
     return config
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from arlm_tui.cli.base import (
     add_knob_flags,
+    add_later,
     decoding_config,
     knobs_with_preset,
     model_arg,
@@ -26,8 +27,20 @@ _DEMO_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def register(sub: Any) -> None:
-    """Add ``demo``, ``generate`` and ``score`` to the ``arlm`` subcommands."""
+    """Add ``demo``, ``generate`` and ``score`` to the ``arlm`` subcommands (their flags when
+    one of them is used: the knob flags import the engine)."""
     demo = sub.add_parser("demo", help="step through a generation, printing every step")
+    add_later(demo, lambda: _demo_flags(demo))
+    demo.set_defaults(func=cmd_demo)
+    gen = sub.add_parser("generate", help="generate a continuation of a prompt")
+    add_later(gen, lambda: _generate_flags(gen))
+    gen.set_defaults(func=cmd_generate)
+    sc = sub.add_parser("score", help="per-token log-probs, NLL and perplexity of a text")
+    add_later(sc, lambda: _score_flags(sc))
+    sc.set_defaults(func=cmd_score)
+
+
+def _demo_flags(demo: Any) -> None:
     model_arg(demo)
     demo.add_argument("--prompt", default="")
     demo.add_argument("--strategy", choices=("greedy", "sample"), default=None,
@@ -35,9 +48,9 @@ def register(sub: Any) -> None:
     knobs = demo.add_argument_group(
         "decoding knobs (not given: 12 tokens; sampling at T = 0.8 with top-p 0.9)")
     add_knob_flags(knobs)
-    demo.set_defaults(func=cmd_demo)
 
-    gen = sub.add_parser("generate", help="generate a continuation of a prompt")
+
+def _generate_flags(gen: Any) -> None:
     model_arg(gen)
     gen.add_argument("--prompt", default="")
     gen.add_argument("--strategy", choices=strategy_choices(), default=None,
@@ -45,14 +58,13 @@ def register(sub: Any) -> None:
     g = gen.add_argument_group("decoding knobs (0 or 1.0 mean off, as in Hugging Face)")
     add_knob_flags(g)  # None = not given: knobs_with_preset fills in the defaults and --preset
     gen.add_argument("--json", action="store_true", help="print a JSON object")
-    gen.set_defaults(func=cmd_generate)
 
-    sc = sub.add_parser("score", help="per-token log-probs, NLL and perplexity of a text")
+
+def _score_flags(sc: Any) -> None:
     model_arg(sc)
     sc.add_argument("text", nargs="?", help="the text to score")
     sc.add_argument("--file", help="score the contents of a UTF-8 text file")
     sc.add_argument("--json", action="store_true")
-    sc.set_defaults(func=cmd_score)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

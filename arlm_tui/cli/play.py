@@ -10,7 +10,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from arlm_tui.cli.base import add_knob_flags, knobs_with_preset, strategy_choices
+from arlm_tui.cli.base import (
+    add_knob_flags,
+    add_later,
+    knobs_with_preset,
+    strategy_choices,
+)
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -19,14 +24,18 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     Knobs not given keep the play screen's defaults; the command's function is ``cmd_play``.
     """
     play = subparsers.add_parser("play", help="open the interactive play screen")
+    add_later(play, lambda: _play_flags(play))  # when used: the knob flags import the engine
+    play.set_defaults(func=cmd_play)
+    return play
+
+
+def _play_flags(play: Any) -> None:
     play.add_argument("--model", default=None, help="model name or path")
     play.add_argument("--prompt", default="", help="the text to continue")
     play.add_argument("--strategy", choices=strategy_choices(), default=None,
                       help="how the next token is chosen (default sample)")
     knobs = play.add_argument_group("decoding knobs (not given: the play screen's defaults)")
     add_knob_flags(knobs)
-    play.set_defaults(func=cmd_play)
-    return play
 
 
 def knobs_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -50,7 +59,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     try:
         DecodingConfig(strategy=strategy or "sample", **knobs)
     except ValueError as exc:
-        raise ArlmError(str(exc)) from None
+        raise ArlmError(str(exc), knob=getattr(exc, "knob", None)) from None
     if args.model is not None and not str(args.model).startswith("hf:"):
         resolve(args.model)
     return run_app("play", model=args.model, prompt=args.prompt, strategy=strategy,

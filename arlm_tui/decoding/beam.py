@@ -101,7 +101,8 @@ def beam_processors(
 
     return build_processors(config.processor_knobs(), eos_id=model.eos_id,
                             prompt_length=prompt_length, sampling=False,
-                            breakers=dry_breaker_ids(model.tokenizer),
+                            breakers=dry_breaker_ids(model.tokenizer)
+                            if config.dry_multiplier else frozenset(),
                             token_id=bias_token_id(model))
 
 

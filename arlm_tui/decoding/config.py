@@ -10,6 +10,7 @@ knobs are declared here, and ``DecodingConfig`` has one field per knob, in ``KNO
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,6 +21,7 @@ from arlm_tui.decoding.knobs import (
     SAMPLE,
     STRATEGIES,
     Knob,
+    KnobValueError,
     TokenBias,
 )
 from arlm_tui.decoding.processors import (
@@ -60,7 +62,7 @@ STRATEGY_KNOBS: tuple[Knob, ...] = (
     Knob("diversity_penalty", float, 0.0, 100.0, 0.1, 0.5, 0.0,
          "diverse beam search: a group's score for a token drops by λ for every earlier group "
          "that chose it at this step (Hamming diversity)", strategies=BEAM, group="beam",
-         title="diversity", short=("div-pen", "div")),
+         title="diversity", short=("div-pen", "div"), needs="num_beam_groups"),
     # contrastive search (Su et al. 2022), as Hugging Face's penalty_alpha and top_k
     Knob("penalty_alpha", float, 0.0, 1.0, 0.05, 0.2, 0.0,
          "contrastive search: score = (1 − α)·p − α·(max cosine similarity of the candidate's "
@@ -92,14 +94,37 @@ KNOBS: dict[str, Knob] = {
 }
 
 
+for _knob in KNOBS.values():  # a knob that needs another names one of the same strategies
+    if _knob.needs and not set(_knob.strategies) <= set(KNOBS[_knob.needs].strategies):
+        raise ValueError(f"knob {_knob.name}: needs {_knob.needs!r}, a knob of its strategies")
+
+
 #: The knobs the labs' decoding playground offers (those with a ``playground`` step and range).
 PLAYGROUND_KNOBS: dict[str, Knob] = {
     name: knob for name, knob in KNOBS.items() if knob.playground is not None
 }
 
 
+_KNOB_NAME = re.compile(r"\b(" + "|".join(sorted(map(re.escape, KNOBS), key=len, reverse=True))
+                        + r")\b")
+
+
+def knob_names_as_shown(message: str) -> str:
+    """``message`` with every knob named as the knob panel shows it: "top_p must be …" →
+    "top-p must be …" (only whole names: "top_pie" stays)."""
+    return _KNOB_NAME.sub(lambda match: KNOBS[match.group(1)].title, message)
+
+
 class KnobError(ArlmError, ValueError):
-    """A knob set to a value the chosen strategy cannot use (it would be ignored)."""
+    """A knob set to a value the chosen strategy cannot use (it would be ignored).
+    ``message(spell)``: the message with each knob's name spelled by ``spell``."""
+
+    def __init__(self, message: Callable[[Callable[[str], str]], str]) -> None:
+        super().__init__(message(str))
+        self._message = message
+
+    def spelled(self, spell: Callable[[str], str]) -> str:
+        return " ".join(self._message(spell).split())
 
 
 def _knob_fields(cls: type) -> type:
@@ -218,41 +243,60 @@ class DecodingConfig:
         _check_names(d)
         return cls(**dict(d))
 
+    def unused_because(self, name: str) -> str | None:
+        """Why knob ``name`` has no effect in this config, whatever its value, or None when
+        it has one: ``"strategy"`` (a knob of another strategy: ``temperature`` with greedy,
+        ``beam_width`` with sampling), ``"temperature"`` (a sampling knob, seed included, at
+        temperature 0, which is greedy), or the name of the knob it ``needs``, which is off
+        (``xtc_threshold`` while ``xtc_probability`` is 0)."""
+        knob = KNOBS[name]
+        if name == "strategy":
+            return None
+        if self.strategy not in knob.strategies:
+            return "strategy"
+        if (self.strategy == "sample" and self.temperature == 0 and name != "temperature"
+                and knob.strategies == _SAMPLE):
+            return "temperature"
+        if knob.needs and getattr(self, knob.needs) == KNOBS[knob.needs].off:
+            return knob.needs
+        return None
+
     def ignored_knobs(self) -> list[str]:
-        """The knobs set away from their "off" value that this config does not use: a knob
-        of another strategy (``temperature`` with greedy, ``beam_width`` with sampling), or a
-        sampling knob (seed included) at temperature 0, which is greedy."""
-        out = []
-        for name, knob in KNOBS.items():
-            value = getattr(self, name)
-            if name == "strategy" or value == knob.off:
-                continue
-            if self.strategy not in knob.strategies or (
-                self.strategy == "sample" and self.temperature == 0 and name != "temperature"
-                and knob.strategies == _SAMPLE
-            ):
-                out.append(name)
-        return out
+        """The knobs set away from their "off" value that this config does not use
+        (``unused_because``)."""
+        return [name for name, knob in KNOBS.items()
+                if getattr(self, name) != knob.off and self.unused_because(name) is not None]
 
     def check_knobs_apply(self) -> DecodingConfig:
         """Self, or KnobError (one line) if a knob is set that this config would ignore: a
         one-shot generation refuses such a knob rather than drop it silently. (A Session keeps
         every knob, as a learner switches strategy back and forth.)"""
-        ignored = self.ignored_knobs()
-        if not ignored:
+        by_reason: dict[str, list[str]] = {}
+        for name in self.ignored_knobs():
+            by_reason.setdefault(str(self.unused_because(name)), []).append(name)
+        if not by_reason:
             return self
-        values = ", ".join(f"{n}={KNOBS[n].to_json(getattr(self, n))!r}" for n in ignored)
-        verb = "has" if len(ignored) == 1 else "have"
-        if self.strategy == "sample" and self.temperature == 0:
-            why = "at temperature 0, which always takes the most probable token"
-            fix = "raise the temperature"
-        else:
-            fix = "change the strategy"
-            users = sorted({s for n in ignored for s in KNOBS[n].strategies})
-            why = (f"with strategy {self.strategy} (only with strategy "
-                   f"{' or '.join(users)})")
-        them = "it" if len(ignored) == 1 else "them"
-        raise KnobError(f"{values} {verb} no effect {why}: leave {them} out or {fix}")
+        values = {n: KNOBS[n].to_json(getattr(self, n)) for names in by_reason.values()
+                  for n in names}
+
+        def sentence(reason: str, names: list[str], spell: Callable[[str], str]) -> str:
+            shown = ", ".join(f"{spell(n)}={values[n]!r}" for n in names)
+            verb, them = ("has", "it") if len(names) == 1 else ("have", "them")
+            if reason == "temperature":
+                why = "at temperature 0, which always takes the most probable token"
+                fix = "raise the temperature"
+            elif reason == "strategy":
+                users = sorted({s for n in names for s in KNOBS[n].strategies})
+                why = (f"with strategy {self.strategy} (only with strategy "
+                       f"{' or '.join(users)})")
+                fix = "change the strategy"
+            else:  # the knob that switches them on is off
+                why = f"while {spell(reason)} is {KNOBS[reason].off:g} (off)"
+                fix = f"set {spell(reason)}"
+            return f"{shown} {verb} no effect {why}: leave {them} out or {fix}"
+
+        raise KnobError(lambda spell: "; ".join(
+            sentence(reason, names, spell) for reason, names in by_reason.items()))
 
     def active_knobs(self) -> dict[str, Any]:
         """The knobs that differ from their "off" value and matter for this strategy."""
@@ -267,8 +311,8 @@ class DecodingConfig:
 def _check_beam_groups(beam_width: int, num_beam_groups: int) -> None:
     """Diverse beam search splits the beam into groups of equal size: G must divide B."""
     if beam_width % num_beam_groups:
-        raise ValueError(f"num_beam_groups must divide beam_width ({beam_width}), "
-                         f"got {num_beam_groups}")
+        raise KnobValueError("num_beam_groups", f"num_beam_groups must divide the beam width "
+                             f"({beam_width}), got {num_beam_groups}")
 
 
 def _check_names(names: Mapping[str, Any]) -> None:

@@ -11,10 +11,12 @@ config, the command line, the knob panel, the labs and the explanations are buil
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, NoReturn
+
+from arlm_tui.errors import flag_name, spell_knob
 
 STRATEGIES: tuple[str, ...] = ("greedy", "sample", "beam", "contrastive")
 SAMPLE: tuple[str, ...] = ("sample",)
@@ -24,6 +26,20 @@ CONTRASTIVE: tuple[str, ...] = ("contrastive",)  # contrastive search (Su et al.
 #: Knob groups in the order controls show them (``KNOBS`` is sorted by group, stably).
 GROUPS: tuple[str, ...] = ("strategy", "sampling", "penalty", "length", "beam", "contrastive",
                            "random")
+
+
+class KnobValueError(ValueError):
+    """A knob's value refused. The message starts with the knob's Python name (``top_p must
+    be a number in (0, 1], got 1.5``, ``logit_bias: 'zzz' is not TOKEN=VALUE``), as the
+    Python API and lesson files write it; ``spelled`` names it as another surface does (the
+    command line's ``--top-p``, the knob panel's ``top-p``)."""
+
+    def __init__(self, knob: str, message: str) -> None:
+        super().__init__(message)
+        self.knob = knob
+
+    def spelled(self, spell: Callable[[str], str]) -> str:
+        return spell_knob(str(self), self.knob, spell)
 
 
 def check_number(
@@ -68,7 +84,10 @@ class Knob:
     also the ``DecodingConfig`` default. ``switchable``: the off value switches a processor off
     (the panel reads "off" there). ``title``: the name shown on screen (``top-p``), ``short``:
     shorter titles for narrow panels, longest first. ``playground``: (step, min, max) when the
-    labs' decoding playground offers the knob. ``group``: one of ``GROUPS``.
+    labs' decoding playground offers the knob. ``group``: one of ``GROUPS``. ``needs``: the
+    knob that switches this one's processor on (``xtc_probability`` for ``xtc_threshold``):
+    while that one is at its off value, this one has no effect (the command line refuses it,
+    the knob panel dims it).
 
     Values are numbers, booleans or one of ``choices``; or, for ``type`` dict, a ``TokenBias``
     (token -> bias, the logit bias) and, for ``type`` tuple, a tuple of strings (the stop
@@ -92,6 +111,7 @@ class Knob:
     short: tuple[str, ...] = ()
     switchable: bool = False
     playground: tuple[float, float, float] | None = field(default=None)
+    needs: str = ""
 
     def __post_init__(self) -> None:
         if not self.title:
@@ -122,7 +142,7 @@ class Knob:
     @property
     def flag(self) -> str:
         """The command-line flag, ``--top-p``."""
-        return "--" + self.name.replace("_", "-")
+        return flag_name(self.name)
 
     def to_json(self, value: Any) -> Any:
         """``value`` as plain JSON: a logit bias as a dict ({"the": -5, "cat": "-inf"}: JSON
@@ -135,7 +155,16 @@ class Knob:
         return value
 
     def check(self, value: Any) -> Any:
-        """``value`` converted to the knob's type, or ValueError naming the knob and its range."""
+        """``value`` converted to the knob's type, or ``KnobValueError`` (a ValueError) naming
+        the knob and its range."""
+        try:
+            return self._check(value)
+        except KnobValueError:
+            raise
+        except ValueError as exc:
+            raise KnobValueError(self.name, str(exc)) from None
+
+    def _check(self, value: Any) -> Any:
         if self.type is dict:
             return check_bias(self.name, value, self.min, self.max)
         if self.type is tuple:
@@ -204,7 +233,7 @@ def _bias_value(name: str, token: str, value: Any, lo: float, hi: float) -> floa
                              f"{hi:g}] or ban, got {value!r}") from None
     if isinstance(value, Real) and not isinstance(value, bool) and value == -math.inf:
         return -math.inf
-    return float(check_number(f"{name} of {token!r}", value, lo, hi))
+    return float(check_number(f"{name}: the bias of {token!r}", value, lo, hi))
 
 
 def _bias_pairs(name: str, value: Any) -> Iterable[tuple[Any, Any]]:
@@ -297,7 +326,16 @@ def parse_collection(knob: Knob, text: str) -> Any:
     """What a learner typed for a logit bias (``the=-5 cat=ban``: entries split at spaces, a
     token with a space in quotes, ``' the'=2``) or
     stop strings (``"." "the end"`` as JSON strings, or plain words split at spaces);
-    ``off`` or nothing: none. ValueError (one line) when it cannot be read."""
+    ``off`` or nothing: none. ``KnobValueError`` (one line) when it cannot be read."""
+    try:
+        return _parse_collection(knob, text)
+    except KnobValueError:
+        raise
+    except ValueError as exc:
+        raise KnobValueError(knob.name, str(exc)) from None
+
+
+def _parse_collection(knob: Knob, text: str) -> Any:
     text = text.strip()
     if text.lower() in ("", "off"):
         return knob.off

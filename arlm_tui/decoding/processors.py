@@ -49,6 +49,7 @@ changes a result.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,7 +58,14 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from arlm_tui.decoding.draws import XTC_STREAM, step_draw
-from arlm_tui.decoding.knobs import SAMPLE, Knob, TokenBias, bias_text, check_number
+from arlm_tui.decoding.knobs import (
+    SAMPLE,
+    Knob,
+    KnobValueError,
+    TokenBias,
+    bias_text,
+    check_number,
+)
 from arlm_tui.decoding.tokens import TokenSeq
 from arlm_tui.lm.information import entropy_nats as entropy  # the step's H(p), unchecked
 
@@ -112,7 +120,9 @@ class Processor:
     context memo of ``RepetitionPenalty`` does), since a session undoes and replays steps. (A
     processor that must learn from the chosen token, as mirostat does, or that needs the
     step's random draw, will need a hook the strategies call; ``BuildContext`` is where what
-    it is given at build time goes.)
+    it is given at build time goes.) ``carries_state``: its result depends on the steps before
+    (mirostat's μ, which the Session carries from one step to the next), so one step shows
+    only its first state.
     """
 
     name: str
@@ -120,6 +130,7 @@ class Processor:
     warper: ClassVar[bool] = False
     removes_only: ClassVar[bool] = False
     uses_probs: ClassVar[bool] = False
+    carries_state: ClassVar[bool] = False
     label: str
 
     @classmethod
@@ -272,7 +283,7 @@ class LogitBias(Processor):
         if not bias:
             return None
         if context.token_id is None:
-            raise ValueError("logit_bias: a model's vocabulary is needed to find its tokens")
+            raise KnobValueError("logit_bias", "logit_bias: a model's vocabulary is needed to find its tokens")
         ids: dict[int, float] = {}
         names: dict[int, str] = {}
         for token, value in bias.items():
@@ -285,7 +296,7 @@ class LogitBias(Processor):
         self.bias = {int(i): float(b) for i, b in bias.items()}
         for token_id, b in self.bias.items():
             if token_id < 0 or math.isnan(b) or b == math.inf:
-                raise ValueError(f"logit_bias: bad entry {token_id}: {b}")
+                raise KnobValueError("logit_bias", f"logit_bias: bad entry {token_id}: {b}")
         self.names = dict(names or {})
         self._ids = np.array(list(self.bias), dtype=np.int64)
         self._values = np.array(list(self.bias.values()), dtype=np.float64)
@@ -298,7 +309,7 @@ class LogitBias(Processor):
     def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
         z = _logits_array(logits)
         if self._ids.size and self._ids.max() >= z.size:
-            raise ValueError(f"logit_bias: token id {int(self._ids.max())} is outside the "
+            raise KnobValueError("logit_bias", f"logit_bias: token id {int(self._ids.max())} is outside the "
                              f"vocabulary of {z.size}")
         out = z.copy()
         out[self._ids] += self._values  # -inf stays -inf; a ban makes -inf
@@ -464,8 +475,21 @@ DRY_MAX_MATCH = 50
 
 
 def dry_breaker_ids(tokenizer: Any, breakers: Sequence[str] = DRY_BREAKERS) -> frozenset[int]:
-    """The token ids of DRY's sequence breakers for ``tokenizer``: each breaker string the
-    tokenizer encodes as one known token (a word-level tokenizer may know none of them)."""
+    """The token ids of DRY's sequence breakers for ``tokenizer``: every token that is a
+    breaker (what the tokenizer encodes a breaker string as, when that is one known token) or
+    whose text contains one (a BPE model's ``' "'`` or ``'.\\n\\n'``, a word model's token
+    ``'a:b'``), so that a repeat never runs across a line break or a quote however the
+    tokenizer cut it. A word-level tokenizer has no token for a line break (it is
+    whitespace); its ``"``, ``:`` and ``*`` are tokens of their own. Computed once per
+    tokenizer (a BPE vocabulary is read token by token)."""
+    try:
+        return _breaker_ids(tokenizer, tuple(breakers))
+    except TypeError:  # a tokenizer that cannot be a cache key: no cache
+        return _breaker_ids.__wrapped__(tokenizer, tuple(breakers))
+
+
+@functools.lru_cache(maxsize=8)
+def _breaker_ids(tokenizer: Any, breakers: tuple[str, ...]) -> frozenset[int]:
     ids: set[int] = set()
     unknown = getattr(tokenizer, "unk_id", None)
     for text in breakers:
@@ -475,6 +499,17 @@ def dry_breaker_ids(tokenizer: Any, breakers: Sequence[str] = DRY_BREAKERS) -> f
             continue
         if len(encoded) == 1 and encoded[0] != unknown:
             ids.add(int(encoded[0]))
+    vocab = getattr(tokenizer, "vocab", None)
+    if vocab is None:
+        return frozenset(ids)
+    if getattr(tokenizer, "kind", "") in ("word", "char"):
+        texts: Sequence[str] = vocab  # the pieces as they are
+    else:  # byte-level or other token strings: as each token reads on its own
+        texts = [tokenizer.token_text(i) for i in range(len(vocab))]
+    specials = {getattr(tokenizer, name, None) for name in ("unk_id", "bos_id", "eos_id")}
+    for token_id, text in enumerate(texts):
+        if token_id not in specials and any(b in text for b in breakers):
+            ids.add(token_id)
     return frozenset(ids)
 
 
@@ -525,10 +560,10 @@ class Dry(Processor):
              "allowed) (0 = off)", group="penalty", short=("dry-mult",), switchable=True),
         Knob("dry_base", float, 1.0, 10.0, 0.05, 0.25, 1.75,
              "DRY: how much harder each extra repeated token is punished", min_open=True,
-             group="penalty"),
+             group="penalty", needs="dry_multiplier"),
         Knob("dry_allowed_length", int, 1, 50, 1, 2, 2,
              "DRY: repeats shorter than this are not punished", group="penalty",
-             short=("dry-allowed", "dry-len")),
+             short=("dry-allowed", "dry-len"), needs="dry_multiplier"),
     )
 
     @classmethod
@@ -1012,7 +1047,7 @@ class XTC(Processor):
              switchable=True, playground=(0.05, 0.0, 1.0)),
         Knob("xtc_threshold", float, 0.0, 1.0, 0.01, 0.05, 0.1,
              "XTC: tokens at least this probable count as top choices", min_open=True,
-             strategies=SAMPLE, short=("xtc-thresh", "xtc-th")),
+             strategies=SAMPLE, short=("xtc-thresh", "xtc-th"), needs="xtc_probability"),
     )
 
     @classmethod
@@ -1081,6 +1116,7 @@ class Mirostat(Processor):
     """
 
     name = "mirostat"
+    carries_state = True  # μ: set by the strategies before each step, updated after it
     warper = True
     removes_only = True  # kept tokens keep their logits
     uses_probs = True
@@ -1093,7 +1129,7 @@ class Mirostat(Processor):
         Knob("mirostat_eta", float, 0.0, 1.0, 0.01, 0.1, 0.1,
              "mirostat v2: learning rate η, how fast μ follows the surprise of each choice "
              "(μ ← μ − η·(surprise − τ))", strategies=SAMPLE, title="mirostat-η",
-             short=("miro-η",)),
+             short=("miro-η",), needs="mirostat_tau"),
     )
 
     @classmethod

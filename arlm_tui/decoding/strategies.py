@@ -96,7 +96,7 @@ def bias_token_id(model: LanguageModel) -> Callable[[str], int]:
         try:
             return model_token_id(model, token)
         except ArlmError as exc:
-            raise ArlmError(f"logit_bias: {exc}") from None
+            raise ArlmError(f"logit_bias: {exc}", knob="logit_bias") from None
 
     return token_id
 
@@ -105,8 +105,8 @@ def processors_for(model: LanguageModel, config: DecodingConfig, prompt_length: 
                    ) -> list[LogitsProcessor]:
     """``config``'s processors for ``model``: its ``</s>``, DRY's breakers from its tokenizer,
     the logit bias's tokens from its vocabulary."""
-    return config.processors(model.eos_id, prompt_length, dry_breaker_ids(model.tokenizer),
-                             bias_token_id(model))
+    breakers = dry_breaker_ids(model.tokenizer) if config.dry_multiplier else frozenset()
+    return config.processors(model.eos_id, prompt_length, breakers, bias_token_id(model))
 
 
 def model_logprobs(model: LanguageModel, logprobs: np.ndarray) -> np.ndarray:

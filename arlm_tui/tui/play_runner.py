@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from arlm_tui.decoding.config import DecodingConfig
+from arlm_tui.decoding.config import DecodingConfig, knob_names_as_shown
 from arlm_tui.decoding.snapshot import PlaySnapshot, snapshot, unknown_words
 from arlm_tui.errors import ArlmError
 from arlm_tui.lm.backends import inline_step
@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 
 #: Space presses remembered while a (neural) step is computing.
 MAX_QUEUED_STEPS = 8
+
+
+def knob_message(exc: BaseException) -> str:
+    """A user's mistake in one line, a knob named as the knob panel shows it (``top-p``)."""
+    return knob_names_as_shown(str(exc))
 
 
 def failure_text(exc: BaseException) -> str:
@@ -172,13 +177,13 @@ class PlayRunner:
             try:
                 operation()
             except (ArlmError, ValueError) as exc:
-                return None, str(exc)
+                return None, knob_message(exc)
             except Exception as exc:  # noqa: BLE001 - a broken model must not end the app
                 return None, failure_text(exc)
             try:
                 return snapshot(session, self.snap), None
             except Exception as exc:  # noqa: BLE001 - the next token could not be previewed
-                error = str(exc) if isinstance(exc, (ArlmError, ValueError)) else (
+                error = knob_message(exc) if isinstance(exc, (ArlmError, ValueError)) else (
                     failure_text(exc))
             try:  # what the operation did is still drawn, without the live preview
                 return snapshot(session, self.snap, live=False), error
@@ -273,7 +278,7 @@ class PlayRunner:
                         raise
                     session = Session(model, prompt, self.start_config.replace(logit_bias={}))
                     self.host.to_ui(functools.partial(
-                        self.host.notify, f"{exc}: the logit bias is left out",
+                        self.host.notify, f"{knob_message(exc)}: logit-bias is left out",
                         severity="error", timeout=8))
             else:
                 session = self.session

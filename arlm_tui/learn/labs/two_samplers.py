@@ -5,23 +5,35 @@ Each side is one sampling knob and its value (``decoding.processors.WARPER_KNOBS
 the processors declare), applied by the same processors as generation (``playground``). What
 each side keeps is compared on the same p: how many tokens, how much of p's mass, and the
 entropy of the renormalised p'.
+
+A sampler that carries a state from step to step (mirostat: its bound μ starts at 2τ and moves
+after every choice) would be shown at its first step only. With a model and a context the lab
+also runs such a side for ``STATE_STEPS`` steps with a Session (``run_steps``): per step the
+token drawn, how many tokens the cut kept, and μ before and after, from the steps' Traces.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.knobs import Knob
-from arlm_tui.decoding.processors import WARPER_KNOBS, make_processors
+from arlm_tui.decoding.processors import PROCESSORS, WARPER_KNOBS, make_processors
 from arlm_tui.learn.labs.base import MODEL_KEYS, lab_model, next_token_distribution, register_lab
 from arlm_tui.learn.labs.decoding_playground import playground
 
+if TYPE_CHECKING:
+    from arlm_tui.lm.base import LanguageModel
+
 #: Rows a lab shows by default (the most probable tokens); the counts cover every token.
 SHOWN_ROWS = 12
+#: How many steps a side whose sampler carries a state (mirostat) is run from the context.
+STATE_STEPS = 6
 
 
 def on_value(knob: Knob) -> Any:
@@ -67,6 +79,51 @@ def sampler_setting(setting: Mapping[str, Any], what: str = "a sampler") -> tupl
     return str(name), knobs[name].check(value)
 
 
+def stateful_knobs() -> frozenset[str]:
+    """The sampler knobs whose processor carries a state from step to step (mirostat-τ):
+    one step shows only its first state."""
+    return frozenset(cls.knobs[0].name for cls in PROCESSORS if cls.carries_state)
+
+
+@dataclass(frozen=True)
+class StateStep:
+    """One step of a sampler run from the context by a Session: the token drawn, how many
+    tokens the cut kept, and mirostat's bound μ before and after the step (bits) with the
+    surprise −log₂ p' of the token drawn (None when the sampler is not mirostat)."""
+
+    token: str
+    kept: int
+    mu_before: float | None
+    mu_after: float | None
+    surprise: float | None
+
+
+def run_steps(model: LanguageModel, context: str, setting: Mapping[str, Any], *,
+              steps: int = STATE_STEPS, seed: int = 0) -> tuple[StateStep, ...]:
+    """Sample ``steps`` tokens after ``context`` with ``setting``'s sampler alone (a Session:
+    strategy sample, seed ``seed``, the state carried from step to step as in generation); one
+    ``StateStep`` per step, read from its Trace. Fewer when the text ends (``</s>``)."""
+    from arlm_tui.decoding.session import Session
+
+    name, value = sampler_setting(setting)
+    config = DecodingConfig(strategy="sample", seed=seed, max_tokens=steps, **{name: value})
+    session = Session(model, context, config)
+    out: list[StateStep] = []
+    while len(out) < steps:
+        trace = session.step()
+        if trace is None:
+            break
+        state = trace.mirostat
+        out.append(StateStep(
+            token=trace.text_of(trace.chosen_id),
+            kept=trace.kept,
+            mu_before=None if state is None else state.mu_before,
+            mu_after=None if state is None else state.mu_after,
+            surprise=None if state is None else state.surprise,
+        ))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class SamplerSide:
     """One side: its knob and value, p' = the renormalised distribution after its processors,
@@ -81,6 +138,8 @@ class SamplerSide:
     kept: int  # tokens with p' > 0 (all of them, not only the shown rows)
     kept_mass: float  # Σ p over the kept tokens: how much of the model's mass survives
     entropy: float  # H(p') in nats
+    stateful: bool = False  # its sampler carries a state: this p' is its first step only
+    steps: tuple[StateStep, ...] = ()  # the steps run from the context (``run_steps``)
 
 
 @dataclass(frozen=True)
@@ -140,6 +199,7 @@ def two_samplers(
             kept=int(keep.sum()),
             kept_mass=float(probs[keep].sum()),
             entropy=result.final_entropy,
+            stateful=name in stateful_knobs(),
         ))
     return TwoSamplers(
         prompt=prompt,
@@ -153,6 +213,19 @@ def two_samplers(
         only_a=int((kept[0] & ~kept[1]).sum()),
         only_b=int((~kept[0] & kept[1]).sum()),
     )
+
+
+def with_steps(t: TwoSamplers, model: LanguageModel, context: str, *,
+               steps: int = STATE_STEPS, seed: int = 0) -> TwoSamplers:
+    """``t`` with each side whose sampler carries a state run for ``steps`` steps from
+    ``context`` (``run_steps``); the other sides as they are."""
+    sides = []
+    for side in (t.a, t.b):
+        if side.stateful:
+            side = dataclasses.replace(side, steps=run_steps(
+                model, context, {side.knob: side.value}, steps=steps, seed=seed))
+        sides.append(side)
+    return dataclasses.replace(t, a=sides[0], b=sides[1])
 
 
 def _check_sampler(value: Any) -> str | None:
@@ -170,13 +243,16 @@ def _check_sampler(value: Any) -> str | None:
     one_of=(("logits",), ("model", "context")),
     description="two sampler settings (`sampler_a`, `sampler_b`: {knob: value}, e.g. "
     "{top_p: 0.9} and {min_p: 0.1}) side by side on one next-token distribution (explicit "
-    "`logits` named by `tokens`, or a `model` and `context`): what each keeps and its p'",
+    "`logits` named by `tokens`, or a `model` and `context`): what each keeps and its p'; "
+    "a sampler with a state (mirostat) is also run for a few steps from the `context`",
     checks={"sampler_a": _check_sampler, "sampler_b": _check_sampler},
 )
 def from_preset(p: dict[str, Any]) -> TwoSamplers:
     if "logits" in p:
         return two_samplers(p["logits"], p.get("tokens"), p["sampler_a"], p["sampler_b"],
                             prompt=p.get("prompt", ""))
-    logprobs, names = next_token_distribution(lab_model(p), p["context"])
-    return two_samplers(logprobs, names, p["sampler_a"], p["sampler_b"],
-                        prompt=p.get("prompt", p["context"]))
+    model = lab_model(p)
+    logprobs, names = next_token_distribution(model, p["context"])
+    t = two_samplers(logprobs, names, p["sampler_a"], p["sampler_b"],
+                     prompt=p.get("prompt", p["context"]))
+    return with_steps(t, model, p["context"])

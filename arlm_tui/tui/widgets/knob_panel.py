@@ -3,13 +3,14 @@
 The panel only shows a ``DecodingConfig`` it is given and asks for changes with messages
 (``KnobPanel.Changed``, ``KnobPanel.EditRequested``); the screen validates them, applies them to
 the Session and gives the panel the new config. Knobs that do not matter for the current
-strategy are dimmed, knobs at their "off" value read "off".
+strategy are dimmed (and those that need another knob that is off, e.g. xtc-threshold while
+xtc-probability is off, or every sampling knob at temperature 0), knobs at their "off" value
+read "off".
 """
 
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, ClassVar
 
 from rich.style import Style
@@ -20,7 +21,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from arlm_tui.decoding.config import KNOBS, Knob
+from arlm_tui.decoding.config import KNOBS, Knob, knob_names_as_shown
 from arlm_tui.decoding.knobs import format_collection
 
 #: The knobs the panel shows, in order.
@@ -51,13 +52,17 @@ def clip_name(title: str, width: int) -> str:
     return title if len(title) <= width else title[: max(width - 1, 0)] + "…"
 
 
-_KNOB_NAME = re.compile(r"\b(" + "|".join(sorted(map(re.escape, KNOBS), key=len, reverse=True))
-                        + r")\b")
-
-
-def knob_names_as_shown(message: str) -> str:
-    """``message`` with every knob named as on screen: "top_p must be …" → "top-p must be …"."""
-    return _KNOB_NAME.sub(lambda match: knob_title(match.group(1)), message)
+def unused_note(config: Any, name: str) -> str:
+    """Why the knob ``name`` is dimmed, as the panel's help says it (`` (not used by
+    greedy)``), or "" when it is in use."""
+    reason = config.unused_because(name)
+    if reason is None:
+        return ""
+    if reason == "strategy":
+        return f" (not used by {config.strategy})"
+    if reason == "temperature":
+        return " (no effect at temperature 0, which is greedy)"
+    return f" (no effect while {reason} is {format_value(KNOBS[reason], KNOBS[reason].off)})"
 
 
 def format_value(knob: Knob, value: Any) -> str:
@@ -239,7 +244,7 @@ class KnobPanel(Widget, can_focus=True):
         for index in range(top, min(top + visible, len(PANEL_KNOBS))):
             knob = KNOBS[PANEL_KNOBS[index]]
             value = getattr(config, knob.name)
-            active = config.strategy in knob.strategies
+            active = config.unused_because(knob.name) is None  # else dimmed
             shown = format_value(knob, value)
             # each row gives its name the room its value leaves (a value is never cut)
             name_w = max(width - 2 - 1 - len(shown), 3)
@@ -262,8 +267,7 @@ class KnobPanel(Widget, can_focus=True):
         out = Text("\n", no_wrap=True).join(lines)
         if help_lines:
             knob = KNOBS[self.selected]
-            note = "" if config.strategy in knob.strategies else (
-                f" (not used by {config.strategy})")
+            note = unused_note(config, knob.name)
             # the full name first when the row had to shorten it
             value = format_value(knob, getattr(config, knob.name))
             full = knob_title(knob.name)

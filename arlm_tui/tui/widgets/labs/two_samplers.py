@@ -19,6 +19,7 @@ from arlm_tui.learn.labs.two_samplers import (
     sampler_setting,
     two_samplers,
     value_range,
+    with_steps,
 )
 from arlm_tui.learn.lessons.model import Lab
 from arlm_tui.numbers import fmt_nats, fmt_percent, fmt_prob
@@ -61,6 +62,7 @@ class TwoSamplersView(LabView):
         self.sides = self._initial()
         self._distribution: tuple[Any, list[str]] | None = None
         self._seen_context: str | None = None
+        self._model: Any = None  # the preset's model, loaded once
 
     def _initial(self) -> list[list[Any]]:
         return [list(sampler_setting(self.lab.preset[key], key))
@@ -75,11 +77,14 @@ class TwoSamplersView(LabView):
             return two_samplers(p["logits"], tokens, a, b, prompt=p.get("prompt", ""),
                                 top=self.MAX_ROWS)
         context = str(p.get("context", ""))
+        if self._model is None:
+            self._model = lab_model(p)
         if self._distribution is None or self._seen_context != context:
-            self._distribution = next_token_distribution(lab_model(p), context)
+            self._distribution = next_token_distribution(self._model, context)
             self._seen_context = context
         logprobs, names = self._distribution
-        return two_samplers(logprobs, names, a, b, prompt=context, top=self.MAX_ROWS)
+        t = two_samplers(logprobs, names, a, b, prompt=context, top=self.MAX_ROWS)
+        return with_steps(t, self._model, context)  # a sampler with a state: a few steps
 
     # ------------------------------------------------------------------ controls
     def action_control(self, delta: int) -> None:
@@ -131,6 +136,29 @@ class TwoSamplersView(LabView):
                     f" of p's mass · H(p') {fmt_nats(result.entropy)}")
         return line
 
+    def _steps(self, side: int, result: SamplerSide) -> list[Text]:
+        """A sampler that carries a state (mirostat): the steps run from the context, or what
+        the one distribution cannot show."""
+        if not result.stateful:
+            return []
+        style = SIDE_STYLE[side]
+        if not result.steps:
+            return [Text(f"   {SIDE_NAMES[side]}'s μ starts at 2τ and moves after every token: "
+                         "above is its first step only (a model and a context show more)",
+                         style="dim")]
+        lines = [Text(f"   {SIDE_NAMES[side]} run from the context (μ carried from step to "
+                      "step, in bits):", style="dim")]
+        for i, step in enumerate(result.steps, 1):
+            line = Text(f"   {i} ")
+            line.append(f"{step.token!r:<14}", style=f"bold {style}")
+            line.append(f" keeps {step.kept:<5}")
+            if step.mu_before is not None and step.mu_after is not None:
+                line.append(f" μ {step.mu_before:.2f} → {step.mu_after:.2f}")
+            if step.surprise is not None:
+                line.append(f" · surprise {step.surprise:.2f}", style="dim")
+            lines.append(line)
+        return lines
+
     def draw(self, t: TwoSamplers) -> RenderableType:
         head = Text()
         if t.prompt:
@@ -155,5 +183,5 @@ class TwoSamplersView(LabView):
         hint = Text("↑↓ choose a control, ←→ change it (shift: coarse) · x swaps A and B",
                     style="dim")
         # what each side keeps first: at 80×24 the table scrolls, the verdict should not
-        return Group(self._side(0, t.a, t), self._side(1, t.b, t), overlap, Text(""), head,
-                     table, hint)
+        return Group(self._side(0, t.a, t), *self._steps(0, t.a), self._side(1, t.b, t),
+                     *self._steps(1, t.b), overlap, Text(""), head, table, hint)
