@@ -80,24 +80,32 @@ def test_plain_arlm_opens_the_app_without_building_the_command_line():
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
-def test_help_lists_the_games_without_importing_the_games_package():
-    """``arlm --help`` and ``arlm games --help`` build every subcommand's parser; the game
-    names come from the light catalogue, not from the games (which load numpy)."""
+def _help_in_a_fresh_process(argvs: list[list[str]]) -> dict:
+    """Run ``arlm ARGV`` for each argv in one fresh interpreter: what each printed
+    (``shown``, keyed by the joined argv) and the modules imported after it (``modules``)."""
     code = (
         "import contextlib, io, json, sys; from arlm_tui.cli import main\n"
-        "shown = {}\n"
-        "for argv in (['--help'], ['games', '--help']):\n"
+        f"argvs = {argvs!r}\n"
+        "shown, modules = {}, []\n"
+        "for argv in argvs:\n"
         "    out = io.StringIO()\n"
         "    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
         "        main(argv)\n"
         "    shown[' '.join(argv)] = out.getvalue()\n"
-        "print(json.dumps({'shown': shown, 'imported': sorted(m for m in sys.modules\n"
-        "                  if m == 'arlm_tui.games' or m.startswith('arlm_tui.games.'))}))"
+        "    modules.append(sorted(sys.modules))\n"
+        "print(json.dumps({'shown': shown, 'modules': modules}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["imported"] == []
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_help_lists_the_games_without_importing_the_games_package():
+    """``arlm --help`` and ``arlm games --help`` build every subcommand's parser; the game
+    names come from the light catalogue, not from the games (which load numpy)."""
+    result = _help_in_a_fresh_process([["--help"], ["games", "--help"]])
+    assert not [m for m in result["modules"][-1]
+                if m == "arlm_tui.games" or m.startswith("arlm_tui.games.")]
     assert "games" in result["shown"]["--help"]
     for name in ("be-the-model", "name-that-strategy", "beat-greedy", "tune-the-knobs"):
         assert name in result["shown"]["games --help"]
@@ -107,24 +115,14 @@ def test_help_imports_no_numpy_until_a_command_with_knob_flags_is_asked_about():
     """``arlm --help`` and the help of the commands without decoding knobs build no knob flags
     (the knobs come from the processors, which import numpy); ``generate --help`` still lists
     every knob flag."""
-    code = (
-        "import contextlib, io, json, sys; from arlm_tui.cli import main\n"
-        "shown, numpy = {}, {}\n"
-        "for argv in (['--help'], ['score', '--help'], ['train', 'ngram', '--help'],\n"
-        "             ['models', '--help'], ['lessons', '--help'], ['generate', '--help']):\n"
-        "    out = io.StringIO()\n"
-        "    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
-        "        main(argv)\n"
-        "    shown[' '.join(argv)] = out.getvalue()\n"
-        "    numpy[' '.join(argv)] = 'numpy' in sys.modules\n"
-        "print(json.dumps({'shown': shown, 'numpy': numpy}))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["numpy"] == {"--help": False, "score --help": False,
-                               "train ngram --help": False, "models --help": False,
-                               "lessons --help": False, "generate --help": True}
+    argvs = [["--help"], ["score", "--help"], ["train", "ngram", "--help"],
+             ["models", "--help"], ["lessons", "--help"], ["generate", "--help"]]
+    result = _help_in_a_fresh_process(argvs)
+    numpy = {" ".join(argv): "numpy" in modules
+             for argv, modules in zip(argvs, result["modules"], strict=True)}
+    assert numpy == {"--help": False, "score --help": False,
+                     "train ngram --help": False, "models --help": False,
+                     "lessons --help": False, "generate --help": True}
     assert "generate" in result["shown"]["--help"] and "--file" in result["shown"]["score --help"]
     for flag in ("--logit-bias", "--top-p", "--xtc-threshold", "--stop", "--preset"):
         assert flag in result["shown"]["generate --help"]
