@@ -35,7 +35,7 @@ from textual.widgets import ContentSwitcher, Header, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
-from arlm_tui.decoding.knobs import format_collection, parse_collection
+from arlm_tui.decoding.knobs import format_collection
 from arlm_tui.decoding.snapshot import PlaySnapshot, hypothesis_text, unknown_words
 from arlm_tui.errors import ArlmError
 from arlm_tui.tui.play_lines import (
@@ -91,34 +91,6 @@ class PlayResume:
     replay_total: int | None = None
     model_cache: dict[str, Any] = field(default_factory=dict)
     prompt_value: str | None = None  # the prompt line as it was (typed words kept)
-
-
-def parse_knob(name: str, text: str) -> Any:
-    """A typed knob value converted to the knob's type; ValueError with a one-line reason."""
-    knob = KNOBS[name]
-    text = text.strip()
-    if knob.collection:  # the logit bias (the=-5 cat=ban) or stop strings ("." "the end")
-        return parse_collection(knob, text)
-    if knob.choices:
-        return text
-    if knob.type is bool:
-        lowered = text.lower()
-        if lowered in ("1", "true", "on", "yes"):
-            return True
-        if lowered in ("0", "false", "off", "no"):
-            return False
-        raise ValueError(f"{name} must be on or off, got {text!r}")
-    if text.lower() == "off":
-        return knob.off
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a number in {knob.range_text}, got {text!r}") from None
-    if knob.type is int:
-        if not value.is_integer():
-            raise ValueError(f"{name} must be a whole number in {knob.range_text}, got {text!r}")
-        return int(value)
-    return value
 
 
 class PlayScreen(Screen):
@@ -636,14 +608,14 @@ class PlayScreen(Screen):
 
         def check(text: str) -> str | None:
             try:
-                session.check_tokens(session.config.replace(**{name: parse_knob(name, text)}))
+                session.check_tokens(session.config.replace(**{name: knob.parse(text)}))
             except (ValueError, ArlmError) as exc:  # ArlmError: a token the model lacks
                 return knob_names_as_shown(str(exc))
             return None
 
         def done(text: str | None) -> None:
             if text is not None:
-                self.apply_knob(name, parse_knob(name, text))
+                self.apply_knob(name, knob.parse(text))
 
         current = getattr(session.config, name)
         if knob.collection:
