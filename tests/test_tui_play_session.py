@@ -11,7 +11,8 @@ from tui_helpers import make_play_app, rendered, settle, start_play
 from arlm_tui.tui.app import ArlmApp
 from arlm_tui.tui.screens.dialogs import FileDialog
 from arlm_tui.tui.screens.home import HomeScreen
-from arlm_tui.tui.screens.play import PlayScreen, session_path, sessions_dir
+from arlm_tui.tui.screens.play import PlayScreen
+from arlm_tui.tui.session_files import session_path, sessions_dir
 from arlm_tui.tui.settings import Settings
 from arlm_tui.tui.widgets.knob_panel import KnobPanel
 

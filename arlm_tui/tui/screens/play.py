@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +33,7 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Header, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
-from arlm_tui.decoding.knobs import format_collection
+from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.snapshot import PlaySnapshot, hypothesis_text, unknown_words
 from arlm_tui.errors import ArlmError
 from arlm_tui.tui.play_lines import (
@@ -48,7 +46,7 @@ from arlm_tui.tui.play_lines import (
 )
 from arlm_tui.tui.play_runner import PlayRunner, failure_text
 from arlm_tui.tui.screens.play_bindings import BINDINGS, HELP_TEXT
-from arlm_tui.tui.session_files import saved_sessions, session_path, sessions_dir
+from arlm_tui.tui.screens.play_dialogs import PlayDialogs
 from arlm_tui.tui.settings import AUTOPLAY_INTERVALS
 from arlm_tui.tui.widgets.analysis_views import (
     AttentionView,
@@ -59,18 +57,9 @@ from arlm_tui.tui.widgets.analysis_views import (
 from arlm_tui.tui.widgets.beam_view import BeamView
 from arlm_tui.tui.widgets.footer import ArlmFooter
 from arlm_tui.tui.widgets.generated_text import GeneratedText
-from arlm_tui.tui.widgets.knob_panel import KnobPanel, knob_names_as_shown, knob_title
+from arlm_tui.tui.widgets.knob_panel import KnobPanel, knob_names_as_shown
 from arlm_tui.tui.widgets.timeline import Timeline
 from arlm_tui.tui.widgets.token_bars import TokenBars
-
-#: One line on each strategy, for the strategy picker.
-STRATEGY_HELP = {
-    "greedy": "always the most probable token (after the penalties)",
-    "sample": "a random draw from the distribution the knobs shaped",
-    "beam": "keep the best few hypotheses, extend them all, keep the best again",
-    "contrastive": "of the top-k, the token whose hidden state is least like the text's so far "
-                   "(neural models)",
-}
 
 
 def new_seed() -> int:
@@ -114,6 +103,8 @@ class PlayScreen(Screen):
         self.resume = resume
         #: the session and every operation on it (steps, knobs, models, session files)
         self.runner = PlayRunner(self)
+        #: the questions asked in a dialog (a token, a knob's value, a model, a file, ...)
+        self.dialogs = PlayDialogs(self)
         self.view = "bars"
         self.force_mode = False
         self.selected: int | None = None
@@ -264,7 +255,7 @@ class PlayScreen(Screen):
         self.action_step()
 
     def operation_failed(self) -> None:
-        self._stop_autoplay()
+        self.stop_autoplay()
 
     # ------------------------------------------------------------------ model loading
     def load_model(self, spec: Any, *, first: bool = False) -> None:
@@ -392,7 +383,7 @@ class PlayScreen(Screen):
         chain = chain_line(config)
         if views.border_subtitle != chain:
             views.border_subtitle = chain
-        self._refresh_analysis()
+        self.refresh_analysis()
 
     def shown_trace(self) -> Any:
         snap = self.snap
@@ -466,13 +457,13 @@ class PlayScreen(Screen):
             self.run_engine(lambda: None)
             return
         if self.force_mode:
-            self._leave_force_mode()
+            self.leave_force_mode()
         if self.replay_total is not None and self.session.can_redo:
             self.action_redo()
             return
         if self.session.done:
             self.notify("the text is finished: backspace undoes, R resets", timeout=3)
-            self._stop_autoplay()
+            self.stop_autoplay()
             return
         self.selected = None
         self.run_engine(self.session.step, queue_as_step=True)
@@ -481,7 +472,7 @@ class PlayScreen(Screen):
         self.runner.queued_steps = 0
         if self.session is None:
             return
-        self._leave_force_mode()
+        self.leave_force_mode()
         if not self.session.can_undo:
             self.notify("nothing to undo", timeout=2)
             return
@@ -500,7 +491,7 @@ class PlayScreen(Screen):
     def action_reset(self) -> None:
         if self.session is None:
             return
-        self._leave_force_mode()
+        self.leave_force_mode()
         self.selected = None
         self.replay_total = None
         self.run_engine(self.session.reset)
@@ -512,7 +503,7 @@ class PlayScreen(Screen):
         if self.session.done:
             self.notify("the text is finished: undo a step to force another token", timeout=3)
             return
-        self._stop_autoplay()
+        self.stop_autoplay()
         self.force_mode = True
         self.selected = None
         if self.view != "bars":
@@ -522,7 +513,7 @@ class PlayScreen(Screen):
         bars.focus()
         self.refresh_views()
 
-    def _leave_force_mode(self) -> None:
+    def leave_force_mode(self) -> None:
         if self.force_mode:
             self.force_mode = False
             self.query_one(KnobPanel).focus()
@@ -539,35 +530,7 @@ class PlayScreen(Screen):
         self.run_engine(lambda: self.session.force(token_id))
 
     def action_force_type(self) -> None:
-        if self.session is None:
-            return
-        if self.session.done:
-            self.notify("the text is finished: undo a step to force another token", timeout=3)
-            return
-        from arlm_tui.tui.screens.dialogs import ValueDialog
-
-        session = self.session
-
-        def check(text: str) -> str | None:
-            if not text:
-                return "type a token"
-            try:
-                session.token_id(text)
-            except ArlmError as exc:
-                return str(exc)
-            return None
-
-        def done(text: str | None) -> None:
-            if text:
-                self._leave_force_mode()
-                self.selected = None
-                self.run_engine(lambda: session.force(text))
-
-        self._stop_autoplay()
-        self.app.push_screen(
-            ValueDialog("Force the next token", help_text="Type a token of the model's "
-                        "vocabulary; it becomes the next token whatever its probability.",
-                        check=check, placeholder="a token, e.g. the"), done)
+        self.dialogs.force_type()
 
     # ------------------------------------------------------------------ knobs and strategy
     def on_knob_panel_changed(self, message: KnobPanel.Changed) -> None:
@@ -598,100 +561,21 @@ class PlayScreen(Screen):
 
     def on_knob_panel_edit_requested(self, message: KnobPanel.EditRequested) -> None:
         message.stop()
-        if self.session is None:
-            return
-        from arlm_tui.tui.screens.dialogs import ValueDialog
-
-        name = message.name
-        knob = KNOBS[name]
-        session = self.session
-
-        def check(text: str) -> str | None:
-            try:
-                session.check_tokens(session.config.replace(**{name: knob.parse(text)}))
-            except (ValueError, ArlmError) as exc:  # ArlmError: a token the model lacks
-                return knob_names_as_shown(str(exc))
-            return None
-
-        def done(text: str | None) -> None:
-            if text is not None:
-                self.apply_knob(name, knob.parse(text))
-
-        current = getattr(session.config, name)
-        if knob.collection:
-            shown = format_collection(knob, current)
-            example = ("e.g. the=-5 cat=ban (spaces between entries)" if knob.type is dict
-                       else 'e.g. "." "the end" (each in double quotes), or words')
-            off = f"; {example}; empty = off."
-        else:
-            shown = str(current)
-            off = "" if knob.choices else f"; off = {knob.off}."
-        self.app.push_screen(
-            ValueDialog(f"{knob_title(name)} =", shown,
-                        help_text=knob_names_as_shown(
-                            f"{knob.help}. Allowed: {knob.range_text}{off}"),
-                        check=check), done)
+        self.dialogs.edit_knob(message.name)
 
     def action_pick_strategy(self) -> None:
-        """A small picker: the three strategies, each in a line, the current one highlighted."""
-        if self.session is None:
-            return
-        from arlm_tui.tui.screens.dialogs import ChoiceDialog
-
-        current = self.runner.config.strategy
-
-        def done(choice: str | None) -> None:
-            if choice in STRATEGIES and choice != current and self.apply_knob("strategy",
-                                                                              choice):
-                self.notify(f"strategy: {choice}", timeout=2)
-
-        self.app.push_screen(ChoiceDialog(
-            "Strategy: how the next token is chosen",
-            choices=[(name, f"{name}{' (now)' if name == current else ''} — "
-                            f"{STRATEGY_HELP[name]}") for name in STRATEGIES],
-            current=current), done)
+        self.dialogs.pick_strategy()
 
     def action_pick_preset(self) -> None:
-        """A picker of the presets, each with the chain it sets; choosing one sets its strategy
-        and processor knobs (the others off) and says the resulting chain."""
-        if self.session is None:
-            return
-        from arlm_tui.decoding.presets import PRESETS, apply_preset, chain_text
-        from arlm_tui.tui.screens.dialogs import ChoiceDialog
-
-        current = self.runner.config
-        configs = {name: apply_preset(current, name) for name in PRESETS}
-        now = next((name for name, config in configs.items() if config == current), None)
-
-        def done(choice: str | None) -> None:
-            if choice not in configs or choice == now:
-                return
-            wanted = configs[choice]
-            changes = {name: value for name, value in wanted.to_dict().items()
-                       if getattr(current, name) != value}
-            # the strategy last: apply_knob switches the view for it
-            for name in sorted(changes, key=lambda n: n == "strategy"):
-                if not self.apply_knob(name, changes[name]):
-                    return
-            note = f" ({PRESETS[choice].note})" if PRESETS[choice].note else ""
-            self.notify(f"{PRESETS[choice].title}: {chain_text(wanted)}{note}", timeout=8)
-
-        self.app.push_screen(ChoiceDialog(
-            "Preset: start from a tool's default knobs",
-            help_text="Each sets a strategy and its processors (every other one off), run "
-                      "in the order shown. llama.cpp divides by T after truncating, arlm "
-                      "before.",
-            choices=[(name, f"{preset.title}{' (now)' if name == now else ''}: "
-                            f"{chain_text(configs[name])}")
-                     for name, preset in PRESETS.items()], current=now), done)
+        self.dialogs.pick_preset()
 
     def action_focus_knobs(self) -> None:
-        self._leave_force_mode()
+        self.leave_force_mode()
         self.query_one(KnobPanel).focus()
 
     # ------------------------------------------------------------------ prompt and text
     def action_edit_prompt(self) -> None:
-        self._leave_force_mode()
+        self.leave_force_mode()
         self.query_one("#prompt", Input).focus()
 
     def on_input_submitted(self, message: Input.Submitted) -> None:
@@ -708,7 +592,7 @@ class PlayScreen(Screen):
         self.query_one(KnobPanel).focus()
 
     def action_select_tokens(self) -> None:
-        self._leave_force_mode()
+        self.leave_force_mode()
         text = self.query_one(GeneratedText)
         text.focus()
         if text.pieces and text.cursor is None:
@@ -730,12 +614,12 @@ class PlayScreen(Screen):
         if view not in VIEW_IDS or not self.query("#views"):  # empty: closed by a fast key
             return
         if view != "bars" and self.force_mode:
-            self._leave_force_mode()
+            self.leave_force_mode()
         self.view = view
         self.query_one("#views", ContentSwitcher).current = f"view-{view}"
         self.query_one("#views").border_title = self._view_title()
         self.refresh_bindings()  # +/− and d depend on the view
-        self._refresh_analysis()
+        self.refresh_analysis()
 
     def action_next_view(self) -> None:
         self.action_view(VIEW_IDS[(VIEW_IDS.index(self.view) + 1) % len(VIEW_IDS)])
@@ -765,7 +649,7 @@ class PlayScreen(Screen):
                         timeout=2)
             return
         self.query_one("#views").border_title = self._view_title()
-        self._refresh_analysis()
+        self.refresh_analysis()
 
     def action_next_draft(self) -> None:
         """Draft with the next installed model that shares the target's vocabulary."""
@@ -781,30 +665,16 @@ class PlayScreen(Screen):
                         "target made flatter", timeout=4)
             return
         self.notify(f"draft: {label}", timeout=2)
-        self._refresh_analysis()
+        self.refresh_analysis()
 
     def action_scroll_columns(self, direction: int) -> None:
         if self.view in ("compare", "attention", "speculative"):
             self.query_one(f"#view-{self.view}").scroll_columns(direction)  # type: ignore[attr-defined]
 
     def action_choose_compared(self) -> None:
-        from arlm_tui.lm.registry import list_models
-        from arlm_tui.tui.screens.compare_chooser import CompareChooser
+        self.dialogs.choose_compared()
 
-        if self.session is None:
-            return
-        view = self.query_one(CompareView)
-        installed = [e.name for e in list_models() if e.backend != "broken"]
-
-        def done(names: list[str] | None) -> None:
-            if names is not None:
-                view.chosen = None if set(names) >= set(installed) else names
-                self._refresh_analysis()
-
-        self.app.push_screen(CompareChooser(installed, view.chosen, self.session.model.name),
-                             done)
-
-    def _refresh_analysis(self) -> None:
+    def refresh_analysis(self) -> None:
         """Recompute the visible analysis view (compare, samples, attention, speculative)."""
         if self.view in ("bars", "beam") or self.session is None:
             return
@@ -829,13 +699,13 @@ class PlayScreen(Screen):
     # ------------------------------------------------------------------ autoplay
     def action_autoplay(self) -> None:
         if self.autoplay_timer is not None:
-            self._stop_autoplay()
+            self.stop_autoplay()
             self.notify("autoplay paused", timeout=2)
             return
         if self.session is None or self.session.done:
             self.notify("nothing to play: the text is finished", timeout=2)
             return
-        self._leave_force_mode()
+        self.leave_force_mode()
         interval = self.app.settings.autoplay_interval
         self.autoplay_timer = self.set_interval(interval, self._autoplay_tick)
         self.notify(f"autoplay: one step every {interval:g} s (a pauses, [ ] speed)", timeout=3)
@@ -846,12 +716,12 @@ class PlayScreen(Screen):
         if self.busy or self.session is None:
             return
         if self.session.done or self.force_mode:
-            self._stop_autoplay()
+            self.stop_autoplay()
             return
         self.selected = None
         self.run_engine(self.session.step)
 
-    def _stop_autoplay(self) -> None:
+    def stop_autoplay(self) -> None:
         if self.autoplay_timer is not None:
             self.autoplay_timer.stop()
             self.autoplay_timer = None
@@ -877,55 +747,11 @@ class PlayScreen(Screen):
 
     # ------------------------------------------------------------------ model
     def action_pick_model(self) -> None:
-        from arlm_tui.tui.screens.dialogs import ModelPicker
-
-        self._stop_autoplay()
-        self._leave_force_mode()
-        current = self.session.model.name if self.session is not None else ""
-
-        def done(choice: str | None) -> None:
-            if choice:
-                self.replay_total = None
-                self.load_model(choice)
-
-        self.app.push_screen(ModelPicker(current), done)
+        self.dialogs.pick_model()
 
     # ------------------------------------------------------------------ save and open
     def action_save(self) -> None:
-        if self.session is None:
-            return
-        from arlm_tui.tui.screens.dialogs import FileDialog
-
-        default = time.strftime("session-%Y%m%d-%H%M%S.json")
-        data = self.session.to_json()
-
-        def done(path: Path | None) -> None:
-            if path is None:
-                return
-            path = session_path(str(path))
-            try:
-                from arlm_tui.outputs import write_text
-
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_text(path, data)  # a temporary file renamed into place
-            except ArlmError as exc:
-                self.notify(str(exc), severity="error")
-                return
-            except OSError as exc:
-                self.notify(f"could not save {path}: {exc.strerror or exc}", severity="error")
-                return
-            self.notify(f"saved {path}", timeout=4)
-
-        def check(text: str) -> str | None:
-            path = session_path(text)
-            if path.is_dir():
-                return f"{path} is a directory: add a file name"
-            return None
-
-        self.app.push_screen(FileDialog(
-            "Save the session as", Path(default), check=check,
-            help_text=f"A name alone is saved in {sessions_dir()}; type a path to save "
-                      "elsewhere."), done)
+        self.dialogs.save_session()
 
     def action_export_page(self) -> None:
         if self.session is not None and not self.busy:
@@ -934,32 +760,7 @@ class PlayScreen(Screen):
             save_session_page(self.app, self.session)
 
     def action_open(self) -> None:
-        from arlm_tui.tui.screens.dialogs import FileDialog
-
-        self._stop_autoplay()
-        folder = sessions_dir()
-        existing = saved_sessions(folder)
-
-        def check(text: str) -> str | None:
-            path = session_path(text)
-            if path.is_dir():
-                return f"{path} is a directory: choose a session file in it"
-            if not path.exists():
-                return f"no such file: {path}"
-            if not path.is_file():
-                return f"{path} is not a regular file"
-            return None
-
-        def done(path: Path | None) -> None:
-            if path is not None:
-                self.open_session(session_path(str(path)))
-
-        self.app.push_screen(FileDialog(
-            "Open a saved session", Path(existing[0].name) if existing else Path(""),
-            existing=existing, check=check,
-            help_text=(f"Sessions in {folder}, newest first" if existing else
-                       f"No session saved in {folder} yet")
-            + "; a name alone is looked for there, or type a path."), done)
+        self.dialogs.open_session()
 
     def open_session(self, path: Path, *, model_choice: str | None = None) -> None:
         """Replay a saved session: load it, go back to its prompt, then space replays a step
@@ -967,30 +768,7 @@ class PlayScreen(Screen):
         self.runner.open(path, model_choice=model_choice)
 
     def ask_about_model(self, path: Path, named: str) -> None:
-        """The session names a model that is not installed: ask before loading anything."""
-        from arlm_tui.tui.screens.dialogs import ChoiceDialog
-
-        what = ("a Hugging Face checkpoint" if named.startswith("hf:") else
-                "a path" if ("/" in named or "\\" in named or named.startswith("~")) else
-                "a model that is not installed here")
-        choices = [("named", f"load {named}")]
-        if self.session is not None:
-            choices.append(("current", f"replay it with {self.session.model.name}, the model "
-                                       "in use"))
-        choices.append(("cancel", "cancel"))
-
-        def done(choice: str | None) -> None:
-            if choice in ("named", "current"):
-                self.open_session(path, model_choice=choice)
-            else:
-                self.notify(f"{path.name} was not opened", timeout=3)
-
-        self.app.push_screen(ChoiceDialog(
-            f"{path.name} names the model {named!r}",
-            help_text=f"That is {what}. A session file only says which model made it: load "
-                      "that model only if you trust where the file came from.",
-            choices=choices,
-            current="current" if self.session is not None else "cancel"), done)  # safe default
+        self.dialogs.ask_about_model(path, named)
 
     def session_opened(self, total: int, path: Path) -> None:
         snap = self.snap
@@ -1005,7 +783,7 @@ class PlayScreen(Screen):
     # ------------------------------------------------------------------ leaving
     def action_back(self) -> None:
         if self.force_mode:
-            self._leave_force_mode()
+            self.leave_force_mode()
             return
         focused = self.focused
         if isinstance(focused, Input):
@@ -1016,7 +794,7 @@ class PlayScreen(Screen):
             self.query_one(KnobPanel).focus()
             self.refresh_views()
             return
-        self._stop_autoplay()
+        self.stop_autoplay()
         self.runner.settle_knobs()
         self.app.play_resume = self.resume_state()  # type: ignore[attr-defined]
         self.app.pop_screen()
@@ -1026,7 +804,7 @@ class PlayScreen(Screen):
         if self.busy:
             self.notify("still computing …", timeout=2)
             return
-        self._stop_autoplay()
+        self.stop_autoplay()
         model = self.session.model.name if self.session is not None else self.model_spec
         prompt = self.query_one("#prompt", Input).value
         self.app.play_resume = None  # type: ignore[attr-defined]
