@@ -34,19 +34,16 @@ from textual.widgets import ContentSwitcher, Header, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from arlm_tui.decoding.config import DecodingConfig
-from arlm_tui.decoding.snapshot import PlaySnapshot, hypothesis_text, unknown_words
+from arlm_tui.decoding.snapshot import PlaySnapshot, unknown_words
 from arlm_tui.errors import ArlmError
 from arlm_tui.tui.play_lines import (
     VIEW_IDS,
     VIEW_TITLES,
-    chain_line,
-    explain_line,
-    stats_line,
-    view_title,
 )
 from arlm_tui.tui.play_runner import PlayRunner, failure_text
 from arlm_tui.tui.screens.play_bindings import BINDINGS, HELP_TEXT
 from arlm_tui.tui.screens.play_dialogs import PlayDialogs
+from arlm_tui.tui.screens.play_drawing import PlayDrawing
 from arlm_tui.tui.settings import AUTOPLAY_INTERVALS
 from arlm_tui.tui.widgets.analysis_views import (
     AttentionView,
@@ -110,9 +107,8 @@ class PlayScreen(Screen):
         self.selected: int | None = None
         self.autoplay_timer: Timer | None = None
         self.replay_total: int | None = None
-        self._drawn_pieces: Any = None
-        #: lines last drawn under the views (redrawn only when they change)
-        self._drawn_lines: dict[str, Any] = {}
+        #: the snapshot handed down to the widgets
+        self.drawing = PlayDrawing(self)
 
     # ------------------------------------------------------------------ the runner's state
     @property
@@ -219,8 +215,8 @@ class PlayScreen(Screen):
         # the entropy line of the timeline when there is room for it
         self.query_one(Timeline).styles.height = 2 if self.size.height >= 30 else 1
         if self.snap is not None:
-            self._draw_stats(self.snap)
-        self.call_after_refresh(self._retitle)  # the hint fits the view's new width
+            self.drawing.draw_stats(self.snap)
+        self.call_after_refresh(self.drawing.retitle)  # the hint fits the view's new width
 
     # ------------------------------------------------------------------ engine operations
     def run_engine(self, operation: Callable[[], Any], *, queue_as_step: bool = False) -> bool:
@@ -249,7 +245,7 @@ class PlayScreen(Screen):
         self.call_later(callback)
 
     def draw(self) -> None:
-        self.refresh_views()
+        self.drawing.draw()
 
     def take_step(self) -> None:
         self.action_step()
@@ -280,7 +276,7 @@ class PlayScreen(Screen):
             self.notify(f"now continuing with {snap.model_name}: the text so far is the prompt",
                         timeout=4)
         self.show_unknown(unknown, snap.model_name)
-        self.refresh_views()
+        self.drawing.draw()
 
     def model_failed(self, message: str) -> None:
         if self.session is None:
@@ -328,128 +324,6 @@ class PlayScreen(Screen):
         error = event.worker.error
         message = failure_text(error) if error is not None else "a background task failed"
         self.runner.worker_failed(message, engine=event.worker.group == "engine")
-
-    # ------------------------------------------------------------------ drawing
-    def refresh_views(self) -> None:
-        snap = self.snap
-        if snap is None or not self.query(GeneratedText):  # closed while a step was computed
-            return
-        text = self.query_one(GeneratedText)
-        if snap.pieces is not self._drawn_pieces or text.prompt_text != snap.prompt_text:
-            # only when the text changed: a knob turned leaves it (and the layout) alone
-            self._drawn_pieces = snap.pieces
-            text.set_text(snap.prompt_text, snap.pieces)
-            self.query_one("#text-box", VerticalScroll).scroll_end(animate=False)
-        if self.selected is not None and self.selected >= len(snap.traces):
-            self.selected = None
-        text.cursor = self.selected
-        entropies = ([t.entropy for t in snap.traces] if len(snap.traces) == len(snap.pieces)
-                     else [])
-        self.query_one(Timeline).show([piece.prob for piece in snap.pieces], entropies,
-                                      self.selected)
-        panel = self.query_one(KnobPanel)
-        pending = self.runner.pending_knobs
-        config = snap.config.replace(**pending) if pending else snap.config
-        if panel.config != config:  # a step leaves the panel as it is (no redraw)
-            panel.config = config
-        bars = self.query_one(TokenBars)
-        shown = self.shown_trace()
-        bars.last_step = snap.traces[-1] if snap.traces else None
-        if self.force_mode and snap.preview is not None:
-            bars.mode = "force"
-            bars.trace = snap.preview
-        elif self.selected is not None and shown is not None:
-            bars.mode = "step"
-            bars.trace = shown
-        else:
-            bars.mode = "next"
-            bars.trace = snap.preview
-            if snap.preview is None:
-                why = ("The text is finished" if snap.stopped_by is None
-                       else f"Stopped at {snap.stopped_by!r}")
-                bars.note = (f"{why}: backspace undoes the last step, R starts again from the "
-                             "prompt.")
-        self._draw_beam(shown)
-        self._draw_explain(shown, snap)
-        self._draw_stats(snap)
-        seed = f" · seed {snap.config.seed}" if snap.config.strategy == "sample" else ""
-        sub_title = f"{snap.model_name} ({snap.backend}) · {snap.config.strategy}{seed}"
-        if self.sub_title != sub_title:
-            self.sub_title = sub_title
-        views = self.query_one("#views")
-        title = self._view_title()
-        if views.border_title != title:
-            views.border_title = title
-        chain = chain_line(config)
-        if views.border_subtitle != chain:
-            views.border_subtitle = chain
-        self.refresh_analysis()
-
-    def shown_trace(self) -> Any:
-        snap = self.snap
-        if snap is None or not snap.traces:
-            return None
-        if self.selected is not None and self.selected < len(snap.traces):
-            return snap.traces[self.selected]
-        return snap.traces[-1]
-
-    def _view_title(self) -> str:
-        views = self.query_one("#views")
-        own = (self.query_one(f"#view-{self.view}").title  # type: ignore[attr-defined]
-               if self.view in ("samples", "speculative") else None)
-        return view_title(self.view, self.snap, force_mode=self.force_mode,
-                          selected=self.selected, room=views.size.width - 4 or self.size.width,
-                          own_title=own)
-
-    def _retitle(self) -> None:
-        if self.query("#views"):  # the screen may have closed since the resize
-            self.query_one("#views").border_title = self._view_title()
-
-    def _draw_beam(self, shown: Any) -> None:
-        snap = self.snap
-        beam_view = self.query_one(BeamView)
-        if snap is None or self.session is None:
-            return
-        model = self.session.model
-        decode = hypothesis_text(model.tokenizer, model.eos_id)
-        if self.selected is None:
-            beam_view.show(snap.beam_preview, snap.beam_parents, decode, snap.config.to_dict(),
-                           live=True)
-            return
-        if shown is None or shown.beam is None:
-            beam_view.show(None, (), decode, snap.config.to_dict())
-            return
-        index = snap.traces.index(shown) if shown in snap.traces else len(snap.traces) - 1
-        previous_trace = snap.traces[index - 1] if index > 0 else None
-        previous = (previous_trace.beam.survivors
-                    if previous_trace is not None and previous_trace.beam is not None else ())
-        beam_view.show(shown.beam, previous, decode, shown.config)
-
-    def _draw_explain(self, shown: Any, snap: PlaySnapshot) -> None:
-        self._update_line(self.query_one("#explain", Static),
-                          explain_line(shown, snap, force_mode=self.force_mode))
-
-    def _update_line(self, widget: Static, line: Text) -> None:
-        """``widget.update(line)`` unless it shows that already; the screen is laid out again
-        only when the number of lines changes (a new layout repaints the whole screen)."""
-        key = widget.id or ""
-        previous = self._drawn_lines.get(key)
-        if previous == line:
-            return
-        self._drawn_lines[key] = line
-        width = max(widget.content_size.width, 1)
-
-        def height(text: Text | None) -> int:
-            return len(text.wrap(self.app.console, width)) if text is not None else -1
-
-        widget.update(line, layout=height(previous) != height(line))
-
-    def _draw_stats(self, snap: PlaySnapshot) -> None:
-        autoplay = (self.app.settings.autoplay_interval  # type: ignore[attr-defined]
-                    if self.autoplay_timer is not None else None)
-        line, self.replay_total = stats_line(snap, wide=self.size.width >= 100,
-                                             replay_total=self.replay_total, autoplay=autoplay)
-        self._update_line(self.query_one("#stats", Static), line)
 
     # ------------------------------------------------------------------ stepping
     def action_step(self) -> None:
@@ -511,13 +385,13 @@ class PlayScreen(Screen):
         bars = self.query_one(TokenBars)
         bars.cursor = 0
         bars.focus()
-        self.refresh_views()
+        self.drawing.draw()
 
     def leave_force_mode(self) -> None:
         if self.force_mode:
             self.force_mode = False
             self.query_one(KnobPanel).focus()
-            self.refresh_views()
+            self.drawing.draw()
 
     def on_token_bars_force_requested(self, message: TokenBars.ForceRequested) -> None:
         message.stop()
@@ -607,7 +481,7 @@ class PlayScreen(Screen):
         self.selected = message.index
         if self.view not in ("bars", "beam"):
             self.action_view("bars")
-        self.refresh_views()
+        self.drawing.draw()
 
     # ------------------------------------------------------------------ views
     def action_view(self, view: str) -> None:
@@ -617,7 +491,7 @@ class PlayScreen(Screen):
             self.leave_force_mode()
         self.view = view
         self.query_one("#views", ContentSwitcher).current = f"view-{view}"
-        self.query_one("#views").border_title = self._view_title()
+        self.query_one("#views").border_title = self.drawing.view_title()
         self.refresh_bindings()  # +/− and d depend on the view
         self.refresh_analysis()
 
@@ -648,7 +522,7 @@ class PlayScreen(Screen):
             self.notify(f"{widget.title} is already the {limit} value",  # type: ignore[attr-defined]
                         timeout=2)
             return
-        self.query_one("#views").border_title = self._view_title()
+        self.query_one("#views").border_title = self.drawing.view_title()
         self.refresh_analysis()
 
     def action_next_draft(self) -> None:
@@ -710,7 +584,7 @@ class PlayScreen(Screen):
         self.autoplay_timer = self.set_interval(interval, self._autoplay_tick)
         self.notify(f"autoplay: one step every {interval:g} s (a pauses, [ ] speed)", timeout=3)
         if self.snap is not None:
-            self._draw_stats(self.snap)
+            self.drawing.draw_stats(self.snap)
 
     def _autoplay_tick(self) -> None:
         if self.busy or self.session is None:
@@ -726,7 +600,7 @@ class PlayScreen(Screen):
             self.autoplay_timer.stop()
             self.autoplay_timer = None
             if self.snap is not None:
-                self._draw_stats(self.snap)
+                self.drawing.draw_stats(self.snap)
 
     def action_speed(self, direction: int) -> None:
         settings = self.app.settings
@@ -742,8 +616,8 @@ class PlayScreen(Screen):
         self.notify(f"autoplay speed: one step every {settings.autoplay_interval:g} s",
                     timeout=2)
         if self.snap is not None:
-            self._draw_stats(self.snap)
-        self.call_after_refresh(self._retitle)  # the hint fits the view's new width
+            self.drawing.draw_stats(self.snap)
+        self.call_after_refresh(self.drawing.retitle)  # the hint fits the view's new width
 
     # ------------------------------------------------------------------ model
     def action_pick_model(self) -> None:
@@ -778,7 +652,7 @@ class PlayScreen(Screen):
         self.query_one("#prompt", Input).value = snap.prompt_text
         self.notify(f"opened {path.name}: {total} steps; space replays them one by one",
                     timeout=5)
-        self.refresh_views()
+        self.drawing.draw()
 
     # ------------------------------------------------------------------ leaving
     def action_back(self) -> None:
@@ -792,7 +666,7 @@ class PlayScreen(Screen):
         if self.selected is not None:
             self.selected = None
             self.query_one(KnobPanel).focus()
-            self.refresh_views()
+            self.drawing.draw()
             return
         self.stop_autoplay()
         self.runner.settle_knobs()
