@@ -37,13 +37,13 @@ from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.snapshot import PlaySnapshot, unknown_words
 from arlm_tui.errors import ArlmError
 from arlm_tui.tui.play_lines import (
-    VIEW_IDS,
     VIEW_TITLES,
 )
 from arlm_tui.tui.play_runner import PlayRunner, failure_text
 from arlm_tui.tui.screens.play_bindings import BINDINGS, HELP_TEXT
 from arlm_tui.tui.screens.play_dialogs import PlayDialogs
 from arlm_tui.tui.screens.play_drawing import PlayDrawing
+from arlm_tui.tui.screens.play_views import PlayViews
 from arlm_tui.tui.settings import AUTOPLAY_INTERVALS
 from arlm_tui.tui.widgets.analysis_views import (
     AttentionView,
@@ -109,6 +109,8 @@ class PlayScreen(Screen):
         self.replay_total: int | None = None
         #: the snapshot handed down to the widgets
         self.drawing = PlayDrawing(self)
+        #: which view is shown, and the analysis views' controls
+        self.views = PlayViews(self)
 
     # ------------------------------------------------------------------ the runner's state
     @property
@@ -485,90 +487,25 @@ class PlayScreen(Screen):
 
     # ------------------------------------------------------------------ views
     def action_view(self, view: str) -> None:
-        if view not in VIEW_IDS or not self.query("#views"):  # empty: closed by a fast key
-            return
-        if view != "bars" and self.force_mode:
-            self.leave_force_mode()
-        self.view = view
-        self.query_one("#views", ContentSwitcher).current = f"view-{view}"
-        self.query_one("#views").border_title = self.drawing.view_title()
-        self.refresh_bindings()  # +/− and d depend on the view
-        self.refresh_analysis()
+        self.views.show(view)
 
     def action_next_view(self) -> None:
-        self.action_view(VIEW_IDS[(VIEW_IDS.index(self.view) + 1) % len(VIEW_IDS)])
+        self.views.show_next()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # +/− size the sample-N and speculative views; elsewhere (and while the prompt is being
-        # typed) the keys go on to the focused widget
-        if action == "view_size":
-            return self.view in ("samples", "speculative") and not isinstance(
-                self.focused, Input)
-        if action == "next_draft":
-            return self.view == "speculative"
-        if action == "choose_compared":
-            return self.view == "compare"
-        if action == "scroll_columns":
-            return self.view in ("compare", "attention", "speculative")
-        return True
+        return self.views.allows(action)  # some keys belong to some views only
 
     def action_view_size(self, direction: int) -> None:
-        """N (sample-N view) or k (speculative view) one notch up or down, then recompute."""
-        if self.view not in ("samples", "speculative") or not self.query(f"#view-{self.view}"):
-            return
-        widget = self.query_one(f"#view-{self.view}")
-        if not widget.change(direction):  # type: ignore[attr-defined]
-            limit = "largest" if direction > 0 else "smallest"
-            self.notify(f"{widget.title} is already the {limit} value",  # type: ignore[attr-defined]
-                        timeout=2)
-            return
-        self.query_one("#views").border_title = self.drawing.view_title()
-        self.refresh_analysis()
+        self.views.change_size(direction)
 
     def action_next_draft(self) -> None:
-        """Draft with the next installed model that shares the target's vocabulary."""
-        if self.view != "speculative":
-            return
-        widget = self.query_one(SpeculativeView)
-        if widget.data is None:
-            self.notify("still looking for drafts …", timeout=2)
-            return
-        label = widget.next_draft()
-        if label is None:
-            self.notify("no other installed model shares this vocabulary: the draft is the "
-                        "target made flatter", timeout=4)
-            return
-        self.notify(f"draft: {label}", timeout=2)
-        self.refresh_analysis()
+        self.views.next_draft()
 
     def action_scroll_columns(self, direction: int) -> None:
-        if self.view in ("compare", "attention", "speculative"):
-            self.query_one(f"#view-{self.view}").scroll_columns(direction)  # type: ignore[attr-defined]
+        self.views.scroll_columns(direction)
 
     def action_choose_compared(self) -> None:
         self.dialogs.choose_compared()
-
-    def refresh_analysis(self) -> None:
-        """Recompute the visible analysis view (compare, samples, attention, speculative)."""
-        if self.view in ("bars", "beam") or self.session is None:
-            return
-        from arlm_tui.tui.analysis import analysis_input  # numpy and the games' counts
-
-        view = self.view
-        widget = self.query_one(f"#view-{view}")
-        given = analysis_input(self.session, self.runner.model_cache, self.runner.model_lock,
-                               rows=self.query_one("#views").size.height)
-        request = widget.request(given)  # type: ignore[attr-defined]
-        if request is None:
-            return
-        widget.computing()  # type: ignore[attr-defined]
-
-        def deliver(data: Any, error: str | None) -> None:
-            widgets = self.query(f"#view-{view}")  # empty when the screen closed meanwhile
-            if widgets:
-                widgets.first().show_result(data, error)  # type: ignore[attr-defined]
-
-        self.runner.analyse(request, deliver)
 
     # ------------------------------------------------------------------ autoplay
     def action_autoplay(self) -> None:

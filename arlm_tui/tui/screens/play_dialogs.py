@@ -197,7 +197,7 @@ class PlayDialogs:
         def done(names: list[str] | None) -> None:
             if names is not None:
                 view.chosen = None if set(names) >= set(installed) else names
-                screen.refresh_analysis()
+                screen.views.refresh_analysis()
 
         screen.app.push_screen(CompareChooser(installed, view.chosen, screen.session.model.name),
                                done)

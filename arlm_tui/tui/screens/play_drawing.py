@@ -93,7 +93,7 @@ class PlayDrawing:
         chain = chain_line(config)
         if views.border_subtitle != chain:
             views.border_subtitle = chain
-        screen.refresh_analysis()
+        screen.views.refresh_analysis()
 
     def shown_trace(self) -> Any:
         """The step the bars and the why-line show: the selected one, else the last one."""
