@@ -40,11 +40,11 @@ from arlm_tui.tui.play_lines import (
     VIEW_TITLES,
 )
 from arlm_tui.tui.play_runner import PlayRunner, failure_text
+from arlm_tui.tui.screens.play_autoplay import Autoplay
 from arlm_tui.tui.screens.play_bindings import BINDINGS, HELP_TEXT
 from arlm_tui.tui.screens.play_dialogs import PlayDialogs
 from arlm_tui.tui.screens.play_drawing import PlayDrawing
 from arlm_tui.tui.screens.play_views import PlayViews
-from arlm_tui.tui.settings import AUTOPLAY_INTERVALS
 from arlm_tui.tui.widgets.analysis_views import (
     AttentionView,
     CompareView,
@@ -105,7 +105,8 @@ class PlayScreen(Screen):
         self.view = "bars"
         self.force_mode = False
         self.selected: int | None = None
-        self.autoplay_timer: Timer | None = None
+        #: steps one at a time on a timer
+        self.autoplay = Autoplay(self)
         self.replay_total: int | None = None
         #: the snapshot handed down to the widgets
         self.drawing = PlayDrawing(self)
@@ -141,6 +142,11 @@ class PlayScreen(Screen):
     @always_threaded.setter
     def always_threaded(self, value: bool) -> None:
         self.runner.always_threaded = value
+
+    @property
+    def autoplay_timer(self) -> Timer | None:
+        """The autoplay timer while autoplay runs, else None."""
+        return self.autoplay.timer
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -253,7 +259,7 @@ class PlayScreen(Screen):
         self.action_step()
 
     def operation_failed(self) -> None:
-        self.stop_autoplay()
+        self.autoplay.stop()
 
     # ------------------------------------------------------------------ model loading
     def load_model(self, spec: Any, *, first: bool = False) -> None:
@@ -339,7 +345,7 @@ class PlayScreen(Screen):
             return
         if self.session.done:
             self.notify("the text is finished: backspace undoes, R resets", timeout=3)
-            self.stop_autoplay()
+            self.autoplay.stop()
             return
         self.selected = None
         self.run_engine(self.session.step, queue_as_step=True)
@@ -379,7 +385,7 @@ class PlayScreen(Screen):
         if self.session.done:
             self.notify("the text is finished: undo a step to force another token", timeout=3)
             return
-        self.stop_autoplay()
+        self.autoplay.stop()
         self.force_mode = True
         self.selected = None
         if self.view != "bars":
@@ -509,52 +515,10 @@ class PlayScreen(Screen):
 
     # ------------------------------------------------------------------ autoplay
     def action_autoplay(self) -> None:
-        if self.autoplay_timer is not None:
-            self.stop_autoplay()
-            self.notify("autoplay paused", timeout=2)
-            return
-        if self.session is None or self.session.done:
-            self.notify("nothing to play: the text is finished", timeout=2)
-            return
-        self.leave_force_mode()
-        interval = self.app.settings.autoplay_interval
-        self.autoplay_timer = self.set_interval(interval, self._autoplay_tick)
-        self.notify(f"autoplay: one step every {interval:g} s (a pauses, [ ] speed)", timeout=3)
-        if self.snap is not None:
-            self.drawing.draw_stats(self.snap)
-
-    def _autoplay_tick(self) -> None:
-        if self.busy or self.session is None:
-            return
-        if self.session.done or self.force_mode:
-            self.stop_autoplay()
-            return
-        self.selected = None
-        self.run_engine(self.session.step)
-
-    def stop_autoplay(self) -> None:
-        if self.autoplay_timer is not None:
-            self.autoplay_timer.stop()
-            self.autoplay_timer = None
-            if self.snap is not None:
-                self.drawing.draw_stats(self.snap)
+        self.autoplay.toggle()
 
     def action_speed(self, direction: int) -> None:
-        settings = self.app.settings
-        index = AUTOPLAY_INTERVALS.index(settings.autoplay_interval)
-        index = max(0, min(len(AUTOPLAY_INTERVALS) - 1, index + direction))
-        settings.autoplay_interval = AUTOPLAY_INTERVALS[index]
-        if self.app._save_settings:
-            settings.save()
-        if self.autoplay_timer is not None:
-            self.autoplay_timer.stop()
-            self.autoplay_timer = self.set_interval(settings.autoplay_interval,
-                                                    self._autoplay_tick)
-        self.notify(f"autoplay speed: one step every {settings.autoplay_interval:g} s",
-                    timeout=2)
-        if self.snap is not None:
-            self.drawing.draw_stats(self.snap)
-        self.call_after_refresh(self.drawing.retitle)  # the hint fits the view's new width
+        self.autoplay.speed(direction)
 
     # ------------------------------------------------------------------ model
     def action_pick_model(self) -> None:
@@ -605,7 +569,7 @@ class PlayScreen(Screen):
             self.query_one(KnobPanel).focus()
             self.drawing.draw()
             return
-        self.stop_autoplay()
+        self.autoplay.stop()
         self.runner.settle_knobs()
         self.app.play_resume = self.resume_state()  # type: ignore[attr-defined]
         self.app.pop_screen()
@@ -615,7 +579,7 @@ class PlayScreen(Screen):
         if self.busy:
             self.notify("still computing …", timeout=2)
             return
-        self.stop_autoplay()
+        self.autoplay.stop()
         model = self.session.model.name if self.session is not None else self.model_spec
         prompt = self.query_one("#prompt", Input).value
         self.app.play_resume = None  # type: ignore[attr-defined]

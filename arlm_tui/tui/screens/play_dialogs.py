@@ -68,7 +68,7 @@ class PlayDialogs:
                 screen.selected = None
                 screen.run_engine(lambda: session.force(text))
 
-        screen.stop_autoplay()
+        screen.autoplay.stop()
         screen.app.push_screen(
             ValueDialog("Force the next token", help_text="Type a token of the model's "
                         "vocabulary; it becomes the next token whatever its probability.",
@@ -172,7 +172,7 @@ class PlayDialogs:
         from arlm_tui.tui.screens.dialogs import ModelPicker
 
         screen = self.screen
-        screen.stop_autoplay()
+        screen.autoplay.stop()
         screen.leave_force_mode()
         current = screen.session.model.name if screen.session is not None else ""
 
@@ -246,7 +246,7 @@ class PlayDialogs:
         from arlm_tui.tui.screens.dialogs import FileDialog
 
         screen = self.screen
-        screen.stop_autoplay()
+        screen.autoplay.stop()
         folder = sessions_dir()
         existing = saved_sessions(folder)
 
