@@ -12,6 +12,14 @@ The bars are live: they show the distribution of the NEXT token under the curren
 knobs, recomputed after every operation (a knob, the strategy, the model, the prompt, undo,
 redo). Knob changes that arrive faster than they are computed are merged into one operation. A
 past step is shown only on request (its token selected in the text; esc returns to live).
+
+The screen composes the widgets, keeps the state they are drawn from (the view, the step
+selected, forcing, the replay), runs the operations on the session and routes keys and
+messages. Each other job is a small object it owns, in a module of its own beside it:
+``PlayDrawing`` (``play_drawing``: the snapshot handed down to the widgets), ``PlayViews``
+(``play_views``: which view is shown, the analysis views' controls), ``PromptLine``
+(``play_prompt``), ``PlayDialogs`` (``play_dialogs``: every question asked in a dialog) and
+``Autoplay`` (``play_autoplay``); the keys and the help paragraph are data (``play_bindings``).
 """
 
 from __future__ import annotations
@@ -23,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -44,6 +51,7 @@ from arlm_tui.tui.screens.play_autoplay import Autoplay
 from arlm_tui.tui.screens.play_bindings import BINDINGS, HELP_TEXT
 from arlm_tui.tui.screens.play_dialogs import PlayDialogs
 from arlm_tui.tui.screens.play_drawing import PlayDrawing
+from arlm_tui.tui.screens.play_prompt import PromptLine
 from arlm_tui.tui.screens.play_views import PlayViews
 from arlm_tui.tui.widgets.analysis_views import (
     AttentionView,
@@ -98,20 +106,22 @@ class PlayScreen(Screen):
         if "seed" not in self.initial_knobs:  # a fixed seed only when one is given
             self.initial_knobs["seed"] = new_seed()
         self.resume = resume
-        #: the session and every operation on it (steps, knobs, models, session files)
-        self.runner = PlayRunner(self)
-        #: the questions asked in a dialog (a token, a knob's value, a model, a file, ...)
-        self.dialogs = PlayDialogs(self)
         self.view = "bars"
         self.force_mode = False
         self.selected: int | None = None
-        #: steps one at a time on a timer
-        self.autoplay = Autoplay(self)
         self.replay_total: int | None = None
+        #: the session and every operation on it (steps, knobs, models, session files)
+        self.runner = PlayRunner(self)
         #: the snapshot handed down to the widgets
         self.drawing = PlayDrawing(self)
         #: which view is shown, and the analysis views' controls
         self.views = PlayViews(self)
+        #: the text to continue, and the words the model lacks
+        self.prompt_line = PromptLine(self)
+        #: the questions asked in a dialog (a token, a knob's value, a model, a file, ...)
+        self.dialogs = PlayDialogs(self)
+        #: steps one at a time on a timer
+        self.autoplay = Autoplay(self)
 
     # ------------------------------------------------------------------ the runner's state
     @property
@@ -205,8 +215,8 @@ class PlayScreen(Screen):
         prompt = resume.prompt_value
         if prompt is None:
             prompt = session.model.tokenizer.decode(session.prompt_ids)
-        self.query_one("#prompt", Input).value = prompt
-        self.show_unknown(unknown_words(session.model, prompt), session.model.name)
+        self.prompt_line.value = prompt
+        self.prompt_line.show_unknown(unknown_words(session.model, prompt), session.model.name)
         self.action_view(resume.view)
         self.run_engine(lambda: None)
 
@@ -215,7 +225,7 @@ class PlayScreen(Screen):
         if self.session is None:
             return None
         return PlayResume(self.session, self.view, self.replay_total, self.runner.model_cache,
-                          self.query_one("#prompt", Input).value)
+                          self.prompt_line.value)
 
     def on_resize(self) -> None:
         # on short terminals the shade legend gives its line to the bars
@@ -261,6 +271,15 @@ class PlayScreen(Screen):
     def operation_failed(self) -> None:
         self.autoplay.stop()
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The last net under every worker of this screen: a failure that got past its own
+        handling is shown, and the screen is usable again (no WorkerFailed exit)."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        message = failure_text(error) if error is not None else "a background task failed"
+        self.runner.worker_failed(message, engine=event.worker.group == "engine")
+
     # ------------------------------------------------------------------ model loading
     def load_model(self, spec: Any, *, first: bool = False) -> None:
         if self.busy:
@@ -270,7 +289,7 @@ class PlayScreen(Screen):
             name = getattr(spec, "name", spec)
             self.notify(f"loading {name} … (a transformer's first use also builds its "
                         "compiled step: a few seconds)", timeout=4)
-        prompt = self.initial_prompt if first else self.query_one("#prompt", Input).value
+        prompt = self.initial_prompt if first else self.prompt_line.value
         self.runner.load(spec, prompt=prompt, first=first)
 
     def model_loaded(self, switched: bool, unknown: list[str]) -> None:
@@ -280,10 +299,10 @@ class PlayScreen(Screen):
         if snap.config.strategy == "beam" and self.view == "bars":
             self.action_view("beam")
         if switched:
-            self.query_one("#prompt", Input).value = snap.prompt_text
+            self.prompt_line.value = snap.prompt_text
             self.notify(f"now continuing with {snap.model_name}: the text so far is the prompt",
                         timeout=4)
-        self.show_unknown(unknown, snap.model_name)
+        self.prompt_line.show_unknown(unknown, snap.model_name)
         self.drawing.draw()
 
     def model_failed(self, message: str) -> None:
@@ -293,45 +312,18 @@ class PlayScreen(Screen):
             self.query_one(TokenBars).refresh()
 
     # ------------------------------------------------------------------ the prompt line
-    def show_unknown(self, unknown: list[str], model_name: str) -> None:
-        """Mark the words the model reads as <unk> on the prompt line, and name the model."""
-        note = self.query_one("#prompt-note", Label)
-        if not unknown:
-            note.update("")
-            note.display = False
-            return
-        shown = ", ".join(f"{word} → <unk>" for word in unknown[:4])
-        more = f" (+{len(unknown) - 4})" if len(unknown) > 4 else ""
-        note.update(Text(f"{shown}{more} (unknown to {model_name})"))
-        note.display = True
+    def action_edit_prompt(self) -> None:
+        self.leave_force_mode()
+        self.prompt_line.focus()
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        self.prompt_line.submitted(message)
 
     def on_input_changed(self, message: Input.Changed) -> None:
-        if message.input.id != "prompt" or self.session is None:
-            return
-        if not message.input.has_focus:
-            return  # the screen wrote the session's prompt there: its note stays
-        self.show_unknown(unknown_words(self.session.model, message.value),
-                          self.session.model.name)
+        self.prompt_line.changed(message)
 
     def on_descendant_blur(self, event: events.DescendantBlur) -> None:
-        # the prompt keeps what was typed when the focus moves away (tab, a click): it is
-        # applied with ⏎, and a message says so
-        widget = event.widget
-        if not isinstance(widget, Input) or widget.id != "prompt" or self.session is None:
-            return
-        current = self.session.model.tokenizer.decode(self.session.prompt_ids)
-        if widget.value != current:
-            self.notify("the prompt was edited: p then ⏎ starts again from it (the steps taken "
-                        "so far are kept until then)", timeout=4)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The last net under every worker of this screen: a failure that got past its own
-        handling is shown, and the screen is usable again (no WorkerFailed exit)."""
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        message = failure_text(error) if error is not None else "a background task failed"
-        self.runner.worker_failed(message, engine=event.worker.group == "engine")
+        self.prompt_line.left(event.widget)
 
     # ------------------------------------------------------------------ stepping
     def action_step(self) -> None:
@@ -455,24 +447,7 @@ class PlayScreen(Screen):
         self.leave_force_mode()
         self.query_one(KnobPanel).focus()
 
-    # ------------------------------------------------------------------ prompt and text
-    def action_edit_prompt(self) -> None:
-        self.leave_force_mode()
-        self.query_one("#prompt", Input).focus()
-
-    def on_input_submitted(self, message: Input.Submitted) -> None:
-        if message.input.id != "prompt":
-            return
-        message.stop()
-        if self.session is None:
-            self.initial_prompt = message.value
-            return
-        text = message.value
-        self.selected = None
-        self.replay_total = None
-        self.run_engine(lambda: self.session.set_prompt(text))
-        self.query_one(KnobPanel).focus()
-
+    # ------------------------------------------------------------------ past steps in the text
     def action_select_tokens(self) -> None:
         self.leave_force_mode()
         text = self.query_one(GeneratedText)
@@ -520,11 +495,10 @@ class PlayScreen(Screen):
     def action_speed(self, direction: int) -> None:
         self.autoplay.speed(direction)
 
-    # ------------------------------------------------------------------ model
+    # ------------------------------------------------------------------ model and session files
     def action_pick_model(self) -> None:
         self.dialogs.pick_model()
 
-    # ------------------------------------------------------------------ save and open
     def action_save(self) -> None:
         self.dialogs.save_session()
 
@@ -550,7 +524,7 @@ class PlayScreen(Screen):
         assert snap is not None
         self.selected = None
         self.replay_total = total
-        self.query_one("#prompt", Input).value = snap.prompt_text
+        self.prompt_line.value = snap.prompt_text
         self.notify(f"opened {path.name}: {total} steps; space replays them one by one",
                     timeout=5)
         self.drawing.draw()
@@ -581,7 +555,7 @@ class PlayScreen(Screen):
             return
         self.autoplay.stop()
         model = self.session.model.name if self.session is not None else self.model_spec
-        prompt = self.query_one("#prompt", Input).value
+        prompt = self.prompt_line.value
         self.app.play_resume = None  # type: ignore[attr-defined]
         self.app.pop_screen()
         self.app.open_play(model=model, prompt=prompt)  # type: ignore[attr-defined]
