@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 from arlm_tui.decoding.config import KNOBS, STRATEGIES
 from arlm_tui.decoding.knobs import format_collection
 from arlm_tui.errors import ArlmError
-from arlm_tui.tui.session_files import saved_sessions, session_path, sessions_dir
+from arlm_tui.tui.session_files import (
+    open_name_problem,
+    save_name_problem,
+    saved_sessions,
+    session_path,
+    sessions_dir,
+    write_session_file,
+)
 from arlm_tui.tui.widgets.analysis_views import CompareView
 from arlm_tui.tui.widgets.knob_panel import knob_names_as_shown, knob_title
 
@@ -218,26 +225,14 @@ class PlayDialogs:
                 return
             path = session_path(str(path))
             try:
-                from arlm_tui.outputs import write_text
-
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_text(path, data)  # a temporary file renamed into place
+                write_session_file(path, data)
             except ArlmError as exc:
                 screen.notify(str(exc), severity="error")
                 return
-            except OSError as exc:
-                screen.notify(f"could not save {path}: {exc.strerror or exc}", severity="error")
-                return
             screen.notify(f"saved {path}", timeout=4)
 
-        def check(text: str) -> str | None:
-            path = session_path(text)
-            if path.is_dir():
-                return f"{path} is a directory: add a file name"
-            return None
-
         screen.app.push_screen(FileDialog(
-            "Save the session as", Path(default), check=check,
+            "Save the session as", Path(default), check=save_name_problem,
             help_text=f"A name alone is saved in {sessions_dir()}; type a path to save "
                       "elsewhere."), done)
 
@@ -250,23 +245,13 @@ class PlayDialogs:
         folder = sessions_dir()
         existing = saved_sessions(folder)
 
-        def check(text: str) -> str | None:
-            path = session_path(text)
-            if path.is_dir():
-                return f"{path} is a directory: choose a session file in it"
-            if not path.exists():
-                return f"no such file: {path}"
-            if not path.is_file():
-                return f"{path} is not a regular file"
-            return None
-
         def done(path: Path | None) -> None:
             if path is not None:
                 screen.open_session(session_path(str(path)))
 
         screen.app.push_screen(FileDialog(
             "Open a saved session", Path(existing[0].name) if existing else Path(""),
-            existing=existing, check=check,
+            existing=existing, check=open_name_problem,
             help_text=(f"Sessions in {folder}, newest first" if existing else
                        f"No session saved in {folder} yet")
             + "; a name alone is looked for there, or type a path."), done)
