@@ -10,6 +10,10 @@ Every file is written to a temporary name in its own folder and renamed into pla
 new one, never half of one, and a full disk is one ``ArlmError`` line. All files get the same
 permission policy, 0666 & ~umask, as ``open()`` gives a new file, so a model directory can be
 shared (``tempfile`` alone would make them 0600).
+
+In a served app (``arlm serve``) a file is only written inside the visitor's folder: the dialogs
+refuse other paths (``paths.user_path``), and ``writing`` checks the same policy again as a
+last line, so a path that reached it some other way is refused too.
 """
 
 from __future__ import annotations
@@ -272,6 +276,10 @@ def writing(path: str | Path, *, durable: bool = True) -> Iterator[Path]:
     ArlmError line."""
     path = Path(path)
     folder = path.parent
+    from arlm_tui import paths
+
+    if paths.served_root() is not None:  # served: nothing is written outside the visitor's
+        paths.user_path(folder.absolute())  # folder, whatever path got here (PathRefused)
     try:
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:

@@ -9,9 +9,12 @@ A visitor is recognised by a random cookie set with the page, so reloading the p
 dropped connection) finds the same folder again; another browser gets another folder. Nothing
 else of a visitor is kept by the server.
 
+Every path a visitor types (a session to save or open, a model folder) must stay inside that
+visitor's folder: ``$ARLM_SERVED`` tells the app so, and ``paths.user_path`` refuses the rest.
+
 The server listens on 127.0.0.1 unless told otherwise. On another address anyone who can reach
-the port can use arlm there, with the permissions of the account running it (the app can open
-and save files by name), which the command says before it starts.
+the port can use arlm there, with the permissions of the account running it, which the command
+says before it starts.
 """
 
 from __future__ import annotations
@@ -188,8 +191,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, data: str | Path | None = N
               "--host 0.0.0.0 lets other machines in", flush=True)
     else:
         print(f"arlm serve: WARNING: listening on {host}: anyone who can reach port {port} can "
-              "use arlm here, with this account's permissions (the app opens and saves files "
-              "by name). Use it on a network you trust.", file=sys.stderr, flush=True)
+              "use arlm here, with this account's permissions (files stay in each visitor's own "
+              "folder, but the models and the machine are shared). Use it on a network you "
+              "trust.", file=sys.stderr, flush=True)
     print(f"arlm serve: each visitor's data goes to a folder of its own under {folder}",
           flush=True)
     try:
@@ -204,7 +208,10 @@ def run_visitor(folder: str | Path) -> int:
     home = Path(folder)
     home.mkdir(parents=True, exist_ok=True)
     os.environ["ARLM_HOME"] = str(home)
-    os.chdir(home)  # a file name typed in a dialog lands in the visitor's own folder
+    from arlm_tui import paths
+
+    os.environ[paths.SERVED_ENV] = str(home)  # every typed path stays in here (paths.user_path)
+    os.chdir(home)  # and so does anything written relative to the working directory
     from arlm_tui.tui.app import run_app
 
     return run_app()

@@ -266,6 +266,16 @@ async def test_compare_models_are_chosen_in_a_dialog(five_models):
         assert view.chosen is None and len(view.data.columns) == len(COMPARED)
 
 
+def test_the_compare_chooser_answers_before_its_list_is_mounted():
+    # the monkey once accepted (enter is a priority key) a chooser whose mount had not been
+    # handled yet: its answer is then the models it opened with, not a NoMatches error
+    from arlm_tui.tui.screens.compare_chooser import CompareChooser
+
+    chooser = CompareChooser(["a", "b", "c"], ["c"], current="b")
+    assert chooser.ticked == ["b", "c"]
+    chooser.action_all()  # nothing to tick yet: no error
+
+
 def test_chosen_probability_follows_each_models_tokens():
     from arlm_tui.lm.table import TableModel
     from arlm_tui.tui.analysis import ChosenToken, chosen_probability, compare_models

@@ -18,7 +18,9 @@ are ``topk(softmax(processed logits), k)``, the context states the last layer's
 ``hidden_states[-1]`` at every position before the candidate, and ``argmax`` picks the first of
 equal scores. Hugging Face carries the context states over from step to step; here they are
 computed again from the text at each step (the same numbers, and always right after an undo,
-a forced token or a model switch).
+a forced token or a model switch): one pass over the text, which leaves the net's state after
+it (keys and values, a recurrent state), then the k candidates read from that state as one
+batch (``LanguageModel.candidate_hidden_states``).
 
 Only a model with hidden states (``LanguageModel.has_hidden_states``: the neural backends and
 Hugging Face models) can be searched this way; an n-gram model is refused in one line.
@@ -104,8 +106,9 @@ def contrastive_scores(probs: np.ndarray, similarities: np.ndarray, alpha: float
     return (1.0 - alpha) * probs - alpha * similarities.max(axis=1)
 
 
-def _states(model: LanguageModel, context: list[int]) -> np.ndarray:
-    states = model.hidden_states(context)
+def _states(model: LanguageModel, context: list[int],
+            candidates: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    states = model.candidate_hidden_states(context, candidates)
     if states is None:  # has_hidden_states said otherwise
         check_hidden_states(model)
         raise NoHiddenStates(f"{model.name} gave no hidden states")
@@ -120,15 +123,16 @@ def contrastive_step(
     top_k: int,
 ) -> ContrastiveStep:
     """Choose the token after ``context_ids`` by contrastive search; ``probs``: the processed
-    next-token distribution [V]. Costs one pass of the model over the text for the context
-    states and one per candidate."""
+    next-token distribution [V]. The hidden states come from
+    ``model.candidate_hidden_states``: one pass over the text and the k candidates as one
+    batch of one-token steps for the neural and Hugging Face models (one pass per candidate
+    for a model without that shortcut)."""
     check_hidden_states(model)
     context = list(context_ids)
     k = min(int(top_k), int(np.count_nonzero(probs)))
     ids = top_indices(probs, k)
-    context_states = _states(model, context)  # (T, d): the start, then every token
-    candidate_states = np.stack([_states(model, context + [int(v)])[-1]
-                                 for v in ids.tolist()])  # (k, d)
+    # (T, d): the start, then every token; (k, d): each candidate read after the text
+    context_states, candidate_states = _states(model, context, ids.tolist())
     similarities = cosine_similarities(candidate_states, context_states)
     scores = contrastive_scores(probs[ids], similarities, alpha)
     chosen = int(np.argmax(scores))  # the first of equal scores: the more probable

@@ -133,6 +133,34 @@ class LanguageModel(ABC):
         states (an n-gram's counts, a table)."""
         return None
 
+    def candidate_hidden_states(
+        self, context_ids: Sequence[int], candidate_ids: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """What contrastive search compares: ``(context, candidates)`` where ``context`` is
+        ``hidden_states(context_ids)`` (T, d), the start and every token of the context (those
+        a window holds, for a model that cuts a long text to its window), and
+        row i of ``candidates`` (k, d) is the last hidden state after reading
+        ``candidate_ids[i]`` right after the context, that is
+        ``hidden_states([*context_ids, candidate_ids[i]])[-1]``. None for a model without
+        hidden states.
+
+        The default is exactly that: one pass over the text for the context and one more per
+        candidate (k + 1 passes), right for every backend. A net with an incremental form
+        overrides it with one pass over the context, keeping its state there (keys and values,
+        a recurrent state), and the k candidates as a batch of one-token extensions; the
+        numbers are the same up to float rounding."""
+        context = self.hidden_states(context_ids)
+        if context is None:
+            return None
+        rows = []
+        for v in candidate_ids:
+            states = self.hidden_states([*context_ids, int(v)])
+            if states is None:
+                return None
+            rows.append(states[-1])
+        candidates = np.stack(rows) if rows else np.zeros((0, context.shape[1]))
+        return context, candidates
+
     def _logprobs_of(self, state: ListState) -> np.ndarray:
         if not state.histories:
             return np.zeros((0, self.vocab_size))

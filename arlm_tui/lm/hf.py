@@ -178,6 +178,11 @@ class HFModel(LanguageModel):
         )
         parameters = inspect.signature(net.forward).parameters
         self._takes_positions = "position_ids" in parameters
+        #: the cache's keyword and output field: ``cache`` since transformers 5.x renamed
+        #: ``past_key_values`` (still accepted there, with a deprecation warning)
+        self._cache_name = "cache" if "cache" in parameters else "past_key_values"
+        #: the net can skip the output layer but at the last position (``logits_to_keep``)
+        self._keeps_logits = "logits_to_keep" in parameters
         never = list(range(tokenizer.known, len(tokenizer.vocab)))
         if tokenizer.bos_id != tokenizer.eos_id:
             never.append(tokenizer.bos_id)
@@ -235,7 +240,7 @@ class HFModel(LanguageModel):
         extra = {"position_ids": positions} if self._takes_positions else {}
         with torch.inference_mode():
             out = self.net(input_ids=input_ids, attention_mask=mask, use_cache=True, **extra)
-        state = HFState(out.past_key_values, mask, mask.sum(-1), histories)
+        state = HFState(getattr(out, self._cache_name), mask, mask.sum(-1), histories)
         return self._logprobs(out.logits[:, -1]), state
 
     def extend(self, state: HFState, token_ids: Sequence[int]) -> tuple[np.ndarray, HFState]:
@@ -260,11 +265,11 @@ class HFModel(LanguageModel):
             out = self.net(
                 input_ids=torch.tensor(ids, dtype=torch.long)[:, None],
                 attention_mask=mask,
-                past_key_values=cache,
                 use_cache=True,
+                **{self._cache_name: cache},
                 **extra,
             )
-        new = HFState(out.past_key_values, mask, state.positions + 1, histories)
+        new = HFState(getattr(out, self._cache_name), mask, state.positions + 1, histories)
         return self._logprobs(out.logits[:, -1]), new
 
     def select(self, state: HFState, indices: Sequence[int]) -> HFState:
@@ -300,6 +305,45 @@ class HFModel(LanguageModel):
             out = self.net(input_ids=torch.tensor([row], dtype=torch.long), use_cache=False,
                            output_hidden_states=True)
         return out.hidden_states[-1][0].double().numpy()
+
+    def candidate_hidden_states(
+        self, context_ids: Sequence[int], candidate_ids: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``LanguageModel.candidate_hidden_states`` as Hugging Face's contrastive search reads
+        it: one forward over ``<s>`` + the context (``use_cache=True``,
+        ``output_hidden_states=True``), its cache repeated to k rows
+        (``Cache.batch_repeat_interleave``), then the k candidates as one batch of one-token
+        steps. When the text with a candidate would not fit the window (its first tokens cut,
+        every position moved), or the cache cannot be repeated (``_repeatable``), it is the
+        default: a pass over each text."""
+        import torch
+
+        context = self._ids(context_ids, "context_ids")
+        candidates = self._ids(candidate_ids, "candidate_ids")
+        if not candidates or (self.window is not None and len(context) + 2 > self.window):
+            return super().candidate_hidden_states(context, candidates)
+        row = [self.bos_id] + context
+        k = len(candidates)
+        skip = {"logits_to_keep": 1} if self._keeps_logits else {}  # the states are wanted
+        with torch.inference_mode():
+            out = self.net(input_ids=torch.tensor([row], dtype=torch.long), use_cache=True,
+                           output_hidden_states=True, **skip)
+            cache: Any = getattr(out, self._cache_name, None)
+            if not _repeatable(cache):  # a legacy tuple cache, a layer kind that cannot
+                return super().candidate_hidden_states(context, candidates)
+            cache.batch_repeat_interleave(k)  # the k rows of one text: no copy kept
+            extra = {self._cache_name: cache}
+            if self._takes_positions:
+                extra["position_ids"] = torch.full((k, 1), len(row), dtype=torch.long)
+            step = self.net(
+                input_ids=torch.tensor(candidates, dtype=torch.long)[:, None],
+                attention_mask=torch.ones((k, len(row) + 1), dtype=torch.long),
+                use_cache=True,
+                output_hidden_states=True,
+                **extra,
+            )
+        return (out.hidden_states[-1][0].double().numpy(),
+                step.hidden_states[-1][:, -1].double().numpy())
 
     def sequence_logprobs(self, ids: Sequence[int]) -> np.ndarray:
         """log p(ids[k] | <s> ids[:k]) for every k: one forward pass when the text fits the
@@ -359,6 +403,15 @@ def _copy_cache(cache: Any) -> Any:
         for layer in layers
     ]
     return new
+
+
+def _repeatable(cache: Any) -> bool:
+    """Whether ``cache`` is a ``transformers`` Cache whose every layer can be repeated along
+    the batch (``batch_repeat_interleave``: the dynamic layers; not a static or linear-attention
+    layer, nor the tuples of transformers 4.x)."""
+    layers = getattr(cache, "layers", None)
+    return (hasattr(cache, "batch_repeat_interleave") and layers is not None
+            and all(hasattr(layer, "batch_repeat_interleave") for layer in layers))
 
 
 # ---------------------------------------------------------------------------------- loading

@@ -132,6 +132,14 @@ class ArlmApp(App[int]):
     def on_mount(self) -> None:
         from arlm_tui.tui.screens.home import HomeScreen
 
+        if self.is_web:
+            # in a browser through any server (`textual serve` too), typed paths stay in the
+            # data folder as under `arlm serve` (paths.user_path)
+            import os
+
+            from arlm_tui import paths
+
+            os.environ.setdefault(paths.SERVED_ENV, str(paths.user_home()))
         # answers kept in memory after a failed save (a lock, a full disk) are retried
         self.set_interval(30, self._retry_progress)
 
@@ -217,6 +225,11 @@ class ArlmApp(App[int]):
         from arlm_tui.tui.share import save_screen_svg
 
         save_screen_svg(self)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Textual's screenshot action (a key or a link may name any folder and file): ours,
+        into the data directory, whatever was named."""
+        self.action_save_svg()
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT_THEME if self.current_theme.dark else DARK_THEME

@@ -258,11 +258,12 @@ class PlayRunner:
         return True
 
     def _load(self, spec: Any, prompt: str, first: bool) -> None:
+        from arlm_tui import paths
         from arlm_tui.decoding.session import Session
         from arlm_tui.lm.registry import load_model
 
         try:
-            model = load_model(spec)
+            model = load_model(paths.user_model(spec))  # served: the visitor's folder only
             if first or self.session is None:
                 unknown = unknown_words(model, prompt)
                 try:
@@ -323,6 +324,7 @@ class PlayRunner:
         return True
 
     def _open(self, path: Path, model_choice: str | None) -> None:
+        from arlm_tui import paths
         from arlm_tui.decoding.session import Session
         from arlm_tui.lm.registry import list_models, load_model
 
@@ -341,7 +343,7 @@ class PlayRunner:
                 def loader(name: str) -> Any:
                     if current is not None and current.name == name:
                         return current
-                    return load_model(name)
+                    return load_model(paths.user_model(name))  # the file's "model" is data
 
                 session = Session.from_json(text, model_loader=loader)
             total = len(session.traces)

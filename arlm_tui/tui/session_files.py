@@ -21,14 +21,19 @@ def sessions_dir() -> Path:
 
 def session_path(text: str) -> Path:
     """Where a typed session file name points: a bare name (no folder) goes into arlm's
-    ``sessions/`` folder, with ``.json`` added when it has no suffix; a path is taken as it is."""
+    ``sessions/`` folder, with ``.json`` added when it has no suffix; a path is taken as it is.
+    Either way it passes ``paths.user_path``: when arlm is served, a path outside the visitor's
+    folder raises ``PathRefused`` (one line)."""
+    from arlm_tui import paths
+
     text = text.strip()
-    path = Path(text).expanduser()
+    path = Path(text)
     if not text.startswith(("~", ".", "/")) and len(path.parts) == 1:
         path = sessions_dir() / path
         if not path.suffix:
             path = path.with_suffix(".json")
-    return path
+        return paths.user_path(path)
+    return paths.user_path(text)
 
 
 def save_name_problem(text: str) -> str | None:

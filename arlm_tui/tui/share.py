@@ -14,6 +14,8 @@ from typing import Any
 
 from textual.app import App
 
+from arlm_tui.errors import ArlmError
+
 
 def screenshots_dir() -> Path:
     from arlm_tui import paths
@@ -28,6 +30,10 @@ def _unique(folder: Path, stem: str, suffix: str) -> Path:
         path = folder / f"{stem}-{n}{suffix}"
         n += 1
     return path
+
+
+def _reason(exc: OSError | ArlmError) -> str:
+    return str(exc.strerror or exc) if isinstance(exc, OSError) else str(exc)
 
 
 def _offer(app: App, text: str, path: Path, mime_type: str) -> None:
@@ -46,6 +52,7 @@ def _offer(app: App, text: str, path: Path, mime_type: str) -> None:
 def save_screen_svg(app: App) -> Path | None:
     """Save an SVG of the current screen into the data directory; notify where (or why not)."""
     from arlm_tui.outputs import write_text
+    from arlm_tui.paths import shown
 
     screen_name = type(app.screen).__name__.removesuffix("Screen").lower() or "screen"
     folder = screenshots_dir()
@@ -54,11 +61,11 @@ def save_screen_svg(app: App) -> Path | None:
         folder.mkdir(parents=True, exist_ok=True)
         path = _unique(folder, time.strftime(f"arlm-{screen_name}-%Y%m%d-%H%M%S"), ".svg")
         write_text(path, svg)
-    except OSError as exc:
-        app.notify(f"could not save the screenshot in {folder}: {exc.strerror or exc}",
+    except (OSError, ArlmError) as exc:  # the writer's failures are ArlmErrors
+        app.notify(f"could not save the screenshot in {shown(folder)}: {_reason(exc)}",
                    severity="error")
         return None
-    app.notify(f"screenshot saved: {path}", timeout=6)
+    app.notify(f"screenshot saved: {shown(path)}", timeout=6)
     _offer(app, svg, path, "image/svg+xml")
     return path
 
@@ -68,6 +75,7 @@ def save_session_page(app: App, session: Any) -> Path | None:
     from arlm_tui import paths
     from arlm_tui.export_html import session_page
     from arlm_tui.outputs import write_text
+    from arlm_tui.paths import shown
 
     folder = paths.user_home() / "sessions"
     try:
@@ -75,10 +83,10 @@ def save_session_page(app: App, session: Any) -> Path | None:
         folder.mkdir(parents=True, exist_ok=True)
         path = _unique(folder, time.strftime("session-%Y%m%d-%H%M%S"), ".html")
         write_text(path, page)
-    except OSError as exc:
-        app.notify(f"could not save the page in {folder}: {exc.strerror or exc}",
+    except (OSError, ArlmError) as exc:
+        app.notify(f"could not save the page in {shown(folder)}: {_reason(exc)}",
                    severity="error")
         return None
-    app.notify(f"page saved: {path}", timeout=6)
+    app.notify(f"page saved: {shown(path)}", timeout=6)
     _offer(app, page, path, "text/html")
     return path

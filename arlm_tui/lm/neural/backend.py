@@ -43,6 +43,10 @@ class NeuralNet(Protocol):
 
     def sequence_hidden(self, ids: Sequence[int]) -> torch.Tensor: ...
 
+    def candidate_hidden(
+        self, ids: Sequence[int], candidates: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
     def attention(self, state: Any) -> list[torch.Tensor]: ...
 
 
@@ -175,6 +179,25 @@ class NeuralLanguageModel(LanguageModel):
         ids = [self.bos_id] + self._ids(context_ids, "context_ids")
         with torch.inference_mode():
             return self._net.sequence_hidden(ids).double().numpy()
+
+    def candidate_hidden_states(
+        self, context_ids: Sequence[int], candidate_ids: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``LanguageModel.candidate_hidden_states`` in one pass over ``<s>`` + the context,
+        keeping the net's state there (a transformer's keys and values in its window, a
+        recurrent net's hidden state), and the k candidates as one batch of one-token steps
+        (``candidate_hidden`` of each net): the numbers of ``hidden_states`` up to float32
+        rounding. Contrastive search only; generation's steps are untouched."""
+        if not self.has_hidden_states:
+            return None
+        ids = [self.bos_id] + self._ids(context_ids, "context_ids")
+        candidates = self._ids(candidate_ids, "candidate_ids")
+        with torch.inference_mode():
+            if not candidates:
+                context = self._net.sequence_hidden(ids).double().numpy()
+                return context, np.zeros((0, context.shape[1]))
+            context_t, candidates_t = self._net.candidate_hidden(ids, candidates)
+            return context_t.double().numpy(), candidates_t.double().numpy()
 
     # ------------------------------------------------------------------ facts
     @property

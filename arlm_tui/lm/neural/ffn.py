@@ -100,7 +100,21 @@ class FeedForwardLM(nn.Module):
         Contrastive search compares these."""
         n1 = self.config.context
         padded = torch.tensor([BOS_ID] * (n1 - 1) + list(ids), dtype=torch.long)
-        x = self.wte(padded.unfold(0, n1, 1)).flatten(-2)  # (T, (n−1)·d)
+        return self._hidden(padded.unfold(0, n1, 1))
+
+    def _hidden(self, windows: torch.Tensor) -> torch.Tensor:
+        """The last tanh layer's activations for windows of ids (N, n−1): (N, h)."""
+        x = self.wte(windows).flatten(-2)  # (N, (n−1)·d)
         for layer in self.hidden:
             x = torch.tanh(layer(x))
         return x
+
+    def candidate_hidden(
+        self, ids: Sequence[int], candidates: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``sequence_hidden(ids)`` (T, h), and for each candidate v the last row of
+        ``sequence_hidden(ids + [v])`` (k, h): the k windows that end with a candidate, read
+        as one batch."""
+        windows = torch.tensor([self.pad([*ids, int(v)]) for v in candidates], dtype=torch.long)
+        windows = windows.reshape(len(candidates), self.config.context)
+        return self.sequence_hidden(ids), self._hidden(windows)

@@ -202,3 +202,17 @@ class RecurrentLM(nn.Module):
         idx = torch.tensor([list(ids)], dtype=torch.long)
         out, _ = self.cell(self.wte(idx), self.zero_state(1).as_torch())  # (1, T, m)
         return out[0]
+
+    def candidate_hidden(
+        self, ids: Sequence[int], candidates: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``sequence_hidden(ids)`` (T, m), and for each candidate v the last row of
+        ``sequence_hidden(ids + [v])`` (k, m): one pass over ``ids``, then its state copied to
+        k rows and one cell update per layer for the k candidates at once."""
+        idx = torch.tensor([list(ids)], dtype=torch.long)
+        out, last = self.cell(self.wte(idx), self.zero_state(1).as_torch())  # (1, T, m)
+        state = self.select(RecurrentState.from_torch(last),
+                            torch.zeros(len(candidates), dtype=torch.long))  # fmt: skip
+        x = self.wte(torch.tensor(list(candidates), dtype=torch.long)).unsqueeze(1)  # (k, 1, m)
+        step, _ = self.cell(x, state.as_torch())
+        return out[0], step[:, 0]

@@ -588,6 +588,24 @@ class TransformerLM(nn.Module):
         return torch.cat([logits for _, logits in self.chunked_logits(ids)])
 
     # ---------------------------------------------------------------- hidden states
+    def _window_hidden(
+        self, window: Sequence[int]
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Read one window (tokens at positions 0…T−1, T ≤ C) as ``forward`` does: LN_f(x_t)
+        at each position (T, d), and each layer's keys and values (1, H, T, d_head)."""
+        T = len(window)
+        d = self.config.d_model
+        x = self.wte(torch.tensor([list(window)], dtype=torch.long)) + self.wpe.weight[:T]
+        cache = []
+        for block in cast("list[Block]", self.blocks):
+            attn = block.attn
+            q, k, v = (attn.split_heads(t) for t in attn.c_attn(block.ln_1(x)).split(d, dim=2))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (1, H, T, d_head)
+            x = x + attn.c_proj(y.transpose(1, 2).reshape(1, T, d))
+            x = x + block.mlp(block.ln_2(x))
+            cache.append((k, v))
+        return self.ln_f(x)[0], cache
+
     def sequence_hidden(self, ids: Sequence[int]) -> torch.Tensor:
         """The last hidden state at each position of ``ids`` (which starts with ``<s>``):
         LN_f(x_t), the vector the output projection reads, (T, d) (as Hugging Face's GPT-2
@@ -595,9 +613,42 @@ class TransformerLM(nn.Module):
         Contrastive search compares these."""
         rows = []
         for a, b, first in window_spans(len(ids), self.config.context, self.config.keep):
-            idx = torch.tensor([list(ids[a:b])], dtype=torch.long)
-            x = self.wte(idx) + self.wpe.weight[: b - a]  # (1, T, d)
-            for block in self.blocks:
-                x = block(x)
-            rows.append(self.ln_f(x)[0, first:])
+            rows.append(self._window_hidden(ids[a:b])[0][first:])
         return torch.cat(rows)
+
+    def candidate_hidden(
+        self, ids: Sequence[int], candidates: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``sequence_hidden(ids)`` (T, d), and for each candidate v the last row of
+        ``sequence_hidden(ids + [v])`` (k, d), in one pass over ``ids`` and one batched step.
+
+        The text with a candidate is T + 1 tokens long; its last position is read in the
+        window that starts at a = ``window_start(T + 1)``. The keys and values of ids[a:] are
+        those of the context's last window when it starts at a too (the usual case); when the
+        candidate would start a new window they are read once more from ids[a:] (K tokens).
+        Then the k candidates are one batch of one-token queries at position T − a, each
+        attending over those keys and its own (no mask: every cached key is earlier)."""
+        C, K = self.config.context, self.config.keep
+        T, k, d = len(ids), len(candidates), self.config.d_model
+        a = window_start(T + 1, C, K)
+        rows, cache = [], None
+        for start, end, first in window_spans(T, C, K):
+            states, layer_kv = self._window_hidden(ids[start:end])
+            rows.append(states[first:])
+            if start == a:
+                cache = layer_kv
+        if cache is None:  # the candidate starts a new window
+            cache = self._window_hidden(ids[a:])[1]
+        position = T - a
+        x = self.wte(torch.tensor(list(candidates), dtype=torch.long))[:, None, :]
+        x = x + self.wpe.weight[position : position + 1]  # (k, 1, d)
+        for block, (past_k, past_v) in zip(cast("list[Block]", self.blocks), cache):
+            attn = block.attn
+            q, k_new, v_new = (attn.split_heads(t)
+                               for t in attn.c_attn(block.ln_1(x)).split(d, dim=2))
+            keys = torch.cat([past_k.expand(k, -1, -1, -1), k_new], dim=2)
+            values = torch.cat([past_v.expand(k, -1, -1, -1), v_new], dim=2)
+            y = F.scaled_dot_product_attention(q, keys, values)  # (k, H, 1, d_head)
+            x = x + attn.c_proj(y.transpose(1, 2).reshape(k, 1, d))
+            x = x + block.mlp(block.ln_2(x))
+        return torch.cat(rows), self.ln_f(x)[:, 0]

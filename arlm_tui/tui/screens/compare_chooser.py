@@ -49,18 +49,25 @@ class CompareChooser(ModalScreen[list[str] | None]):
                          classes="dialog-keys")
 
     def on_mount(self) -> None:
-        self.query_one(SelectionList).focus()
+        # ``query``, not ``query_one``: a key that dismisses the chooser (or the app closing)
+        # can come before its mount is handled, when the list is already gone
+        for choices in self.query(SelectionList):
+            choices.focus()
 
     @property
     def ticked(self) -> list[str]:
-        selected = set(self.query_one(SelectionList).selected) | {self.current}
-        return [name for name in self.installed if name in selected]
+        """The names ticked, in the order listed; those it opened with while the list is not
+        (or no longer) mounted."""
+        shown = self.query(SelectionList)
+        selected = set(shown.first().selected) if shown else set(self.chosen)
+        return [name for name in self.installed if name in selected | {self.current}]
 
     def action_accept(self) -> None:
         self.dismiss(self.ticked)
 
     def action_all(self) -> None:
-        self.query_one(SelectionList).select_all()
+        for choices in self.query(SelectionList):
+            choices.select_all()
 
     def action_cancel(self) -> None:
         self.dismiss(None)

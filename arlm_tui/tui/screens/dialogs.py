@@ -2,7 +2,9 @@
 
 A dialog checks what was typed with a function given by its caller (``check(text) -> error or
 None``) and stays open with the error shown until the text is acceptable or escape cancels; it
-never lets a bad value through and never crashes on one.
+never lets a bad value through and never crashes on one. A typed file or model path goes through
+``paths.user_path`` / ``paths.user_model`` first: when arlm is served, a path outside the
+visitor's own folder is refused here, with one line.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+
+from arlm_tui import paths
+from arlm_tui.errors import ArlmError
+
+#: What a file dialog adds to its help when arlm is served (see ``paths.user_path``).
+SERVED_NOTE = "(served: files stay in your own folder)"
 
 #: check(text) -> an error message, or None when the text is acceptable.
 Check = Callable[[str], "str | None"]
@@ -108,12 +116,18 @@ class ModelPicker(ModalScreen[str | None]):
         text = event.value.strip()
         if not text:
             return
-        if not text.startswith("hf:") and not Path(text).expanduser().exists():
+        try:  # served: a name, or a path inside the visitor's folder (paths.user_model)
+            spec = str(paths.user_model(text))
+            found = spec.startswith("hf:") or paths.user_path(spec).exists()
+        except ArlmError as exc:
+            self.query_one("#dialog-error", Static).update(Text(str(exc)))
+            return
+        if not found:
             from arlm_tui.lm.registry import list_models
 
-            if text not in {entry.name for entry in list_models()}:
+            if spec not in {entry.name for entry in list_models()}:
                 self.query_one("#dialog-error", Static).update(
-                    f"no model named {text!r} and no such file or directory")
+                    Text(f"no model named {text!r} and no such file or directory"))
                 return
         self.dismiss(text)
 
@@ -138,8 +152,11 @@ class FileDialog(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
-            if self.help_text:
-                yield Static(Text(self.help_text), classes="dialog-help")
+            help_text = self.help_text
+            if paths.served_root() is not None:  # say the rule before anyone runs into it
+                help_text = (help_text + " " if help_text else "") + SERVED_NOTE
+            if help_text:
+                yield Static(Text(help_text), classes="dialog-help")
             if self.existing:
                 yield OptionList(*(Option(p.name, id=str(p)) for p in self.existing),
                                  id="file-list")
@@ -164,7 +181,11 @@ class FileDialog(ModalScreen[Path | None]):
     def _accept(self, text: str) -> None:
         if not text:
             return
-        error = self.check(text) if self.check is not None else None
+        try:  # the one policy for typed paths (served: they stay in the visitor's folder)
+            paths.user_path(text)
+            error = self.check(text) if self.check is not None else None
+        except ArlmError as exc:
+            error = str(exc)
         if error:
             self.query_one("#dialog-error", Static).update(Text(error))
             return
