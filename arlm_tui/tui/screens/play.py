@@ -500,7 +500,7 @@ class PlayScreen(Screen):
         self.dialogs.pick_model()
 
     def action_save(self) -> None:
-        self.dialogs.save_session()
+        self.dialogs.save_as()
 
     def action_export_page(self) -> None:
         if self.session is not None and not self.busy:
@@ -509,7 +509,7 @@ class PlayScreen(Screen):
             save_session_page(self.app, self.session)
 
     def action_open(self) -> None:
-        self.dialogs.open_session()
+        self.dialogs.open_saved()
 
     def open_session(self, path: Path, *, model_choice: str | None = None) -> None:
         """Replay a saved session: load it, go back to its prompt, then space replays a step

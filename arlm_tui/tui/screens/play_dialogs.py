@@ -210,7 +210,7 @@ class PlayDialogs:
                                done)
 
     # ------------------------------------------------------------------ session files
-    def save_session(self) -> None:
+    def save_as(self) -> None:
         """Save the session as JSON (a bare name goes into arlm's sessions folder)."""
         screen = self.screen
         if screen.session is None:
@@ -236,7 +236,7 @@ class PlayDialogs:
             help_text=f"A name alone is saved in {sessions_dir()}; type a path to save "
                       "elsewhere."), done)
 
-    def open_session(self) -> None:
+    def open_saved(self) -> None:
         """Choose a saved session (the newest first) and replay it."""
         from arlm_tui.tui.screens.dialogs import FileDialog
 
