@@ -302,7 +302,6 @@ def test_stop_strings_are_checked_and_refused_with_beam():
 # ------------------------------------------------------------------------------ knob panel
 def test_the_panel_shows_and_reads_a_logit_bias_and_stop_strings():
     from arlm_tui.decoding import KNOBS
-    from arlm_tui.tui.screens.play import parse_knob
     from arlm_tui.tui.widgets.knob_panel import format_value, step_value
 
     bias, stop = KNOBS["logit_bias"], KNOBS["stop"]
@@ -311,12 +310,12 @@ def test_the_panel_shows_and_reads_a_logit_bias_and_stop_strings():
     assert format_value(bias, bias.check(["the=ban", "a=2"])) == "2 tokens"
     assert format_value(stop, ("the end", ".")) == "2 strings"
     assert step_value(bias, bias.check(["a=2"]), 1) == {"a": 2.0}  # not stepped: typed
-    assert parse_knob("logit_bias", "the=-5  cat=ban") == {"the": -5.0, "cat": -math.inf}
-    assert parse_knob("logit_bias", "off") == {} and parse_knob("stop", "") == ()
-    assert parse_knob("stop", '"the end" "\\n"') == ("the end", "\n")
-    assert parse_knob("stop", "mill .") == ("mill", ".")
+    assert bias.parse("the=-5  cat=ban") == {"the": -5.0, "cat": -math.inf}
+    assert bias.parse("off") == {} and stop.parse("") == ()
+    assert stop.parse('"the end" "\\n"') == ("the end", "\n")
+    assert stop.parse("mill .") == ("mill", ".")
     with pytest.raises(ValueError, match="double quotes"):
-        parse_knob("stop", '"the end" mill')
+        stop.parse('"the end" mill')
 
 
 async def test_a_learner_types_a_logit_bias_and_a_stop_string_in_the_play_screen():

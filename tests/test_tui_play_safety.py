@@ -16,7 +16,8 @@ from arlm_tui.decoding.config import DecodingConfig
 from arlm_tui.decoding.session import Session
 from arlm_tui.lm.registry import load_model
 from arlm_tui.tui.screens.dialogs import ChoiceDialog
-from arlm_tui.tui.screens.play import PlayScreen, sessions_dir
+from arlm_tui.tui.screens.play import PlayScreen
+from arlm_tui.tui.session_files import sessions_dir
 
 
 def saved_session(model_name: str, *, named: str | None = None, steps: int = 3) -> str:

@@ -5,13 +5,23 @@ keeps its data and typed text is never thrown away."""
 from __future__ import annotations
 
 import json
+import os
 
+import pytest
 from tui_helpers import make_play_app, rendered, settle, start_play
 
+from arlm_tui.errors import ArlmError
 from arlm_tui.tui.app import ArlmApp
 from arlm_tui.tui.screens.dialogs import FileDialog
 from arlm_tui.tui.screens.home import HomeScreen
-from arlm_tui.tui.screens.play import PlayScreen, session_path, sessions_dir
+from arlm_tui.tui.screens.play import PlayScreen
+from arlm_tui.tui.session_files import (
+    open_name_problem,
+    save_name_problem,
+    session_path,
+    sessions_dir,
+    write_session_file,
+)
 from arlm_tui.tui.settings import Settings
 from arlm_tui.tui.widgets.knob_panel import KnobPanel
 
@@ -162,3 +172,18 @@ def test_session_paths():
     assert session_path("./mine.json").name == "mine.json"
     assert session_path("./mine.json").parent != sessions_dir()
     assert session_path("/tmp/x/y.json").as_posix() == "/tmp/x/y.json"
+
+
+def test_typed_session_names_are_checked_and_a_failed_save_is_one_line(tmp_path):
+    assert save_name_problem(str(tmp_path)) == f"{tmp_path} is a directory: add a file name"
+    assert save_name_problem(str(tmp_path / "new.json")) is None
+    assert "is a directory: choose a session file" in open_name_problem(str(tmp_path))
+    assert open_name_problem(str(tmp_path / "gone.json")) == f"no such file: {tmp_path}/gone.json"
+    os.mkfifo(tmp_path / "pipe.json")
+    assert open_name_problem(str(tmp_path / "pipe.json")).endswith("is not a regular file")
+    write_session_file(tmp_path / "deeper" / "s.json", '{"format": "arlm-session"}')
+    assert open_name_problem(str(tmp_path / "deeper" / "s.json")) is None
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ArlmError, match=r"^could not save .*file/s\.json: ") as info:
+        write_session_file(tmp_path / "file" / "s.json", "{}")  # its folder is a file
+    assert "\n" not in str(info.value)

@@ -21,7 +21,6 @@ from arlm_tui.tui.analysis import (
     sample_study,
     speculative_demo,
 )
-from arlm_tui.tui.screens.play import parse_knob
 from arlm_tui.tui.widgets.generated_text import shade_of
 from arlm_tui.tui.widgets.knob_panel import allowed_step, format_value, knob_title, step_value
 from arlm_tui.tui.widgets.token_bars import (
@@ -84,6 +83,9 @@ def test_format_value_and_titles():
 
 
 def test_parse_knob():
+    def parse_knob(name: str, text: str):
+        return KNOBS[name].parse(text)
+
     assert parse_knob("top_k", "5") == 5 and isinstance(parse_knob("top_k", "5"), int)
     assert parse_knob("top_p", " 0.9 ") == 0.9
     assert parse_knob("top_p", "off") == 1.0

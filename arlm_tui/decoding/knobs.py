@@ -154,6 +154,37 @@ class Knob:
             return list(value)
         return value
 
+    def parse(self, text: str) -> Any:
+        """A typed value (a dialog's text) converted to the knob's type; ValueError with a
+        one-line reason. ``off`` is the off value; a collection is read by
+        ``parse_collection``."""
+        name = self.name
+        text = text.strip()
+        if self.collection:  # the logit bias (the=-5 cat=ban) or stop strings ("." "the end")
+            return parse_collection(self, text)
+        if self.choices:
+            return text
+        if self.type is bool:
+            lowered = text.lower()
+            if lowered in ("1", "true", "on", "yes"):
+                return True
+            if lowered in ("0", "false", "off", "no"):
+                return False
+            raise ValueError(f"{name} must be on or off, got {text!r}")
+        if text.lower() == "off":
+            return self.off
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(
+                f"{name} must be a number in {self.range_text}, got {text!r}") from None
+        if self.type is int:
+            if not value.is_integer():
+                raise ValueError(f"{name} must be a whole number in {self.range_text}, "
+                                 f"got {text!r}")
+            return int(value)
+        return value
+
     def check(self, value: Any) -> Any:
         """``value`` converted to the knob's type, or ``KnobValueError`` (a ValueError) naming
         the knob and its range."""

@@ -1,4 +1,5 @@
-"""Saved play sessions on disk: where a typed name points, the saved ones, reading one.
+"""Saved play sessions on disk: where a typed name points, what is wrong with one, the saved
+ones, writing and reading one.
 
 A session file is JSON written by ``Session.to_json``; reading one only checks what can be
 checked before a model is chosen (size, encoding, format, the "model" field), so that a file
@@ -33,6 +34,38 @@ def session_path(text: str) -> Path:
             path = path.with_suffix(".json")
         return paths.user_path(path)
     return paths.user_path(text)
+
+
+def save_name_problem(text: str) -> str | None:
+    """What is wrong with a typed name to save a session as (None: nothing)."""
+    path = session_path(text)
+    if path.is_dir():
+        return f"{path} is a directory: add a file name"
+    return None
+
+
+def open_name_problem(text: str) -> str | None:
+    """What is wrong with a typed name of a session file to open (None: nothing)."""
+    path = session_path(text)
+    if path.is_dir():
+        return f"{path} is a directory: choose a session file in it"
+    if not path.exists():
+        return f"no such file: {path}"
+    if not path.is_file():
+        return f"{path} is not a regular file"
+    return None
+
+
+def write_session_file(path: Path, text: str) -> None:
+    """Write a session's JSON to ``path`` (its folder made if needed; a temporary file renamed
+    into place), else ArlmError with one line."""
+    from arlm_tui.outputs import write_text
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(path, text)
+    except OSError as exc:
+        raise ArlmError(f"could not save {path}: {exc.strerror or exc}") from None
 
 
 def saved_sessions(folder: Path) -> list[Path]:

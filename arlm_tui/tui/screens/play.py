@@ -12,44 +12,47 @@ The bars are live: they show the distribution of the NEXT token under the curren
 knobs, recomputed after every operation (a knob, the strategy, the model, the prompt, undo,
 redo). Knob changes that arrive faster than they are computed are merged into one operation. A
 past step is shown only on request (its token selected in the text; esc returns to live).
+
+The screen composes the widgets, keeps the state they are drawn from (the view, the step
+selected, forcing, the replay), runs the operations on the session and routes keys and
+messages. Each other job is a small object it owns, in a module of its own beside it:
+``PlayDrawing`` (``play_drawing``: the snapshot handed down to the widgets), ``PlayViews``
+(``play_views``: which view is shown, the analysis views' controls), ``PromptLine``
+(``play_prompt``), ``PlayDialogs`` (``play_dialogs``: every question asked in a dialog) and
+``Autoplay`` (``play_autoplay``); the keys and the help paragraph are data (``play_bindings``).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Header, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from arlm_tui.decoding.config import KNOBS, STRATEGIES, DecodingConfig
-from arlm_tui.decoding.knobs import format_collection, parse_collection
-from arlm_tui.decoding.snapshot import PlaySnapshot, hypothesis_text, unknown_words
+from arlm_tui.decoding.config import DecodingConfig
+from arlm_tui.decoding.snapshot import PlaySnapshot, unknown_words
 from arlm_tui.errors import ArlmError
 from arlm_tui.tui.play_lines import (
-    VIEW_IDS,
     VIEW_TITLES,
-    VIEWS,
-    chain_line,
-    explain_line,
-    stats_line,
-    view_title,
 )
 from arlm_tui.tui.play_runner import PlayRunner, failure_text
-from arlm_tui.tui.session_files import saved_sessions, session_path, sessions_dir
-from arlm_tui.tui.settings import AUTOPLAY_INTERVALS
+from arlm_tui.tui.screens.play_autoplay import Autoplay
+from arlm_tui.tui.screens.play_bindings import BINDINGS, HELP_TEXT
+from arlm_tui.tui.screens.play_dialogs import PlayDialogs
+from arlm_tui.tui.screens.play_drawing import PlayDrawing
+from arlm_tui.tui.screens.play_prompt import PromptLine
+from arlm_tui.tui.screens.play_views import PlayViews
 from arlm_tui.tui.widgets.analysis_views import (
     AttentionView,
     CompareView,
@@ -59,41 +62,9 @@ from arlm_tui.tui.widgets.analysis_views import (
 from arlm_tui.tui.widgets.beam_view import BeamView
 from arlm_tui.tui.widgets.footer import ArlmFooter
 from arlm_tui.tui.widgets.generated_text import GeneratedText
-from arlm_tui.tui.widgets.knob_panel import KnobPanel, knob_names_as_shown, knob_title
+from arlm_tui.tui.widgets.knob_panel import KnobPanel, knob_names_as_shown
 from arlm_tui.tui.widgets.timeline import Timeline
 from arlm_tui.tui.widgets.token_bars import TokenBars
-
-#: One line on each strategy, for the strategy picker.
-STRATEGY_HELP = {
-    "greedy": "always the most probable token (after the penalties)",
-    "sample": "a random draw from the distribution the knobs shaped",
-    "beam": "keep the best few hypotheses, extend them all, keep the best again",
-    "contrastive": "of the top-k, the token whose hidden state is least like the text's so far "
-                   "(neural models)",
-}
-
-HELP_TEXT = (
-    "[b]Play[/b]: the model proposes a distribution over the next token; the decoding knobs "
-    "reshape it and a strategy picks one. The bars are live: they show the NEXT token's "
-    "distribution and change as soon as a knob does, in three columns: the model's p, p after "
-    "temperature and the penalties (what top-p, min-p and typical-p measure), and the final "
-    "distribution after truncation; greyed rows were removed (the reason is given). Space takes "
-    "a step (the why-line explains it), backspace takes it back; select a token in the text (t, "
-    "←/→) to see its past step, esc returns to live. The timeline under the text shows each "
-    "token's p and each step's entropy. Knobs change with ←/→ (shift: coarse) when the knob "
-    "panel has the focus, or type a value with ⏎. P starts from a preset (llama.cpp, "
-    "OpenAI-style or Hugging Face defaults); the bottom edge of the view reads the chain: the "
-    "processors the knobs switch on, in the order they run (penalties, temperature, then the "
-    "cuts; see the README's \"Processor order\").\n\n"
-    "[b]Views[/b] (1–6, v cycles): 1 the next-token bars; 2 beam search (live hypotheses, their "
-    "log p and score log p / length^α, pruned candidates, finished ones); 3 the same text under "
-    "every installed model (c ticks which, < and > show the other columns), with KL(oracle ‖ "
-    "model) when the oracle is installed and p of the token just chosen; 4 N "
-    "continuations (+/− change N from 5 to 200): first-token histogram against p, distinct-n, "
-    "repetition and NLL per strategy; 5 a transformer's attention for the last token; 6 "
-    "speculative decoding, a draft proposing k tokens that the model keeps or replaces (+/− "
-    "change k from 1 to 8, d picks another installed draft with the same vocabulary)."
-)
 
 
 def new_seed() -> int:
@@ -116,34 +87,6 @@ class PlayResume:
     prompt_value: str | None = None  # the prompt line as it was (typed words kept)
 
 
-def parse_knob(name: str, text: str) -> Any:
-    """A typed knob value converted to the knob's type; ValueError with a one-line reason."""
-    knob = KNOBS[name]
-    text = text.strip()
-    if knob.collection:  # the logit bias (the=-5 cat=ban) or stop strings ("." "the end")
-        return parse_collection(knob, text)
-    if knob.choices:
-        return text
-    if knob.type is bool:
-        lowered = text.lower()
-        if lowered in ("1", "true", "on", "yes"):
-            return True
-        if lowered in ("0", "false", "off", "no"):
-            return False
-        raise ValueError(f"{name} must be on or off, got {text!r}")
-    if text.lower() == "off":
-        return knob.off
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a number in {knob.range_text}, got {text!r}") from None
-    if knob.type is int:
-        if not value.is_integer():
-            raise ValueError(f"{name} must be a whole number in {knob.range_text}, got {text!r}")
-        return int(value)
-    return value
-
-
 class PlayScreen(Screen):
     """Step through the generation of a text with a model and a decoding strategy."""
 
@@ -151,72 +94,7 @@ class PlayScreen(Screen):
     HELP_TEXT = HELP_TEXT
     AUTO_FOCUS = "#knobs"
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "step", "Step", id="play.step", tooltip="take one decoding step"),
-        Binding("backspace", "undo", "Undo", id="play.undo", tooltip="take back the last step"),
-        Binding("r", "redo", "Redo", id="play.redo", tooltip="re-apply the step taken back"),
-        Binding("f", "force_pick", "Force", id="play.force",
-                tooltip="pick the next token yourself from the bars"),
-        Binding("s", "pick_strategy", "Strategy", id="play.strategy",
-                tooltip="choose the strategy: greedy, sample or beam"),
-        Binding("m", "pick_model", "Model", id="play.model",
-                tooltip="switch model (the text so far is kept)"),
-        Binding("v", "next_view", "View", id="play.view",
-                tooltip="next view: bars, beam, compare, sample-N, attention, speculative"),
-        Binding("a", "autoplay", "Auto", id="play.autoplay",
-                tooltip="start or pause autoplay (one step at a time)"),
-        Binding("P", "pick_preset", "Preset", key_display="P", id="play.preset",
-                tooltip="start from a preset (llama.cpp, OpenAI, Hugging Face defaults) and "
-                "see the processor chain it sets"),
-        Binding("q", "app.quit", "Quit", id="play.quit", tooltip="quit arlm"),
-        Binding("F", "force_type", "Force typed", show=False, key_display="F",
-                id="play.force_type", tooltip="type the next token yourself"),
-        Binding("p", "edit_prompt", "Prompt", show=False, id="play.prompt",
-                tooltip="edit the prompt (⏎ starts again from it)"),
-        Binding("k", "focus_knobs", "Knobs", show=False, id="play.knobs",
-                tooltip="focus the knob panel (←/→ adjust, ⏎ types a value)"),
-        Binding("t", "select_tokens", "Tokens", show=False, id="play.tokens",
-                tooltip="select generated tokens with ←/→ to see the step that chose each"),
-        Binding("left_square_bracket", "speed(-1)", "Slower", show=False, key_display="[",
-                id="play.slower", tooltip="slower autoplay"),
-        Binding("right_square_bracket", "speed(1)", "Faster", show=False, key_display="]",
-                id="play.faster", tooltip="faster autoplay"),
-        Binding("R", "reset", "Reset", show=False, key_display="R", id="play.reset",
-                tooltip="back to the prompt (same knobs)"),
-        *(Binding(key, f"view('{view}')", title.capitalize(), show=False, id=f"play.view_{view}",
-                  tooltip=f"view: {title}") for view, title, key in VIEWS),
-        # priority: the knob panel (which usually has the focus) also takes +/−; these win only
-        # while the sample-N or speculative view is shown (see check_action)
-        Binding("plus", "view_size(1)", "More", priority=True, key_display="+",
-                id="play.view_more",
-                tooltip="sample-N view: more continuations N; speculative view: draft more "
-                "tokens k"),
-        Binding("minus", "view_size(-1)", "Fewer", priority=True, key_display="−",
-                id="play.view_fewer",
-                tooltip="sample-N view: fewer continuations N; speculative view: draft fewer "
-                "tokens k"),
-        Binding("d", "next_draft", "Draft", id="play.draft",
-                tooltip="speculative view: next draft model with the same vocabulary"),
-        Binding("c", "choose_compared", "Models", id="play.compare_choose",
-                tooltip="compare view: tick the models to compare"),
-        Binding("greater_than_sign", "scroll_columns(1)", "Scroll right", key_display=">",
-                id="play.columns_right",
-                tooltip="compare, attention, speculative views: the next models, layers, lines"),
-        Binding("less_than_sign", "scroll_columns(-1)", "Scroll left", key_display="<",
-                id="play.columns_left",
-                tooltip="compare, attention, speculative views: the previous models, layers, lines"),
-        Binding("ctrl+s", "save", "Save", show=False, id="play.save",
-                tooltip="save the session to a JSON file"),
-        Binding("e", "export_page", "Page", show=False, id="play.page",
-                tooltip="save the session as one HTML page (in the data directory)"),
-        Binding("ctrl+o", "open", "Open", show=False, id="play.open",
-                tooltip="open a saved session and replay it step by step"),
-        Binding("escape", "back", "Back", show=False, id="play.back",
-                tooltip="cancel forcing / token selection; else back to the home screen (the "
-                "session is kept: Play takes it up again)"),
-        Binding("ctrl+n", "new_play", "New", show=False, id="play.new",
-                tooltip="a new play with the same model, prompt and a fresh seed"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = BINDINGS
 
     def __init__(self, *, model: Any = None, prompt: str = "", strategy: str | None = None,
                  knobs: dict[str, Any] | None = None, resume: PlayResume | None = None) -> None:
@@ -228,16 +106,22 @@ class PlayScreen(Screen):
         if "seed" not in self.initial_knobs:  # a fixed seed only when one is given
             self.initial_knobs["seed"] = new_seed()
         self.resume = resume
-        #: the session and every operation on it (steps, knobs, models, session files)
-        self.runner = PlayRunner(self)
         self.view = "bars"
         self.force_mode = False
         self.selected: int | None = None
-        self.autoplay_timer: Timer | None = None
         self.replay_total: int | None = None
-        self._drawn_pieces: Any = None
-        #: lines last drawn under the views (redrawn only when they change)
-        self._drawn_lines: dict[str, Any] = {}
+        #: the session and every operation on it (steps, knobs, models, session files)
+        self.runner = PlayRunner(self)
+        #: the snapshot handed down to the widgets
+        self.drawing = PlayDrawing(self)
+        #: which view is shown, and the analysis views' controls
+        self.views = PlayViews(self)
+        #: the text to continue, and the words the model lacks
+        self.prompt_line = PromptLine(self)
+        #: the questions asked in a dialog (a token, a knob's value, a model, a file, ...)
+        self.dialogs = PlayDialogs(self)
+        #: steps one at a time on a timer
+        self.autoplay = Autoplay(self)
 
     # ------------------------------------------------------------------ the runner's state
     @property
@@ -268,6 +152,11 @@ class PlayScreen(Screen):
     @always_threaded.setter
     def always_threaded(self, value: bool) -> None:
         self.runner.always_threaded = value
+
+    @property
+    def autoplay_timer(self) -> Timer | None:
+        """The autoplay timer while autoplay runs, else None."""
+        return self.autoplay.timer
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -326,8 +215,8 @@ class PlayScreen(Screen):
         prompt = resume.prompt_value
         if prompt is None:
             prompt = session.model.tokenizer.decode(session.prompt_ids)
-        self.query_one("#prompt", Input).value = prompt
-        self.show_unknown(unknown_words(session.model, prompt), session.model.name)
+        self.prompt_line.value = prompt
+        self.prompt_line.show_unknown(unknown_words(session.model, prompt), session.model.name)
         self.action_view(resume.view)
         self.run_engine(lambda: None)
 
@@ -336,7 +225,7 @@ class PlayScreen(Screen):
         if self.session is None:
             return None
         return PlayResume(self.session, self.view, self.replay_total, self.runner.model_cache,
-                          self.query_one("#prompt", Input).value)
+                          self.prompt_line.value)
 
     def on_resize(self) -> None:
         # on short terminals the shade legend gives its line to the bars
@@ -344,8 +233,8 @@ class PlayScreen(Screen):
         # the entropy line of the timeline when there is room for it
         self.query_one(Timeline).styles.height = 2 if self.size.height >= 30 else 1
         if self.snap is not None:
-            self._draw_stats(self.snap)
-        self.call_after_refresh(self._retitle)  # the hint fits the view's new width
+            self.drawing.draw_stats(self.snap)
+        self.call_after_refresh(self.drawing.retitle)  # the hint fits the view's new width
 
     # ------------------------------------------------------------------ engine operations
     def run_engine(self, operation: Callable[[], Any], *, queue_as_step: bool = False) -> bool:
@@ -374,76 +263,13 @@ class PlayScreen(Screen):
         self.call_later(callback)
 
     def draw(self) -> None:
-        self.refresh_views()
+        self.drawing.draw()
 
     def take_step(self) -> None:
         self.action_step()
 
     def operation_failed(self) -> None:
-        self._stop_autoplay()
-
-    # ------------------------------------------------------------------ model loading
-    def load_model(self, spec: Any, *, first: bool = False) -> None:
-        if self.busy:
-            self.notify("still computing …", timeout=2)
-            return
-        if not first:
-            name = getattr(spec, "name", spec)
-            self.notify(f"loading {name} … (a transformer's first use also builds its "
-                        "compiled step: a few seconds)", timeout=4)
-        prompt = self.initial_prompt if first else self.query_one("#prompt", Input).value
-        self.runner.load(spec, prompt=prompt, first=first)
-
-    def model_loaded(self, switched: bool, unknown: list[str]) -> None:
-        snap = self.snap
-        assert snap is not None
-        self.selected = None
-        if snap.config.strategy == "beam" and self.view == "bars":
-            self.action_view("beam")
-        if switched:
-            self.query_one("#prompt", Input).value = snap.prompt_text
-            self.notify(f"now continuing with {snap.model_name}: the text so far is the prompt",
-                        timeout=4)
-        self.show_unknown(unknown, snap.model_name)
-        self.refresh_views()
-
-    def model_failed(self, message: str) -> None:
-        if self.session is None:
-            self.query_one(TokenBars).note = (
-                f"Could not load the model: {message}\nPress m to choose another model.")
-            self.query_one(TokenBars).refresh()
-
-    # ------------------------------------------------------------------ the prompt line
-    def show_unknown(self, unknown: list[str], model_name: str) -> None:
-        """Mark the words the model reads as <unk> on the prompt line, and name the model."""
-        note = self.query_one("#prompt-note", Label)
-        if not unknown:
-            note.update("")
-            note.display = False
-            return
-        shown = ", ".join(f"{word} → <unk>" for word in unknown[:4])
-        more = f" (+{len(unknown) - 4})" if len(unknown) > 4 else ""
-        note.update(Text(f"{shown}{more} (unknown to {model_name})"))
-        note.display = True
-
-    def on_input_changed(self, message: Input.Changed) -> None:
-        if message.input.id != "prompt" or self.session is None:
-            return
-        if not message.input.has_focus:
-            return  # the screen wrote the session's prompt there: its note stays
-        self.show_unknown(unknown_words(self.session.model, message.value),
-                          self.session.model.name)
-
-    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
-        # the prompt keeps what was typed when the focus moves away (tab, a click): it is
-        # applied with ⏎, and a message says so
-        widget = event.widget
-        if not isinstance(widget, Input) or widget.id != "prompt" or self.session is None:
-            return
-        current = self.session.model.tokenizer.decode(self.session.prompt_ids)
-        if widget.value != current:
-            self.notify("the prompt was edited: p then ⏎ starts again from it (the steps taken "
-                        "so far are kept until then)", timeout=4)
+        self.autoplay.stop()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The last net under every worker of this screen: a failure that got past its own
@@ -454,127 +280,50 @@ class PlayScreen(Screen):
         message = failure_text(error) if error is not None else "a background task failed"
         self.runner.worker_failed(message, engine=event.worker.group == "engine")
 
-    # ------------------------------------------------------------------ drawing
-    def refresh_views(self) -> None:
+    # ------------------------------------------------------------------ model loading
+    def load_model(self, spec: Any, *, first: bool = False) -> None:
+        if self.busy:
+            self.notify("still computing …", timeout=2)
+            return
+        if not first:
+            name = getattr(spec, "name", spec)
+            self.notify(f"loading {name} … (a transformer's first use also builds its "
+                        "compiled step: a few seconds)", timeout=4)
+        prompt = self.initial_prompt if first else self.prompt_line.value
+        self.runner.load(spec, prompt=prompt, first=first)
+
+    def model_loaded(self, switched: bool, unknown: list[str]) -> None:
         snap = self.snap
-        if snap is None or not self.query(GeneratedText):  # closed while a step was computed
-            return
-        text = self.query_one(GeneratedText)
-        if snap.pieces is not self._drawn_pieces or text.prompt_text != snap.prompt_text:
-            # only when the text changed: a knob turned leaves it (and the layout) alone
-            self._drawn_pieces = snap.pieces
-            text.set_text(snap.prompt_text, snap.pieces)
-            self.query_one("#text-box", VerticalScroll).scroll_end(animate=False)
-        if self.selected is not None and self.selected >= len(snap.traces):
-            self.selected = None
-        text.cursor = self.selected
-        entropies = ([t.entropy for t in snap.traces] if len(snap.traces) == len(snap.pieces)
-                     else [])
-        self.query_one(Timeline).show([piece.prob for piece in snap.pieces], entropies,
-                                      self.selected)
-        panel = self.query_one(KnobPanel)
-        pending = self.runner.pending_knobs
-        config = snap.config.replace(**pending) if pending else snap.config
-        if panel.config != config:  # a step leaves the panel as it is (no redraw)
-            panel.config = config
-        bars = self.query_one(TokenBars)
-        shown = self.shown_trace()
-        bars.last_step = snap.traces[-1] if snap.traces else None
-        if self.force_mode and snap.preview is not None:
-            bars.mode = "force"
-            bars.trace = snap.preview
-        elif self.selected is not None and shown is not None:
-            bars.mode = "step"
-            bars.trace = shown
-        else:
-            bars.mode = "next"
-            bars.trace = snap.preview
-            if snap.preview is None:
-                why = ("The text is finished" if snap.stopped_by is None
-                       else f"Stopped at {snap.stopped_by!r}")
-                bars.note = (f"{why}: backspace undoes the last step, R starts again from the "
-                             "prompt.")
-        self._draw_beam(shown)
-        self._draw_explain(shown, snap)
-        self._draw_stats(snap)
-        seed = f" · seed {snap.config.seed}" if snap.config.strategy == "sample" else ""
-        sub_title = f"{snap.model_name} ({snap.backend}) · {snap.config.strategy}{seed}"
-        if self.sub_title != sub_title:
-            self.sub_title = sub_title
-        views = self.query_one("#views")
-        title = self._view_title()
-        if views.border_title != title:
-            views.border_title = title
-        chain = chain_line(config)
-        if views.border_subtitle != chain:
-            views.border_subtitle = chain
-        self._refresh_analysis()
+        assert snap is not None
+        self.selected = None
+        if snap.config.strategy == "beam" and self.view == "bars":
+            self.action_view("beam")
+        if switched:
+            self.prompt_line.value = snap.prompt_text
+            self.notify(f"now continuing with {snap.model_name}: the text so far is the prompt",
+                        timeout=4)
+        self.prompt_line.show_unknown(unknown, snap.model_name)
+        self.drawing.draw()
 
-    def shown_trace(self) -> Any:
-        snap = self.snap
-        if snap is None or not snap.traces:
-            return None
-        if self.selected is not None and self.selected < len(snap.traces):
-            return snap.traces[self.selected]
-        return snap.traces[-1]
+    def model_failed(self, message: str) -> None:
+        if self.session is None:
+            self.query_one(TokenBars).note = (
+                f"Could not load the model: {message}\nPress m to choose another model.")
+            self.query_one(TokenBars).refresh()
 
-    def _view_title(self) -> str:
-        views = self.query_one("#views")
-        own = (self.query_one(f"#view-{self.view}").title  # type: ignore[attr-defined]
-               if self.view in ("samples", "speculative") else None)
-        return view_title(self.view, self.snap, force_mode=self.force_mode,
-                          selected=self.selected, room=views.size.width - 4 or self.size.width,
-                          own_title=own)
+    # ------------------------------------------------------------------ the prompt line
+    def action_edit_prompt(self) -> None:
+        self.leave_force_mode()
+        self.prompt_line.focus()
 
-    def _retitle(self) -> None:
-        if self.query("#views"):  # the screen may have closed since the resize
-            self.query_one("#views").border_title = self._view_title()
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        self.prompt_line.submitted(message)
 
-    def _draw_beam(self, shown: Any) -> None:
-        snap = self.snap
-        beam_view = self.query_one(BeamView)
-        if snap is None or self.session is None:
-            return
-        model = self.session.model
-        decode = hypothesis_text(model.tokenizer, model.eos_id)
-        if self.selected is None:
-            beam_view.show(snap.beam_preview, snap.beam_parents, decode, snap.config.to_dict(),
-                           live=True)
-            return
-        if shown is None or shown.beam is None:
-            beam_view.show(None, (), decode, snap.config.to_dict())
-            return
-        index = snap.traces.index(shown) if shown in snap.traces else len(snap.traces) - 1
-        previous_trace = snap.traces[index - 1] if index > 0 else None
-        previous = (previous_trace.beam.survivors
-                    if previous_trace is not None and previous_trace.beam is not None else ())
-        beam_view.show(shown.beam, previous, decode, shown.config)
+    def on_input_changed(self, message: Input.Changed) -> None:
+        self.prompt_line.changed(message)
 
-    def _draw_explain(self, shown: Any, snap: PlaySnapshot) -> None:
-        self._update_line(self.query_one("#explain", Static),
-                          explain_line(shown, snap, force_mode=self.force_mode))
-
-    def _update_line(self, widget: Static, line: Text) -> None:
-        """``widget.update(line)`` unless it shows that already; the screen is laid out again
-        only when the number of lines changes (a new layout repaints the whole screen)."""
-        key = widget.id or ""
-        previous = self._drawn_lines.get(key)
-        if previous == line:
-            return
-        self._drawn_lines[key] = line
-        width = max(widget.content_size.width, 1)
-
-        def height(text: Text | None) -> int:
-            return len(text.wrap(self.app.console, width)) if text is not None else -1
-
-        widget.update(line, layout=height(previous) != height(line))
-
-    def _draw_stats(self, snap: PlaySnapshot) -> None:
-        autoplay = (self.app.settings.autoplay_interval  # type: ignore[attr-defined]
-                    if self.autoplay_timer is not None else None)
-        line, self.replay_total = stats_line(snap, wide=self.size.width >= 100,
-                                             replay_total=self.replay_total, autoplay=autoplay)
-        self._update_line(self.query_one("#stats", Static), line)
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self.prompt_line.left(event.widget)
 
     # ------------------------------------------------------------------ stepping
     def action_step(self) -> None:
@@ -582,13 +331,13 @@ class PlayScreen(Screen):
             self.run_engine(lambda: None)
             return
         if self.force_mode:
-            self._leave_force_mode()
+            self.leave_force_mode()
         if self.replay_total is not None and self.session.can_redo:
             self.action_redo()
             return
         if self.session.done:
             self.notify("the text is finished: backspace undoes, R resets", timeout=3)
-            self._stop_autoplay()
+            self.autoplay.stop()
             return
         self.selected = None
         self.run_engine(self.session.step, queue_as_step=True)
@@ -597,7 +346,7 @@ class PlayScreen(Screen):
         self.runner.queued_steps = 0
         if self.session is None:
             return
-        self._leave_force_mode()
+        self.leave_force_mode()
         if not self.session.can_undo:
             self.notify("nothing to undo", timeout=2)
             return
@@ -616,7 +365,7 @@ class PlayScreen(Screen):
     def action_reset(self) -> None:
         if self.session is None:
             return
-        self._leave_force_mode()
+        self.leave_force_mode()
         self.selected = None
         self.replay_total = None
         self.run_engine(self.session.reset)
@@ -628,7 +377,7 @@ class PlayScreen(Screen):
         if self.session.done:
             self.notify("the text is finished: undo a step to force another token", timeout=3)
             return
-        self._stop_autoplay()
+        self.autoplay.stop()
         self.force_mode = True
         self.selected = None
         if self.view != "bars":
@@ -636,13 +385,13 @@ class PlayScreen(Screen):
         bars = self.query_one(TokenBars)
         bars.cursor = 0
         bars.focus()
-        self.refresh_views()
+        self.drawing.draw()
 
-    def _leave_force_mode(self) -> None:
+    def leave_force_mode(self) -> None:
         if self.force_mode:
             self.force_mode = False
             self.query_one(KnobPanel).focus()
-            self.refresh_views()
+            self.drawing.draw()
 
     def on_token_bars_force_requested(self, message: TokenBars.ForceRequested) -> None:
         message.stop()
@@ -655,35 +404,7 @@ class PlayScreen(Screen):
         self.run_engine(lambda: self.session.force(token_id))
 
     def action_force_type(self) -> None:
-        if self.session is None:
-            return
-        if self.session.done:
-            self.notify("the text is finished: undo a step to force another token", timeout=3)
-            return
-        from arlm_tui.tui.screens.dialogs import ValueDialog
-
-        session = self.session
-
-        def check(text: str) -> str | None:
-            if not text:
-                return "type a token"
-            try:
-                session.token_id(text)
-            except ArlmError as exc:
-                return str(exc)
-            return None
-
-        def done(text: str | None) -> None:
-            if text:
-                self._leave_force_mode()
-                self.selected = None
-                self.run_engine(lambda: session.force(text))
-
-        self._stop_autoplay()
-        self.app.push_screen(
-            ValueDialog("Force the next token", help_text="Type a token of the model's "
-                        "vocabulary; it becomes the next token whatever its probability.",
-                        check=check, placeholder="a token, e.g. the"), done)
+        self.dialogs.force_type()
 
     # ------------------------------------------------------------------ knobs and strategy
     def on_knob_panel_changed(self, message: KnobPanel.Changed) -> None:
@@ -714,117 +435,21 @@ class PlayScreen(Screen):
 
     def on_knob_panel_edit_requested(self, message: KnobPanel.EditRequested) -> None:
         message.stop()
-        if self.session is None:
-            return
-        from arlm_tui.tui.screens.dialogs import ValueDialog
-
-        name = message.name
-        knob = KNOBS[name]
-        session = self.session
-
-        def check(text: str) -> str | None:
-            try:
-                session.check_tokens(session.config.replace(**{name: parse_knob(name, text)}))
-            except (ValueError, ArlmError) as exc:  # ArlmError: a token the model lacks
-                return knob_names_as_shown(str(exc))
-            return None
-
-        def done(text: str | None) -> None:
-            if text is not None:
-                self.apply_knob(name, parse_knob(name, text))
-
-        current = getattr(session.config, name)
-        if knob.collection:
-            shown = format_collection(knob, current)
-            example = ("e.g. the=-5 cat=ban (spaces between entries)" if knob.type is dict
-                       else 'e.g. "." "the end" (each in double quotes), or words')
-            off = f"; {example}; empty = off."
-        else:
-            shown = str(current)
-            off = "" if knob.choices else f"; off = {knob.off}."
-        self.app.push_screen(
-            ValueDialog(f"{knob_title(name)} =", shown,
-                        help_text=knob_names_as_shown(
-                            f"{knob.help}. Allowed: {knob.range_text}{off}"),
-                        check=check), done)
+        self.dialogs.edit_knob(message.name)
 
     def action_pick_strategy(self) -> None:
-        """A small picker: the three strategies, each in a line, the current one highlighted."""
-        if self.session is None:
-            return
-        from arlm_tui.tui.screens.dialogs import ChoiceDialog
-
-        current = self.runner.config.strategy
-
-        def done(choice: str | None) -> None:
-            if choice in STRATEGIES and choice != current and self.apply_knob("strategy",
-                                                                              choice):
-                self.notify(f"strategy: {choice}", timeout=2)
-
-        self.app.push_screen(ChoiceDialog(
-            "Strategy: how the next token is chosen",
-            choices=[(name, f"{name}{' (now)' if name == current else ''} — "
-                            f"{STRATEGY_HELP[name]}") for name in STRATEGIES],
-            current=current), done)
+        self.dialogs.pick_strategy()
 
     def action_pick_preset(self) -> None:
-        """A picker of the presets, each with the chain it sets; choosing one sets its strategy
-        and processor knobs (the others off) and says the resulting chain."""
-        if self.session is None:
-            return
-        from arlm_tui.decoding.presets import PRESETS, apply_preset, chain_text
-        from arlm_tui.tui.screens.dialogs import ChoiceDialog
-
-        current = self.runner.config
-        configs = {name: apply_preset(current, name) for name in PRESETS}
-        now = next((name for name, config in configs.items() if config == current), None)
-
-        def done(choice: str | None) -> None:
-            if choice not in configs or choice == now:
-                return
-            wanted = configs[choice]
-            changes = {name: value for name, value in wanted.to_dict().items()
-                       if getattr(current, name) != value}
-            # the strategy last: apply_knob switches the view for it
-            for name in sorted(changes, key=lambda n: n == "strategy"):
-                if not self.apply_knob(name, changes[name]):
-                    return
-            note = f" ({PRESETS[choice].note})" if PRESETS[choice].note else ""
-            self.notify(f"{PRESETS[choice].title}: {chain_text(wanted)}{note}", timeout=8)
-
-        self.app.push_screen(ChoiceDialog(
-            "Preset: start from a tool's default knobs",
-            help_text="Each sets a strategy and its processors (every other one off), run "
-                      "in the order shown. llama.cpp divides by T after truncating, arlm "
-                      "before.",
-            choices=[(name, f"{preset.title}{' (now)' if name == now else ''}: "
-                            f"{chain_text(configs[name])}")
-                     for name, preset in PRESETS.items()], current=now), done)
+        self.dialogs.pick_preset()
 
     def action_focus_knobs(self) -> None:
-        self._leave_force_mode()
+        self.leave_force_mode()
         self.query_one(KnobPanel).focus()
 
-    # ------------------------------------------------------------------ prompt and text
-    def action_edit_prompt(self) -> None:
-        self._leave_force_mode()
-        self.query_one("#prompt", Input).focus()
-
-    def on_input_submitted(self, message: Input.Submitted) -> None:
-        if message.input.id != "prompt":
-            return
-        message.stop()
-        if self.session is None:
-            self.initial_prompt = message.value
-            return
-        text = message.value
-        self.selected = None
-        self.replay_total = None
-        self.run_engine(lambda: self.session.set_prompt(text))
-        self.query_one(KnobPanel).focus()
-
+    # ------------------------------------------------------------------ past steps in the text
     def action_select_tokens(self) -> None:
-        self._leave_force_mode()
+        self.leave_force_mode()
         text = self.query_one(GeneratedText)
         text.focus()
         if text.pieces and text.cursor is None:
@@ -839,209 +464,43 @@ class PlayScreen(Screen):
         self.selected = message.index
         if self.view not in ("bars", "beam"):
             self.action_view("bars")
-        self.refresh_views()
+        self.drawing.draw()
 
     # ------------------------------------------------------------------ views
     def action_view(self, view: str) -> None:
-        if view not in VIEW_IDS or not self.query("#views"):  # empty: closed by a fast key
-            return
-        if view != "bars" and self.force_mode:
-            self._leave_force_mode()
-        self.view = view
-        self.query_one("#views", ContentSwitcher).current = f"view-{view}"
-        self.query_one("#views").border_title = self._view_title()
-        self.refresh_bindings()  # +/− and d depend on the view
-        self._refresh_analysis()
+        self.views.show(view)
 
     def action_next_view(self) -> None:
-        self.action_view(VIEW_IDS[(VIEW_IDS.index(self.view) + 1) % len(VIEW_IDS)])
+        self.views.show_next()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # +/− size the sample-N and speculative views; elsewhere (and while the prompt is being
-        # typed) the keys go on to the focused widget
-        if action == "view_size":
-            return self.view in ("samples", "speculative") and not isinstance(
-                self.focused, Input)
-        if action == "next_draft":
-            return self.view == "speculative"
-        if action == "choose_compared":
-            return self.view == "compare"
-        if action == "scroll_columns":
-            return self.view in ("compare", "attention", "speculative")
-        return True
+        return self.views.allows(action)  # some keys belong to some views only
 
     def action_view_size(self, direction: int) -> None:
-        """N (sample-N view) or k (speculative view) one notch up or down, then recompute."""
-        if self.view not in ("samples", "speculative") or not self.query(f"#view-{self.view}"):
-            return
-        widget = self.query_one(f"#view-{self.view}")
-        if not widget.change(direction):  # type: ignore[attr-defined]
-            limit = "largest" if direction > 0 else "smallest"
-            self.notify(f"{widget.title} is already the {limit} value",  # type: ignore[attr-defined]
-                        timeout=2)
-            return
-        self.query_one("#views").border_title = self._view_title()
-        self._refresh_analysis()
+        self.views.change_size(direction)
 
     def action_next_draft(self) -> None:
-        """Draft with the next installed model that shares the target's vocabulary."""
-        if self.view != "speculative":
-            return
-        widget = self.query_one(SpeculativeView)
-        if widget.data is None:
-            self.notify("still looking for drafts …", timeout=2)
-            return
-        label = widget.next_draft()
-        if label is None:
-            self.notify("no other installed model shares this vocabulary: the draft is the "
-                        "target made flatter", timeout=4)
-            return
-        self.notify(f"draft: {label}", timeout=2)
-        self._refresh_analysis()
+        self.views.next_draft()
 
     def action_scroll_columns(self, direction: int) -> None:
-        if self.view in ("compare", "attention", "speculative"):
-            self.query_one(f"#view-{self.view}").scroll_columns(direction)  # type: ignore[attr-defined]
+        self.views.scroll_columns(direction)
 
     def action_choose_compared(self) -> None:
-        from arlm_tui.lm.registry import list_models
-        from arlm_tui.tui.screens.compare_chooser import CompareChooser
-
-        if self.session is None:
-            return
-        view = self.query_one(CompareView)
-        installed = [e.name for e in list_models() if e.backend != "broken"]
-
-        def done(names: list[str] | None) -> None:
-            if names is not None:
-                view.chosen = None if set(names) >= set(installed) else names
-                self._refresh_analysis()
-
-        self.app.push_screen(CompareChooser(installed, view.chosen, self.session.model.name),
-                             done)
-
-    def _refresh_analysis(self) -> None:
-        """Recompute the visible analysis view (compare, samples, attention, speculative)."""
-        if self.view in ("bars", "beam") or self.session is None:
-            return
-        from arlm_tui.tui.analysis import analysis_input  # numpy and the games' counts
-
-        view = self.view
-        widget = self.query_one(f"#view-{view}")
-        given = analysis_input(self.session, self.runner.model_cache, self.runner.model_lock,
-                               rows=self.query_one("#views").size.height)
-        request = widget.request(given)  # type: ignore[attr-defined]
-        if request is None:
-            return
-        widget.computing()  # type: ignore[attr-defined]
-
-        def deliver(data: Any, error: str | None) -> None:
-            widgets = self.query(f"#view-{view}")  # empty when the screen closed meanwhile
-            if widgets:
-                widgets.first().show_result(data, error)  # type: ignore[attr-defined]
-
-        self.runner.analyse(request, deliver)
+        self.dialogs.choose_compared()
 
     # ------------------------------------------------------------------ autoplay
     def action_autoplay(self) -> None:
-        if self.autoplay_timer is not None:
-            self._stop_autoplay()
-            self.notify("autoplay paused", timeout=2)
-            return
-        if self.session is None or self.session.done:
-            self.notify("nothing to play: the text is finished", timeout=2)
-            return
-        self._leave_force_mode()
-        interval = self.app.settings.autoplay_interval
-        self.autoplay_timer = self.set_interval(interval, self._autoplay_tick)
-        self.notify(f"autoplay: one step every {interval:g} s (a pauses, [ ] speed)", timeout=3)
-        if self.snap is not None:
-            self._draw_stats(self.snap)
-
-    def _autoplay_tick(self) -> None:
-        if self.busy or self.session is None:
-            return
-        if self.session.done or self.force_mode:
-            self._stop_autoplay()
-            return
-        self.selected = None
-        self.run_engine(self.session.step)
-
-    def _stop_autoplay(self) -> None:
-        if self.autoplay_timer is not None:
-            self.autoplay_timer.stop()
-            self.autoplay_timer = None
-            if self.snap is not None:
-                self._draw_stats(self.snap)
+        self.autoplay.toggle()
 
     def action_speed(self, direction: int) -> None:
-        settings = self.app.settings
-        index = AUTOPLAY_INTERVALS.index(settings.autoplay_interval)
-        index = max(0, min(len(AUTOPLAY_INTERVALS) - 1, index + direction))
-        settings.autoplay_interval = AUTOPLAY_INTERVALS[index]
-        if self.app._save_settings:
-            settings.save()
-        if self.autoplay_timer is not None:
-            self.autoplay_timer.stop()
-            self.autoplay_timer = self.set_interval(settings.autoplay_interval,
-                                                    self._autoplay_tick)
-        self.notify(f"autoplay speed: one step every {settings.autoplay_interval:g} s",
-                    timeout=2)
-        if self.snap is not None:
-            self._draw_stats(self.snap)
-        self.call_after_refresh(self._retitle)  # the hint fits the view's new width
+        self.autoplay.speed(direction)
 
-    # ------------------------------------------------------------------ model
+    # ------------------------------------------------------------------ model and session files
     def action_pick_model(self) -> None:
-        from arlm_tui.tui.screens.dialogs import ModelPicker
+        self.dialogs.pick_model()
 
-        self._stop_autoplay()
-        self._leave_force_mode()
-        current = self.session.model.name if self.session is not None else ""
-
-        def done(choice: str | None) -> None:
-            if choice:
-                self.replay_total = None
-                self.load_model(choice)
-
-        self.app.push_screen(ModelPicker(current), done)
-
-    # ------------------------------------------------------------------ save and open
     def action_save(self) -> None:
-        if self.session is None:
-            return
-        from arlm_tui.tui.screens.dialogs import FileDialog
-
-        default = time.strftime("session-%Y%m%d-%H%M%S.json")
-        data = self.session.to_json()
-
-        def done(path: Path | None) -> None:
-            if path is None:
-                return
-            path = session_path(str(path))
-            try:
-                from arlm_tui.outputs import write_text
-
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_text(path, data)  # a temporary file renamed into place
-            except ArlmError as exc:
-                self.notify(str(exc), severity="error")
-                return
-            except OSError as exc:
-                self.notify(f"could not save {path}: {exc.strerror or exc}", severity="error")
-                return
-            self.notify(f"saved {path}", timeout=4)
-
-        def check(text: str) -> str | None:
-            path = session_path(text)
-            if path.is_dir():
-                return f"{path} is a directory: add a file name"
-            return None
-
-        self.app.push_screen(FileDialog(
-            "Save the session as", Path(default), check=check,
-            help_text=f"A name alone is saved in {sessions_dir()}; type a path to save "
-                      "elsewhere."), done)
+        self.dialogs.save_as()
 
     def action_export_page(self) -> None:
         if self.session is not None and not self.busy:
@@ -1050,32 +509,7 @@ class PlayScreen(Screen):
             save_session_page(self.app, self.session)
 
     def action_open(self) -> None:
-        from arlm_tui.tui.screens.dialogs import FileDialog
-
-        self._stop_autoplay()
-        folder = sessions_dir()
-        existing = saved_sessions(folder)
-
-        def check(text: str) -> str | None:
-            path = session_path(text)
-            if path.is_dir():
-                return f"{path} is a directory: choose a session file in it"
-            if not path.exists():
-                return f"no such file: {path}"
-            if not path.is_file():
-                return f"{path} is not a regular file"
-            return None
-
-        def done(path: Path | None) -> None:
-            if path is not None:
-                self.open_session(session_path(str(path)))
-
-        self.app.push_screen(FileDialog(
-            "Open a saved session", Path(existing[0].name) if existing else Path(""),
-            existing=existing, check=check,
-            help_text=(f"Sessions in {folder}, newest first" if existing else
-                       f"No session saved in {folder} yet")
-            + "; a name alone is looked for there, or type a path."), done)
+        self.dialogs.open_saved()
 
     def open_session(self, path: Path, *, model_choice: str | None = None) -> None:
         """Replay a saved session: load it, go back to its prompt, then space replays a step
@@ -1083,45 +517,22 @@ class PlayScreen(Screen):
         self.runner.open(path, model_choice=model_choice)
 
     def ask_about_model(self, path: Path, named: str) -> None:
-        """The session names a model that is not installed: ask before loading anything."""
-        from arlm_tui.tui.screens.dialogs import ChoiceDialog
-
-        what = ("a Hugging Face checkpoint" if named.startswith("hf:") else
-                "a path" if ("/" in named or "\\" in named or named.startswith("~")) else
-                "a model that is not installed here")
-        choices = [("named", f"load {named}")]
-        if self.session is not None:
-            choices.append(("current", f"replay it with {self.session.model.name}, the model "
-                                       "in use"))
-        choices.append(("cancel", "cancel"))
-
-        def done(choice: str | None) -> None:
-            if choice in ("named", "current"):
-                self.open_session(path, model_choice=choice)
-            else:
-                self.notify(f"{path.name} was not opened", timeout=3)
-
-        self.app.push_screen(ChoiceDialog(
-            f"{path.name} names the model {named!r}",
-            help_text=f"That is {what}. A session file only says which model made it: load "
-                      "that model only if you trust where the file came from.",
-            choices=choices,
-            current="current" if self.session is not None else "cancel"), done)  # safe default
+        self.dialogs.ask_about_model(path, named)
 
     def session_opened(self, total: int, path: Path) -> None:
         snap = self.snap
         assert snap is not None
         self.selected = None
         self.replay_total = total
-        self.query_one("#prompt", Input).value = snap.prompt_text
+        self.prompt_line.value = snap.prompt_text
         self.notify(f"opened {path.name}: {total} steps; space replays them one by one",
                     timeout=5)
-        self.refresh_views()
+        self.drawing.draw()
 
     # ------------------------------------------------------------------ leaving
     def action_back(self) -> None:
         if self.force_mode:
-            self._leave_force_mode()
+            self.leave_force_mode()
             return
         focused = self.focused
         if isinstance(focused, Input):
@@ -1130,9 +541,9 @@ class PlayScreen(Screen):
         if self.selected is not None:
             self.selected = None
             self.query_one(KnobPanel).focus()
-            self.refresh_views()
+            self.drawing.draw()
             return
-        self._stop_autoplay()
+        self.autoplay.stop()
         self.runner.settle_knobs()
         self.app.play_resume = self.resume_state()  # type: ignore[attr-defined]
         self.app.pop_screen()
@@ -1142,9 +553,9 @@ class PlayScreen(Screen):
         if self.busy:
             self.notify("still computing …", timeout=2)
             return
-        self._stop_autoplay()
+        self.autoplay.stop()
         model = self.session.model.name if self.session is not None else self.model_spec
-        prompt = self.query_one("#prompt", Input).value
+        prompt = self.prompt_line.value
         self.app.play_resume = None  # type: ignore[attr-defined]
         self.app.pop_screen()
         self.app.open_play(model=model, prompt=prompt)  # type: ignore[attr-defined]
