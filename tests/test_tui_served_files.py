@@ -40,7 +40,11 @@ async def test_served_save_refuses_outside_paths_and_saves_inside(served, tmp_pa
         await pilot.press("ctrl+s")
         dialog = app.screen
         assert isinstance(dialog, FileDialog)
-        assert SERVED_NOTE in rendered(dialog.query_one(".dialog-help"))  # said before typing
+        help_text = rendered(dialog.query_one(".dialog-help"))
+        assert SERVED_NOTE in help_text  # said before typing
+        # the visitor's own words for where things go, no folder of the server's
+        assert "saved in sessions" in help_text and str(served) not in help_text
+        assert "elsewhere" not in help_text
         for text in (str(victim), str(outside / "new.json"), "../escape.json", "~/.bashrc",
                      "sessions/../../x.json"):
             await type_into(pilot, dialog, text)
@@ -52,6 +56,8 @@ async def test_served_save_refuses_outside_paths_and_saves_inside(served, tmp_pa
 
         await type_into(pilot, dialog, "notes/mine.json")  # a relative path: in the folder
         assert app.screen is screen
+        await wait_until(pilot, lambda: any("saved notes/mine.json" in str(n.message)
+                                            for n in app._notifications))
         saved = served / "notes" / "mine.json"
         assert json.loads(saved.read_text())["model"] == "pyref-word-kn3"
         await pilot.press("ctrl+s")

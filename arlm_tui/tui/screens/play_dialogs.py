@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from arlm_tui.decoding.config import KNOBS, STRATEGIES
 from arlm_tui.decoding.knobs import format_collection
 from arlm_tui.errors import ArlmError
+from arlm_tui.paths import served_root, shown
 from arlm_tui.tui.session_files import (
     open_name_problem,
     save_name_problem,
@@ -223,18 +224,19 @@ class PlayDialogs:
         def done(path: Path | None) -> None:
             if path is None:
                 return
-            path = session_path(str(path))
-            try:
+            try:  # the files may have changed since the dialog checked the name
+                path = session_path(str(path))
                 write_session_file(path, data)
             except ArlmError as exc:
                 screen.notify(str(exc), severity="error")
                 return
-            screen.notify(f"saved {path}", timeout=4)
+            screen.notify(f"saved {shown(path)}", timeout=4)
 
+        elsewhere = ("" if served_root() is not None else
+                     "; type a path to save elsewhere")  # served: the dialog says where not
         screen.app.push_screen(FileDialog(
             "Save the session as", Path(default), check=save_name_problem,
-            help_text=f"A name alone is saved in {sessions_dir()}; type a path to save "
-                      "elsewhere."), done)
+            help_text=f"A name alone is saved in {shown(sessions_dir())}{elsewhere}."), done)
 
     def open_saved(self) -> None:
         """Choose a saved session (the newest first) and replay it."""
@@ -246,14 +248,20 @@ class PlayDialogs:
         existing = saved_sessions(folder)
 
         def done(path: Path | None) -> None:
-            if path is not None:
-                screen.open_session(session_path(str(path)))
+            if path is None:
+                return
+            try:  # the files may have changed since the dialog checked the name
+                chosen = session_path(str(path))
+            except ArlmError as exc:
+                screen.notify(str(exc), severity="error")
+                return
+            screen.open_session(chosen)
 
         screen.app.push_screen(FileDialog(
             "Open a saved session", Path(existing[0].name) if existing else Path(""),
             existing=existing, check=open_name_problem,
-            help_text=(f"Sessions in {folder}, newest first" if existing else
-                       f"No session saved in {folder} yet")
+            help_text=(f"Sessions in {shown(folder)}, newest first" if existing else
+                       f"No session saved in {shown(folder)} yet")
             + "; a name alone is looked for there, or type a path."), done)
 
     def ask_about_model(self, path: Path, named: str) -> None:
