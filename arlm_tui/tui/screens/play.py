@@ -183,8 +183,6 @@ class PlayScreen(Screen):
         yield ArlmFooter()
 
     def on_mount(self) -> None:
-        if not self.query("#views"):  # closed (the app quitting) before its mount was handled
-            return
         self.query_one("#views").border_title = VIEW_TITLES["bars"]
         self.query_one("#knobs").border_title = "knobs"
         self.query_one("#text-box").border_title = "text"
