@@ -24,7 +24,7 @@ class Looking(Screen):
         self.query_one("#not-there")
 
 
-async def _look_while(shutting_down: bool) -> None:
+async def _look_while(shutting_down: bool = False, exiting: bool = False) -> None:
     textual_fixes.install()
     app = App()
     async with app.run_test() as pilot:
@@ -33,14 +33,21 @@ async def _look_while(shutting_down: bool) -> None:
         await pilot.pause()
         if shutting_down:  # as App._shutdown does before it closes the screens
             app._running = False
+        if exiting:  # as App.exit does; the app runs on until its ExitApp message is handled
+            app._exit = True
         screen.post_message(Look())
         await asyncio.sleep(0.05)
-        if not shutting_down:
+        if not (shutting_down or exiting):
             await pilot.pause()
 
 
 async def test_a_lookup_on_a_screen_of_an_app_shutting_down_is_dropped():
     await _look_while(shutting_down=True)  # no exception at the end of run_test
+
+
+async def test_a_lookup_on_a_screen_of_an_app_exiting_is_dropped():
+    # a screen pushed after exit() was called mounts children that get no children of their own
+    await _look_while(exiting=True)
 
 
 async def test_a_lookup_on_an_open_screen_of_a_running_app_is_still_an_error():

@@ -21,10 +21,12 @@ The guarded watcher skips that update.
 
 A screen popped by a fast key before its ``on_mount`` ran has had its widgets removed, so any
 handler that looks one up raised ``NoMatches`` and ended the app; the same happens to a screen
-whose handler runs while the app shuts down (``App._shutdown`` stops the app running, then removes
-the widgets). ``NoMatches`` from a screen's handler is ignored when that screen is no longer on
-the screen stack or the app is no longer running (it is being thrown away); on an open screen of
-a running app it is still an error.
+whose handler runs while the app exits (after ``App.exit`` a widget mounted meanwhile gets no
+children of its own: its compose runs while nothing is attached any more) or shuts down
+(``App._shutdown`` stops the app running, then removes the widgets). ``NoMatches`` from a
+screen's handler is ignored when that screen is no longer on the screen stack, or the app is
+exiting or no longer running (it is being thrown away); on an open screen of a running app it
+is still an error.
 
 A dialog answered twice before it closed (enter, then escape at once) set its result future a
 second time: ``InvalidStateError``. The first answer stands; the second is dropped.
@@ -109,8 +111,10 @@ def install() -> None:
         try:
             await dispatch(self, message)
         except NoMatches:
-            try:  # the app shutting down (no longer running) removes children first
-                open_screen = self.app.is_running and self in self.app.screen_stack
+            try:  # an app exiting (is_attached is False once exit is called) or shutting
+                # down (no longer running) has stopped mounting and removes children
+                open_screen = (self.is_attached and self.app.is_running
+                               and self in self.app.screen_stack)
             except Exception:  # noqa: BLE001 - no app, no stack: the screen is gone
                 open_screen = False
             if open_screen:
