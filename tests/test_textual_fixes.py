@@ -53,3 +53,22 @@ async def test_a_lookup_on_a_screen_of_an_app_exiting_is_dropped():
 async def test_a_lookup_on_an_open_screen_of_a_running_app_is_still_an_error():
     with pytest.raises(NoMatches):
         await _look_while(shutting_down=False)
+
+
+async def test_thrown_away_tells_a_screen_being_discarded_from_an_open_one():
+    # what a worker's answer checks before it looks a widget up (games, home, play)
+    app = App()
+    async with app.run_test() as pilot:
+        screen = Looking()
+        await app.push_screen(screen)
+        await pilot.pause()
+        assert not textual_fixes.thrown_away(screen)
+        app._exit = True  # exit() called, the ExitApp message not handled yet
+        assert textual_fixes.thrown_away(screen)
+        app._exit = False
+        app._running = False  # shutting down
+        assert textual_fixes.thrown_away(screen)
+        app._running = True
+        await app.pop_screen()
+        assert textual_fixes.thrown_away(screen)
+        assert textual_fixes.thrown_away(Looking())  # never pushed

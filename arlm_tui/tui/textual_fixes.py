@@ -34,7 +34,24 @@ second time: ``InvalidStateError``. The first answer stands; the second is dropp
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
 _installed = False
+
+
+def thrown_away(screen: Screen) -> bool:
+    """True once ``screen`` is being thrown away: popped off the screen stack, or its app
+    exiting (``is_attached`` is False once ``exit`` is called) or shutting down (no longer
+    running). Its widgets may then be gone: a worker's answer or a late handler for it has
+    nothing left to show, and looking a widget up may raise ``NoMatches``."""
+    try:
+        return (not screen.is_attached or not screen.app.is_running
+                or screen not in screen.app.screen_stack)
+    except Exception:  # noqa: BLE001 - no app, no stack: the screen is gone
+        return True
 
 
 def install() -> None:
@@ -111,13 +128,7 @@ def install() -> None:
         try:
             await dispatch(self, message)
         except NoMatches:
-            try:  # an app exiting (is_attached is False once exit is called) or shutting
-                # down (no longer running) has stopped mounting and removes children
-                open_screen = (self.is_attached and self.app.is_running
-                               and self in self.app.screen_stack)
-            except Exception:  # noqa: BLE001 - no app, no stack: the screen is gone
-                open_screen = False
-            if open_screen:
+            if not thrown_away(self):
                 raise
 
     Screen._dispatch_message = _dispatch_message  # type: ignore[method-assign]

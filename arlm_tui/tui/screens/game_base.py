@@ -20,6 +20,7 @@ from textual.widgets import Header, Static
 
 from arlm_tui.errors import ArlmError
 from arlm_tui.games.common import GameResult, fresh_seed
+from arlm_tui.tui.textual_fixes import thrown_away
 from arlm_tui.tui.widgets.footer import ArlmFooter
 
 #: The games' layout, loaded once by Textual for every screen that names it.
@@ -142,14 +143,14 @@ class GameScreen(Screen):
         self.app.call_from_thread(self._job_done, done, result)
 
     def _job_done(self, done: Callable[[Any], None], result: Any) -> None:
-        if self not in self.app.screen_stack:  # closed while the worker ran
+        if thrown_away(self):  # closed while the worker ran
             return
         self.busy = False
         self.say("")
         done(result)
 
     def _job_failed(self, message: str) -> None:
-        if self not in self.app.screen_stack:  # closed while the worker ran
+        if thrown_away(self):  # closed while the worker ran
             return
         self.busy = False
         self.say(message, error=True)

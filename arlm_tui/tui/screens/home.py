@@ -20,6 +20,7 @@ from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from arlm_tui.tui import summaries
+from arlm_tui.tui.textual_fixes import thrown_away
 from arlm_tui.tui.widgets.footer import ArlmFooter
 
 #: (option id, title, shortcut key, placeholder summary)
@@ -86,7 +87,7 @@ class HomeScreen(Screen):
         self.app.call_from_thread(self._show_summaries, found)
 
     def _show_summaries(self, found: dict[str, str]) -> None:
-        if self not in self.app.screen_stack:  # closed while the worker ran
+        if thrown_away(self):  # closed while the worker ran
             return
         menu = self.query_one("#home-menu", OptionList)
         for section, title, key, _ in SECTIONS:

@@ -53,6 +53,7 @@ from arlm_tui.tui.screens.play_dialogs import PlayDialogs
 from arlm_tui.tui.screens.play_drawing import PlayDrawing
 from arlm_tui.tui.screens.play_prompt import PromptLine
 from arlm_tui.tui.screens.play_views import PlayViews
+from arlm_tui.tui.textual_fixes import thrown_away
 from arlm_tui.tui.widgets.analysis_views import (
     AttentionView,
     CompareView,
@@ -248,7 +249,7 @@ class PlayScreen(Screen):
     # what the runner asks of its host (see ``RunnerHost``)
     @property
     def alive(self) -> bool:
-        return self in self.app.screen_stack
+        return not thrown_away(self)
 
     def in_thread(self, job: Callable[[], None], group: str) -> None:
         self.run_worker(job, group=group, thread=True, exclusive=True, exit_on_error=False)
