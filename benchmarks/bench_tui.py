@@ -202,13 +202,13 @@ async def bench_play(model: str, keys: int, what: str) -> list[float]:
         screen = app.screen
         assert screen.session is not None, getattr(screen, "last_error", "")
         updated: list[float] = []
-        refresh_views = screen.refresh_views
+        draw = screen.drawing.draw  # the screen's whole redraw from the runner's snapshot
 
         def spy_views() -> None:
-            refresh_views()
+            draw()
             updated.append(time.perf_counter())
 
-        screen.refresh_views = spy_views
+        screen.drawing.draw = spy_views
         if what == "knob":
             panel = screen.query_one(KnobPanel)
             panel.focus()
