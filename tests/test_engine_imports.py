@@ -10,6 +10,7 @@ import json
 import pkgutil
 import subprocess
 import sys
+from typing import Any
 
 import arlm_tui
 
@@ -24,15 +25,20 @@ def _modules() -> list[str]:
     return sorted(names)
 
 
+def _in_a_fresh_interpreter(code: str, what: str = "the code") -> Any:
+    """Run ``code`` in a new Python process and return the JSON its last printed line holds."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, f"{what} failed:\n{out.stderr}"
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def _imported_by(module: str) -> set[str]:
     code = (
         f"import importlib, json, sys; importlib.import_module({module!r}); "
         "print(json.dumps(sorted(m for m in ('textual', 'torch', 'transformers', 'numba') "
         "if m in sys.modules)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, f"importing {module} failed:\n{out.stderr}"
-    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+    return set(_in_a_fresh_interpreter(code, f"importing {module}"))
 
 
 def test_engine_modules_import_neither_textual_nor_torch():
@@ -63,9 +69,7 @@ def test_the_home_screen_starts_without_numpy_or_yaml():
         "arlm_tui.tui.settings; print(json.dumps(sorted(m for m in ('numpy', 'yaml', 'torch') "
         "if m in sys.modules)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    assert _in_a_fresh_interpreter(code) == []
 
 
 def test_plain_arlm_opens_the_app_without_building_the_command_line():
@@ -75,9 +79,7 @@ def test_plain_arlm_opens_the_app_without_building_the_command_line():
         "print(json.dumps(sorted(m for m in ('numpy', 'yaml', 'torch', 'arlm_tui.games') "
         "if m in sys.modules)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    assert _in_a_fresh_interpreter(code) == []
 
 
 def _help_in_a_fresh_process(argvs: list[list[str]]) -> dict:
@@ -95,9 +97,7 @@ def _help_in_a_fresh_process(argvs: list[list[str]]) -> dict:
         "    modules.append(sorted(sys.modules))\n"
         "print(json.dumps({'shown': shown, 'modules': modules}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return _in_a_fresh_interpreter(code)
 
 
 def test_help_lists_the_games_without_importing_the_games_package():
