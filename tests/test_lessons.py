@@ -4,11 +4,10 @@ works, and every number a lesson states is recomputed by the engine."""
 from __future__ import annotations
 
 import math
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
+from lesson_helpers import GOOD_MD, GOOD_YAML, lessons_root, line_of, swap, write_lesson
 
 from arlm_tui import paths
 from arlm_tui.errors import ArlmError
@@ -161,78 +160,9 @@ def test_facts_cover_every_kind_family():
 
 
 # ---------------------------------------------------------------------------- broken lessons
-GOOD_YAML = """\
-id: {folder}
-title: A test lesson
-order: 50
-summary: Used by the tests.
-prerequisites: [01-generative-models]
-questions:
-  - id: q1
-    kind: choice
-    prompt: Pick the second.
-    choices: [first, second, third]
-    answer: 1
-    explanation: It is the second.
-  - id: q2
-    kind: numeric
-    prompt: What is 0.4 × 0.5 × 0.15?
-    answer: 0.03
-    tolerance: 0.001
-    fact: f1
-    explanation: Multiply.
-  - id: q3
-    kind: text
-    prompt: Name the algorithm that keeps the best B hypotheses.
-    answer: [beam search, beam]
-    explanation: Beam search.
-cards:
-  - id: c1
-    front: Front
-    back: Back
-labs:
-  - id: lab1
-    kind: trigram_table
-    title: Table
-    intro: Look at the counts.
-    preset:
-      corpus: toy
-      order: 3
-      smoothing: mle
-facts:
-  - id: f1
-    value: 0.03
-    compute: {{kind: chain_product, conditionals: [0.4, 0.5, 0.15]}}
-"""
-
-
-def _line_of(text: str, needle: str) -> int:
-    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
-
-
-GOOD_MD = "# A test lesson\n\n## Part one\n\nText with a [link](lesson:01-generative-models).\n"
-
-
-def _lessons_root(tmp_path: Path) -> Path:
-    """A copy of the shipped lessons, next to which the tests write broken ones."""
-    root = tmp_path / "lessons"
-    shutil.copytree(paths.lessons_dir(), root)
-    return root
-
-
-def _write(root: Path, folder: str, yaml_text: str | None, md_text: str | None = GOOD_MD):
-    directory = root / folder
-    directory.mkdir()
-    if yaml_text is not None:
-        (directory / "lesson.yaml").write_text(yaml_text, encoding="utf-8")
-    if md_text is not None:
-        (directory / "lesson.md").write_text(md_text, encoding="utf-8")
-    return directory
-
-
 def test_the_template_lesson_is_valid(tmp_path):
-    root = _lessons_root(tmp_path)
-    _write(root, "50-test", GOOD_YAML.format(folder="50-test"))
+    root = lessons_root(tmp_path)
+    write_lesson(root, "50-test", GOOD_YAML.format(folder="50-test"))
     result = load_lessons(root)
     assert result.broken == []
     assert [lesson.id for lesson in result.lessons][-1] == "50-test"
@@ -242,50 +172,45 @@ def test_the_template_lesson_is_valid(tmp_path):
     assert lesson.labs[0].preset == {"corpus": "toy", "order": 3, "smoothing": "mle"}
 
 
-def _swap(text: str, old: str, new: str) -> str:
-    assert old in text, old
-    return text.replace(old, new, 1)
-
-
 BROKEN_CASES = {
     # name: (edit of GOOD_YAML, where the error is: a line number or text on that line, message)
     "missing key": (
-        lambda t: _swap(t, "title: A test lesson\n", ""),
+        lambda t: swap(t, "title: A test lesson\n", ""),
         "id: 50-test",
         "missing the key 'title'",
     ),
     "wrong type": (
-        lambda t: _swap(t, "order: 50", "order: fifty"),
+        lambda t: swap(t, "order: 50", "order: fifty"),
         "order: fifty",
         "must be a whole number",
     ),
     "answer index out of range": (
-        lambda t: _swap(t, "answer: 1\n", "answer: 3\n"),
+        lambda t: swap(t, "answer: 1\n", "answer: 3\n"),
         "answer: 3",
         "answer index 3 is out of range",
     ),
     "duplicate id": (
-        lambda t: _swap(t, "  - id: q2", "  - id: q1"),
-        _line_of(GOOD_YAML, "  - id: q2"),
+        lambda t: swap(t, "  - id: q2", "  - id: q1"),
+        line_of(GOOD_YAML, "  - id: q2"),
         "duplicate id 'q1'",
     ),
     "unknown lab kind": (
-        lambda t: _swap(t, "kind: trigram_table", "kind: trigram_tabel"),
+        lambda t: swap(t, "kind: trigram_table", "kind: trigram_tabel"),
         "trigram_tabel",
         "unknown lab kind 'trigram_tabel'",
     ),
     "missing preset key": (
-        lambda t: _swap(t, "      smoothing: mle\n", ""),
+        lambda t: swap(t, "      smoothing: mle\n", ""),
         "    preset:",
         "missing the key 'smoothing'",
     ),
     "bad preset value": (
-        lambda t: _swap(t, "smoothing: mle", "smoothing: magic"),
+        lambda t: swap(t, "smoothing: mle", "smoothing: magic"),
         "smoothing: magic",
         "must be one of mle",
     ),
     "playground knob outside its range": (  # checked by the decoding knob itself
-        lambda t: _swap(t, "    kind: trigram_table\n    title: Table\n    intro: Look at the "
+        lambda t: swap(t, "    kind: trigram_table\n    title: Table\n    intro: Look at the "
                         "counts.\n    preset:\n      corpus: toy\n      order: 3\n"
                         "      smoothing: mle\n",
                         "    kind: decoding_playground\n    title: Table\n    intro: Look.\n"
@@ -294,52 +219,52 @@ BROKEN_CASES = {
         "must be a number in (0, 1], got 0",
     ),
     "id not matching folder": (
-        lambda t: _swap(t, "id: 50-test", "id: 51-other"),
+        lambda t: swap(t, "id: 50-test", "id: 51-other"),
         "id: 51-other",
         "does not match the folder name '50-test'",
     ),
     "yaml syntax error": (
-        lambda t: _swap(t, "    prompt: Pick the second.", "    prompt: [Pick the second."),
+        lambda t: swap(t, "    prompt: Pick the second.", "    prompt: [Pick the second."),
         "    choices: [first",
         "YAML syntax error",
     ),
     "unknown prerequisite": (
-        lambda t: _swap(t, "[01-generative-models]", "[07-nowhere]"),
+        lambda t: swap(t, "[01-generative-models]", "[07-nowhere]"),
         "prerequisites:",
         "unknown prerequisite '07-nowhere'",
     ),
     "duplicate key": (
-        lambda t: _swap(t, "order: 50\n", "order: 50\norder: 51\n"),
+        lambda t: swap(t, "order: 50\n", "order: 50\norder: 51\n"),
         "order: 51",
         "duplicate key 'order'",
     ),
     "numeric without tolerance": (
-        lambda t: _swap(t, "    tolerance: 0.001\n", ""),
+        lambda t: swap(t, "    tolerance: 0.001\n", ""),
         "  - id: q2",
         "needs a 'tolerance' or a 'rel_tolerance'",
     ),
     "answer disagrees with its fact": (
-        lambda t: _swap(t, "answer: 0.03", "answer: 0.3"),
+        lambda t: swap(t, "answer: 0.03", "answer: 0.3"),
         "answer: 0.3",
         "differs from fact 'f1'",
     ),
     "unknown fact kind": (
-        lambda t: _swap(t, "kind: chain_product", "kind: chain_prod"),
+        lambda t: swap(t, "kind: chain_product", "kind: chain_prod"),
         "kind: chain_prod",
         "unknown fact kind 'chain_prod'",
     ),
     "unknown question kind": (
-        lambda t: _swap(t, "kind: text", "kind: essay"),
+        lambda t: swap(t, "kind: text", "kind: essay"),
         "kind: essay",
         "unknown question kind 'essay'",
     ),
     "unsafe yaml tag": (
-        lambda t: _swap(t, "      order: 3\n", "      order: !!python/object/apply:os.getcwd []\n"),
+        lambda t: swap(t, "      order: 3\n", "      order: !!python/object/apply:os.getcwd []\n"),
         "os.getcwd",
         "unreadable value",
     ),
     "unquoted yes/no/on/off token": (
-        lambda t: _swap(
+        lambda t: swap(
             t,
             "    kind: trigram_table\n    title: Table\n    intro: Look at the counts.\n"
             "    preset:\n      corpus: toy\n      order: 3\n      smoothing: mle\n",
@@ -350,7 +275,7 @@ BROKEN_CASES = {
         "quote True",
     ),
     "choices on a text question": (
-        lambda t: _swap(
+        lambda t: swap(
             t,
             "    answer: [beam search, beam]",
             "    choices: [a, b]\n    answer: [beam search, beam]",
@@ -364,15 +289,15 @@ BROKEN_CASES = {
 @pytest.mark.parametrize("case", list(BROKEN_CASES))
 def test_broken_lesson_reports_file_line_and_others_still_load(tmp_path, case):
     edit, marker, message = BROKEN_CASES[case]
-    root = _lessons_root(tmp_path)
+    root = lessons_root(tmp_path)
     text = edit(GOOD_YAML.format(folder="50-test"))
-    folder = _write(root, "50-test", text)
+    folder = write_lesson(root, "50-test", text)
     result = load_lessons(root)
     assert [lesson.id for lesson in result.lessons] == EXPECTED_IDS
     assert len(result.broken) == 1
     error = result.broken[0]
     assert error.folder == folder and error.file == folder / "lesson.yaml"
-    expected_line = marker if isinstance(marker, int) else _line_of(text, marker)
+    expected_line = marker if isinstance(marker, int) else line_of(text, marker)
     assert error.line == expected_line, str(error)
     assert message in error.message
     assert str(error).startswith(f"{folder / 'lesson.yaml'}:{error.line}: ")
@@ -380,12 +305,12 @@ def test_broken_lesson_reports_file_line_and_others_still_load(tmp_path, case):
 
 
 def test_missing_files_and_bad_links_are_reported(tmp_path):
-    root = _lessons_root(tmp_path)
-    _write(root, "50-no-md", GOOD_YAML.format(folder="50-no-md"), md_text=None)
-    _write(root, "51-no-yaml", None)
+    root = lessons_root(tmp_path)
+    write_lesson(root, "50-no-md", GOOD_YAML.format(folder="50-no-md"), md_text=None)
+    write_lesson(root, "51-no-yaml", None)
     bad_md = GOOD_MD + "\nSee [later](lesson:77-unwritten).\n"
-    _write(root, "52-bad-link", GOOD_YAML.format(folder="52-bad-link"), md_text=bad_md)
-    _write(root, "53-empty", "")
+    write_lesson(root, "52-bad-link", GOOD_YAML.format(folder="52-bad-link"), md_text=bad_md)
+    write_lesson(root, "53-empty", "")
     (root / "notes").mkdir()  # not a lesson folder name: ignored
     result = load_lessons(root)
     assert [lesson.id for lesson in result.lessons] == EXPECTED_IDS
@@ -397,13 +322,13 @@ def test_missing_files_and_bad_links_are_reported(tmp_path):
     assert errors["51-no-yaml"].message == "missing lesson.yaml"
     link_error = errors["52-bad-link"]
     assert link_error.file.name == "lesson.md"
-    assert link_error.line == _line_of(bad_md, "77-unwritten")
+    assert link_error.line == line_of(bad_md, "77-unwritten")
     assert "lesson:77-unwritten" in link_error.message
     assert errors["53-empty"].message == "the file is empty"
 
 
 def test_load_lesson_raises_an_arlm_error(tmp_path):
-    folder = _write(
+    folder = write_lesson(
         tmp_path,
         "50-test",
         GOOD_YAML.format(folder="50-test").replace("answer: 1\n", "answer: 9\n"),
@@ -567,9 +492,9 @@ def test_deeply_nested_yaml_is_one_line_and_others_still_load(tmp_path, monkeypa
 
     if loader == "python":  # PyYAML without libyaml has no nesting limit of its own
         monkeypatch.setattr(lesson_loader, "_SAFE_LOADER", yaml.SafeLoader)
-    root = _lessons_root(tmp_path)
+    root = lessons_root(tmp_path)
     text = GOOD_YAML.format(folder="50-test") + "deep: " + "[" * 20000 + "]" * 20000 + "\n"
-    folder = _write(root, "50-test", text)
+    folder = write_lesson(root, "50-test", text)
     result = load_lessons(root)
     assert [lesson.id for lesson in result.lessons] == EXPECTED_IDS
     assert len(result.broken) == 1 and result.broken[0].folder == folder

@@ -5,10 +5,10 @@ misuses the kind is refused with one line naming its file and line."""
 from __future__ import annotations
 
 import math
-import shutil
 
 import numpy as np
 import pytest
+from lesson_helpers import GOOD_YAML, lessons_root, swap, write_lesson
 
 from arlm_tui import paths
 from arlm_tui.learn import load_lessons
@@ -72,37 +72,12 @@ def test_a_measure_without_a_cut_is_refused():
         sampler("kept", probs=P5, knobs={"top_k": 2}, history=[9])
 
 
-LESSON = """\
-id: 50-test
-title: A test lesson
-order: 50
-summary: Used by the tests.
-prerequisites: [01-generative-models]
-questions:
-  - id: q1
-    kind: choice
-    prompt: Pick the second.
-    choices: [first, second, third]
-    answer: 1
-    explanation: It is the second.
-cards:
-  - id: c1
-    front: Front
-    back: Back
-labs:
-  - id: lab1
-    kind: trigram_table
-    title: Table
-    intro: Look at the counts.
-    preset:
-      corpus: toy
-      order: 3
-      smoothing: mle
-facts:
-  - id: f1
-    value: 4
-    compute: {kind: sampler, probs: [0.45, 0.25, 0.15, 0.10, 0.05], knobs: KNOBS, measure: MEASURE}
-"""
+def sampler_lesson(knobs: str, measure: str) -> str:
+    """The tests' valid lesson with its fact (and the question stating it) on the sampler kind."""
+    text = swap(GOOD_YAML.format(folder="50-test"),
+                "compute: {kind: chain_product, conditionals: [0.4, 0.5, 0.15]}",
+                f"compute: {{kind: sampler, probs: {P5}, knobs: {knobs}, measure: {measure}}}")
+    return swap(swap(text, "value: 0.03", "value: 4"), "answer: 0.03", "answer: 4")
 
 
 @pytest.mark.parametrize(("knobs", "measure", "message"), [
@@ -112,14 +87,9 @@ facts:
     ("{eta: 0.1}", "size", "must be one of kept"),
 ])
 def test_a_lesson_using_the_kind_is_checked_when_loaded(tmp_path, knobs, measure, message):
-    root = tmp_path / "lessons"
-    shutil.copytree(paths.lessons_dir(), root)
-    folder = root / "50-test"
-    folder.mkdir()
-    text = LESSON.replace("KNOBS", knobs).replace("MEASURE", measure)
-    (folder / "lesson.yaml").write_text(text, encoding="utf-8")
-    (folder / "lesson.md").write_text("# A test lesson\n\n## Part one\n\nText.\n",
-                                      encoding="utf-8")
+    root = lessons_root(tmp_path)
+    text = sampler_lesson(knobs, measure)
+    write_lesson(root, "50-test", text)
     result = load_lessons(root)
     if message is None:
         assert result.broken == []
