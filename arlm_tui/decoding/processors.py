@@ -283,7 +283,8 @@ class LogitBias(Processor):
         if not bias:
             return None
         if context.token_id is None:
-            raise KnobValueError("logit_bias", "logit_bias: a model's vocabulary is needed to find its tokens")
+            raise KnobValueError(
+                "logit_bias", "logit_bias: a model's vocabulary is needed to find its tokens")
         ids: dict[int, float] = {}
         names: dict[int, str] = {}
         for token, value in bias.items():
@@ -309,8 +310,8 @@ class LogitBias(Processor):
     def __call__(self, context_ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
         z = _logits_array(logits)
         if self._ids.size and self._ids.max() >= z.size:
-            raise KnobValueError("logit_bias", f"logit_bias: token id {int(self._ids.max())} is outside the "
-                             f"vocabulary of {z.size}")
+            raise KnobValueError("logit_bias", f"logit_bias: token id {int(self._ids.max())} "
+                                 f"is outside the vocabulary of {z.size}")
         out = z.copy()
         out[self._ids] += self._values  # -inf stays -inf; a ban makes -inf
         if not np.isfinite(out).any() and np.isfinite(z).any():
